@@ -1,0 +1,382 @@
+//! `aimsim place`: the AIM example as one command, and its generalisation
+//! to many requests over a fleet.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use clap::Args;
+use serde::Serialize;
+
+use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
+use aimsim::profile::{Catalog, Precision, VariantId};
+use aimsim::schedule::{Demand, PartitionRef, PlacementRequest, Policy, RejectCode, Scheduler};
+
+use super::table::Table;
+use super::{CliError, Format};
+
+#[derive(Debug, Args)]
+pub struct PlaceArgs {
+    /// Requests, placed in order (higher priority first):
+    /// MODEL[:PRECISION][@[GPU.]PARTITION][^PRIORITY], e.g.
+    /// meta-llama/Llama-3.1-8B-Instruct:int4@2^5 prefers partition 2 of GPU 0
+    /// and has priority 5.
+    #[arg(value_name = "REQUEST", required_unless_present = "all_models")]
+    requests: Vec<RequestSpec>,
+    /// Request one replica of every model in the catalog (at --precision).
+    #[arg(long, conflicts_with = "requests")]
+    all_models: bool,
+    /// Precision of requests that name none.
+    #[arg(long, default_value = "fp16")]
+    precision: Precision,
+    /// GPU kind of the fleet.
+    #[arg(long, default_value = "MI300X")]
+    gpu: GpuKind,
+    /// GPUs in the fleet.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    gpus: u32,
+    /// Partition mode, COMPUTE[/MEMORY]: SPX, DPX/NPS2, QPX/NPS4, CPX/NPS4...
+    #[arg(long, conflicts_with = "partitions", value_name = "MODE")]
+    mode: Option<String>,
+    /// Custom partition sizes in GiB, e.g. 40,40,40,40 (sum <= GPU - 4 GiB).
+    #[arg(long, value_name = "SIZES")]
+    partitions: Option<String>,
+    /// Placement policy: aim, first-fit or best-fit.
+    #[arg(long, default_value = "aim")]
+    policy: Policy,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+/// One request as typed on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RequestSpec {
+    model: String,
+    precision: Option<Precision>,
+    preferred: Option<PartitionRef>,
+    priority: i32,
+}
+
+impl FromStr for RequestSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (rest, priority) = match text.rsplit_once('^') {
+            Some((rest, p)) => (rest, p.parse().map_err(|_| format!("priority `{p}` in `{text}` is not an integer"))?),
+            None => (text, 0),
+        };
+        let (rest, preferred) = match rest.rsplit_once('@') {
+            Some((rest, at)) => (rest, Some(parse_partition_ref(at).map_err(|e| format!("`{text}`: {e}"))?)),
+            None => (rest, None),
+        };
+        let (model, precision) = match rest.rsplit_once(':') {
+            Some((model, p)) => (model, Some(p.parse::<Precision>().map_err(|e| format!("`{text}`: {e}"))?)),
+            None => (rest, None),
+        };
+        if model.is_empty() {
+            return Err(format!("`{text}` names no model"));
+        }
+        Ok(RequestSpec {
+            model: model.to_string(),
+            precision,
+            preferred,
+            priority,
+        })
+    }
+}
+
+/// `PARTITION` (on GPU 0) or `GPU.PARTITION`.
+fn parse_partition_ref(text: &str) -> Result<PartitionRef, String> {
+    let number = |t: &str| t.parse::<u32>().map_err(|_| format!("preferred partition `{text}` is not GPU.PARTITION or PARTITION"));
+    match text.split_once('.') {
+        Some((gpu, partition)) => Ok(PartitionRef {
+            gpu: number(gpu)?,
+            partition: number(partition)?,
+        }),
+        None => Ok(PartitionRef {
+            gpu: 0,
+            partition: number(text)?,
+        }),
+    }
+}
+
+/// A request resolved against the catalog.
+struct Resolved {
+    spec: RequestSpec,
+    variant: VariantId,
+}
+
+/// What became of one request.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    order: usize,
+    model: String,
+    precision: Precision,
+    priority: i32,
+    size_gib: f64,
+    gpu_count: u32,
+    status: &'static str,
+    replica: Option<String>,
+    gpus: Vec<u32>,
+    partitions: Vec<u32>,
+    code: Option<&'static str>,
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PartitionReport {
+    gpu: u32,
+    partition: u32,
+    capacity_gib: f64,
+    used_gib: f64,
+    free_gib: f64,
+    replicas: u32,
+    utilisation: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    gpu: String,
+    layout: String,
+    gpus: u32,
+    policy: String,
+    catalog: String,
+    requests: Vec<Outcome>,
+    partitions: Vec<PartitionReport>,
+    requested: usize,
+    placed: usize,
+    gpus_used: usize,
+    memory_utilisation: f64,
+}
+
+pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
+    let layout = build_layout(&args)?;
+    let mut specs: Vec<RequestSpec> = if args.all_models {
+        catalog
+            .model_ids()
+            .map(|model| RequestSpec {
+                model: model.to_string(),
+                precision: Some(args.precision),
+                preferred: None,
+                priority: 0,
+            })
+            .collect()
+    } else {
+        args.requests.clone()
+    };
+    // Priority decides admission order: higher first, ties in the order given.
+    specs.sort_by_key(|s| std::cmp::Reverse(s.priority));
+    let resolved = specs
+        .into_iter()
+        .map(|spec| {
+            let precision = spec.precision.unwrap_or(args.precision);
+            let variant = catalog
+                .find(&spec.model, precision)
+                .map_err(|e| CliError::Failure(e.to_string()))?;
+            Ok(Resolved { spec, variant })
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+
+    let mut fleet = Scheduler::uniform(args.policy, &layout, args.gpus as usize);
+    let outcomes: Vec<Outcome> = resolved
+        .iter()
+        .enumerate()
+        .map(|(order, r)| place_one(&mut fleet, catalog, order + 1, r))
+        .collect();
+    let report = build_report(&args, &layout, catalog, &fleet, outcomes);
+    let text = match args.format {
+        Format::Table => render_table(&report),
+        Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
+        Format::Csv => render_csv(&report)?,
+    };
+    print!("{text}");
+    if report.placed < report.requested {
+        let never = report.requests.iter().filter(|o| o.code == Some(RejectCode::NeverFits.name())).count();
+        let mut message = format!("{} of {} requests rejected", report.requested - report.placed, report.requested);
+        if never > 0 {
+            let _ = write!(message, " ({never} can never fit {})", layout);
+        }
+        return Err(CliError::Failure(message));
+    }
+    Ok(())
+}
+
+fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
+    let text = args.partitions.as_deref().or(args.mode.as_deref()).unwrap_or("SPX");
+    let spec: LayoutSpec = text.parse().map_err(|e: aimsim::hardware::LayoutParseError| CliError::Usage(e.to_string()))?;
+    if args.partitions.is_some() != matches!(spec, LayoutSpec::Custom(_)) {
+        let flag = if args.partitions.is_some() { "--partitions takes sizes" } else { "--mode takes a mode" };
+        return Err(CliError::Usage(format!("{flag}, not `{text}`")));
+    }
+    spec.build(args.gpu).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
+    let variant = catalog.variant(r.variant);
+    let request = PlacementRequest {
+        demand: Demand {
+            size: variant.memory,
+            gpu_count: variant.gpu_count,
+        },
+        preferred: r.spec.preferred,
+    };
+    let mut outcome = Outcome {
+        order,
+        model: r.spec.model.clone(),
+        precision: variant.profile.precision,
+        priority: r.spec.priority,
+        size_gib: variant.memory.as_gib(),
+        gpu_count: variant.gpu_count,
+        status: "placed",
+        replica: None,
+        gpus: Vec::new(),
+        partitions: Vec::new(),
+        code: None,
+        reason: None,
+    };
+    match fleet.schedule(&request) {
+        Ok(placement) => {
+            outcome.replica = Some(placement.replica.to_string());
+            outcome.gpus = placement.shards().iter().map(|s| s.at.gpu).collect();
+            outcome.partitions = placement.shards().iter().map(|s| s.at.partition).collect();
+        }
+        Err(rejection) => {
+            outcome.status = "rejected";
+            outcome.code = Some(rejection.code.name());
+            outcome.reason = Some(rejection.to_string());
+        }
+    }
+    outcome
+}
+
+fn build_report(args: &PlaceArgs, layout: &Layout, catalog: &Catalog, fleet: &Scheduler, requests: Vec<Outcome>) -> Report {
+    let mut partitions = Vec::new();
+    for (g, gpu) in fleet.gpus().iter().enumerate() {
+        for (p, part) in gpu.partitions().iter().enumerate() {
+            partitions.push(PartitionReport {
+                gpu: g as u32,
+                partition: p as u32,
+                capacity_gib: part.capacity().as_gib(),
+                used_gib: part.used().as_gib(),
+                free_gib: part.free().as_gib(),
+                replicas: part.replicas(),
+                utilisation: part.used().0 as f64 / part.capacity().0 as f64,
+            });
+        }
+    }
+    let capacity: u64 = fleet.gpus().iter().map(|g| g.capacity().0).sum();
+    let used: u64 = fleet.gpus().iter().map(|g| g.used().0).sum();
+    Report {
+        gpu: args.gpu.to_string(),
+        layout: layout.spec().to_string(),
+        gpus: args.gpus,
+        policy: args.policy.to_string(),
+        catalog: catalog.source().to_string(),
+        placed: requests.iter().filter(|o| o.status == "placed").count(),
+        requested: requests.len(),
+        requests,
+        partitions,
+        gpus_used: fleet.gpus_in_use(),
+        memory_utilisation: used as f64 / capacity as f64,
+    }
+}
+
+fn join(values: &[u32]) -> String {
+    values.iter().map(u32::to_string).collect::<Vec<_>>().join("+")
+}
+
+fn render_table(report: &Report) -> String {
+    let mut out = format!(
+        "{} x {} {}, policy {}, {}\n\n",
+        report.gpus, report.gpu, report.layout, report.policy, report.catalog
+    );
+    let mut requests = Table::new(&["#>", "model", "precision", "GiB>", "result"]);
+    for o in &report.requests {
+        let result = match &o.reason {
+            None => format!(
+                "gpu {} partition {} ({})",
+                join(&o.gpus),
+                join(&o.partitions),
+                o.replica.as_deref().unwrap_or("")
+            ),
+            Some(reason) => format!("rejected, {reason}"),
+        };
+        let size = if o.gpu_count > 1 { format!("{} x {}", o.gpu_count, o.size_gib) } else { o.size_gib.to_string() };
+        requests.row(vec![o.order.to_string(), o.model.clone(), o.precision.to_string(), size, result]);
+    }
+    out.push_str(&requests.render());
+    out.push('\n');
+    let mut partitions = Table::new(&["gpu>", "partition>", "capacity GiB>", "used GiB>", "free GiB>", "replicas>", "used>"]);
+    for p in report.partitions.iter().filter(|p| p.replicas > 0 || report.gpus <= 8) {
+        partitions.row(vec![
+            p.gpu.to_string(),
+            p.partition.to_string(),
+            p.capacity_gib.to_string(),
+            p.used_gib.to_string(),
+            p.free_gib.to_string(),
+            p.replicas.to_string(),
+            format!("{:.1}%", p.utilisation * 100.0),
+        ]);
+    }
+    if !partitions.is_empty() {
+        out.push_str(&partitions.render());
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "placed {}/{} requests on {} of {} GPUs; memory utilisation {:.1}%",
+        report.placed,
+        report.requested,
+        report.gpus_used,
+        report.gpus,
+        report.memory_utilisation * 100.0
+    );
+    out
+}
+
+fn render_csv(report: &Report) -> Result<String, CliError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| CliError::Failure(format!("cannot write CSV: {e}"));
+    writer
+        .write_record(["order", "model", "precision", "priority", "size_gib", "gpu_count", "status", "replica", "gpus", "partitions", "code", "reason"])
+        .map_err(fail)?;
+    for o in &report.requests {
+        writer
+            .write_record([
+                o.order.to_string(),
+                o.model.clone(),
+                o.precision.to_string(),
+                o.priority.to_string(),
+                o.size_gib.to_string(),
+                o.gpu_count.to_string(),
+                o.status.to_string(),
+                o.replica.clone().unwrap_or_default(),
+                join(&o.gpus),
+                join(&o.partitions),
+                o.code.unwrap_or_default().to_string(),
+                o.reason.clone().unwrap_or_default(),
+            ])
+            .map_err(fail)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| CliError::Failure(format!("cannot write CSV: {e}")))?;
+    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_specs_parse_every_part() {
+        let spec: RequestSpec = "meta-llama/Llama-3.1-8B-Instruct:int4@1.2^5".parse().unwrap();
+        assert_eq!(spec.model, "meta-llama/Llama-3.1-8B-Instruct");
+        assert_eq!(spec.precision, Some(Precision::Int4));
+        assert_eq!(spec.preferred, Some(PartitionRef { gpu: 1, partition: 2 }));
+        assert_eq!(spec.priority, 5);
+        let bare: RequestSpec = "google/gemma-3-1B".parse().unwrap();
+        assert_eq!((bare.precision, bare.preferred, bare.priority), (None, None, 0));
+        for bad in [":fp16", "m:fp8", "m@x", "m^high", "m@1.x"] {
+            assert!(bad.parse::<RequestSpec>().is_err(), "{bad}");
+        }
+    }
+}

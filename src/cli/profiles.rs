@@ -1,0 +1,178 @@
+//! `aimsim profiles generate | validate | list | show`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use aimsim::hardware::{ComputeMode, GpuKind, LayoutSpec, MemoryMode};
+use aimsim::profile::validate::inspect_dir;
+use aimsim::profile::{generate_profiles, write_profiles, Catalog, Precision, SizingTable};
+use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler};
+
+use super::table::Table;
+use super::{load_catalog, CliError};
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// Generate the FP16/INT8/INT4 profiles of every model of a sizing table.
+    Generate {
+        /// Sizing table (CSV: model_id,parameters,fp16_gb,int8_gb,int4_gb);
+        /// the built-in aim_profiles/sizing.csv if omitted.
+        #[arg(long, value_name = "CSV")]
+        table: Option<PathBuf>,
+        /// Folder to write the profiles into (created if missing).
+        #[arg(long, value_name = "DIR", default_value = "aim_profiles")]
+        out: PathBuf,
+    },
+    /// Check every profile of a folder; exit 1 on any error, print warnings
+    /// a sizing study should see.
+    Validate {
+        /// The folder of *.json profiles.
+        #[arg(default_value = "aim_profiles")]
+        dir: PathBuf,
+    },
+    /// List the catalog's variants.
+    List {
+        /// Only models whose id contains this text (case-insensitive).
+        #[arg(long)]
+        model: Option<String>,
+        /// Only this precision.
+        #[arg(long)]
+        precision: Option<Precision>,
+    },
+    /// Show one model's variants and how many replicas fit one GPU per mode.
+    Show {
+        /// Exact model id, e.g. meta-llama/Llama-3.1-8B-Instruct.
+        model: String,
+        /// GPU kind to size against.
+        #[arg(long, default_value = "MI300X")]
+        gpu: GpuKind,
+    },
+}
+
+pub fn run(command: ProfilesCommand, profiles: Option<&Path>) -> Result<(), CliError> {
+    match command {
+        ProfilesCommand::Generate { table, out } => generate(table.as_deref(), &out),
+        ProfilesCommand::Validate { dir } => validate(&dir),
+        ProfilesCommand::List { model, precision } => {
+            list(&load_catalog(profiles)?, model.as_deref(), precision)
+        }
+        ProfilesCommand::Show { model, gpu } => show(&load_catalog(profiles)?, &model, gpu),
+    }
+}
+
+fn generate(table: Option<&Path>, out: &Path) -> Result<(), CliError> {
+    let table = match table {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Failure(format!("cannot read sizing table {}: {e}", path.display())))?;
+            SizingTable::parse(&text, &path.display().to_string()).map_err(|e| CliError::Failure(e.to_string()))?
+        }
+        None => SizingTable::builtin(),
+    };
+    let files = generate_profiles(&table);
+    let written = write_profiles(&files, out)
+        .map_err(|e| CliError::Failure(format!("cannot write profiles to {}: {e}", out.display())))?;
+    eprintln!(
+        "wrote {} profiles of {} models to {}",
+        written.len(),
+        table.rows().len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn validate(dir: &Path) -> Result<(), CliError> {
+    let inspection = inspect_dir(dir).map_err(|e| CliError::Failure(e.to_string()))?;
+    for finding in &inspection.findings {
+        println!("{finding}");
+    }
+    let models: std::collections::BTreeSet<&str> =
+        inspection.profiles.iter().map(|(_, p)| p.model_id.as_str()).collect();
+    let summary = format!(
+        "{}: {} profile files, {} models: {} errors, {} warnings",
+        dir.display(),
+        inspection.files_read,
+        models.len(),
+        inspection.error_count(),
+        inspection.warning_count()
+    );
+    if inspection.error_count() > 0 {
+        return Err(CliError::Failure(summary));
+    }
+    eprintln!("{summary}");
+    Ok(())
+}
+
+fn list(catalog: &Catalog, model: Option<&str>, precision: Option<Precision>) -> Result<(), CliError> {
+    let needle = model.map(str::to_ascii_lowercase);
+    let mut table = Table::new(&["model", "precision", "parameters>", "memory GiB>", "recommended GiB>", "GPUs>"]);
+    for variant in catalog.variants() {
+        let p = &variant.profile;
+        let keep = needle.as_deref().is_none_or(|n| p.model_id.to_ascii_lowercase().contains(n))
+            && precision.is_none_or(|want| p.precision == want);
+        if keep {
+            table.row(vec![
+                p.model_id.clone(),
+                p.precision.to_string(),
+                p.parameters.clone(),
+                variant.memory.to_string(),
+                format!("{}", p.recommended_partition_gb),
+                variant.gpu_count.to_string(),
+            ]);
+        }
+    }
+    if table.is_empty() {
+        return Err(CliError::Failure(format!("no profile in {} matches the filters", catalog.source())));
+    }
+    print!("{}", table.render());
+    Ok(())
+}
+
+fn show(catalog: &Catalog, model: &str, gpu: GpuKind) -> Result<(), CliError> {
+    let ids = catalog.model(model).map_err(|e| CliError::Failure(e.to_string()))?;
+    let modes: Vec<(ComputeMode, MemoryMode)> = ComputeMode::ALL
+        .iter()
+        .filter_map(|&c| gpu.valid_modes().into_iter().find(|&(vc, _)| vc == c))
+        .collect();
+    let mut headers = vec!["precision", "parameters>", "memory GiB>", "recommended GiB>", "GPUs>"];
+    let mode_headers: Vec<String> = modes
+        .iter()
+        .map(|(c, m)| {
+            let layout = LayoutSpec::Mode(*c, *m).build(gpu).expect("valid mode");
+            format!("{c} {}x{}>", layout.partitions().len(), layout.largest_partition())
+        })
+        .collect();
+    headers.extend(mode_headers.iter().map(String::as_str));
+    let mut table = Table::new(&headers);
+    for id in ids {
+        let variant = catalog.variant(id);
+        let p = &variant.profile;
+        let mut row = vec![
+            p.precision.to_string(),
+            p.parameters.clone(),
+            variant.memory.to_string(),
+            format!("{}", p.recommended_partition_gb),
+            variant.gpu_count.to_string(),
+        ];
+        for &(c, m) in &modes {
+            let layout = LayoutSpec::Mode(c, m).build(gpu).expect("valid mode");
+            row.push(replicas_per_gpu(&layout, variant.memory, variant.gpu_count).to_string());
+        }
+        table.row(row);
+    }
+    println!("{model} on one {gpu}: replicas that fit per mode (charged at memory GiB)");
+    print!("{}", table.render());
+    Ok(())
+}
+
+/// How many replicas the scheduler packs onto a fleet of `gpu_count` empty
+/// GPUs laid out as `layout` (so multi-GPU replicas are counted per set).
+fn replicas_per_gpu(layout: &aimsim::hardware::Layout, size: aimsim::units::Mib, gpu_count: u32) -> usize {
+    let mut fleet = Scheduler::uniform(Policy::FirstFit, layout, gpu_count as usize);
+    let request = PlacementRequest {
+        demand: Demand { size, gpu_count },
+        preferred: None,
+    };
+    std::iter::from_fn(|| fleet.schedule(&request).ok()).count()
+}

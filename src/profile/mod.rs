@@ -1,0 +1,28 @@
+//! AIM profiles: the schema, the sizing table they are generated from, the
+//! catalog that indexes them, and the validator that checks a folder of them.
+//!
+//! Every model comes as one profile per [`Precision`]. The [`Catalog`] looks
+//! variants up by exact model id and precision; an unknown id is an error
+//! that suggests the closest known ids.
+
+mod catalog;
+mod generate;
+mod known_models;
+mod precision;
+mod schema;
+mod sizing;
+pub mod validate;
+
+pub use catalog::{Catalog, CatalogError, LookupError, Variant, VariantId};
+pub use generate::{generate_profiles, render_profile, write_profiles, GeneratedFile};
+pub use precision::Precision;
+pub use schema::{
+    parse_parameter_count, GpuSharing, Metadata, PartitionConfig, Profile, QosPriority,
+    ResourceRequirements,
+};
+pub use sizing::{SizingError, SizingRow, SizingTable};
+
+/// The file name of a variant: `{model_id with / -> _}-{precision}.json`.
+pub fn profile_file_name(model_id: &str, precision: Precision) -> String {
+    format!("{}-{}.json", model_id.replace('/', "_"), precision)
+}

@@ -1,0 +1,232 @@
+//! What is asked of the scheduler and what it answers.
+
+use std::fmt;
+
+use crate::units::Mib;
+
+/// Most GPUs one replica may span (one node's worth).
+pub const MAX_GPUS_PER_REPLICA: usize = 8;
+
+/// Memory a replica needs: `size` on each of `gpu_count` distinct GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Demand {
+    /// Memory charged on each GPU.
+    pub size: Mib,
+    /// Distinct GPUs, all or nothing.
+    pub gpu_count: u32,
+}
+
+/// A partition of a GPU in the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionRef {
+    /// GPU index in the fleet.
+    pub gpu: u32,
+    /// Partition index on that GPU.
+    pub partition: u32,
+}
+
+impl fmt::Display for PartitionRef {
+    /// `gpu 3 partition 1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "gpu {} partition {}", self.gpu, self.partition)
+    }
+}
+
+/// One placement to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PlacementRequest {
+    /// The memory to place.
+    pub demand: Demand,
+    /// A partition to use if the replica fits there (its first shard, for
+    /// multi-GPU replicas); otherwise the policy chooses. A partition that
+    /// does not exist is an invalid request, not silently ignored.
+    pub preferred: Option<PartitionRef>,
+}
+
+impl PlacementRequest {
+    /// A request for `size` on one GPU, no preference.
+    pub fn single(size: Mib) -> PlacementRequest {
+        PlacementRequest {
+            demand: Demand { size, gpu_count: 1 },
+            preferred: None,
+        }
+    }
+}
+
+/// Identifies a live replica. Ids are never reused while a scheduler lives:
+/// a freed slot comes back with a new generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplicaId {
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+}
+
+impl fmt::Display for ReplicaId {
+    /// `r12` or `r12.3` when the slot was reused.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.generation == 0 {
+            write!(f, "r{}", self.slot)
+        } else {
+            write!(f, "r{}.{}", self.slot, self.generation)
+        }
+    }
+}
+
+/// Memory charged to one partition for one replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shard {
+    /// Where.
+    pub at: PartitionRef,
+    /// How much.
+    pub size: Mib,
+}
+
+/// A placed replica: where its shards went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The new replica.
+    pub replica: ReplicaId,
+    shards: [Shard; MAX_GPUS_PER_REPLICA],
+    len: u8,
+}
+
+impl Placement {
+    pub(crate) fn new(replica: ReplicaId, shards: &[Shard]) -> Placement {
+        let mut all = [Shard {
+            at: PartitionRef { gpu: 0, partition: 0 },
+            size: Mib::ZERO,
+        }; MAX_GPUS_PER_REPLICA];
+        all[..shards.len()].copy_from_slice(shards);
+        Placement {
+            replica,
+            shards: all,
+            len: shards.len() as u8,
+        }
+    }
+
+    /// One shard per GPU, in placement order.
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards[..self.len as usize]
+    }
+
+    /// The first (for single-GPU replicas, the only) shard.
+    pub fn first(&self) -> Shard {
+        self.shards[0]
+    }
+}
+
+/// Whether a rejected request could ever be placed on this fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectCode {
+    /// It would fit an empty fleet of this shape; there is no room now.
+    NoCapacityNow,
+    /// It can never fit this fleet's GPU kinds and layouts.
+    NeverFits,
+    /// The request itself is wrong.
+    Invalid,
+}
+
+impl RejectCode {
+    /// Short name for tables and CSV: `no-capacity`, `never-fits`, `invalid`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectCode::NoCapacityNow => "no-capacity",
+            RejectCode::NeverFits => "never-fits",
+            RejectCode::Invalid => "invalid",
+        }
+    }
+}
+
+/// Why a request was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// A zero-size demand or zero GPUs.
+    EmptyDemand,
+    /// More GPUs per replica than supported.
+    TooManyGpus {
+        /// GPUs asked for.
+        requested: u32,
+    },
+    /// The preferred partition does not exist.
+    NoSuchPartition {
+        /// The partition asked for.
+        preferred: PartitionRef,
+    },
+    /// Larger than the largest partition of the fleet.
+    LargerThanAnyPartition {
+        /// Per-GPU size.
+        size: Mib,
+        /// Largest partition in the fleet.
+        largest: Mib,
+    },
+    /// Needs more distinct GPUs than the fleet has.
+    NotEnoughGpus {
+        /// GPUs needed.
+        needed: u32,
+        /// GPUs in the fleet.
+        fleet: u32,
+    },
+    /// No partition (on enough distinct GPUs) passes the policy's filter now.
+    NoCandidate {
+        /// Per-GPU size.
+        size: Mib,
+        /// GPUs needed.
+        needed: u32,
+        /// GPUs on which a candidate was found before giving up.
+        found: u32,
+    },
+}
+
+/// A refused request: the code and the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rejection {
+    /// Never, not now, or invalid.
+    pub code: RejectCode,
+    /// The detail.
+    pub reason: RejectReason,
+}
+
+impl Rejection {
+    pub(crate) fn new(reason: RejectReason) -> Rejection {
+        let code = match reason {
+            RejectReason::EmptyDemand | RejectReason::TooManyGpus { .. } | RejectReason::NoSuchPartition { .. } => {
+                RejectCode::Invalid
+            }
+            RejectReason::LargerThanAnyPartition { .. } | RejectReason::NotEnoughGpus { .. } => RejectCode::NeverFits,
+            RejectReason::NoCandidate { .. } => RejectCode::NoCapacityNow,
+        };
+        Rejection { code, reason }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason {
+            RejectReason::EmptyDemand => f.write_str("invalid: the request asks for no memory or no GPU"),
+            RejectReason::TooManyGpus { requested } => write!(
+                f,
+                "invalid: {requested} GPUs per replica requested; at most {MAX_GPUS_PER_REPLICA} are supported"
+            ),
+            RejectReason::NoSuchPartition { preferred } => {
+                write!(f, "invalid: preferred {preferred} does not exist")
+            }
+            RejectReason::LargerThanAnyPartition { size, largest } => write!(
+                f,
+                "never fits: needs {size} GiB, the largest partition is {largest} GiB"
+            ),
+            RejectReason::NotEnoughGpus { needed, fleet } => {
+                write!(f, "never fits: needs {needed} distinct GPUs, the fleet has {fleet}")
+            }
+            RejectReason::NoCandidate { size, needed, found } => {
+                if needed == 1 {
+                    write!(f, "no capacity now: no partition can take {size} GiB")
+                } else {
+                    write!(
+                        f,
+                        "no capacity now: {size} GiB fits on {found} of the {needed} distinct GPUs needed"
+                    )
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The fleet scheduler: places and frees replicas, keeps the books.
+
+use crate::hardware::Layout;
+use crate::partition::GpuState;
+use crate::units::Mib;
+
+use super::policy::{Policy, Scope};
+use super::request::{
+    PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
+    MAX_GPUS_PER_REPLICA,
+};
+
+/// A fleet of partitioned GPUs and the replicas placed on it.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    policy: Policy,
+    gpus: Vec<GpuState>,
+    largest_partition: Mib,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    live: usize,
+}
+
+/// Storage for one replica id; reused with a new generation once freed.
+#[derive(Debug, Clone)]
+struct Slot {
+    generation: u32,
+    placement: Option<Placement>,
+}
+
+/// `unschedule` was given an id that is not live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("replica {0} is not live (never placed, or already freed)")]
+pub struct UnscheduleError(pub ReplicaId);
+
+impl Scheduler {
+    /// An empty fleet with one GPU per layout, in order.
+    pub fn new<'a>(policy: Policy, layouts: impl IntoIterator<Item = &'a Layout>) -> Scheduler {
+        let mut scheduler = Scheduler {
+            policy,
+            gpus: Vec::new(),
+            largest_partition: Mib::ZERO,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            live: 0,
+        };
+        for layout in layouts {
+            scheduler.add_gpu(layout);
+        }
+        scheduler
+    }
+
+    /// `count` identical GPUs.
+    pub fn uniform(policy: Policy, layout: &Layout, count: usize) -> Scheduler {
+        Scheduler::new(policy, std::iter::repeat_n(layout, count))
+    }
+
+    /// Adds an empty GPU at the end of the fleet and returns its index.
+    pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
+        self.largest_partition = self.largest_partition.max(layout.largest_partition());
+        self.gpus.push(GpuState::new(layout));
+        (self.gpus.len() - 1) as u32
+    }
+
+    /// The policy in use.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The GPUs, by index.
+    pub fn gpus(&self) -> &[GpuState] {
+        &self.gpus
+    }
+
+    /// Live replicas.
+    pub fn live_replicas(&self) -> usize {
+        self.live
+    }
+
+    /// GPUs holding at least one replica.
+    pub fn gpus_in_use(&self) -> usize {
+        self.gpus.iter().filter(|g| g.is_busy()).count()
+    }
+
+    /// Places a replica or says why not. On rejection nothing changes.
+    pub fn schedule(&mut self, request: &PlacementRequest) -> Result<Placement, Rejection> {
+        let mut shards = [Shard {
+            at: PartitionRef { gpu: 0, partition: 0 },
+            size: Mib::ZERO,
+        }; MAX_GPUS_PER_REPLICA];
+        let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
+        for shard in &shards[..count] {
+            self.gpus[shard.at.gpu as usize]
+                .allocate(shard.at.partition as usize, shard.size)
+                .expect("a chosen partition passed the fit filter");
+        }
+        let replica = self.take_slot();
+        let placement = Placement::new(replica, &shards[..count]);
+        self.slots[replica.slot as usize].placement = Some(placement);
+        self.live += 1;
+        Ok(placement)
+    }
+
+    /// Frees a live replica; returns where it was, with exactly the sizes
+    /// that are now refunded.
+    pub fn unschedule(&mut self, replica: ReplicaId) -> Result<Placement, UnscheduleError> {
+        let slot = self
+            .slots
+            .get_mut(replica.slot as usize)
+            .filter(|s| s.generation == replica.generation)
+            .ok_or(UnscheduleError(replica))?;
+        let placement = slot.placement.take().ok_or(UnscheduleError(replica))?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free_slots.push(replica.slot);
+        self.live -= 1;
+        for shard in placement.shards() {
+            self.gpus[shard.at.gpu as usize]
+                .free(shard.at.partition as usize, shard.size)
+                .expect("a live replica's shards are charged");
+        }
+        Ok(placement)
+    }
+
+    /// Where a live replica is.
+    pub fn placement(&self, replica: ReplicaId) -> Option<&Placement> {
+        self.slots
+            .get(replica.slot as usize)
+            .filter(|s| s.generation == replica.generation)
+            .and_then(|s| s.placement.as_ref())
+    }
+
+    /// Every live replica, in id-slot order.
+    pub fn placements(&self) -> impl Iterator<Item = &Placement> {
+        self.slots.iter().filter_map(|s| s.placement.as_ref())
+    }
+
+    /// Recomputes every partition's charge from the live replicas and checks
+    /// it against the GPUs' books, and that no partition is over-committed.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut charged: Vec<Vec<(Mib, u32)>> = self
+            .gpus
+            .iter()
+            .map(|g| vec![(Mib::ZERO, 0); g.partitions().len()])
+            .collect();
+        let mut live = 0;
+        for placement in self.placements() {
+            live += 1;
+            let mut gpus_seen = Vec::new();
+            for shard in placement.shards() {
+                if gpus_seen.contains(&shard.at.gpu) {
+                    return Err(format!("replica {} has two shards on gpu {}", placement.replica, shard.at.gpu));
+                }
+                gpus_seen.push(shard.at.gpu);
+                let entry = &mut charged[shard.at.gpu as usize][shard.at.partition as usize];
+                entry.0 += shard.size;
+                entry.1 += 1;
+            }
+        }
+        if live != self.live {
+            return Err(format!("{live} replicas stored but {} counted live", self.live));
+        }
+        for (index, gpu) in self.gpus.iter().enumerate() {
+            gpu.check().map_err(|e| format!("gpu {index}: {e}"))?;
+            for (p, partition) in gpu.partitions().iter().enumerate() {
+                let (used, replicas) = charged[index][p];
+                if partition.used() != used || partition.replicas() != replicas {
+                    return Err(format!(
+                        "gpu {index} partition {p}: books say {} GiB / {} replicas, replicas add up to {used} GiB / {replicas}",
+                        partition.used(),
+                        partition.replicas()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Chooses a partition on each of `gpu_count` distinct GPUs, filling
+    /// `shards`; returns how many, or why none.
+    fn choose(
+        &self,
+        request: &PlacementRequest,
+        shards: &mut [Shard; MAX_GPUS_PER_REPLICA],
+    ) -> Result<usize, RejectReason> {
+        let demand = request.demand;
+        if demand.size == Mib::ZERO || demand.gpu_count == 0 {
+            return Err(RejectReason::EmptyDemand);
+        }
+        if demand.gpu_count as usize > MAX_GPUS_PER_REPLICA {
+            return Err(RejectReason::TooManyGpus {
+                requested: demand.gpu_count,
+            });
+        }
+        let preferred = match request.preferred {
+            Some(at) => {
+                let exists = self
+                    .gpus
+                    .get(at.gpu as usize)
+                    .is_some_and(|g| (at.partition as usize) < g.partitions().len());
+                if !exists {
+                    return Err(RejectReason::NoSuchPartition { preferred: at });
+                }
+                let partition = &self.gpus[at.gpu as usize].partitions()[at.partition as usize];
+                (partition.free() >= demand.size).then_some(at)
+            }
+            None => None,
+        };
+        if demand.size > self.largest_partition {
+            return Err(RejectReason::LargerThanAnyPartition {
+                size: demand.size,
+                largest: self.largest_partition,
+            });
+        }
+        if demand.gpu_count as usize > self.gpus.len() {
+            return Err(RejectReason::NotEnoughGpus {
+                needed: demand.gpu_count,
+                fleet: self.gpus.len() as u32,
+            });
+        }
+        let needed = demand.gpu_count as usize;
+        let mut found = 0;
+        if let Some(at) = preferred {
+            shards[0] = Shard { at, size: demand.size };
+            found = 1;
+        }
+        while found < needed {
+            let taken = &shards[..found];
+            match self.best_candidate(demand.size, |gpu| taken.iter().any(|s| s.at.gpu == gpu)) {
+                Some(at) => {
+                    shards[found] = Shard { at, size: demand.size };
+                    found += 1;
+                }
+                None => {
+                    return Err(RejectReason::NoCandidate {
+                        size: demand.size,
+                        needed: demand.gpu_count,
+                        found: found as u32,
+                    })
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The policy's choice for `size`, skipping GPUs for which `excluded`
+    /// holds. Ties go to the lowest GPU, then the lowest partition.
+    fn best_candidate(&self, size: Mib, excluded: impl Fn(u32) -> bool) -> Option<PartitionRef> {
+        let policy = self.policy;
+        let mut best: Option<(u64, PartitionRef)> = None;
+        for (gpu_index, gpu) in self.gpus.iter().enumerate() {
+            let gpu_index = gpu_index as u32;
+            if excluded(gpu_index) {
+                continue;
+            }
+            for (p, partition) in gpu.partitions().iter().enumerate() {
+                if !policy.filter(partition, size) {
+                    continue;
+                }
+                let score = policy.score(partition, size);
+                if best.is_none_or(|(top, _)| score > top) {
+                    best = Some((
+                        score,
+                        PartitionRef {
+                            gpu: gpu_index,
+                            partition: p as u32,
+                        },
+                    ));
+                }
+            }
+            if best.is_some() && policy.scope() == Scope::FirstGpuWithCandidate {
+                break;
+            }
+        }
+        best.map(|(_, at)| at)
+    }
+
+    fn take_slot(&mut self) -> ReplicaId {
+        match self.free_slots.pop() {
+            Some(slot) => ReplicaId {
+                slot,
+                generation: self.slots[slot as usize].generation,
+            },
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    placement: None,
+                });
+                ReplicaId {
+                    slot: (self.slots.len() - 1) as u32,
+                    generation: 0,
+                }
+            }
+        }
+    }
+}
