@@ -17,3 +17,6 @@ pub use request::{
     ReplicaId, Shard, MAX_GPUS_PER_REPLICA,
 };
 pub use scheduler::{Scheduler, UnscheduleError};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! Behaviour of the scheduler and its policies, with the expected choices
+//! worked out by hand in comments.
+
+use super::*;
+use crate::hardware::{GpuKind, Layout, LayoutSpec};
+use crate::profile::{Catalog, Precision};
+use crate::units::Mib;
+
+fn layout(text: &str) -> Layout {
+    text.parse::<LayoutSpec>().unwrap().build(GpuKind::Mi300x).unwrap()
+}
+
+fn fleet(policy: Policy, text: &str, gpus: usize) -> Scheduler {
+    Scheduler::uniform(policy, &layout(text), gpus)
+}
+
+fn gib(n: u64) -> PlacementRequest {
+    PlacementRequest::single(Mib::gib(n))
+}
+
+fn at(gpu: u32, partition: u32) -> PartitionRef {
+    PartitionRef { gpu, partition }
+}
+
+fn place(s: &mut Scheduler, request: PlacementRequest) -> PartitionRef {
+    s.schedule(&request).unwrap().first().at
+}
+
+#[test]
+fn aim_seed_example_goes_to_partition_zero() {
+    // MI300X [40,40,40,40], Llama-3.1-8B fp16 (20 GB): all four tie at 40
+    // free, the lowest id wins.
+    let catalog = Catalog::builtin();
+    let llama = catalog.variant(catalog.find("meta-llama/Llama-3.1-8B-Instruct", Precision::Fp16).unwrap());
+    let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
+    let placement = s.schedule(&PlacementRequest::single(llama.memory)).unwrap();
+    assert_eq!(placement.first(), Shard { at: at(0, 0), size: Mib::gib(20) });
+}
+
+#[test]
+fn aim_picks_the_partition_with_most_free_memory() {
+    // After 20 on p0 and 30 on p1, free is [20, 10, 40, 40]: a 5 GiB replica
+    // goes to p2 (40 free, lowest of the tie), the next to p3, the next to p2
+    // (35 vs 35: lowest id).
+    let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
+    s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(20), gpu_count: 1 }, preferred: Some(at(0, 0)) })
+        .unwrap();
+    s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(30), gpu_count: 1 }, preferred: Some(at(0, 1)) })
+        .unwrap();
+    assert_eq!(place(&mut s, gib(5)), at(0, 2));
+    assert_eq!(place(&mut s, gib(5)), at(0, 3));
+    assert_eq!(place(&mut s, gib(5)), at(0, 2));
+}
+
+#[test]
+fn aim_never_offers_a_partition_with_less_than_min_partition_free() {
+    // p0 has 6 GiB free after 34: a 4 GiB replica fits there but the runtime
+    // only offers partitions with >= 8 GiB free, so with the other three full
+    // it is rejected; first-fit takes p0.
+    for (policy, expected) in [(Policy::Aim, None), (Policy::FirstFit, Some(at(0, 0)))] {
+        let mut s = fleet(policy, "40,40,40,40", 1);
+        for p in 0..4 {
+            let size = if p == 0 { 34 } else { 40 };
+            s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(size), gpu_count: 1 }, preferred: Some(at(0, p)) })
+                .unwrap();
+        }
+        let got = s.schedule(&gib(4)).ok().map(|p| p.first().at);
+        assert_eq!(got, expected, "{policy}");
+    }
+}
+
+#[test]
+fn first_fit_and_best_fit_choose_as_their_names_say() {
+    // Free after setup: gpu0 [40-30=10, 40], gpu1 [40-25=15, 40] (2 x 40 layout on 2 GPUs).
+    let setup = |policy| {
+        let mut s = fleet(policy, "40,40", 2);
+        for (g, size) in [(0, 30), (1, 25)] {
+            s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(size), gpu_count: 1 }, preferred: Some(at(g, 0)) })
+                .unwrap();
+        }
+        s
+    };
+    // 9 GiB: first-fit takes the first that fits (gpu0 p0, 10 free); best-fit
+    // the least left over anywhere (gpu0 p0 leaves 1); aim the most free on
+    // the first GPU with a candidate (gpu0 p1, 40 free).
+    assert_eq!(place(&mut setup(Policy::FirstFit), gib(9)), at(0, 0));
+    assert_eq!(place(&mut setup(Policy::BestFit), gib(9)), at(0, 0));
+    assert_eq!(place(&mut setup(Policy::Aim), gib(9)), at(0, 1));
+    // 12 GiB: only gpu1 p0 (15) and the empty 40s fit; best-fit crosses to
+    // gpu1 p0 (3 left), first-fit stays on gpu0 p1.
+    assert_eq!(place(&mut setup(Policy::BestFit), gib(12)), at(1, 0));
+    assert_eq!(place(&mut setup(Policy::FirstFit), gib(12)), at(0, 1));
+}
+
+#[test]
+fn aim_uses_the_first_gpu_in_index_order_that_has_a_candidate() {
+    // gpu0 is full; gpu1 and gpu2 are empty: aim goes to gpu1 even though
+    // every partition of gpu2 has as much free.
+    let mut s = fleet(Policy::Aim, "SPX", 3);
+    place(&mut s, gib(192));
+    assert_eq!(place(&mut s, gib(10)), at(1, 0));
+}
+
+#[test]
+fn preferred_partition_is_used_when_it_fits_and_skipped_when_not() {
+    let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
+    let preferred = |size, p| PlacementRequest { demand: Demand { size: Mib::gib(size), gpu_count: 1 }, preferred: Some(at(0, p)) };
+    assert_eq!(place(&mut s, preferred(30, 3)), at(0, 3));
+    // 20 no longer fits p3 (10 free): the policy chooses p0.
+    assert_eq!(place(&mut s, preferred(20, 3)), at(0, 0));
+}
+
+#[test]
+fn a_missing_preferred_partition_is_an_invalid_request() {
+    // Runtime defect 4: a missing preferred partition was silently ignored.
+    let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
+    for missing in [at(0, 4), at(1, 0)] {
+        let request = PlacementRequest { demand: Demand { size: Mib::gib(1), gpu_count: 1 }, preferred: Some(missing) };
+        let rejection = s.schedule(&request).unwrap_err();
+        assert_eq!(rejection.code, RejectCode::Invalid);
+        assert_eq!(rejection.reason, RejectReason::NoSuchPartition { preferred: missing });
+    }
+    assert_eq!(s.live_replicas(), 0);
+}
+
+#[test]
+fn rejections_say_never_or_not_now() {
+    let mut s = fleet(Policy::FirstFit, "CPX", 2);
+    let never = s.schedule(&gib(25)).unwrap_err();
+    assert_eq!(never.code, RejectCode::NeverFits);
+    assert_eq!(never.to_string(), "never fits: needs 25 GiB, the largest partition is 24 GiB");
+    let too_wide = s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(1), gpu_count: 3 }, preferred: None }).unwrap_err();
+    assert_eq!(too_wide.reason, RejectReason::NotEnoughGpus { needed: 3, fleet: 2 });
+    for _ in 0..16 {
+        place(&mut s, gib(20));
+    }
+    let full = s.schedule(&gib(20)).unwrap_err();
+    assert_eq!(full.code, RejectCode::NoCapacityNow);
+    assert!(s.schedule(&gib(0)).is_err_and(|r| r.code == RejectCode::Invalid));
+}
+
+#[test]
+fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
+    let mut s = fleet(Policy::FirstFit, "SPX", 3);
+    place(&mut s, gib(150)); // gpu0 has 42 free
+    let two = PlacementRequest { demand: Demand { size: Mib::gib(100), gpu_count: 2 }, preferred: None };
+    let placement = s.schedule(&two).unwrap();
+    let gpus: Vec<u32> = placement.shards().iter().map(|s| s.at.gpu).collect();
+    assert_eq!(gpus, vec![1, 2]);
+    // Now only 92 free on gpu1 and gpu2 and 42 on gpu0: a second pair fails
+    // and leaves every GPU exactly as it was.
+    let before: Vec<Mib> = s.gpus().iter().map(|g| g.used()).collect();
+    let rejection = s.schedule(&two).unwrap_err();
+    assert_eq!(rejection.reason, RejectReason::NoCandidate { size: Mib::gib(100), needed: 2, found: 0 });
+    let after: Vec<Mib> = s.gpus().iter().map(|g| g.used()).collect();
+    assert_eq!(before, after);
+    s.unschedule(placement.replica).unwrap();
+    assert_eq!(s.gpus()[1].used(), Mib::ZERO);
+    s.check_invariants().unwrap();
+}
+
+#[test]
+fn precision_is_charged_and_refunded_exactly() {
+    // Runtime defect 1: an int4 model was charged its fp16 size, and the real
+    // path freed fp16 after allocating int4, driving a partition to -11 GiB.
+    let catalog = Catalog::builtin();
+    let model = "meta-llama/Llama-3.1-8B-Instruct";
+    let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
+    let mut charged = Mib::ZERO;
+    for precision in Precision::ALL {
+        let variant = catalog.variant(catalog.find(model, precision).unwrap());
+        let placement = s.schedule(&PlacementRequest::single(variant.memory)).unwrap();
+        assert_eq!(placement.first().size, variant.memory);
+        charged += variant.memory;
+    }
+    assert_eq!(s.gpus()[0].used(), Mib::gib(20 + 13 + 9));
+    assert_eq!(charged, s.gpus()[0].used());
+    let ids: Vec<ReplicaId> = s.placements().map(|p| p.replica).collect();
+    for id in ids {
+        s.unschedule(id).unwrap();
+    }
+    assert!(s.gpus()[0].partitions().iter().all(|p| p.used() == Mib::ZERO && p.replicas() == 0));
+}
+
+#[test]
+fn one_model_may_hold_many_replicas_and_each_is_freed_alone() {
+    // Runtime defect 3: one replica per model id, and re-scheduling a
+    // stopped id leaked the first copy.
+    let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
+    let replicas: Vec<Placement> = (0..6).map(|_| s.schedule(&gib(9)).unwrap()).collect();
+    assert_eq!(s.live_replicas(), 6);
+    assert_eq!(s.gpus()[0].used(), Mib::gib(54));
+    s.unschedule(replicas[2].replica).unwrap();
+    assert_eq!(s.gpus()[0].used(), Mib::gib(45));
+    // Stop and start the "same" model again many times: nothing leaks.
+    for _ in 0..100 {
+        let again = s.schedule(&gib(9)).unwrap();
+        s.unschedule(again.replica).unwrap();
+    }
+    assert_eq!(s.gpus()[0].used(), Mib::gib(45));
+    assert_eq!(s.live_replicas(), 5);
+    s.check_invariants().unwrap();
+}
+
+#[test]
+fn a_stale_replica_id_is_refused_even_after_its_slot_is_reused() {
+    let mut s = fleet(Policy::Aim, "SPX", 1);
+    let first = s.schedule(&gib(10)).unwrap().replica;
+    s.unschedule(first).unwrap();
+    let second = s.schedule(&gib(10)).unwrap().replica;
+    assert_ne!(first, second);
+    assert_eq!(s.unschedule(first), Err(UnscheduleError(first)));
+    assert_eq!(s.gpus()[0].used(), Mib::gib(10));
+    assert!(s.placement(second).is_some());
+}
+
+#[test]
+fn policies_parse_by_name() {
+    for policy in Policy::ALL {
+        assert_eq!(policy.name().parse::<Policy>(), Ok(policy));
+    }
+    assert!("worst-fit".parse::<Policy>().is_err());
+}

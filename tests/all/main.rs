@@ -1,0 +1,9 @@
+//! Integration tests: the library's public API and the built binary, run as
+//! a user would run it. One test binary, topical modules.
+
+mod committed_profiles;
+mod place_command;
+mod profile_commands;
+mod profile_validation;
+mod scheduler_properties;
+mod support;

@@ -1,0 +1,47 @@
+//! Helpers: run the real `aimsim` binary and capture what it prints.
+
+use std::path::Path;
+use std::process::Command;
+
+/// What one run of the binary printed, and its exit code.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `aimsim ARGS` in `dir` (the crate root if `None`).
+pub fn aimsim_in(dir: Option<&Path>, args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aimsim"));
+    command.args(args);
+    command.current_dir(dir.unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR"))));
+    let output = command.output().expect("the aimsim binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `aimsim ARGS` from the crate root.
+pub fn aimsim(args: &[&str]) -> Run {
+    aimsim_in(None, args)
+}
+
+/// The crate's `aim_profiles/` folder.
+pub fn shipped_profiles() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/aim_profiles"))
+}
