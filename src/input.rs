@@ -5,20 +5,29 @@
 pub fn describe_csv_error(error: &csv::Error, headers: Option<&csv::StringRecord>) -> String {
     match error.kind() {
         csv::ErrorKind::Deserialize { pos, err } => {
-            let line = pos.as_ref().map_or("?".to_string(), |p| p.line().to_string());
+            let line = pos
+                .as_ref()
+                .map_or("?".to_string(), |p| p.line().to_string());
             let column = err.field().map(|index| {
                 headers
                     .and_then(|h| h.get(index as usize))
-                    .map_or(format!("column {}", index + 1), |name| format!("column `{name}`"))
+                    .map_or(format!("column {}", index + 1), |name| {
+                        format!("column `{name}`")
+                    })
             });
             match column {
                 Some(column) => format!("line {line}, {column}: {}", err.kind()),
                 None => format!("line {line}: {}", err.kind()),
             }
         }
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
             "line {}: {len} fields, expected {expected_len} like the header",
-            pos.as_ref().map_or("?".to_string(), |p| p.line().to_string())
+            pos.as_ref()
+                .map_or("?".to_string(), |p| p.line().to_string())
         ),
         _ => error.to_string(),
     }

@@ -61,7 +61,9 @@ pub enum PartitionError {
     },
     /// A free larger than what is charged, or on a partition with no replica:
     /// the caller's books disagree with the GPU's.
-    #[error("partition {partition} cannot refund {size} GiB: {used} GiB charged to {replicas} replicas")]
+    #[error(
+        "partition {partition} cannot refund {size} GiB: {used} GiB charged to {replicas} replicas"
+    )]
     RefundExceedsCharge {
         /// Index asked for.
         partition: usize,
@@ -199,7 +201,13 @@ mod tests {
     use crate::hardware::LayoutSpec;
 
     fn gpu(layout: &str) -> GpuState {
-        GpuState::new(&layout.parse::<LayoutSpec>().unwrap().build(GpuKind::Mi300x).unwrap())
+        GpuState::new(
+            &layout
+                .parse::<LayoutSpec>()
+                .unwrap()
+                .build(GpuKind::Mi300x)
+                .unwrap(),
+        )
     }
 
     #[test]
@@ -221,7 +229,11 @@ mod tests {
         let err = g.allocate(0, Mib::gib(11)).unwrap_err();
         assert_eq!(
             err,
-            PartitionError::InsufficientMemory { partition: 0, free: Mib::gib(10), size: Mib::gib(11) }
+            PartitionError::InsufficientMemory {
+                partition: 0,
+                free: Mib::gib(10),
+                size: Mib::gib(11)
+            }
         );
         assert_eq!(g, before);
         // Exactly the remaining memory fits.
@@ -236,9 +248,15 @@ mod tests {
         let mut g = gpu("40,40,40,40");
         g.allocate(1, Mib::gib(9)).unwrap();
         let before = g.clone();
-        assert!(matches!(g.free(1, Mib::gib(20)), Err(PartitionError::RefundExceedsCharge { .. })));
+        assert!(matches!(
+            g.free(1, Mib::gib(20)),
+            Err(PartitionError::RefundExceedsCharge { .. })
+        ));
         assert_eq!(g, before);
-        assert!(g.free(3, Mib::gib(1)).is_err(), "nothing charged on partition 3");
+        assert!(
+            g.free(3, Mib::gib(1)).is_err(),
+            "nothing charged on partition 3"
+        );
     }
 
     #[test]
@@ -246,7 +264,10 @@ mod tests {
         let mut g = gpu("40,40,40,40");
         assert_eq!(
             g.allocate(4, Mib::gib(1)),
-            Err(PartitionError::NoSuchPartition { partition: 4, count: 4 })
+            Err(PartitionError::NoSuchPartition {
+                partition: 4,
+                count: 4
+            })
         );
     }
 

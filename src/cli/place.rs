@@ -62,15 +62,28 @@ impl FromStr for RequestSpec {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (rest, priority) = match text.rsplit_once('^') {
-            Some((rest, p)) => (rest, p.parse().map_err(|_| format!("priority `{p}` in `{text}` is not an integer"))?),
+            Some((rest, p)) => (
+                rest,
+                p.parse()
+                    .map_err(|_| format!("priority `{p}` in `{text}` is not an integer"))?,
+            ),
             None => (text, 0),
         };
         let (rest, preferred) = match rest.rsplit_once('@') {
-            Some((rest, at)) => (rest, Some(parse_partition_ref(at).map_err(|e| format!("`{text}`: {e}"))?)),
+            Some((rest, at)) => (
+                rest,
+                Some(parse_partition_ref(at).map_err(|e| format!("`{text}`: {e}"))?),
+            ),
             None => (rest, None),
         };
         let (model, precision) = match rest.rsplit_once(':') {
-            Some((model, p)) => (model, Some(p.parse::<Precision>().map_err(|e| format!("`{text}`: {e}"))?)),
+            Some((model, p)) => (
+                model,
+                Some(
+                    p.parse::<Precision>()
+                        .map_err(|e| format!("`{text}`: {e}"))?,
+                ),
+            ),
             None => (rest, None),
         };
         if model.is_empty() {
@@ -87,7 +100,10 @@ impl FromStr for RequestSpec {
 
 /// `PARTITION` (on GPU 0) or `GPU.PARTITION`.
 fn parse_partition_ref(text: &str) -> Result<PartitionRef, String> {
-    let number = |t: &str| t.parse::<u32>().map_err(|_| format!("preferred partition `{text}` is not GPU.PARTITION or PARTITION"));
+    let number = |t: &str| {
+        t.parse::<u32>()
+            .map_err(|_| format!("preferred partition `{text}` is not GPU.PARTITION or PARTITION"))
+    };
     match text.split_once('.') {
         Some((gpu, partition)) => Ok(PartitionRef {
             gpu: number(gpu)?,
@@ -191,8 +207,16 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
     };
     print!("{text}");
     if report.placed < report.requested {
-        let never = report.requests.iter().filter(|o| o.code == Some(RejectCode::NeverFits.name())).count();
-        let mut message = format!("{} of {} requests rejected", report.requested - report.placed, report.requested);
+        let never = report
+            .requests
+            .iter()
+            .filter(|o| o.code == Some(RejectCode::NeverFits.name()))
+            .count();
+        let mut message = format!(
+            "{} of {} requests rejected",
+            report.requested - report.placed,
+            report.requested
+        );
         if never > 0 {
             let _ = write!(message, " ({never} can never fit {})", layout);
         }
@@ -202,13 +226,24 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
 }
 
 fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
-    let text = args.partitions.as_deref().or(args.mode.as_deref()).unwrap_or("SPX");
-    let spec: LayoutSpec = text.parse().map_err(|e: aimsim::hardware::LayoutParseError| CliError::Usage(e.to_string()))?;
+    let text = args
+        .partitions
+        .as_deref()
+        .or(args.mode.as_deref())
+        .unwrap_or("SPX");
+    let spec: LayoutSpec = text
+        .parse()
+        .map_err(|e: aimsim::hardware::LayoutParseError| CliError::Usage(e.to_string()))?;
     if args.partitions.is_some() != matches!(spec, LayoutSpec::Custom(_)) {
-        let flag = if args.partitions.is_some() { "--partitions takes sizes" } else { "--mode takes a mode" };
+        let flag = if args.partitions.is_some() {
+            "--partitions takes sizes"
+        } else {
+            "--mode takes a mode"
+        };
         return Err(CliError::Usage(format!("{flag}, not `{text}`")));
     }
-    spec.build(args.gpu).map_err(|e| CliError::Usage(e.to_string()))
+    spec.build(args.gpu)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
@@ -249,7 +284,13 @@ fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolve
     outcome
 }
 
-fn build_report(args: &PlaceArgs, layout: &Layout, catalog: &Catalog, fleet: &Scheduler, requests: Vec<Outcome>) -> Report {
+fn build_report(
+    args: &PlaceArgs,
+    layout: &Layout,
+    catalog: &Catalog,
+    fleet: &Scheduler,
+    requests: Vec<Outcome>,
+) -> Report {
     let mut partitions = Vec::new();
     for (g, gpu) in fleet.gpus().iter().enumerate() {
         for (p, part) in gpu.partitions().iter().enumerate() {
@@ -282,7 +323,11 @@ fn build_report(args: &PlaceArgs, layout: &Layout, catalog: &Catalog, fleet: &Sc
 }
 
 fn join(values: &[u32]) -> String {
-    values.iter().map(u32::to_string).collect::<Vec<_>>().join("+")
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 fn render_table(report: &Report) -> String {
@@ -301,13 +346,35 @@ fn render_table(report: &Report) -> String {
             ),
             Some(reason) => format!("rejected, {reason}"),
         };
-        let size = if o.gpu_count > 1 { format!("{} x {}", o.gpu_count, o.size_gib) } else { o.size_gib.to_string() };
-        requests.row(vec![o.order.to_string(), o.model.clone(), o.precision.to_string(), size, result]);
+        let size = if o.gpu_count > 1 {
+            format!("{} x {}", o.gpu_count, o.size_gib)
+        } else {
+            o.size_gib.to_string()
+        };
+        requests.row(vec![
+            o.order.to_string(),
+            o.model.clone(),
+            o.precision.to_string(),
+            size,
+            result,
+        ]);
     }
     out.push_str(&requests.render());
     out.push('\n');
-    let mut partitions = Table::new(&["gpu>", "partition>", "capacity GiB>", "used GiB>", "free GiB>", "replicas>", "used>"]);
-    for p in report.partitions.iter().filter(|p| p.replicas > 0 || report.gpus <= 8) {
+    let mut partitions = Table::new(&[
+        "gpu>",
+        "partition>",
+        "capacity GiB>",
+        "used GiB>",
+        "free GiB>",
+        "replicas>",
+        "used>",
+    ]);
+    for p in report
+        .partitions
+        .iter()
+        .filter(|p| p.replicas > 0 || report.gpus <= 8)
+    {
         partitions.row(vec![
             p.gpu.to_string(),
             p.partition.to_string(),
@@ -338,7 +405,20 @@ fn render_csv(report: &Report) -> Result<String, CliError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| CliError::Failure(format!("cannot write CSV: {e}"));
     writer
-        .write_record(["order", "model", "precision", "priority", "size_gib", "gpu_count", "status", "replica", "gpus", "partitions", "code", "reason"])
+        .write_record([
+            "order",
+            "model",
+            "precision",
+            "priority",
+            "size_gib",
+            "gpu_count",
+            "status",
+            "replica",
+            "gpus",
+            "partitions",
+            "code",
+            "reason",
+        ])
         .map_err(fail)?;
     for o in &report.requests {
         writer
@@ -358,7 +438,9 @@ fn render_csv(report: &Report) -> Result<String, CliError> {
             ])
             .map_err(fail)?;
     }
-    let bytes = writer.into_inner().map_err(|e| CliError::Failure(format!("cannot write CSV: {e}")))?;
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| CliError::Failure(format!("cannot write CSV: {e}")))?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8"))
 }
 
@@ -368,13 +450,24 @@ mod tests {
 
     #[test]
     fn request_specs_parse_every_part() {
-        let spec: RequestSpec = "meta-llama/Llama-3.1-8B-Instruct:int4@1.2^5".parse().unwrap();
+        let spec: RequestSpec = "meta-llama/Llama-3.1-8B-Instruct:int4@1.2^5"
+            .parse()
+            .unwrap();
         assert_eq!(spec.model, "meta-llama/Llama-3.1-8B-Instruct");
         assert_eq!(spec.precision, Some(Precision::Int4));
-        assert_eq!(spec.preferred, Some(PartitionRef { gpu: 1, partition: 2 }));
+        assert_eq!(
+            spec.preferred,
+            Some(PartitionRef {
+                gpu: 1,
+                partition: 2
+            })
+        );
         assert_eq!(spec.priority, 5);
         let bare: RequestSpec = "google/gemma-3-1B".parse().unwrap();
-        assert_eq!((bare.precision, bare.preferred, bare.priority), (None, None, 0));
+        assert_eq!(
+            (bare.precision, bare.preferred, bare.priority),
+            (None, None, 0)
+        );
         for bad in [":fp16", "m:fp8", "m@x", "m^high", "m@1.x"] {
             assert!(bad.parse::<RequestSpec>().is_err(), "{bad}");
         }

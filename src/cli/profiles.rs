@@ -64,15 +64,18 @@ pub fn run(command: ProfilesCommand, profiles: Option<&Path>) -> Result<(), CliE
 fn generate(table: Option<&Path>, out: &Path) -> Result<(), CliError> {
     let table = match table {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::Failure(format!("cannot read sizing table {}: {e}", path.display())))?;
-            SizingTable::parse(&text, &path.display().to_string()).map_err(|e| CliError::Failure(e.to_string()))?
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Failure(format!("cannot read sizing table {}: {e}", path.display()))
+            })?;
+            SizingTable::parse(&text, &path.display().to_string())
+                .map_err(|e| CliError::Failure(e.to_string()))?
         }
         None => SizingTable::builtin(),
     };
     let files = generate_profiles(&table);
-    let written = write_profiles(&files, out)
-        .map_err(|e| CliError::Failure(format!("cannot write profiles to {}: {e}", out.display())))?;
+    let written = write_profiles(&files, out).map_err(|e| {
+        CliError::Failure(format!("cannot write profiles to {}: {e}", out.display()))
+    })?;
     eprintln!(
         "wrote {} profiles of {} models to {}",
         written.len(),
@@ -87,8 +90,11 @@ fn validate(dir: &Path) -> Result<(), CliError> {
     for finding in &inspection.findings {
         println!("{finding}");
     }
-    let models: std::collections::BTreeSet<&str> =
-        inspection.profiles.iter().map(|(_, p)| p.model_id.as_str()).collect();
+    let models: std::collections::BTreeSet<&str> = inspection
+        .profiles
+        .iter()
+        .map(|(_, p)| p.model_id.as_str())
+        .collect();
     let summary = format!(
         "{}: {} profile files, {} models: {} errors, {} warnings",
         dir.display(),
@@ -104,12 +110,25 @@ fn validate(dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn list(catalog: &Catalog, model: Option<&str>, precision: Option<Precision>) -> Result<(), CliError> {
+fn list(
+    catalog: &Catalog,
+    model: Option<&str>,
+    precision: Option<Precision>,
+) -> Result<(), CliError> {
     let needle = model.map(str::to_ascii_lowercase);
-    let mut table = Table::new(&["model", "precision", "parameters>", "memory GiB>", "recommended GiB>", "GPUs>"]);
+    let mut table = Table::new(&[
+        "model",
+        "precision",
+        "parameters>",
+        "memory GiB>",
+        "recommended GiB>",
+        "GPUs>",
+    ]);
     for variant in catalog.variants() {
         let p = &variant.profile;
-        let keep = needle.as_deref().is_none_or(|n| p.model_id.to_ascii_lowercase().contains(n))
+        let keep = needle
+            .as_deref()
+            .is_none_or(|n| p.model_id.to_ascii_lowercase().contains(n))
             && precision.is_none_or(|want| p.precision == want);
         if keep {
             table.row(vec![
@@ -123,24 +142,39 @@ fn list(catalog: &Catalog, model: Option<&str>, precision: Option<Precision>) ->
         }
     }
     if table.is_empty() {
-        return Err(CliError::Failure(format!("no profile in {} matches the filters", catalog.source())));
+        return Err(CliError::Failure(format!(
+            "no profile in {} matches the filters",
+            catalog.source()
+        )));
     }
     print!("{}", table.render());
     Ok(())
 }
 
 fn show(catalog: &Catalog, model: &str, gpu: GpuKind) -> Result<(), CliError> {
-    let ids = catalog.model(model).map_err(|e| CliError::Failure(e.to_string()))?;
+    let ids = catalog
+        .model(model)
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     let modes: Vec<(ComputeMode, MemoryMode)> = ComputeMode::ALL
         .iter()
         .filter_map(|&c| gpu.valid_modes().into_iter().find(|&(vc, _)| vc == c))
         .collect();
-    let mut headers = vec!["precision", "parameters>", "memory GiB>", "recommended GiB>", "GPUs>"];
+    let mut headers = vec![
+        "precision",
+        "parameters>",
+        "memory GiB>",
+        "recommended GiB>",
+        "GPUs>",
+    ];
     let mode_headers: Vec<String> = modes
         .iter()
         .map(|(c, m)| {
             let layout = LayoutSpec::Mode(*c, *m).build(gpu).expect("valid mode");
-            format!("{c} {}x{}>", layout.partitions().len(), layout.largest_partition())
+            format!(
+                "{c} {}x{}>",
+                layout.partitions().len(),
+                layout.largest_partition()
+            )
         })
         .collect();
     headers.extend(mode_headers.iter().map(String::as_str));
@@ -168,7 +202,11 @@ fn show(catalog: &Catalog, model: &str, gpu: GpuKind) -> Result<(), CliError> {
 
 /// How many replicas the scheduler packs onto a fleet of `gpu_count` empty
 /// GPUs laid out as `layout` (so multi-GPU replicas are counted per set).
-fn replicas_per_gpu(layout: &aimsim::hardware::Layout, size: aimsim::units::Mib, gpu_count: u32) -> usize {
+fn replicas_per_gpu(
+    layout: &aimsim::hardware::Layout,
+    size: aimsim::units::Mib,
+    gpu_count: u32,
+) -> usize {
     let mut fleet = Scheduler::uniform(Policy::FirstFit, layout, gpu_count as usize);
     let request = PlacementRequest {
         demand: Demand { size, gpu_count },

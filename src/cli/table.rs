@@ -12,7 +12,10 @@ impl Table {
     /// right-aligned column (the `>` is not shown).
     pub fn new(headers: &[&str]) -> Table {
         Table {
-            headers: headers.iter().map(|h| h.trim_end_matches('>').to_string()).collect(),
+            headers: headers
+                .iter()
+                .map(|h| h.trim_end_matches('>').to_string())
+                .collect(),
             right_aligned: headers.iter().map(|h| h.ends_with('>')).collect(),
             rows: Vec::new(),
         }

@@ -176,7 +176,9 @@ impl FromStr for LayoutSpec {
             let sizes = trimmed
                 .split(',')
                 .enumerate()
-                .map(|(index, part)| parse_size(part).map_err(|p| fail(format!("size {index}: {p}"))))
+                .map(|(index, part)| {
+                    parse_size(part).map_err(|p| fail(format!("size {index}: {p}")))
+                })
                 .collect::<Result<Vec<Mib>, _>>()?;
             return Ok(LayoutSpec::Custom(sizes));
         }
@@ -277,7 +279,11 @@ mod tests {
         ];
         for (kind, text, count, gib) in cases {
             let layout = spec(text).build(kind).unwrap();
-            assert_eq!(layout.partitions(), vec![Mib::gib(gib); count].as_slice(), "{kind} {text}");
+            assert_eq!(
+                layout.partitions(),
+                vec![Mib::gib(gib); count].as_slice(),
+                "{kind} {text}"
+            );
         }
     }
 
@@ -286,7 +292,10 @@ mod tests {
         let err = spec("SPX/NPS4").build(GpuKind::Mi300x).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("MI300X does not support SPX/NPS4"), "{text}");
-        assert!(text.contains("CPX/NPS4") && text.contains("DPX/NPS2"), "{text}");
+        assert!(
+            text.contains("CPX/NPS4") && text.contains("DPX/NPS2"),
+            "{text}"
+        );
         assert!(spec("CPX/NPS4").build(GpuKind::Mi355x).is_err());
     }
 
@@ -307,7 +316,10 @@ mod tests {
 
     #[test]
     fn bad_custom_layouts_are_refused_with_the_reason() {
-        assert!(matches!(LayoutSpec::Custom(vec![]).build(GpuKind::Mi300x), Err(LayoutError::Empty)));
+        assert!(matches!(
+            LayoutSpec::Custom(vec![]).build(GpuKind::Mi300x),
+            Err(LayoutError::Empty)
+        ));
         assert!(matches!(
             spec("40,4").build(GpuKind::Mi300x),
             Err(LayoutError::BelowMinimum { index: 1, .. })

@@ -10,5 +10,8 @@ mod layout;
 mod mode;
 
 pub use gpu::GpuKind;
-pub use layout::{Layout, LayoutError, LayoutParseError, LayoutSpec, MAX_CUSTOM_PARTITIONS, MIN_PARTITION, SYSTEM_OVERHEAD};
+pub use layout::{
+    Layout, LayoutError, LayoutParseError, LayoutSpec, MAX_CUSTOM_PARTITIONS, MIN_PARTITION,
+    SYSTEM_OVERHEAD,
+};
 pub use mode::{ComputeMode, MemoryMode};

@@ -74,7 +74,14 @@ fn suggest(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         "; `aimsim profiles list` shows the known ones".into()
     } else {
-        format!("; did you mean {}?", suggestions.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" or "))
+        format!(
+            "; did you mean {}?",
+            suggestions
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
     }
 }
 
@@ -83,15 +90,19 @@ impl Catalog {
     /// first). `source` says where they came from, for messages.
     pub fn from_profiles(source: &str, profiles: impl IntoIterator<Item = Profile>) -> Catalog {
         let mut sorted: Vec<Profile> = profiles.into_iter().collect();
-        sorted.sort_by(|a, b| (a.model_id.as_str(), a.precision).cmp(&(b.model_id.as_str(), b.precision)));
+        sorted.sort_by(|a, b| {
+            (a.model_id.as_str(), a.precision).cmp(&(b.model_id.as_str(), b.precision))
+        });
         let mut catalog = Catalog {
             source: source.to_string(),
             variants: Vec::with_capacity(sorted.len()),
             by_model: BTreeMap::new(),
         };
         for profile in sorted {
-            let slot = &mut catalog.by_model.entry(profile.model_id.clone()).or_default()
-                [profile.precision.index()];
+            let slot = &mut catalog
+                .by_model
+                .entry(profile.model_id.clone())
+                .or_default()[profile.precision.index()];
             if slot.is_some() {
                 continue;
             }
@@ -164,7 +175,10 @@ impl Catalog {
 
     /// The variant of `model_id` at `precision`, matched exactly.
     pub fn find(&self, model_id: &str, precision: Precision) -> Result<VariantId, LookupError> {
-        let slots = self.by_model.get(model_id).ok_or_else(|| self.unknown(model_id))?;
+        let slots = self
+            .by_model
+            .get(model_id)
+            .ok_or_else(|| self.unknown(model_id))?;
         slots[precision.index()].ok_or_else(|| LookupError::NoSuchPrecision {
             id: model_id.to_string(),
             precision,
@@ -186,7 +200,13 @@ impl Catalog {
                 let lower = known.to_ascii_lowercase();
                 let contains = lower.contains(&wanted) || wanted.contains(&lower);
                 let tail_match = lower.rsplit('/').next() == wanted.rsplit('/').next();
-                let rank = if tail_match { 0 } else if contains { 1 } else { 2 };
+                let rank = if tail_match {
+                    0
+                } else if contains {
+                    1
+                } else {
+                    2
+                };
                 (rank, strsim::normalized_levenshtein(&wanted, &lower), known)
             })
             .filter(|&(rank, similarity, _)| rank < 2 || similarity >= 0.5)
@@ -194,7 +214,11 @@ impl Catalog {
         scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)));
         LookupError::UnknownModel {
             id: id.to_string(),
-            suggestions: scored.into_iter().take(3).map(|(_, _, s)| s.to_string()).collect(),
+            suggestions: scored
+                .into_iter()
+                .take(3)
+                .map(|(_, _, s)| s.to_string())
+                .collect(),
         }
     }
 }
@@ -213,8 +237,12 @@ mod tests {
     #[test]
     fn lookup_is_exact_and_charges_the_precision_size() {
         let catalog = Catalog::builtin();
-        let fp16 = catalog.find("meta-llama/Llama-3.1-8B-Instruct", Precision::Fp16).unwrap();
-        let int4 = catalog.find("meta-llama/Llama-3.1-8B-Instruct", Precision::Int4).unwrap();
+        let fp16 = catalog
+            .find("meta-llama/Llama-3.1-8B-Instruct", Precision::Fp16)
+            .unwrap();
+        let int4 = catalog
+            .find("meta-llama/Llama-3.1-8B-Instruct", Precision::Int4)
+            .unwrap();
         assert_eq!(catalog.variant(fp16).memory, Mib::gib(20));
         assert_eq!(catalog.variant(int4).memory, Mib::gib(9));
     }
@@ -224,7 +252,9 @@ mod tests {
         // Runtime defect 2: a bare-suffix match made this resolve to
         // meta-llama/Llama-3.2-1B-Instruct and unknown ids got 40 GB.
         let catalog = Catalog::builtin();
-        let err = catalog.find("acme/TinyLlama-3.2-1B-Instruct", Precision::Fp16).unwrap_err();
+        let err = catalog
+            .find("acme/TinyLlama-3.2-1B-Instruct", Precision::Fp16)
+            .unwrap_err();
         let LookupError::UnknownModel { suggestions, .. } = &err else {
             panic!("expected UnknownModel, got {err:?}");
         };
@@ -234,17 +264,30 @@ mod tests {
 
     #[test]
     fn a_missing_organisation_suggests_the_full_id_first() {
-        let err = Catalog::builtin().find("Llama-3.1-8B-Instruct", Precision::Fp16).unwrap_err();
-        let LookupError::UnknownModel { suggestions, .. } = err else { panic!() };
+        let err = Catalog::builtin()
+            .find("Llama-3.1-8B-Instruct", Precision::Fp16)
+            .unwrap_err();
+        let LookupError::UnknownModel { suggestions, .. } = err else {
+            panic!()
+        };
         assert_eq!(suggestions[0], "meta-llama/Llama-3.1-8B-Instruct");
     }
 
     #[test]
     fn a_model_without_the_precision_names_the_ones_it_has() {
-        let mut profiles: Vec<Profile> = Catalog::builtin().variants().iter().map(|v| v.profile.clone()).collect();
+        let mut profiles: Vec<Profile> = Catalog::builtin()
+            .variants()
+            .iter()
+            .map(|v| v.profile.clone())
+            .collect();
         profiles.retain(|p| !(p.model_id == "google/gemma-3-1B" && p.precision == Precision::Int4));
         let catalog = Catalog::from_profiles("test", profiles);
-        let err = catalog.find("google/gemma-3-1B", Precision::Int4).unwrap_err();
-        assert_eq!(err.to_string(), "model `google/gemma-3-1B` has no int4 profile; it has fp16, int8");
+        let err = catalog
+            .find("google/gemma-3-1B", Precision::Int4)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "model `google/gemma-3-1B` has no int4 profile; it has fp16, int8"
+        );
     }
 }

@@ -121,10 +121,18 @@ mod tests {
         .unwrap();
         let files = generate_profiles(&table);
         assert_eq!(files.len(), 3);
-        assert_eq!(files[2].file_name, "meta-llama_Llama-3.1-8B-Instruct-int4.json");
+        assert_eq!(
+            files[2].file_name,
+            "meta-llama_Llama-3.1-8B-Instruct-int4.json"
+        );
         let int4 = &files[2].contents;
         assert!(int4.starts_with("{\n  \"model_id\": \"meta-llama/Llama-3.1-8B-Instruct\",\n  \"variant_id\": \"meta-llama/Llama-3.1-8B-Instruct-int4\",\n"), "{int4}");
-        assert!(int4.contains("\"memory_requirement_gb\": 9.0,\n  \"recommended_partition_gb\": 11.25,"), "{int4}");
+        assert!(
+            int4.contains(
+                "\"memory_requirement_gb\": 9.0,\n  \"recommended_partition_gb\": 11.25,"
+            ),
+            "{int4}"
+        );
         assert!(int4.contains("\"partition_id\": null,"), "{int4}");
         assert!(int4.ends_with("  }\n}\n"), "{int4}");
     }

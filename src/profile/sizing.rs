@@ -71,7 +71,9 @@ impl SizingTable {
     /// Parses CSV text with the header `model_id,parameters,fp16_gb,int8_gb,int4_gb`.
     /// `source_name` names the text in errors (a path, or `built-in`).
     pub fn parse(text: &str, source_name: &str) -> Result<SizingTable, SizingError> {
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
         let csv_error = |error: csv::Error, headers: Option<&csv::StringRecord>| SizingError::Csv {
             source_name: source_name.to_string(),
             detail: describe_csv_error(&error, headers),
@@ -88,7 +90,10 @@ impl SizingTable {
                 problem,
             };
             if row.model_id.is_empty() || row.model_id.contains(char::is_whitespace) {
-                return Err(fail(format!("model_id `{}` must be non-empty without spaces", row.model_id)));
+                return Err(fail(format!(
+                    "model_id `{}` must be non-empty without spaces",
+                    row.model_id
+                )));
             }
             if parse_parameter_count(&row.parameters).is_none() {
                 return Err(fail(format!(
@@ -99,7 +104,9 @@ impl SizingTable {
             for precision in Precision::ALL {
                 let gb = row.memory_gb(precision);
                 if !(gb.is_finite() && gb > 0.0) {
-                    return Err(fail(format!("{precision}_gb must be a positive number, got {gb}")));
+                    return Err(fail(format!(
+                        "{precision}_gb must be a positive number, got {gb}"
+                    )));
                 }
             }
             if !seen.insert(row.model_id.clone()) {
@@ -138,15 +145,28 @@ mod tests {
     fn bad_rows_name_the_line() {
         let header = "model_id,parameters,fp16_gb,int8_gb,int4_gb\n";
         let cases = [
-            ("a/b,8B,20,13,9\na/b,8B,20,13,9\n", "line 3", "appears twice"),
+            (
+                "a/b,8B,20,13,9\na/b,8B,20,13,9\n",
+                "line 3",
+                "appears twice",
+            ),
             ("a/b,8B,20,13,-9\n", "line 2", "int4_gb must be a positive"),
             ("a/b,eight,20,13,9\n", "line 2", "parameters `eight`"),
-            ("a/b,8B,twenty,13,9\n", "line 2", "column `fp16_gb`: invalid float"),
+            (
+                "a/b,8B,twenty,13,9\n",
+                "line 2",
+                "column `fp16_gb`: invalid float",
+            ),
             ("a/b,8B,20,13\n", "line 2", "4 fields, expected 5"),
         ];
         for (body, line, what) in cases {
-            let err = SizingTable::parse(&format!("{header}{body}"), "t.csv").unwrap_err().to_string();
-            assert!(err.contains("t.csv") && err.contains(line) && err.contains(what), "{err}");
+            let err = SizingTable::parse(&format!("{header}{body}"), "t.csv")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("t.csv") && err.contains(line) && err.contains(what),
+                "{err}"
+            );
         }
     }
 }

@@ -69,7 +69,10 @@ pub struct Inspection {
 impl Inspection {
     /// Number of errors.
     pub fn error_count(&self) -> usize {
-        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
     }
 
     /// Number of warnings.
@@ -199,7 +202,11 @@ fn parse(text: &str, sink: &mut FindingSink) -> Option<Profile> {
         Err(err) => {
             let path = err.path().to_string();
             let field = (path != ".").then_some(path);
-            sink.push(Severity::Error, field.as_deref(), err.into_inner().to_string());
+            sink.push(
+                Severity::Error,
+                field.as_deref(),
+                err.into_inner().to_string(),
+            );
             return None;
         }
     };
@@ -217,7 +224,11 @@ fn unknown_fields(given: &Value, known: &Value, prefix: &str) -> Vec<String> {
     };
     let mut paths = Vec::new();
     for (key, value) in given {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match known.get(key) {
             Some(inner) => paths.extend(unknown_fields(value, inner, &path)),
             None if value.is_null() => {}
@@ -246,41 +257,62 @@ fn check_identity(file: &str, p: &Profile, sink: &mut FindingSink) {
     if p.variant_id != expected_variant {
         sink.error(
             "variant_id",
-            format!("`{}` should be `{expected_variant}` (model_id-precision)", p.variant_id),
+            format!(
+                "`{}` should be `{expected_variant}` (model_id-precision)",
+                p.variant_id
+            ),
         );
     }
     let expected_file = profile_file_name(&p.model_id, p.precision);
     if file != expected_file && p.variant_id == expected_variant {
         sink.error(
             "variant_id",
-            format!("the file for variant `{}` should be named `{expected_file}`", p.variant_id),
+            format!(
+                "the file for variant `{}` should be named `{expected_file}`",
+                p.variant_id
+            ),
         );
     }
     if !p.version.ends_with(&format!("-{}", p.precision)) {
-        sink.error("version", format!("`{}` should end in -{}", p.version, p.precision));
+        sink.error(
+            "version",
+            format!("`{}` should end in -{}", p.version, p.precision),
+        );
     }
     if p.metadata.quantization != p.precision {
         sink.error(
             "metadata.quantization",
-            format!("`{}` disagrees with precision `{}`", p.metadata.quantization, p.precision),
+            format!(
+                "`{}` disagrees with precision `{}`",
+                p.metadata.quantization, p.precision
+            ),
         );
     }
     if p.metadata.base_model != p.model_id {
         sink.error(
             "metadata.base_model",
-            format!("`{}` disagrees with model_id `{}`", p.metadata.base_model, p.model_id),
+            format!(
+                "`{}` disagrees with model_id `{}`",
+                p.metadata.base_model, p.model_id
+            ),
         );
     }
     if p.metadata.parameters != p.parameters {
         sink.error(
             "metadata.parameters",
-            format!("`{}` disagrees with parameters `{}`", p.metadata.parameters, p.parameters),
+            format!(
+                "`{}` disagrees with parameters `{}`",
+                p.metadata.parameters, p.parameters
+            ),
         );
     }
     if parse_parameter_count(&p.parameters).is_none() {
         sink.error(
             "parameters",
-            format!("`{}` is not a parameter count such as 8B or 500M", p.parameters),
+            format!(
+                "`{}` is not a parameter count such as 8B or 500M",
+                p.parameters
+            ),
         );
     }
 }
@@ -291,22 +323,34 @@ fn check_sizes(p: &Profile, sink: &mut FindingSink) {
         ("memory_requirement_gb", p.memory_requirement_gb),
         ("recommended_partition_gb", p.recommended_partition_gb),
         ("gpu_sharing.memory_limit_gb", p.gpu_sharing.memory_limit_gb),
-        ("resource_requirements.gpu_memory_gb", p.resource_requirements.gpu_memory_gb),
+        (
+            "resource_requirements.gpu_memory_gb",
+            p.resource_requirements.gpu_memory_gb,
+        ),
     ];
     let mut all_positive = true;
     for (field, value) in figures {
         if !(value.is_finite() && value > 0.0) {
-            sink.error(field, format!("{value} GB; expected a positive, finite size"));
+            sink.error(
+                field,
+                format!("{value} GB; expected a positive, finite size"),
+            );
             all_positive = false;
         }
     }
     if p.resource_requirements.gpu_count == 0 {
-        sink.error("resource_requirements.gpu_count", "0; a replica needs at least one GPU".into());
+        sink.error(
+            "resource_requirements.gpu_count",
+            "0; a replica needs at least one GPU".into(),
+        );
     }
     if !all_positive {
         return;
     }
-    if !same(p.resource_requirements.gpu_memory_gb, p.memory_requirement_gb) {
+    if !same(
+        p.resource_requirements.gpu_memory_gb,
+        p.memory_requirement_gb,
+    ) {
         sink.error(
             "resource_requirements.gpu_memory_gb",
             format!(
@@ -360,30 +404,50 @@ fn check_partition_fields(p: &Profile, sink: &mut FindingSink) {
     });
     if let (Some(Some(c)), Some(Some(m))) = (compute, memory) {
         if !GpuKind::ALL.iter().any(|k| k.supports(c, m)) {
-            sink.error("gpu_sharing.memory_mode", format!("{c}/{m} is valid on no GPU kind"));
+            sink.error(
+                "gpu_sharing.memory_mode",
+                format!("{c}/{m} is valid on no GPU kind"),
+            );
         }
     }
     if let (Some(Some(c)), Some(count)) = (compute, sharing.partition_count) {
         if count != c.devices() {
             sink.error(
                 "gpu_sharing.partition_count",
-                format!("{count} disagrees with compute_mode {c} ({} partitions)", c.devices()),
+                format!(
+                    "{count} disagrees with compute_mode {c} ({} partitions)",
+                    c.devices()
+                ),
             );
         }
     }
     if let Some(size) = sharing.partition_size_gb {
         if !(size.is_finite() && size > 0.0) {
-            sink.error("gpu_sharing.partition_size_gb", format!("{size}; expected a positive size"));
+            sink.error(
+                "gpu_sharing.partition_size_gb",
+                format!("{size}; expected a positive size"),
+            );
         }
     }
     if let Some(config) = &p.metadata.partition_config {
         let copies = [
-            ("compute_mode", sharing.compute_mode.as_deref() == Some(config.compute_mode.as_str())),
-            ("memory_mode", sharing.memory_mode.as_deref() == Some(config.memory_mode.as_str())),
-            ("partition_count", sharing.partition_count == Some(config.partition_count)),
+            (
+                "compute_mode",
+                sharing.compute_mode.as_deref() == Some(config.compute_mode.as_str()),
+            ),
+            (
+                "memory_mode",
+                sharing.memory_mode.as_deref() == Some(config.memory_mode.as_str()),
+            ),
+            (
+                "partition_count",
+                sharing.partition_count == Some(config.partition_count),
+            ),
             (
                 "partition_size_gb",
-                sharing.partition_size_gb.is_some_and(|s| same(s, config.partition_size_gb)),
+                sharing
+                    .partition_size_gb
+                    .is_some_and(|s| same(s, config.partition_size_gb)),
             ),
         ];
         for (field, agrees) in copies {
@@ -400,8 +464,15 @@ fn check_partition_fields(p: &Profile, sink: &mut FindingSink) {
 /// Warnings a sizing study needs: partitions larger than the GPU, and less
 /// memory than the weights take at this precision.
 fn check_physical_plausibility(p: &Profile, sink: &mut FindingSink) {
-    let target = p.gpu_sharing.partition_size_gb.unwrap_or(GpuKind::Mi300x.memory().as_gib());
-    let largest = GpuKind::ALL.iter().map(|k| k.memory()).max().expect("kinds exist");
+    let target = p
+        .gpu_sharing
+        .partition_size_gb
+        .unwrap_or(GpuKind::Mi300x.memory().as_gib());
+    let largest = GpuKind::ALL
+        .iter()
+        .map(|k| k.memory())
+        .max()
+        .expect("kinds exist");
     if p.recommended_partition_gb > largest.as_gib() {
         sink.warn(
             "recommended_partition_gb",
@@ -433,7 +504,10 @@ fn check_physical_plausibility(p: &Profile, sink: &mut FindingSink) {
         if published.total_billions * 1e9 > 1.5 * declared {
             sink.warn(
                 "parameters",
-                format!("`{}` understates the model: {}", p.parameters, published.note),
+                format!(
+                    "`{}` understates the model: {}",
+                    p.parameters, published.note
+                ),
             );
         }
     }
@@ -468,13 +542,17 @@ fn check_across_files(profiles: &[(String, Profile)]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut by_model: BTreeMap<&str, [Option<(&str, &Profile)>; 3]> = BTreeMap::new();
     for (file, profile) in profiles {
-        let slot = &mut by_model.entry(profile.model_id.as_str()).or_default()[profile.precision.index()];
+        let slot =
+            &mut by_model.entry(profile.model_id.as_str()).or_default()[profile.precision.index()];
         match slot {
             Some((first, _)) => findings.push(Finding {
                 severity: Severity::Error,
                 file: file.clone(),
                 field: Some("variant_id".into()),
-                message: format!("duplicate variant `{}`, also in {first}", profile.variant_id),
+                message: format!(
+                    "duplicate variant `{}`, also in {first}",
+                    profile.variant_id
+                ),
             }),
             None => *slot = Some((file, profile)),
         }
@@ -519,9 +597,10 @@ fn check_across_files(profiles: &[(String, Profile)]) -> Vec<Finding> {
                 });
             }
         }
-        if let (Some((_, int8)), Some((file, int4))) =
-            (variants[Precision::Int8.index()], variants[Precision::Int4.index()])
-        {
+        if let (Some((_, int8)), Some((file, int4))) = (
+            variants[Precision::Int8.index()],
+            variants[Precision::Int4.index()],
+        ) {
             if int4.memory_requirement_gb > int8.memory_requirement_gb {
                 findings.push(Finding {
                     severity: Severity::Warning,

@@ -93,7 +93,10 @@ pub struct Placement {
 impl Placement {
     pub(crate) fn new(replica: ReplicaId, shards: &[Shard]) -> Placement {
         let mut all = [Shard {
-            at: PartitionRef { gpu: 0, partition: 0 },
+            at: PartitionRef {
+                gpu: 0,
+                partition: 0,
+            },
             size: Mib::ZERO,
         }; MAX_GPUS_PER_REPLICA];
         all[..shards.len()].copy_from_slice(shards);
@@ -189,10 +192,12 @@ pub struct Rejection {
 impl Rejection {
     pub(crate) fn new(reason: RejectReason) -> Rejection {
         let code = match reason {
-            RejectReason::EmptyDemand | RejectReason::TooManyGpus { .. } | RejectReason::NoSuchPartition { .. } => {
-                RejectCode::Invalid
+            RejectReason::EmptyDemand
+            | RejectReason::TooManyGpus { .. }
+            | RejectReason::NoSuchPartition { .. } => RejectCode::Invalid,
+            RejectReason::LargerThanAnyPartition { .. } | RejectReason::NotEnoughGpus { .. } => {
+                RejectCode::NeverFits
             }
-            RejectReason::LargerThanAnyPartition { .. } | RejectReason::NotEnoughGpus { .. } => RejectCode::NeverFits,
             RejectReason::NoCandidate { .. } => RejectCode::NoCapacityNow,
         };
         Rejection { code, reason }

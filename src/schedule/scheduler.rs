@@ -85,7 +85,10 @@ impl Scheduler {
     /// Places a replica or says why not. On rejection nothing changes.
     pub fn schedule(&mut self, request: &PlacementRequest) -> Result<Placement, Rejection> {
         let mut shards = [Shard {
-            at: PartitionRef { gpu: 0, partition: 0 },
+            at: PartitionRef {
+                gpu: 0,
+                partition: 0,
+            },
             size: Mib::ZERO,
         }; MAX_GPUS_PER_REPLICA];
         let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
@@ -148,7 +151,10 @@ impl Scheduler {
             let mut gpus_seen = Vec::new();
             for shard in placement.shards() {
                 if gpus_seen.contains(&shard.at.gpu) {
-                    return Err(format!("replica {} has two shards on gpu {}", placement.replica, shard.at.gpu));
+                    return Err(format!(
+                        "replica {} has two shards on gpu {}",
+                        placement.replica, shard.at.gpu
+                    ));
                 }
                 gpus_seen.push(shard.at.gpu);
                 let entry = &mut charged[shard.at.gpu as usize][shard.at.partition as usize];
@@ -157,7 +163,10 @@ impl Scheduler {
             }
         }
         if live != self.live {
-            return Err(format!("{live} replicas stored but {} counted live", self.live));
+            return Err(format!(
+                "{live} replicas stored but {} counted live",
+                self.live
+            ));
         }
         for (index, gpu) in self.gpus.iter().enumerate() {
             gpu.check().map_err(|e| format!("gpu {index}: {e}"))?;
@@ -220,14 +229,20 @@ impl Scheduler {
         let needed = demand.gpu_count as usize;
         let mut found = 0;
         if let Some(at) = preferred {
-            shards[0] = Shard { at, size: demand.size };
+            shards[0] = Shard {
+                at,
+                size: demand.size,
+            };
             found = 1;
         }
         while found < needed {
             let taken = &shards[..found];
             match self.best_candidate(demand.size, |gpu| taken.iter().any(|s| s.at.gpu == gpu)) {
                 Some(at) => {
-                    shards[found] = Shard { at, size: demand.size };
+                    shards[found] = Shard {
+                        at,
+                        size: demand.size,
+                    };
                     found += 1;
                 }
                 None => {

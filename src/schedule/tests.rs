@@ -7,7 +7,10 @@ use crate::profile::{Catalog, Precision};
 use crate::units::Mib;
 
 fn layout(text: &str) -> Layout {
-    text.parse::<LayoutSpec>().unwrap().build(GpuKind::Mi300x).unwrap()
+    text.parse::<LayoutSpec>()
+        .unwrap()
+        .build(GpuKind::Mi300x)
+        .unwrap()
 }
 
 fn fleet(policy: Policy, text: &str, gpus: usize) -> Scheduler {
@@ -31,10 +34,20 @@ fn aim_seed_example_goes_to_partition_zero() {
     // MI300X [40,40,40,40], Llama-3.1-8B fp16 (20 GB): all four tie at 40
     // free, the lowest id wins.
     let catalog = Catalog::builtin();
-    let llama = catalog.variant(catalog.find("meta-llama/Llama-3.1-8B-Instruct", Precision::Fp16).unwrap());
+    let llama = catalog.variant(
+        catalog
+            .find("meta-llama/Llama-3.1-8B-Instruct", Precision::Fp16)
+            .unwrap(),
+    );
     let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
     let placement = s.schedule(&PlacementRequest::single(llama.memory)).unwrap();
-    assert_eq!(placement.first(), Shard { at: at(0, 0), size: Mib::gib(20) });
+    assert_eq!(
+        placement.first(),
+        Shard {
+            at: at(0, 0),
+            size: Mib::gib(20)
+        }
+    );
 }
 
 #[test]
@@ -43,10 +56,22 @@ fn aim_picks_the_partition_with_most_free_memory() {
     // goes to p2 (40 free, lowest of the tie), the next to p3, the next to p2
     // (35 vs 35: lowest id).
     let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
-    s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(20), gpu_count: 1 }, preferred: Some(at(0, 0)) })
-        .unwrap();
-    s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(30), gpu_count: 1 }, preferred: Some(at(0, 1)) })
-        .unwrap();
+    s.schedule(&PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(20),
+            gpu_count: 1,
+        },
+        preferred: Some(at(0, 0)),
+    })
+    .unwrap();
+    s.schedule(&PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(30),
+            gpu_count: 1,
+        },
+        preferred: Some(at(0, 1)),
+    })
+    .unwrap();
     assert_eq!(place(&mut s, gib(5)), at(0, 2));
     assert_eq!(place(&mut s, gib(5)), at(0, 3));
     assert_eq!(place(&mut s, gib(5)), at(0, 2));
@@ -61,8 +86,14 @@ fn aim_never_offers_a_partition_with_less_than_min_partition_free() {
         let mut s = fleet(policy, "40,40,40,40", 1);
         for p in 0..4 {
             let size = if p == 0 { 34 } else { 40 };
-            s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(size), gpu_count: 1 }, preferred: Some(at(0, p)) })
-                .unwrap();
+            s.schedule(&PlacementRequest {
+                demand: Demand {
+                    size: Mib::gib(size),
+                    gpu_count: 1,
+                },
+                preferred: Some(at(0, p)),
+            })
+            .unwrap();
         }
         let got = s.schedule(&gib(4)).ok().map(|p| p.first().at);
         assert_eq!(got, expected, "{policy}");
@@ -75,8 +106,14 @@ fn first_fit_and_best_fit_choose_as_their_names_say() {
     let setup = |policy| {
         let mut s = fleet(policy, "40,40", 2);
         for (g, size) in [(0, 30), (1, 25)] {
-            s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(size), gpu_count: 1 }, preferred: Some(at(g, 0)) })
-                .unwrap();
+            s.schedule(&PlacementRequest {
+                demand: Demand {
+                    size: Mib::gib(size),
+                    gpu_count: 1,
+                },
+                preferred: Some(at(g, 0)),
+            })
+            .unwrap();
         }
         s
     };
@@ -104,7 +141,13 @@ fn aim_uses_the_first_gpu_in_index_order_that_has_a_candidate() {
 #[test]
 fn preferred_partition_is_used_when_it_fits_and_skipped_when_not() {
     let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
-    let preferred = |size, p| PlacementRequest { demand: Demand { size: Mib::gib(size), gpu_count: 1 }, preferred: Some(at(0, p)) };
+    let preferred = |size, p| PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(size),
+            gpu_count: 1,
+        },
+        preferred: Some(at(0, p)),
+    };
     assert_eq!(place(&mut s, preferred(30, 3)), at(0, 3));
     // 20 no longer fits p3 (10 free): the policy chooses p0.
     assert_eq!(place(&mut s, preferred(20, 3)), at(0, 0));
@@ -115,10 +158,19 @@ fn a_missing_preferred_partition_is_an_invalid_request() {
     // Runtime defect 4: a missing preferred partition was silently ignored.
     let mut s = fleet(Policy::Aim, "40,40,40,40", 1);
     for missing in [at(0, 4), at(1, 0)] {
-        let request = PlacementRequest { demand: Demand { size: Mib::gib(1), gpu_count: 1 }, preferred: Some(missing) };
+        let request = PlacementRequest {
+            demand: Demand {
+                size: Mib::gib(1),
+                gpu_count: 1,
+            },
+            preferred: Some(missing),
+        };
         let rejection = s.schedule(&request).unwrap_err();
         assert_eq!(rejection.code, RejectCode::Invalid);
-        assert_eq!(rejection.reason, RejectReason::NoSuchPartition { preferred: missing });
+        assert_eq!(
+            rejection.reason,
+            RejectReason::NoSuchPartition { preferred: missing }
+        );
     }
     assert_eq!(s.live_replicas(), 0);
 }
@@ -128,22 +180,47 @@ fn rejections_say_never_or_not_now() {
     let mut s = fleet(Policy::FirstFit, "CPX", 2);
     let never = s.schedule(&gib(25)).unwrap_err();
     assert_eq!(never.code, RejectCode::NeverFits);
-    assert_eq!(never.to_string(), "never fits: needs 25 GiB, the largest partition is 24 GiB");
-    let too_wide = s.schedule(&PlacementRequest { demand: Demand { size: Mib::gib(1), gpu_count: 3 }, preferred: None }).unwrap_err();
-    assert_eq!(too_wide.reason, RejectReason::NotEnoughGpus { needed: 3, fleet: 2 });
+    assert_eq!(
+        never.to_string(),
+        "never fits: needs 25 GiB, the largest partition is 24 GiB"
+    );
+    let too_wide = s
+        .schedule(&PlacementRequest {
+            demand: Demand {
+                size: Mib::gib(1),
+                gpu_count: 3,
+            },
+            preferred: None,
+        })
+        .unwrap_err();
+    assert_eq!(
+        too_wide.reason,
+        RejectReason::NotEnoughGpus {
+            needed: 3,
+            fleet: 2
+        }
+    );
     for _ in 0..16 {
         place(&mut s, gib(20));
     }
     let full = s.schedule(&gib(20)).unwrap_err();
     assert_eq!(full.code, RejectCode::NoCapacityNow);
-    assert!(s.schedule(&gib(0)).is_err_and(|r| r.code == RejectCode::Invalid));
+    assert!(s
+        .schedule(&gib(0))
+        .is_err_and(|r| r.code == RejectCode::Invalid));
 }
 
 #[test]
 fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
     let mut s = fleet(Policy::FirstFit, "SPX", 3);
     place(&mut s, gib(150)); // gpu0 has 42 free
-    let two = PlacementRequest { demand: Demand { size: Mib::gib(100), gpu_count: 2 }, preferred: None };
+    let two = PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(100),
+            gpu_count: 2,
+        },
+        preferred: None,
+    };
     let placement = s.schedule(&two).unwrap();
     let gpus: Vec<u32> = placement.shards().iter().map(|s| s.at.gpu).collect();
     assert_eq!(gpus, vec![1, 2]);
@@ -151,7 +228,14 @@ fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
     // and leaves every GPU exactly as it was.
     let before: Vec<Mib> = s.gpus().iter().map(|g| g.used()).collect();
     let rejection = s.schedule(&two).unwrap_err();
-    assert_eq!(rejection.reason, RejectReason::NoCandidate { size: Mib::gib(100), needed: 2, found: 0 });
+    assert_eq!(
+        rejection.reason,
+        RejectReason::NoCandidate {
+            size: Mib::gib(100),
+            needed: 2,
+            found: 0
+        }
+    );
     let after: Vec<Mib> = s.gpus().iter().map(|g| g.used()).collect();
     assert_eq!(before, after);
     s.unschedule(placement.replica).unwrap();
@@ -169,7 +253,9 @@ fn precision_is_charged_and_refunded_exactly() {
     let mut charged = Mib::ZERO;
     for precision in Precision::ALL {
         let variant = catalog.variant(catalog.find(model, precision).unwrap());
-        let placement = s.schedule(&PlacementRequest::single(variant.memory)).unwrap();
+        let placement = s
+            .schedule(&PlacementRequest::single(variant.memory))
+            .unwrap();
         assert_eq!(placement.first().size, variant.memory);
         charged += variant.memory;
     }
@@ -179,7 +265,10 @@ fn precision_is_charged_and_refunded_exactly() {
     for id in ids {
         s.unschedule(id).unwrap();
     }
-    assert!(s.gpus()[0].partitions().iter().all(|p| p.used() == Mib::ZERO && p.replicas() == 0));
+    assert!(s.gpus()[0]
+        .partitions()
+        .iter()
+        .all(|p| p.used() == Mib::ZERO && p.replicas() == 0));
 }
 
 #[test]

@@ -15,7 +15,12 @@ fn json_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -23,8 +28,15 @@ fn json_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 fn regenerating_reproduces_the_committed_files_byte_for_byte() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("profiles");
-    aimsim(&["profiles", "generate", "--table", "aim_profiles/sizing.csv", "--out", target.to_str().unwrap()])
-        .expect_code(0);
+    aimsim(&[
+        "profiles",
+        "generate",
+        "--table",
+        "aim_profiles/sizing.csv",
+        "--out",
+        target.to_str().unwrap(),
+    ])
+    .expect_code(0);
     let generated = json_files(&target);
     let committed = json_files(shipped_profiles());
     assert_eq!(generated.len(), 114);
@@ -32,10 +44,17 @@ fn regenerating_reproduces_the_committed_files_byte_for_byte() {
     let committed_names: Vec<&String> = committed.keys().collect();
     assert_eq!(generated_names, committed_names);
     for (name, bytes) in &generated {
-        assert!(bytes == &committed[name], "aim_profiles/{name} differs from what `aimsim profiles generate` writes");
+        assert!(
+            bytes == &committed[name],
+            "aim_profiles/{name} differs from what `aimsim profiles generate` writes"
+        );
     }
     // No temporary file is left behind.
-    assert!(fs::read_dir(&target).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+    assert!(fs::read_dir(&target).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
 }
 
 #[test]
@@ -66,20 +85,41 @@ fn the_shipped_set_validates_with_the_expected_warnings() {
         "meta-llama_Llama-3.3-70B-Instruct-fp16.json",
         "mistralai_Mistral-Large-fp16.json",
     ] {
-        assert!(warned(file, "206.25 GB is more than one 192 GB MI300X"), "{file}");
+        assert!(
+            warned(file, "206.25 GB is more than one 192 GB MI300X"),
+            "{file}"
+        );
     }
-    assert!(warned("Qwen_Qwen3-235B-A22B-fp16.json", "fewer bytes than 235B parameters need at fp16"));
-    assert!(warned("Qwen_Qwen3-235B-A22B-int4.json", "documented int4 share is ~40%"));
-    assert!(warned("deepseek-ai_DeepSeek-V3-fp16.json", "fewer bytes than 671B parameters need"));
-    assert!(warned("deepseek-ai_DeepSeek-V3-fp16.json", "`37B` understates the model"));
+    assert!(warned(
+        "Qwen_Qwen3-235B-A22B-fp16.json",
+        "fewer bytes than 235B parameters need at fp16"
+    ));
+    assert!(warned(
+        "Qwen_Qwen3-235B-A22B-int4.json",
+        "documented int4 share is ~40%"
+    ));
+    assert!(warned(
+        "deepseek-ai_DeepSeek-V3-fp16.json",
+        "fewer bytes than 671B parameters need"
+    ));
+    assert!(warned(
+        "deepseek-ai_DeepSeek-V3-fp16.json",
+        "`37B` understates the model"
+    ));
     // A plausible model draws no warning.
-    assert!(!inspection.findings.iter().any(|f| f.file.starts_with("meta-llama_Llama-3.1-8B")));
+    assert!(!inspection
+        .findings
+        .iter()
+        .any(|f| f.file.starts_with("meta-llama_Llama-3.1-8B")));
 }
 
 /// The real set the AIM runtime generated, when this checkout has it beside
 /// it (developers and CI do; a user's clone need not).
 fn reference_set() -> Option<&'static Path> {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/aim_profiles"));
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/reference/aim_profiles"
+    ));
     path.is_dir().then_some(path)
 }
 
@@ -91,7 +131,10 @@ fn committed_figures_equal_the_real_set_when_it_is_present() {
     };
     let real = json_files(reference);
     let ours = json_files(shipped_profiles());
-    assert_eq!(real.keys().collect::<Vec<_>>(), ours.keys().collect::<Vec<_>>());
+    assert_eq!(
+        real.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>()
+    );
     for (name, bytes) in &ours {
         let a: serde_json::Value = serde_json::from_slice(bytes).unwrap();
         let b: serde_json::Value = serde_json::from_slice(&real[name]).unwrap();

@@ -5,8 +5,16 @@ use crate::support::aimsim;
 #[test]
 fn validate_reports_errors_with_file_and_field_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/aim_profiles/google_gemma-3-1B-fp16.json")).unwrap();
-    std::fs::write(dir.path().join("google_gemma-3-1B-fp16.json"), good.replace("\"fp16\",\n  \"memory", "\"fp12\",\n  \"memory")).unwrap();
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/aim_profiles/google_gemma-3-1B-fp16.json"
+    ))
+    .unwrap();
+    std::fs::write(
+        dir.path().join("google_gemma-3-1B-fp16.json"),
+        good.replace("\"fp16\",\n  \"memory", "\"fp12\",\n  \"memory"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a profile").unwrap();
     let run = aimsim(&["profiles", "validate", dir.path().to_str().unwrap()]).expect_code(1);
     assert!(
@@ -14,33 +22,73 @@ fn validate_reports_errors_with_file_and_field_and_exits_1() {
         "{}",
         run.stdout
     );
-    assert!(run.stderr.contains("1 profile files, 0 models: 1 errors"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 profile files, 0 models: 1 errors"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn validate_of_the_shipped_set_passes_with_warnings() {
     let run = aimsim(&["profiles", "validate"]).expect_code(0);
-    assert!(run.stdout.lines().all(|l| l.starts_with("warning: ")), "{}", run.stdout);
-    assert!(run.stderr.contains("aim_profiles: 114 profile files, 38 models: 0 errors"), "{}", run.stderr);
+    assert!(
+        run.stdout.lines().all(|l| l.starts_with("warning: ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("aim_profiles: 114 profile files, 38 models: 0 errors"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn generate_refuses_a_bad_table_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("sizing.csv");
-    std::fs::write(&table, "model_id,parameters,fp16_gb,int8_gb,int4_gb\na/b,8B,20,13,9\nc/d,8B,20,thirteen,9\n").unwrap();
+    std::fs::write(
+        &table,
+        "model_id,parameters,fp16_gb,int8_gb,int4_gb\na/b,8B,20,13,9\nc/d,8B,20,thirteen,9\n",
+    )
+    .unwrap();
     let out = dir.path().join("out");
-    let run = aimsim(&["profiles", "generate", "--table", table.to_str().unwrap(), "--out", out.to_str().unwrap()]).expect_code(1);
-    assert!(run.stderr.contains("sizing.csv: line 3, column `int8_gb`: invalid float literal"), "{}", run.stderr);
+    let run = aimsim(&[
+        "profiles",
+        "generate",
+        "--table",
+        table.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("sizing.csv: line 3, column `int8_gb`: invalid float literal"),
+        "{}",
+        run.stderr
+    );
     assert!(!out.exists(), "nothing may be written from a bad table");
 }
 
 #[test]
 fn list_filters_by_model_and_precision() {
-    let run = aimsim(&["profiles", "list", "--model", "gemma", "--precision", "int4"]).expect_code(0);
+    let run = aimsim(&[
+        "profiles",
+        "list",
+        "--model",
+        "gemma",
+        "--precision",
+        "int4",
+    ])
+    .expect_code(0);
     let rows: Vec<&str> = run.stdout.lines().skip(1).collect();
     assert_eq!(rows.len(), 4, "{}", run.stdout);
-    assert!(rows.iter().all(|r| r.starts_with("google/gemma-3-") && r.contains(" int4 ")));
+    assert!(rows
+        .iter()
+        .all(|r| r.starts_with("google/gemma-3-") && r.contains(" int4 ")));
     aimsim(&["profiles", "list", "--model", "no-such-model"]).expect_code(1);
 }
 
@@ -50,7 +98,17 @@ fn show_counts_replicas_per_gpu_in_each_mode() {
     let run = aimsim(&["profiles", "show", "meta-llama/Llama-3.1-8B-Instruct"]).expect_code(0);
     let fp16 = run.stdout.lines().find(|l| l.starts_with("fp16")).unwrap();
     let cells: Vec<&str> = fp16.split_whitespace().collect();
-    assert_eq!(cells[cells.len() - 4..], ["9", "8", "8", "8"], "{}", run.stdout);
+    assert_eq!(
+        cells[cells.len() - 4..],
+        ["9", "8", "8", "8"],
+        "{}",
+        run.stdout
+    );
     let run = aimsim(&["profiles", "show", "meta-llama/Llama-3.1-8B"]).expect_code(1);
-    assert!(run.stderr.contains("did you mean `meta-llama/Llama-3.1-8B-Instruct`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("did you mean `meta-llama/Llama-3.1-8B-Instruct`"),
+        "{}",
+        run.stderr
+    );
 }
