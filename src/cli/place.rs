@@ -387,6 +387,9 @@ fn render_table(report: &Report) -> String {
     }
     if !partitions.is_empty() {
         out.push_str(&partitions.render());
+        if report.gpus > 8 {
+            out.push_str("(partitions of GPUs holding no replica are not listed)\n");
+        }
         out.push('\n');
     }
     let _ = writeln!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use aimsim::hardware::{ComputeMode, GpuKind, LayoutSpec, MemoryMode};
-use aimsim::profile::validate::inspect_dir;
+use aimsim::profile::validate::{inspect_dir, inspect_profiles};
 use aimsim::profile::{generate_profiles, write_profiles, Catalog, Precision, SizingTable};
 use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler};
 
@@ -197,6 +197,10 @@ fn show(catalog: &Catalog, model: &str, gpu: GpuKind) -> Result<(), CliError> {
     }
     println!("{model} on one {gpu}: replicas that fit per mode (charged at memory GiB)");
     print!("{}", table.render());
+    let findings = inspect_profiles(catalog.variants().iter().map(|v| &v.profile).filter(|p| p.model_id == model));
+    for finding in &findings.findings {
+        println!("{finding}");
+    }
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::hardware::{ComputeMode, GpuKind, MemoryMode};
 
 use super::known_models::published_size;
-use super::{parse_parameter_count, profile_file_name, Precision, Profile};
+use super::{parse_parameter_count, profile_file_name, render_profile, Precision, Profile};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -123,6 +123,16 @@ pub fn inspect_dir(dir: &Path) -> Result<Inspection, FolderError> {
     inspection.findings.extend(unreadable);
     inspection.findings.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(inspection)
+}
+
+/// Inspects profiles already in memory (the built-in catalog, say) as if each
+/// were written to its canonical file name.
+pub fn inspect_profiles<'a>(profiles: impl IntoIterator<Item = &'a Profile>) -> Inspection {
+    let files: Vec<(String, String)> = profiles
+        .into_iter()
+        .map(|p| (profile_file_name(&p.model_id, p.precision), render_profile(p)))
+        .collect();
+    inspect_files(&files)
 }
 
 /// Inspects `(file name, contents)` pairs; the pure core of [`inspect_dir`].
