@@ -38,4 +38,7 @@ pub mod input;
 pub mod partition;
 pub mod profile;
 pub mod schedule;
+pub mod sim;
+pub mod time;
+pub mod workload;
 pub mod units;

@@ -169,6 +169,11 @@ impl GpuState {
         }
     }
 
+    /// Replicas (or shards) charged on the whole GPU.
+    pub fn replicas(&self) -> u32 {
+        self.partitions.iter().map(|p| p.replicas).sum()
+    }
+
     /// Whether any replica is charged here.
     pub fn is_busy(&self) -> bool {
         self.partitions.iter().any(|p| p.replicas > 0)

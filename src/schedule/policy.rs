@@ -9,6 +9,7 @@ use std::str::FromStr;
 use crate::hardware::MIN_PARTITION;
 use crate::partition::Partition;
 use crate::units::Mib;
+use crate::workload::DemandMix;
 
 /// A placement policy, chosen by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,6 +23,12 @@ pub enum Policy {
     /// The partition anywhere in the fleet that fits with the least memory
     /// left over.
     BestFit,
+    /// The partition anywhere in the fleet whose expected fragmentation grows
+    /// least (in the spirit of Fragmentation Gradient Descent, USENIX ATC'23):
+    /// a partition with `f` free is expected to strand `f x P(size > f)` of
+    /// it, with sizes drawn from the workload's demand mix. Ties go to the
+    /// least memory left over.
+    FragAware,
 }
 
 /// How far a policy looks for candidates.
@@ -36,14 +43,15 @@ pub enum Scope {
 
 impl Policy {
     /// Every policy, in the order they are listed to users.
-    pub const ALL: [Policy; 3] = [Policy::Aim, Policy::FirstFit, Policy::BestFit];
+    pub const ALL: [Policy; 4] = [Policy::Aim, Policy::FirstFit, Policy::BestFit, Policy::FragAware];
 
-    /// The name users type: `aim`, `first-fit`, `best-fit`.
+    /// The name users type: `aim`, `first-fit`, `best-fit`, `frag-aware`.
     pub fn name(self) -> &'static str {
         match self {
             Policy::Aim => "aim",
             Policy::FirstFit => "first-fit",
             Policy::BestFit => "best-fit",
+            Policy::FragAware => "frag-aware",
         }
     }
 
@@ -51,7 +59,7 @@ impl Policy {
     pub fn scope(self) -> Scope {
         match self {
             Policy::Aim | Policy::FirstFit => Scope::FirstGpuWithCandidate,
-            Policy::BestFit => Scope::WholeFleet,
+            Policy::BestFit | Policy::FragAware => Scope::WholeFleet,
         }
     }
 
@@ -62,20 +70,35 @@ impl Policy {
         match self {
             // The runtime only offers partitions with min_partition_gb free.
             Policy::Aim => free >= size && free >= MIN_PARTITION,
-            Policy::FirstFit | Policy::BestFit => free >= size,
+            Policy::FirstFit | Policy::BestFit | Policy::FragAware => free >= size,
         }
     }
 
-    /// Rank of a candidate that passed the filter; higher wins.
+    /// Rank of a candidate that passed the filter; higher wins. `mix` is the
+    /// workload's demand mix (only `frag-aware` reads it).
     #[inline]
-    pub fn score(self, partition: &Partition, size: Mib) -> u64 {
+    pub fn score(self, partition: &Partition, size: Mib, mix: &DemandMix) -> i128 {
+        let free = partition.free();
+        let left = i128::from((free - size).0);
         match self {
-            Policy::Aim => partition.free().0,
+            Policy::Aim => i128::from(free.0),
             // Every candidate ties, so the lowest index wins.
             Policy::FirstFit => 0,
-            Policy::BestFit => u64::MAX - (partition.free().0 - size.0),
+            Policy::BestFit => -left,
+            Policy::FragAware => {
+                let before = expected_stranded(free, mix);
+                let after = expected_stranded(free - size, mix);
+                // Less growth first, then less left over (left < 2^32 MiB).
+                (before - after) * (1 << 32) - left
+            }
         }
     }
+}
+
+/// `free x weight(size > free)`: free memory a request drawn from `mix` is
+/// expected to find unusable, in MiB x weight units.
+fn expected_stranded(free: Mib, mix: &DemandMix) -> i128 {
+    i128::from(free.0) * i128::from(mix.weight_larger_than(free))
 }
 
 impl fmt::Display for Policy {
@@ -86,7 +109,7 @@ impl fmt::Display for Policy {
 
 /// The text names no policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy `{0}`; expected one of aim, first-fit, best-fit")]
+#[error("unknown policy `{0}`; expected one of aim, first-fit, best-fit, frag-aware")]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for Policy {

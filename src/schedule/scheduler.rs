@@ -3,6 +3,7 @@
 use crate::hardware::Layout;
 use crate::partition::GpuState;
 use crate::units::Mib;
+use crate::workload::DemandMix;
 
 use super::policy::{Policy, Scope};
 use super::request::{
@@ -14,7 +15,9 @@ use super::request::{
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     policy: Policy,
+    demand_mix: DemandMix,
     gpus: Vec<GpuState>,
+    online: Vec<bool>,
     largest_partition: Mib,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
@@ -38,7 +41,9 @@ impl Scheduler {
     pub fn new<'a>(policy: Policy, layouts: impl IntoIterator<Item = &'a Layout>) -> Scheduler {
         let mut scheduler = Scheduler {
             policy,
+            demand_mix: DemandMix::default(),
             gpus: Vec::new(),
+            online: Vec::new(),
             largest_partition: Mib::ZERO,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -55,11 +60,39 @@ impl Scheduler {
         Scheduler::new(policy, std::iter::repeat_n(layout, count))
     }
 
-    /// Adds an empty GPU at the end of the fleet and returns its index.
+    /// Adds an empty, online GPU at the end of the fleet and returns its index.
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
         self.gpus.push(GpuState::new(layout));
+        self.online.push(true);
         (self.gpus.len() - 1) as u32
+    }
+
+    /// Takes an empty GPU out of service (an elastic fleet releasing it) or
+    /// brings it back. An offline GPU is never offered to a request. Fails,
+    /// changing nothing, if the GPU does not exist or still holds a replica.
+    pub fn set_online(&mut self, gpu: u32, online: bool) -> Result<(), String> {
+        let state = self.gpus.get(gpu as usize).ok_or_else(|| format!("gpu {gpu} does not exist"))?;
+        if !online && state.is_busy() {
+            return Err(format!("gpu {gpu} still holds a replica"));
+        }
+        self.online[gpu as usize] = online;
+        Ok(())
+    }
+
+    /// Whether the GPU is in service.
+    pub fn is_online(&self, gpu: u32) -> bool {
+        self.online[gpu as usize]
+    }
+
+    /// GPUs in service.
+    pub fn online_gpus(&self) -> usize {
+        self.online.iter().filter(|&&o| o).count()
+    }
+
+    /// Tells the `frag-aware` policy which demands the workload makes.
+    pub fn set_demand_mix(&mut self, mix: DemandMix) {
+        self.demand_mix = mix;
     }
 
     /// The policy in use.
@@ -170,6 +203,9 @@ impl Scheduler {
         }
         for (index, gpu) in self.gpus.iter().enumerate() {
             gpu.check().map_err(|e| format!("gpu {index}: {e}"))?;
+            if !self.online[index] && gpu.is_busy() {
+                return Err(format!("gpu {index} is offline but holds a replica"));
+            }
             for (p, partition) in gpu.partitions().iter().enumerate() {
                 let (used, replicas) = charged[index][p];
                 if partition.used() != used || partition.replicas() != replicas {
@@ -210,7 +246,7 @@ impl Scheduler {
                     return Err(RejectReason::NoSuchPartition { preferred: at });
                 }
                 let partition = &self.gpus[at.gpu as usize].partitions()[at.partition as usize];
-                (partition.free() >= demand.size).then_some(at)
+                (self.online[at.gpu as usize] && partition.free() >= demand.size).then_some(at)
             }
             None => None,
         };
@@ -261,17 +297,17 @@ impl Scheduler {
     /// holds. Ties go to the lowest GPU, then the lowest partition.
     fn best_candidate(&self, size: Mib, excluded: impl Fn(u32) -> bool) -> Option<PartitionRef> {
         let policy = self.policy;
-        let mut best: Option<(u64, PartitionRef)> = None;
+        let mut best: Option<(i128, PartitionRef)> = None;
         for (gpu_index, gpu) in self.gpus.iter().enumerate() {
             let gpu_index = gpu_index as u32;
-            if excluded(gpu_index) {
+            if !self.online[gpu_index as usize] || excluded(gpu_index) {
                 continue;
             }
             for (p, partition) in gpu.partitions().iter().enumerate() {
                 if !policy.filter(partition, size) {
                     continue;
                 }
-                let score = policy.score(partition, size);
+                let score = policy.score(partition, size, &self.demand_mix);
                 if best.is_none_or(|(top, _)| score > top) {
                     best = Some((
                         score,

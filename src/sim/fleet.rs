@@ -1,0 +1,135 @@
+//! Fleets: GPU groups of one or several kinds, fixed or elastic.
+
+use crate::hardware::{GpuKind, Layout, LayoutError, LayoutSpec};
+use crate::schedule::{Policy, Scheduler};
+use crate::time::SimTime;
+use crate::units::Mib;
+
+/// `count` GPUs of one kind, all laid out the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuGroup {
+    /// The GPU kind.
+    pub kind: GpuKind,
+    /// How many.
+    pub count: u32,
+    /// How each is partitioned.
+    pub layout: LayoutSpec,
+}
+
+/// How an elastic fleet grows and shrinks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElasticSpec {
+    /// Kind of GPU added when nothing fits.
+    pub kind: GpuKind,
+    /// Its layout.
+    pub layout: LayoutSpec,
+    /// Most GPUs online at once, the initial groups included.
+    pub max_gpus: u32,
+    /// Release an added GPU after it has been empty this long (`None`: keep).
+    pub release_after: Option<SimTime>,
+}
+
+/// A fleet description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetSpec {
+    /// The GPUs present from the start, in index order.
+    pub groups: Vec<GpuGroup>,
+    /// Growth rule; `None` for a fixed fleet.
+    pub elastic: Option<ElasticSpec>,
+    /// Placement policy.
+    pub policy: Policy,
+}
+
+/// A built fleet: the scheduler plus the elastic rule.
+pub struct Fleet {
+    /// The scheduler holding every GPU.
+    pub scheduler: Scheduler,
+    elastic: Option<(Layout, u32, Option<SimTime>)>,
+    initial_gpus: usize,
+}
+
+impl FleetSpec {
+    /// Checks every layout against its kind and builds the fleet.
+    pub fn build(&self) -> Result<Fleet, LayoutError> {
+        let mut layouts = Vec::new();
+        for group in &self.groups {
+            let layout = group.layout.build(group.kind)?;
+            layouts.extend(std::iter::repeat_n(layout, group.count as usize));
+        }
+        let elastic = match &self.elastic {
+            Some(e) => Some((e.layout.build(e.kind)?, e.max_gpus, e.release_after)),
+            None => None,
+        };
+        Ok(Fleet {
+            scheduler: Scheduler::new(self.policy, layouts.iter()),
+            elastic,
+            initial_gpus: layouts.len(),
+        })
+    }
+
+    /// GPUs present from the start.
+    pub fn initial_gpus(&self) -> u32 {
+        self.groups.iter().map(|g| g.count).sum()
+    }
+
+    /// A short description: `64 x MI300X SPX/NPS1 + 32 x MI325X CPX/NPS1, elastic to 128`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| format!("{} x {} {}", g.count, g.kind, g.layout))
+            .collect();
+        if parts.is_empty() {
+            parts.push("no GPU".into());
+        }
+        let mut text = parts.join(" + ");
+        if let Some(e) = &self.elastic {
+            text.push_str(&format!(", elastic to {} with {} {}", e.max_gpus, e.kind, e.layout));
+        }
+        text
+    }
+}
+
+impl Fleet {
+    /// Whether the fleet may grow.
+    pub fn is_elastic(&self) -> bool {
+        self.elastic.is_some()
+    }
+
+    /// The largest partition a GPU added by the elastic rule has.
+    pub fn elastic_largest_partition(&self) -> Option<Mib> {
+        self.elastic.as_ref().map(|(layout, _, _)| layout.largest_partition())
+    }
+
+    /// Brings one more GPU online under the elastic rule, reviving the
+    /// lowest-indexed released GPU before adding a new one. Returns its
+    /// index, or `None` at the cap or for a fixed fleet.
+    pub fn grow(&mut self) -> Option<u32> {
+        let (layout, max_gpus, _) = self.elastic.as_ref()?;
+        if self.scheduler.online_gpus() >= *max_gpus as usize {
+            return None;
+        }
+        let released = (self.initial_gpus..self.scheduler.gpus().len())
+            .map(|g| g as u32)
+            .find(|&g| !self.scheduler.is_online(g));
+        match released {
+            Some(gpu) => {
+                self.scheduler.set_online(gpu, true).expect("the GPU exists");
+                Some(gpu)
+            }
+            None => Some(self.scheduler.add_gpu(layout)),
+        }
+    }
+
+    /// How long an added GPU may stay empty before it is released.
+    pub fn release_after(&self) -> Option<SimTime> {
+        self.elastic.as_ref().and_then(|e| e.2)
+    }
+
+    /// Releases `gpu` if the elastic rule added it and it is empty.
+    pub fn release(&mut self, gpu: u32) -> bool {
+        (gpu as usize) >= self.initial_gpus
+            && self.scheduler.is_online(gpu)
+            && self.scheduler.set_online(gpu, false).is_ok()
+    }
+}

@@ -1,0 +1,205 @@
+//! The Alibaba GPU-sharing pod trace (`openb_pod_list_*.csv` of the
+//! "Beware of Fragmentation" study, USENIX ATC'23).
+//!
+//! Columns used: `num_gpu`, `gpu_milli` (thousandths of one GPU),
+//! `creation_time` and `deletion_time` (seconds); the others are ignored.
+//! A pod with one GPU asks for `gpu_milli / 1000` of one GPU's memory (of the
+//! reference GPU kind), rounded up to a MiB; a pod with `num_gpu >= 2` asks
+//! for that many whole GPUs, all or nothing (only a GPU laid out as one
+//! partition can host one); CPU-only pods (`num_gpu = 0`) are counted and
+//! skipped. Pods are replayed by their times whatever their final phase in
+//! the original cluster. Optionally each single-GPU pod becomes the AIM
+//! profile whose memory is closest to its share (ties to the larger).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use crate::profile::{Catalog, VariantId};
+use crate::schedule::Demand;
+use crate::time::SimTime;
+use crate::units::Mib;
+
+use super::csv_rows::{next_row_request, CsvRows, RowReader};
+use super::{ClassId, ClassTable, DeploymentRequest, Skipped, Workload, WorkloadError};
+
+/// Columns the reader needs.
+pub const REQUIRED_COLUMNS: [&str; 4] = ["num_gpu", "gpu_milli", "creation_time", "deletion_time"];
+
+/// How pods become deployment requests.
+#[derive(Debug, Clone, Copy)]
+pub struct AlibabaOptions<'a> {
+    /// Memory of the reference GPU a `gpu_milli` share is taken of.
+    pub gpu_memory: Mib,
+    /// Map each single-GPU pod to the closest AIM profile of this catalog
+    /// instead of its raw share.
+    pub map_to_profiles: Option<&'a Catalog>,
+}
+
+/// Reads the pod trace, streaming.
+pub struct AlibabaWorkload<'a> {
+    rows: CsvRows,
+    options: AlibabaOptions<'a>,
+    classes: ClassTable,
+    by_share: HashMap<(u32, u32), (Demand, ClassId)>,
+    profiles_by_memory: Vec<(Mib, VariantId)>,
+    cpu_only: u64,
+    last_creation: SimTime,
+    columns: [usize; 4],
+}
+
+impl<'a> AlibabaWorkload<'a> {
+    /// Opens the pod list at `path`.
+    pub fn open(path: &Path, options: AlibabaOptions<'a>) -> Result<AlibabaWorkload<'a>, WorkloadError> {
+        AlibabaWorkload::new(CsvRows::open(path, &[], &REQUIRED_COLUMNS, false)?, options)
+    }
+
+    /// Reads a pod list from any reader; `source_name` names it in errors.
+    pub fn from_reader(reader: Box<dyn Read>, source_name: &str, options: AlibabaOptions<'a>) -> Result<AlibabaWorkload<'a>, WorkloadError> {
+        AlibabaWorkload::new(CsvRows::from_reader(reader, source_name, &[], &REQUIRED_COLUMNS, false)?, options)
+    }
+
+    fn new(rows: CsvRows, options: AlibabaOptions<'a>) -> Result<AlibabaWorkload<'a>, WorkloadError> {
+        let columns = REQUIRED_COLUMNS.map(|name| rows.column(name).expect("required"));
+        let mut profiles_by_memory: Vec<(Mib, VariantId)> = options
+            .map_to_profiles
+            .map(|catalog| {
+                catalog
+                    .variants()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.gpu_count == 1)
+                    .map(|(i, v)| (v.memory, VariantId(i as u32)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        profiles_by_memory.sort();
+        Ok(AlibabaWorkload {
+            rows,
+            options,
+            classes: ClassTable::default(),
+            by_share: HashMap::new(),
+            profiles_by_memory,
+            cpu_only: 0,
+            last_creation: SimTime::ZERO,
+            columns,
+        })
+    }
+
+    /// The demand and class of a pod with `num_gpu` GPUs at `milli`.
+    fn demand_of(&mut self, num_gpu: u32, milli: u32) -> (Demand, ClassId) {
+        if let Some(&known) = self.by_share.get(&(num_gpu, milli)) {
+            return known;
+        }
+        let gpu = self.options.gpu_memory;
+        let resolved = if num_gpu >= 2 {
+            let demand = Demand { size: gpu, gpu_count: num_gpu };
+            (demand, self.classes.intern(&format!("openb {num_gpu} x GPU"), None))
+        } else {
+            let size = Mib((gpu.0 * u64::from(milli)).div_ceil(1000));
+            match (self.options.map_to_profiles, self.closest_profile(size)) {
+                (Some(catalog), Some(id)) => {
+                    let variant = catalog.variant(id);
+                    let demand = Demand { size: variant.memory, gpu_count: 1 };
+                    let p = &variant.profile;
+                    (demand, self.classes.intern(&p.model_id, Some(p.precision)))
+                }
+                _ => {
+                    let demand = Demand { size, gpu_count: 1 };
+                    (demand, self.classes.intern(&format!("openb {milli} milli-GPU"), None))
+                }
+            }
+        };
+        self.by_share.insert((num_gpu, milli), resolved);
+        resolved
+    }
+
+    /// The profile whose memory is closest to `size`, ties to the larger.
+    fn closest_profile(&self, size: Mib) -> Option<VariantId> {
+        let i = self.profiles_by_memory.partition_point(|&(m, _)| m < size);
+        let above = self.profiles_by_memory.get(i);
+        let below = i.checked_sub(1).and_then(|j| self.profiles_by_memory.get(j));
+        match (below, above) {
+            (Some(&(b, bid)), Some(&(a, aid))) => Some(if size.0 - b.0 < a.0 - size.0 { bid } else { aid }),
+            (Some(&(_, id)), None) | (None, Some(&(_, id))) => Some(id),
+            (None, None) => None,
+        }
+    }
+
+}
+
+impl RowReader for AlibabaWorkload<'_> {
+    fn rows(&mut self) -> &mut CsvRows {
+        &mut self.rows
+    }
+
+    fn read_row(&mut self) -> Result<Option<DeploymentRequest>, WorkloadError> {
+        let [num_gpu_col, milli_col, creation_col, deletion_col] = self.columns;
+        let rows = &self.rows;
+        let num_gpu: u32 = rows.parse(num_gpu_col, "a whole number of GPUs")?;
+        let creation = rows.seconds(creation_col)?;
+        if creation < self.last_creation {
+            return Err(rows.error(format!(
+                "creation_time {} is before the previous pod's {}; pods must be in creation order",
+                creation.as_secs_f64(),
+                self.last_creation.as_secs_f64()
+            )));
+        }
+        let lifetime = if rows.field(deletion_col).is_empty() {
+            None
+        } else {
+            let deletion = rows.seconds(deletion_col)?;
+            if deletion < creation {
+                return Err(rows.error(format!(
+                    "deletion_time {} is before creation_time {} (a negative duration)",
+                    deletion.as_secs_f64(),
+                    creation.as_secs_f64()
+                )));
+            }
+            Some(deletion - creation)
+        };
+        self.last_creation = creation;
+        if num_gpu == 0 {
+            self.cpu_only += 1;
+            return Ok(None);
+        }
+        let milli = if num_gpu == 1 {
+            let milli: u32 = rows.parse(milli_col, "a whole number of milli-GPUs")?;
+            if !(1..=1000).contains(&milli) {
+                return Err(rows.error(format!("column `gpu_milli`: {milli} is outside 1..=1000 for a one-GPU pod")));
+            }
+            milli
+        } else {
+            1000
+        };
+        let (demand, class) = self.demand_of(num_gpu, milli);
+        Ok(Some(DeploymentRequest {
+            arrival: creation,
+            lifetime,
+            demand,
+            class,
+            priority: 0,
+        }))
+    }
+}
+
+impl Workload for AlibabaWorkload<'_> {
+    fn next_request(&mut self) -> Option<Result<DeploymentRequest, WorkloadError>> {
+        next_row_request(self)
+    }
+
+    fn classes(&self) -> &ClassTable {
+        &self.classes
+    }
+
+    fn skipped(&self) -> Vec<Skipped> {
+        if self.cpu_only == 0 {
+            return Vec::new();
+        }
+        vec![Skipped {
+            what: "CPU-only pods (num_gpu = 0)".into(),
+            rows: self.cpu_only,
+            unknown_model: false,
+        }]
+    }
+}

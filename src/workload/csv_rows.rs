@@ -1,0 +1,153 @@
+//! Streaming CSV records with named columns and errors that say where.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::str::FromStr;
+
+use csv::StringRecord;
+
+use crate::input::describe_csv_error;
+use crate::time::SimTime;
+
+use super::{DeploymentRequest, WorkloadError};
+
+/// A format read row by row from [`CsvRows`].
+pub(crate) trait RowReader {
+    /// The underlying rows.
+    fn rows(&mut self) -> &mut CsvRows;
+
+    /// Turns the current row into a request, `None` to skip it.
+    fn read_row(&mut self) -> Result<Option<DeploymentRequest>, WorkloadError>;
+}
+
+/// The next request of a row-based format: reads rows until one becomes a
+/// request, the file ends, or a row is malformed.
+pub(crate) fn next_row_request(reader: &mut impl RowReader) -> Option<Result<DeploymentRequest, WorkloadError>> {
+    loop {
+        match reader.rows().advance() {
+            Ok(false) => return None,
+            Err(e) => return Some(Err(e)),
+            Ok(true) => match reader.read_row() {
+                Ok(Some(request)) => return Some(Ok(request)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            },
+        }
+    }
+}
+
+/// A CSV file read one record at a time, its columns looked up by header.
+pub(crate) struct CsvRows {
+    reader: csv::Reader<Box<dyn Read>>,
+    record: StringRecord,
+    headers: StringRecord,
+    source_name: String,
+}
+
+impl CsvRows {
+    /// Opens `path`; `known` lists the columns the format defines (others are
+    /// an error when `strict`), `required` those that must be present.
+    pub fn open(path: &Path, known: &[&str], required: &[&str], strict: bool) -> Result<CsvRows, WorkloadError> {
+        let source_name = path.display().to_string();
+        let file = File::open(path).map_err(|e| WorkloadError {
+            source_name: source_name.clone(),
+            line: None,
+            message: format!("cannot open: {e}"),
+        })?;
+        CsvRows::from_reader(Box::new(BufReader::with_capacity(1 << 16, file)), &source_name, known, required, strict)
+    }
+
+    /// Reads CSV from any reader (tests, fuzzing).
+    pub fn from_reader(
+        reader: Box<dyn Read>,
+        source_name: &str,
+        known: &[&str],
+        required: &[&str],
+        strict: bool,
+    ) -> Result<CsvRows, WorkloadError> {
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
+        let fail = |message: String| WorkloadError {
+            source_name: source_name.to_string(),
+            line: Some(1),
+            message,
+        };
+        let headers = reader.headers().map_err(|e| fail(describe_csv_error(&e, None)))?.clone();
+        for name in required {
+            if !headers.iter().any(|h| h == *name) {
+                return Err(fail(format!(
+                    "missing column `{name}`; the header must name {}",
+                    required.join(", ")
+                )));
+            }
+        }
+        if strict {
+            if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
+                return Err(fail(format!("unknown column `{unknown}`; expected columns {}", known.join(", "))));
+            }
+        }
+        Ok(CsvRows {
+            reader,
+            record: StringRecord::new(),
+            headers,
+            source_name: source_name.to_string(),
+        })
+    }
+
+    /// Index of a column, if the header has it.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == name)
+    }
+
+    /// Advances to the next record; `Ok(false)` at the end.
+    pub fn advance(&mut self) -> Result<bool, WorkloadError> {
+        self.reader.read_record(&mut self.record).map_err(|e| WorkloadError {
+            source_name: self.source_name.clone(),
+            line: None,
+            message: describe_csv_error(&e, Some(&self.headers)),
+        })
+    }
+
+    /// One-based line of the current record.
+    pub fn line(&self) -> u64 {
+        self.record.position().map_or(0, |p| p.line())
+    }
+
+    /// The current record's field in `column` (empty if the record is short).
+    pub fn field(&self, column: usize) -> &str {
+        self.record.get(column).unwrap_or("")
+    }
+
+    /// An error about the current record.
+    pub fn error(&self, message: String) -> WorkloadError {
+        WorkloadError {
+            source_name: self.source_name.clone(),
+            line: Some(self.line()),
+            message,
+        }
+    }
+
+    /// Parses `column` of the current record as `T`, naming the column and
+    /// what was expected on failure.
+    pub fn parse<T: FromStr>(&self, column: usize, expected: &str) -> Result<T, WorkloadError> {
+        let text = self.field(column);
+        text.parse().map_err(|_| {
+            self.error(format!(
+                "column `{}`: `{text}` is not {expected}",
+                &self.headers[column]
+            ))
+        })
+    }
+
+    /// Parses `column` as a time in seconds (non-negative decimal).
+    pub fn seconds(&self, column: usize) -> Result<SimTime, WorkloadError> {
+        let value: f64 = self.parse(column, "a number of seconds")?;
+        SimTime::from_secs_f64(value).ok_or_else(|| {
+            self.error(format!(
+                "column `{}`: `{}` must be a non-negative number of seconds",
+                &self.headers[column],
+                self.field(column)
+            ))
+        })
+    }
+}

@@ -1,0 +1,57 @@
+//! A first, streaming pass over a workload: validates every record and
+//! measures what the replay needs to know in advance.
+
+use crate::time::SimTime;
+
+use super::{ClassTable, DemandMix, Skipped, Workload, WorkloadError};
+
+/// What a full pass over a workload found.
+#[derive(Debug, Clone)]
+pub struct WorkloadScan {
+    /// Requests that will be replayed.
+    pub requests: u64,
+    /// How often each demand occurs.
+    pub mix: DemandMix,
+    /// Records skipped, by cause.
+    pub skipped: Vec<Skipped>,
+    /// Arrival of the last request.
+    pub last_arrival: SimTime,
+    /// Last departure of a request with a finite lifetime.
+    pub last_departure: SimTime,
+    /// Whether some request never departs.
+    pub has_infinite_lifetimes: bool,
+    /// The classes seen.
+    pub classes: ClassTable,
+}
+
+/// Reads `workload` to the end, failing on the first malformed record.
+pub fn scan(mut workload: impl Workload) -> Result<WorkloadScan, WorkloadError> {
+    let mut requests = 0;
+    let mut counts = Vec::new();
+    let mut last_arrival = SimTime::ZERO;
+    let mut last_departure = SimTime::ZERO;
+    let mut has_infinite_lifetimes = false;
+    while let Some(request) = workload.next_request() {
+        let request = request?;
+        requests += 1;
+        counts.push((request.demand, request.class, 1));
+        if counts.len() >= 1 << 16 {
+            // Keep memory bounded on long traces: merge as we go.
+            counts = DemandMix::new(counts).entries().to_vec();
+        }
+        last_arrival = request.arrival;
+        match request.lifetime {
+            Some(lifetime) => last_departure = last_departure.max(request.arrival.saturating_add(lifetime)),
+            None => has_infinite_lifetimes = true,
+        }
+    }
+    Ok(WorkloadScan {
+        requests,
+        mix: DemandMix::new(counts),
+        skipped: workload.skipped(),
+        last_arrival,
+        last_departure,
+        has_infinite_lifetimes,
+        classes: workload.classes().clone(),
+    })
+}
