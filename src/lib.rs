@@ -37,6 +37,8 @@ pub mod hardware;
 pub mod input;
 pub mod partition;
 pub mod profile;
+pub mod report;
+pub mod scenario;
 pub mod schedule;
 pub mod sim;
 pub mod time;

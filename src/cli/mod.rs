@@ -5,6 +5,7 @@
 
 mod place;
 mod profiles;
+mod simulate;
 mod table;
 
 use std::fmt;
@@ -35,6 +36,9 @@ enum Command {
     Profiles(profiles::ProfilesCommand),
     /// Place model replicas on a fleet, in order, and report where they went.
     Place(place::PlaceArgs),
+    /// Replay a scenario's workload on its fleet and report fit rates, GPU
+    /// counts, utilisation and fragmentation.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Output format of commands that report data.
@@ -80,6 +84,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Command::Profiles(command) => profiles::run(command, args.profiles.as_deref()),
         Command::Place(place) => place::run(place, &load_catalog(args.profiles.as_deref())?),
+        Command::Simulate(simulate) => simulate::run(simulate, &load_catalog(args.profiles.as_deref())?),
     }
 }
 

@@ -13,7 +13,8 @@ use super::queue::{EventQueue, PastEvent};
 /// When a run starts measuring, stops, and samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunConfig {
-    /// Stop at this time; `None` runs until no event is left.
+    /// Stop at this time; `None` stops at the last arrival (replicas still
+    /// live then are reported as live at the end).
     pub horizon: Option<SimTime>,
     /// Arrivals before this time are simulated but not counted, and time
     /// integrals start here.
@@ -88,6 +89,7 @@ pub fn simulate(
     fleet.scheduler.set_demand_mix(mix.clone());
     let mut gauges = Gauges {
         smallest: mix.smallest().unwrap_or(Mib::ZERO),
+        mix: mix.clone(),
         ..Gauges::default()
     };
     for gpu in fleet.scheduler.gpus() {
@@ -119,7 +121,8 @@ pub fn simulate(
     run.queue_next_batch()?;
     run.integrals.observe(&run.gauges);
     while let Some(time) = run.queue.next_time() {
-        if config.horizon.is_some_and(|h| time > h) {
+        let arrivals_done = run.lookahead.is_none() && run.arrivals_queued == 0;
+        if config.horizon.is_some_and(|h| time > h) || (config.horizon.is_none() && arrivals_done) {
             break;
         }
         run.advance_to(time);
@@ -208,6 +211,7 @@ impl Run<'_> {
             used: Mib(g.used),
             utilisation: g.utilisation(),
             fragmentation: g.fragmentation(),
+            expected_fragmentation: g.expected_fragmentation(),
             arrivals: self.totals.arrived,
             placed: self.totals.placed,
             rejected: self.totals.rejected_total(),
@@ -350,6 +354,11 @@ impl Run<'_> {
             used_gib_peak: i.peak_used as f64 / 1024.0,
             fragmentation_mean: if span == 0 { g.fragmentation() } else { i.fragmentation_ms / span as f64 },
             fragmentation_end: g.fragmentation(),
+            expected_fragmentation_mean: if span == 0 {
+                g.expected_fragmentation()
+            } else {
+                i.expected_fragmentation_ms / span as f64
+            },
             live_mean: mean(i.live_ms, g.live as f64),
             live_peak: i.peak_live,
             gpus_added: self.gpus_added,

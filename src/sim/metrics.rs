@@ -6,14 +6,19 @@ use crate::profile::Precision;
 use crate::schedule::RejectCode;
 use crate::time::SimTime;
 use crate::units::Mib;
+use crate::workload::DemandMix;
 
 /// The fleet's state right now, kept up to date event by event.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Gauges {
     /// Smallest request the workload makes: free memory below it is stranded.
     pub smallest: Mib,
+    /// The workload's demand mix, for the expected stranded memory.
+    pub mix: DemandMix,
     pub free: u64,
     pub stranded: u64,
+    /// Sum over partitions of free x weight(size > free).
+    pub expected_stranded: u128,
     pub used: u64,
     pub capacity: u64,
     pub gpus_busy: u32,
@@ -27,22 +32,41 @@ impl Gauges {
         self.free = self.free + after.0 - before.0;
         self.used = self.used + before.0 - after.0;
         self.stranded = self.stranded + self.stranded_part(after) - self.stranded_part(before);
+        self.expected_stranded = self.expected_stranded + self.expected_part(after) - self.expected_part(before);
     }
 
     /// An empty GPU came online (`true`) or was released (`false`).
     pub fn gpu_online(&mut self, gpu: &GpuState, online: bool) {
         let capacity = gpu.capacity().0;
         let stranded: u64 = gpu.partitions().iter().map(|p| self.stranded_part(p.free())).sum();
+        let expected: u128 = gpu.partitions().iter().map(|p| self.expected_part(p.free())).sum();
         if online {
             self.capacity += capacity;
             self.free += capacity;
             self.stranded += stranded;
+            self.expected_stranded += expected;
             self.gpus_online += 1;
         } else {
             self.capacity -= capacity;
             self.free -= capacity;
             self.stranded -= stranded;
+            self.expected_stranded -= expected;
             self.gpus_online -= 1;
+        }
+    }
+
+    fn expected_part(&self, free: Mib) -> u128 {
+        u128::from(free.0) * u128::from(self.mix.weight_larger_than(free))
+    }
+
+    /// Share of free memory a request drawn from the workload's mix is
+    /// expected to be unable to use (the fragmentation study's measure).
+    pub fn expected_fragmentation(&self) -> f64 {
+        let total = u128::from(self.free) * u128::from(self.mix.total_weight());
+        if total == 0 {
+            0.0
+        } else {
+            self.expected_stranded as f64 / total as f64
         }
     }
 
@@ -82,6 +106,7 @@ pub(crate) struct Integrals {
     pub capacity_ms: u128,
     pub live_ms: u128,
     pub fragmentation_ms: f64,
+    pub expected_fragmentation_ms: f64,
     pub peak_busy: u32,
     pub peak_online: u32,
     pub peak_used: u64,
@@ -98,6 +123,7 @@ impl Integrals {
         self.capacity_ms += u128::from(g.capacity) * dt128;
         self.live_ms += u128::from(g.live) * dt128;
         self.fragmentation_ms += g.fragmentation() * dt as f64;
+        self.expected_fragmentation_ms += g.expected_fragmentation() * dt as f64;
     }
 
     /// Records the current state's peaks.
@@ -182,6 +208,8 @@ pub struct Sample {
     pub utilisation: f64,
     /// Stranded share of free memory.
     pub fragmentation: f64,
+    /// Expected unusable share of free memory for a request of the mix.
+    pub expected_fragmentation: f64,
     /// Arrivals so far (measured window).
     pub arrivals: u64,
     /// Placements so far (measured window).
@@ -225,6 +253,9 @@ pub struct Summary {
     pub fragmentation_mean: f64,
     /// Stranded share of free memory at the end.
     pub fragmentation_end: f64,
+    /// Time-weighted mean of the share of free memory a request drawn from
+    /// the workload's mix is expected to be unable to use.
+    pub expected_fragmentation_mean: f64,
     /// Time-weighted mean of live replicas.
     pub live_mean: f64,
     /// Peak of live replicas.

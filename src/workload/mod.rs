@@ -74,6 +74,20 @@ pub trait Workload {
     }
 }
 
+impl<W: Workload + ?Sized> Workload for Box<W> {
+    fn next_request(&mut self) -> Option<Result<DeploymentRequest, WorkloadError>> {
+        (**self).next_request()
+    }
+
+    fn classes(&self) -> &ClassTable {
+        (**self).classes()
+    }
+
+    fn skipped(&self) -> Vec<Skipped> {
+        (**self).skipped()
+    }
+}
+
 /// Records a workload skipped for one cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {

@@ -16,10 +16,6 @@ pub struct WorkloadScan {
     pub skipped: Vec<Skipped>,
     /// Arrival of the last request.
     pub last_arrival: SimTime,
-    /// Last departure of a request with a finite lifetime.
-    pub last_departure: SimTime,
-    /// Whether some request never departs.
-    pub has_infinite_lifetimes: bool,
     /// The classes seen.
     pub classes: ClassTable,
 }
@@ -29,8 +25,6 @@ pub fn scan(mut workload: impl Workload) -> Result<WorkloadScan, WorkloadError> 
     let mut requests = 0;
     let mut counts = Vec::new();
     let mut last_arrival = SimTime::ZERO;
-    let mut last_departure = SimTime::ZERO;
-    let mut has_infinite_lifetimes = false;
     while let Some(request) = workload.next_request() {
         let request = request?;
         requests += 1;
@@ -40,18 +34,12 @@ pub fn scan(mut workload: impl Workload) -> Result<WorkloadScan, WorkloadError> 
             counts = DemandMix::new(counts).entries().to_vec();
         }
         last_arrival = request.arrival;
-        match request.lifetime {
-            Some(lifetime) => last_departure = last_departure.max(request.arrival.saturating_add(lifetime)),
-            None => has_infinite_lifetimes = true,
-        }
     }
     Ok(WorkloadScan {
         requests,
         mix: DemandMix::new(counts),
         skipped: workload.skipped(),
         last_arrival,
-        last_departure,
-        has_infinite_lifetimes,
         classes: workload.classes().clone(),
     })
 }

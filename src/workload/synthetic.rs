@@ -89,6 +89,29 @@ pub struct SyntheticSpec {
     pub priorities: Vec<(i32, f64)>,
 }
 
+impl std::fmt::Display for ArrivalProcess {
+    /// `poisson 4/h`, `every 2m`, `all at once`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArrivalProcess::Poisson { rate_per_hour } => write!(f, "poisson {rate_per_hour}/h"),
+            ArrivalProcess::Deterministic { interval } => write!(f, "every {interval}"),
+            ArrivalProcess::AllAtOnce => f.write_str("all at once"),
+        }
+    }
+}
+
+impl std::fmt::Display for LifetimeDistribution {
+    /// `exponential mean 24h`, `lognormal median 12h sigma 1`, `fixed 1h`, `infinite`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LifetimeDistribution::Exponential { mean } => write!(f, "exponential mean {mean}"),
+            LifetimeDistribution::LogNormal { median, sigma } => write!(f, "lognormal median {median} sigma {sigma}"),
+            LifetimeDistribution::Fixed(duration) => write!(f, "fixed {duration}"),
+            LifetimeDistribution::Infinite => f.write_str("infinite"),
+        }
+    }
+}
+
 /// A mix component: a catalog variant and its probability.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Component {

@@ -1,0 +1,24 @@
+//! Reports people can read and plot: CSV tables built from run results, and
+//! a writer that puts a report folder in place atomically, so an
+//! interrupted run never leaves a report that looks complete.
+
+mod atomic;
+mod simulation;
+
+pub use atomic::write_report_dir;
+pub use simulation::{by_model_csv, by_class_csv, fill_csv, metrics_csv, summary_rows, timeseries_csv, RunHeader};
+
+/// Formats a ratio or mean with six decimals: stable bytes, easy to read.
+pub fn decimal(value: f64) -> String {
+    format!("{value:.6}")
+}
+
+/// Renders `rows` as CSV with `header`.
+pub fn csv_text(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header).expect("writing to memory");
+    for row in rows {
+        writer.write_record(&row).expect("writing to memory");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 is UTF-8")
+}

@@ -1,0 +1,189 @@
+//! The tables of one simulation run.
+
+use std::collections::BTreeMap;
+
+use crate::profile::Precision;
+use crate::sim::fill::FillPoint;
+use crate::sim::{ClassCounts, RunResult};
+use crate::workload::Skipped;
+
+use super::{csv_text, decimal};
+
+/// What a run was, for the head of its reports.
+#[derive(Debug, Clone)]
+pub struct RunHeader {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Policy name.
+    pub policy: String,
+    /// Fleet description.
+    pub fleet: String,
+    /// Workload description.
+    pub workload: String,
+    /// Records the workload skipped.
+    pub skipped: Vec<Skipped>,
+}
+
+/// `(metric, value)` rows of a run, in a fixed order: what `metrics.csv`
+/// holds and the summary table shows.
+pub fn summary_rows(header: &RunHeader, result: &RunResult) -> Vec<(String, String)> {
+    let s = &result.summary;
+    let t = &s.totals;
+    let mut rows: Vec<(String, String)> = vec![
+        ("scenario".into(), header.scenario.clone()),
+        ("seed".into(), header.seed.to_string()),
+        ("policy".into(), header.policy.clone()),
+        ("fleet".into(), header.fleet.clone()),
+        ("workload".into(), header.workload.clone()),
+        ("measured_from_hours".into(), decimal(s.measured_from.as_hours_f64())),
+        ("end_hours".into(), decimal(s.end.as_hours_f64())),
+        ("arrivals".into(), t.arrived.to_string()),
+        ("placed".into(), t.placed.to_string()),
+        ("rejected_no_capacity".into(), t.rejected[0].to_string()),
+        ("rejected_never_fits".into(), t.rejected[1].to_string()),
+        ("rejected_invalid".into(), t.rejected[2].to_string()),
+        ("fit_rate".into(), decimal(t.fit_rate())),
+    ];
+    for (precision, counts) in by_precision(result) {
+        rows.push((format!("fit_rate_{precision}"), decimal(counts.fit_rate())));
+    }
+    rows.extend([
+        ("departures".into(), s.departures.to_string()),
+        ("live_at_end".into(), s.live_at_end.to_string()),
+        ("live_mean".into(), decimal(s.live_mean)),
+        ("live_peak".into(), s.live_peak.to_string()),
+        ("gpus_busy_mean".into(), decimal(s.gpus_busy_mean)),
+        ("gpus_busy_peak".into(), s.gpus_busy_peak.to_string()),
+        ("gpus_online_mean".into(), decimal(s.gpus_online_mean)),
+        ("gpus_online_peak".into(), s.gpus_online_peak.to_string()),
+        ("gpu_hours_busy".into(), decimal(s.gpu_hours_busy)),
+        ("gpu_hours_online".into(), decimal(s.gpu_hours_online)),
+        ("utilisation_mean".into(), decimal(s.utilisation_mean)),
+        ("used_gib_mean".into(), decimal(s.used_gib_mean)),
+        ("used_gib_peak".into(), decimal(s.used_gib_peak)),
+        ("fragmentation_mean".into(), decimal(s.fragmentation_mean)),
+        ("fragmentation_end".into(), decimal(s.fragmentation_end)),
+        ("expected_fragmentation_mean".into(), decimal(s.expected_fragmentation_mean)),
+        ("gpus_added".into(), s.gpus_added.to_string()),
+        ("gpus_released".into(), s.gpus_released.to_string()),
+        ("events".into(), s.events.to_string()),
+    ]);
+    for skipped in &header.skipped {
+        rows.push((format!("skipped: {}", skipped.what), skipped.rows.to_string()));
+    }
+    rows
+}
+
+/// Counts summed per precision (model classes only), FP16 first.
+fn by_precision(result: &RunResult) -> Vec<(Precision, ClassCounts)> {
+    Precision::ALL
+        .iter()
+        .filter_map(|&p| {
+            let mut total = ClassCounts::default();
+            let mut any = false;
+            for class in result.classes.iter().filter(|c| c.precision == Some(p)) {
+                any = true;
+                add(&mut total, &class.counts);
+            }
+            any.then_some((p, total))
+        })
+        .collect()
+}
+
+fn add(total: &mut ClassCounts, counts: &ClassCounts) {
+    total.arrived += counts.arrived;
+    total.placed += counts.placed;
+    for (t, c) in total.rejected.iter_mut().zip(counts.rejected) {
+        *t += c;
+    }
+}
+
+/// `metrics.csv`: one `metric,value` row per summary figure.
+pub fn metrics_csv(header: &RunHeader, result: &RunResult) -> String {
+    csv_text(&["metric", "value"], summary_rows(header, result).into_iter().map(|(k, v)| vec![k, v]))
+}
+
+const COUNT_COLUMNS: [&str; 6] = ["arrived", "placed", "rejected_no_capacity", "rejected_never_fits", "rejected_invalid", "fit_rate"];
+
+fn count_cells(c: &ClassCounts) -> Vec<String> {
+    vec![
+        c.arrived.to_string(),
+        c.placed.to_string(),
+        c.rejected[0].to_string(),
+        c.rejected[1].to_string(),
+        c.rejected[2].to_string(),
+        decimal(c.fit_rate()),
+    ]
+}
+
+/// `fit_by_class.csv`: one row per class (model and precision), in order of
+/// first appearance.
+pub fn by_class_csv(result: &RunResult) -> String {
+    let header: Vec<&str> = ["class", "precision"].into_iter().chain(COUNT_COLUMNS).collect();
+    csv_text(
+        &header,
+        result.classes.iter().map(|c| {
+            let mut row = vec![c.name.clone(), c.precision.map_or(String::new(), |p| p.to_string())];
+            row.extend(count_cells(&c.counts));
+            row
+        }),
+    )
+}
+
+/// `fit_by_model.csv`: classes summed over precisions, by name.
+pub fn by_model_csv(result: &RunResult) -> String {
+    let mut models: BTreeMap<&str, ClassCounts> = BTreeMap::new();
+    for class in &result.classes {
+        add(models.entry(&class.name).or_default(), &class.counts);
+    }
+    let header: Vec<&str> = ["model"].into_iter().chain(COUNT_COLUMNS).collect();
+    csv_text(
+        &header,
+        models.into_iter().map(|(name, counts)| {
+            let mut row = vec![name.to_string()];
+            row.extend(count_cells(&counts));
+            row
+        }),
+    )
+}
+
+/// `timeseries.csv`: the sampled state of the fleet.
+pub fn timeseries_csv(result: &RunResult) -> String {
+    csv_text(
+        &["hours", "gpus_busy", "gpus_online", "live", "used_gib", "utilisation", "fragmentation", "expected_fragmentation", "arrivals", "placed", "rejected"],
+        result.series.iter().map(|s| {
+            vec![
+                decimal(s.time.as_hours_f64()),
+                s.gpus_busy.to_string(),
+                s.gpus_online.to_string(),
+                s.live.to_string(),
+                decimal(s.used.as_gib()),
+                decimal(s.utilisation),
+                decimal(s.fragmentation),
+                decimal(s.expected_fragmentation),
+                s.arrivals.to_string(),
+                s.placed.to_string(),
+                s.rejected.to_string(),
+            ]
+        }),
+    )
+}
+
+/// `fill.csv`: the fill experiment's curve.
+pub fn fill_csv(points: &[FillPoint]) -> String {
+    csv_text(
+        &["requested", "allocated", "placed", "rejected", "gpus_busy", "fragmentation"],
+        points.iter().map(|p| {
+            vec![
+                decimal(p.requested),
+                decimal(p.allocated),
+                p.placed.to_string(),
+                p.rejected.to_string(),
+                p.gpus_busy.to_string(),
+                decimal(p.fragmentation),
+            ]
+        }),
+    )
+}

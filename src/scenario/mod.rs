@@ -1,0 +1,449 @@
+//! Scenario files: a run, a fleet and a workload, in TOML.
+//!
+//! [`Scenario::parse`] reads the text (with optional `key=value`
+//! overrides), rejects unknown keys, wrong types and out-of-range values
+//! with an error naming the file, the key (and line and column where the
+//! TOML parser knows them) and what was expected, and returns checked
+//! engine inputs. `scenarios/README.md` documents every key.
+
+mod overrides;
+mod schema;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::hardware::{GpuKind, LayoutSpec};
+use crate::profile::Precision;
+use crate::schedule::Policy;
+use crate::sim::fill::FillSpec;
+use crate::sim::{ElasticSpec, FleetSpec, GpuGroup};
+use crate::time::SimTime;
+use crate::units::Mib;
+use crate::workload::synthetic::{ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec};
+
+use schema::{ArrivalsTable, LayoutValue, LifetimeTable, PopularityTable, ScenarioFile, WorkloadTable};
+
+/// A checked scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Name used for the report folder (the `name` key, or the file stem).
+    pub name: String,
+    /// Free text for the report.
+    pub description: Option<String>,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// End of the run, if fixed.
+    pub horizon: Option<SimTime>,
+    /// Start of the measured window.
+    pub warmup: SimTime,
+    /// Sampling interval of the time series, if given.
+    pub interval: Option<SimTime>,
+    /// Replay over time, or the fill experiment.
+    pub mode: RunMode,
+    /// The fleet.
+    pub fleet: FleetSpec,
+    /// The workload.
+    pub workload: WorkloadSpec,
+}
+
+/// What a run does with the workload.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RunMode {
+    /// Replay arrivals and departures over time.
+    Replay,
+    /// Draw from the workload's demand mix until requested memory reaches
+    /// a share of capacity, with no departures.
+    Fill(FillSpec),
+}
+
+/// Where requests come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkloadSpec {
+    /// A seeded generator; an empty model list means the whole catalog.
+    Synthetic(SyntheticSpec),
+    /// aimsim's trace CSV.
+    Trace {
+        /// Path as written in the scenario (relative to the scenario's
+        /// folder), if any; `--trace` overrides it.
+        path: Option<String>,
+        /// Skip rows whose model the catalog lacks (counted) instead of failing.
+        skip_unknown_models: bool,
+    },
+    /// The Alibaba GPU-sharing pod trace.
+    Alibaba {
+        /// Path as written in the scenario, if any.
+        path: Option<String>,
+        /// Map each single-GPU pod to the closest AIM profile.
+        map_to_profiles: bool,
+        /// GPU whose memory a `gpu_milli` share is taken of (default: the
+        /// fleet's first kind).
+        gpu: Option<GpuKind>,
+    },
+}
+
+/// A scenario that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// Line and column, when the TOML parser knows them.
+    pub position: Option<(usize, usize)>,
+    /// The dotted key concerned.
+    pub key: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((line, column)) = self.position {
+            write!(f, ": line {line}, column {column}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Checks values and builds errors that name the key.
+struct Checker<'a> {
+    file: &'a str,
+}
+
+impl Checker<'_> {
+    fn fail(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            position: None,
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    fn duration(&self, key: &str, text: &str) -> Result<SimTime, ScenarioError> {
+        text.parse::<SimTime>().map_err(|e| self.fail(key, e.to_string()))
+    }
+
+    fn positive_duration(&self, key: &str, text: &str) -> Result<SimTime, ScenarioError> {
+        let value = self.duration(key, text)?;
+        if value == SimTime::ZERO {
+            return Err(self.fail(key, format!("must be longer than zero, got `{text}`")));
+        }
+        Ok(value)
+    }
+
+    fn positive(&self, key: &str, value: f64) -> Result<f64, ScenarioError> {
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            Err(self.fail(key, format!("must be a positive number, got {value}")))
+        }
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, key: &str, text: &str) -> Result<T, ScenarioError>
+    where
+        T::Err: fmt::Display,
+    {
+        text.parse::<T>().map_err(|e| self.fail(key, e.to_string()))
+    }
+
+    fn layout(&self, key: &str, value: &LayoutValue, kind: GpuKind) -> Result<LayoutSpec, ScenarioError> {
+        let spec = match value {
+            LayoutValue::Mode(text) => self.parsed::<LayoutSpec>(key, text)?,
+            LayoutValue::Sizes(sizes) => {
+                let text: Vec<String> = sizes.iter().map(f64::to_string).collect();
+                self.parsed::<LayoutSpec>(key, &text.join(","))?
+            }
+        };
+        spec.build(kind).map_err(|e| self.fail(key, e.to_string()))?;
+        Ok(spec)
+    }
+
+    /// Shares that must each be in [0, 1] and sum to 1.
+    fn shares(&self, key: &str, shares: &[f64]) -> Result<(), ScenarioError> {
+        if let Some(bad) = shares.iter().find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s))) {
+            return Err(self.fail(key, format!("every share must be between 0 and 1, got {bad}")));
+        }
+        let sum: f64 = shares.iter().sum();
+        if (sum - 1.0).abs() > 1e-9 {
+            return Err(self.fail(key, format!("shares must sum to 1, they sum to {sum}")));
+        }
+        Ok(())
+    }
+}
+
+impl Scenario {
+    /// Parses and checks `text`. `file` names it in errors (and gives the
+    /// default name: its stem). `overrides` are `key=value` pairs applied
+    /// before checking, the value written as in TOML (`run.seed=7`,
+    /// `fleet.policy="best-fit"`; a bare word is taken as a string).
+    pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let raw: ScenarioFile = if overrides.is_empty() {
+            let deserializer = toml::Deserializer::new(text);
+            serde_path_to_error::deserialize(deserializer).map_err(|e| toml_error(text, file, e))?
+        } else {
+            let value = overrides::apply(text, file, overrides)?;
+            serde_path_to_error::deserialize(value).map_err(|e| {
+                let key = e.path().to_string();
+                ScenarioError {
+                    file: file.to_string(),
+                    position: None,
+                    key: (key != ".").then_some(key),
+                    message: e.into_inner().message().to_string(),
+                }
+            })?
+        };
+        let check = Checker { file };
+        let name = raw.name.clone().unwrap_or_else(|| {
+            std::path::Path::new(file)
+                .file_stem()
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
+        });
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(check.fail("name", format!("`{name}` cannot name a report folder")));
+        }
+        let run = &raw.run;
+        let horizon = run.horizon.as_deref().map(|h| check.positive_duration("run.horizon", h)).transpose()?;
+        let warmup = run.warmup.as_deref().map(|w| check.duration("run.warmup", w)).transpose()?.unwrap_or_default();
+        if horizon.is_some_and(|h| warmup >= h) {
+            return Err(check.fail("run.warmup", "must end before run.horizon"));
+        }
+        let interval = run.interval.as_deref().map(|i| check.positive_duration("run.interval", i)).transpose()?;
+        let mode = match run.mode.as_deref().unwrap_or("replay") {
+            "replay" => {
+                if run.fill_target.is_some() || run.fill_step.is_some() {
+                    return Err(check.fail("run.fill_target", "applies only with run.mode = \"fill\""));
+                }
+                RunMode::Replay
+            }
+            "fill" => {
+                let target = check.positive("run.fill_target", run.fill_target.unwrap_or(1.0))?;
+                let step = check.positive("run.fill_step", run.fill_step.unwrap_or(0.05))?;
+                if step > target {
+                    return Err(check.fail("run.fill_step", format!("must not exceed run.fill_target ({target})")));
+                }
+                RunMode::Fill(FillSpec { target, step })
+            }
+            other => return Err(check.fail("run.mode", format!("`{other}`; expected \"replay\" or \"fill\""))),
+        };
+        let fleet = fleet(&check, &raw)?;
+        if matches!(mode, RunMode::Fill(_)) && fleet.elastic.is_some() {
+            return Err(check.fail("fleet.elastic", "the fill experiment needs a fixed fleet"));
+        }
+        let workload = workload(&check, &raw.workload)?;
+        if let WorkloadSpec::Synthetic(spec) = &workload {
+            let finite = spec.count.is_some();
+            if horizon.is_none() && !finite && mode == RunMode::Replay {
+                return Err(check.fail("run.horizon", "a synthetic workload without workload.requests needs a horizon"));
+            }
+        }
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            seed: run.seed,
+            horizon,
+            warmup,
+            interval,
+            mode,
+            fleet,
+            workload,
+        })
+    }
+}
+
+fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError> {
+    let policy: Policy = check.parsed("fleet.policy", &raw.fleet.policy)?;
+    let mut groups = Vec::new();
+    for (i, group) in raw.fleet.gpus.iter().enumerate() {
+        let kind: GpuKind = check.parsed(&format!("fleet.gpus[{i}].kind"), &group.kind)?;
+        if group.count == 0 {
+            return Err(check.fail(&format!("fleet.gpus[{i}].count"), "must be at least 1"));
+        }
+        let layout = check.layout(&format!("fleet.gpus[{i}].layout"), &group.layout, kind)?;
+        groups.push(GpuGroup {
+            kind,
+            count: group.count,
+            layout,
+        });
+    }
+    let initial: u32 = groups.iter().map(|g| g.count).sum();
+    let elastic = match &raw.fleet.elastic {
+        Some(e) => {
+            let kind: GpuKind = check.parsed("fleet.elastic.kind", &e.kind)?;
+            let layout = check.layout("fleet.elastic.layout", &e.layout, kind)?;
+            if e.max_gpus == 0 || e.max_gpus < initial {
+                return Err(check.fail(
+                    "fleet.elastic.max_gpus",
+                    format!("must be at least 1 and at least the {initial} GPUs of fleet.gpus, got {}", e.max_gpus),
+                ));
+            }
+            let release_after = e
+                .release_after
+                .as_deref()
+                .map(|r| check.positive_duration("fleet.elastic.release_after", r))
+                .transpose()?;
+            Some(ElasticSpec {
+                kind,
+                layout,
+                max_gpus: e.max_gpus,
+                release_after,
+            })
+        }
+        None => None,
+    };
+    if initial == 0 && elastic.is_none() {
+        return Err(check.fail("fleet.gpus", "a fixed fleet needs at least one [[fleet.gpus]] group"));
+    }
+    Ok(FleetSpec { groups, elastic, policy })
+}
+
+fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, ScenarioError> {
+    Ok(match raw {
+        WorkloadTable::Synthetic {
+            requests,
+            arrivals,
+            lifetime,
+            models,
+            popularity,
+            precision_mix,
+            priorities,
+        } => {
+            if *requests == Some(0) {
+                return Err(check.fail("workload.requests", "must be at least 1"));
+            }
+            let arrivals = match arrivals {
+                ArrivalsTable::Poisson { rate_per_hour } => ArrivalProcess::Poisson {
+                    rate_per_hour: check.positive("workload.arrivals.rate_per_hour", *rate_per_hour)?,
+                },
+                ArrivalsTable::Deterministic { interval } => ArrivalProcess::Deterministic {
+                    interval: check.positive_duration("workload.arrivals.interval", interval)?,
+                },
+                ArrivalsTable::AllAtOnce {} => {
+                    if requests.is_none() {
+                        return Err(check.fail("workload.requests", "all-at-once arrivals need a request count"));
+                    }
+                    ArrivalProcess::AllAtOnce
+                }
+            };
+            let lifetime = match lifetime {
+                LifetimeTable::Exponential { mean } => LifetimeDistribution::Exponential {
+                    mean: check.positive_duration("workload.lifetime.mean", mean)?,
+                },
+                LifetimeTable::Lognormal { median, sigma } => {
+                    if !(sigma.is_finite() && *sigma >= 0.0) {
+                        return Err(check.fail("workload.lifetime.sigma", format!("must be a non-negative number, got {sigma}")));
+                    }
+                    LifetimeDistribution::LogNormal {
+                        median: check.positive_duration("workload.lifetime.median", median)?,
+                        sigma: *sigma,
+                    }
+                }
+                LifetimeTable::Fixed { duration } => {
+                    LifetimeDistribution::Fixed(check.duration("workload.lifetime.duration", duration)?)
+                }
+                LifetimeTable::Infinite {} => LifetimeDistribution::Infinite,
+            };
+            let models = models.clone().unwrap_or_default();
+            let popularity = match popularity {
+                None | Some(PopularityTable::Uniform {}) => Popularity::Uniform,
+                Some(PopularityTable::Zipf { exponent }) => Popularity::Zipf {
+                    exponent: check.positive("workload.popularity.exponent", *exponent)?,
+                },
+                Some(PopularityTable::Weights { weights }) => {
+                    if weights.len() != models.len() {
+                        return Err(check.fail(
+                            "workload.popularity.weights",
+                            format!("{} weights for the {} entries of workload.models", weights.len(), models.len()),
+                        ));
+                    }
+                    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
+                        return Err(check.fail("workload.popularity.weights", "weights must be non-negative with a positive sum"));
+                    }
+                    Popularity::Weights(weights.clone())
+                }
+            };
+            let mut mix = [0.0; 3];
+            for (key, share) in precision_mix {
+                let precision: Precision = check.parsed(&format!("workload.precision_mix.{key}"), key)?;
+                mix[precision.index()] = *share;
+            }
+            check.shares("workload.precision_mix", &mix)?;
+            let shares: Vec<f64> = priorities.iter().map(|p| p.share).collect();
+            if !priorities.is_empty() {
+                check.shares("workload.priorities", &shares)?;
+            }
+            WorkloadSpec::Synthetic(SyntheticSpec {
+                arrivals,
+                count: *requests,
+                lifetime,
+                models,
+                popularity,
+                precision_mix: mix,
+                priorities: priorities.iter().map(|p| (p.priority, p.share)).collect(),
+            })
+        }
+        WorkloadTable::Trace { path, skip_unknown_models } => WorkloadSpec::Trace {
+            path: path.clone(),
+            skip_unknown_models: *skip_unknown_models,
+        },
+        WorkloadTable::Alibaba { path, map_to_profiles, gpu } => WorkloadSpec::Alibaba {
+            path: path.clone(),
+            map_to_profiles: *map_to_profiles,
+            gpu: gpu.as_deref().map(|g| check.parsed("workload.gpu", g)).transpose()?,
+        },
+    })
+}
+
+/// A TOML or schema error from the parser, with its position and key.
+fn toml_error(text: &str, file: &str, error: serde_path_to_error::Error<toml::de::Error>) -> ScenarioError {
+    let key = error.path().to_string();
+    let inner = error.into_inner();
+    let position = inner.span().map(|span| line_column(text, span.start));
+    ScenarioError {
+        file: file.to_string(),
+        position,
+        key: (key != ".").then_some(key),
+        message: inner.message().trim().to_string(),
+    }
+}
+
+/// One-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Scenario {
+    /// The trace path to read: `--trace` if given, else the scenario's
+    /// `workload.path` relative to the scenario's folder.
+    pub fn trace_path(&self, scenario_dir: &std::path::Path, cli: Option<&std::path::Path>) -> Option<PathBuf> {
+        if let Some(path) = cli {
+            return Some(path.to_path_buf());
+        }
+        match &self.workload {
+            WorkloadSpec::Trace { path, .. } | WorkloadSpec::Alibaba { path, .. } => {
+                path.as_deref().map(|p| scenario_dir.join(p))
+            }
+            WorkloadSpec::Synthetic(_) => None,
+        }
+    }
+
+    /// Memory of the GPU an Alibaba `gpu_milli` share is taken of.
+    pub fn reference_gpu_memory(&self) -> Mib {
+        let kind = match &self.workload {
+            WorkloadSpec::Alibaba { gpu: Some(kind), .. } => *kind,
+            _ => self
+                .fleet
+                .groups
+                .first()
+                .map(|g| g.kind)
+                .or(self.fleet.elastic.as_ref().map(|e| e.kind))
+                .unwrap_or(GpuKind::Mi300x),
+        };
+        kind.memory()
+    }
+}

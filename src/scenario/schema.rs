@@ -1,0 +1,130 @@
+//! The scenario file's TOML schema, as written by users. Every table
+//! rejects unknown keys; [`super::Scenario`] holds the checked values.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub run: RunTable,
+    pub fleet: FleetTable,
+    pub workload: WorkloadTable,
+}
+
+/// `[run]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTable {
+    pub seed: u64,
+    pub horizon: Option<String>,
+    pub warmup: Option<String>,
+    pub interval: Option<String>,
+    pub mode: Option<String>,
+    pub fill_target: Option<f64>,
+    pub fill_step: Option<f64>,
+}
+
+/// `[fleet]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetTable {
+    pub policy: String,
+    #[serde(default)]
+    pub gpus: Vec<GpuGroupTable>,
+    pub elastic: Option<ElasticTable>,
+}
+
+/// One `[[fleet.gpus]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuGroupTable {
+    pub kind: String,
+    pub count: u32,
+    pub layout: LayoutValue,
+}
+
+/// `[fleet.elastic]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticTable {
+    pub kind: String,
+    pub layout: LayoutValue,
+    pub max_gpus: u32,
+    pub release_after: Option<String>,
+}
+
+/// A layout: a mode (`"CPX/NPS4"`) or sizes in GiB (`[40, 40, 40, 40]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum LayoutValue {
+    Mode(String),
+    Sizes(Vec<f64>),
+}
+
+/// `[workload]`, by `source`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WorkloadTable {
+    Synthetic {
+        requests: Option<u64>,
+        arrivals: ArrivalsTable,
+        lifetime: LifetimeTable,
+        models: Option<Vec<String>>,
+        popularity: Option<PopularityTable>,
+        precision_mix: BTreeMap<String, f64>,
+        #[serde(default)]
+        priorities: Vec<PriorityShare>,
+    },
+    Trace {
+        path: Option<String>,
+        #[serde(default)]
+        skip_unknown_models: bool,
+    },
+    Alibaba {
+        path: Option<String>,
+        #[serde(default)]
+        map_to_profiles: bool,
+        gpu: Option<String>,
+    },
+}
+
+/// `workload.arrivals`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "process", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ArrivalsTable {
+    Poisson { rate_per_hour: f64 },
+    Deterministic { interval: String },
+    AllAtOnce {},
+}
+
+/// `workload.lifetime`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "distribution", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LifetimeTable {
+    Exponential { mean: String },
+    Lognormal { median: String, sigma: f64 },
+    Fixed { duration: String },
+    Infinite {},
+}
+
+/// `workload.popularity`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PopularityTable {
+    Uniform {},
+    Zipf { exponent: f64 },
+    Weights { weights: Vec<f64> },
+}
+
+/// One `[[workload.priorities]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityShare {
+    pub priority: i32,
+    pub share: f64,
+}
