@@ -42,5 +42,5 @@ pub mod scenario;
 pub mod schedule;
 pub mod sim;
 pub mod time;
-pub mod workload;
 pub mod units;
+pub mod workload;

@@ -69,10 +69,17 @@ impl fmt::Display for SimTime {
     /// The shortest exact form: `90s`, `15m`, `2h`, `7d`, `1500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0;
-        let text = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
-            .iter()
-            .find(|(unit, _)| ms != 0 && ms % unit == 0)
-            .map_or(format!("{ms}ms"), |(unit, suffix)| format!("{}{suffix}", ms / unit));
+        let text = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1000, "s"),
+        ]
+        .iter()
+        .find(|(unit, _)| ms != 0 && ms % unit == 0)
+        .map_or(format!("{ms}ms"), |(unit, suffix)| {
+            format!("{}{suffix}", ms / unit)
+        });
         f.pad(&text)
     }
 }
@@ -112,7 +119,13 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print_back() {
-        for (text, ms) in [("250ms", 250), ("90s", 90_000), ("15m", 900_000), ("1.5h", 5_400_000), ("7d", 604_800_000)] {
+        for (text, ms) in [
+            ("250ms", 250),
+            ("90s", 90_000),
+            ("15m", 900_000),
+            ("1.5h", 5_400_000),
+            ("7d", 604_800_000),
+        ] {
             assert_eq!(text.parse::<SimTime>(), Ok(SimTime(ms)), "{text}");
         }
         assert_eq!(SimTime(5_400_000).to_string(), "90m");

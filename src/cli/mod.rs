@@ -84,7 +84,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Command::Profiles(command) => profiles::run(command, args.profiles.as_deref()),
         Command::Place(place) => place::run(place, &load_catalog(args.profiles.as_deref())?),
-        Command::Simulate(simulate) => simulate::run(simulate, &load_catalog(args.profiles.as_deref())?),
+        Command::Simulate(simulate) => {
+            simulate::run(simulate, &load_catalog(args.profiles.as_deref())?)
+        }
     }
 }
 

@@ -197,7 +197,13 @@ fn show(catalog: &Catalog, model: &str, gpu: GpuKind) -> Result<(), CliError> {
     }
     println!("{model} on one {gpu}: replicas that fit per mode (charged at memory GiB)");
     print!("{}", table.render());
-    let findings = inspect_profiles(catalog.variants().iter().map(|v| &v.profile).filter(|p| p.model_id == model));
+    let findings = inspect_profiles(
+        catalog
+            .variants()
+            .iter()
+            .map(|v| &v.profile)
+            .filter(|p| p.model_id == model),
+    );
     for finding in &findings.findings {
         println!("{finding}");
     }

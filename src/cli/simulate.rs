@@ -50,7 +50,8 @@ pub struct SimulateArgs {
 pub fn load_scenario(path: &Path, overrides: &[String]) -> Result<Scenario, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Failure(format!("cannot read scenario {}: {e}", path.display())))?;
-    Scenario::parse(&text, &path.display().to_string(), overrides).map_err(|e| CliError::Failure(e.to_string()))
+    Scenario::parse(&text, &path.display().to_string(), overrides)
+        .map_err(|e| CliError::Failure(e.to_string()))
 }
 
 /// A workload source ready to be opened as often as needed (a trace is read
@@ -63,7 +64,13 @@ pub struct WorkloadSource<'a> {
 }
 
 impl<'a> WorkloadSource<'a> {
-    pub fn new(scenario: &'a Scenario, scenario_path: &Path, catalog: &'a Catalog, trace: Option<&Path>, seed: u64) -> Result<Self, CliError> {
+    pub fn new(
+        scenario: &'a Scenario,
+        scenario_path: &Path,
+        catalog: &'a Catalog,
+        trace: Option<&Path>,
+        seed: u64,
+    ) -> Result<Self, CliError> {
         let dir = scenario_path.parent().unwrap_or(Path::new("."));
         let trace = scenario.trace_path(dir, trace);
         if trace.is_none() && !matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
@@ -85,10 +92,13 @@ impl<'a> WorkloadSource<'a> {
         let fail = |e: aimsim::workload::WorkloadError| CliError::Failure(e.to_string());
         Ok(match &self.scenario.workload {
             WorkloadSpec::Synthetic(spec) => Box::new(self.synthetic(spec)?),
-            WorkloadSpec::Trace { .. } => {
-                Box::new(TraceWorkload::open(self.trace.as_deref().expect("checked"), self.catalog).map_err(fail)?)
-            }
-            WorkloadSpec::Alibaba { map_to_profiles, .. } => Box::new(
+            WorkloadSpec::Trace { .. } => Box::new(
+                TraceWorkload::open(self.trace.as_deref().expect("checked"), self.catalog)
+                    .map_err(fail)?,
+            ),
+            WorkloadSpec::Alibaba {
+                map_to_profiles, ..
+            } => Box::new(
                 AlibabaWorkload::open(
                     self.trace.as_deref().expect("checked"),
                     AlibabaOptions {
@@ -101,7 +111,10 @@ impl<'a> WorkloadSource<'a> {
         })
     }
 
-    fn synthetic(&self, spec: &aimsim::workload::synthetic::SyntheticSpec) -> Result<SyntheticWorkload, CliError> {
+    fn synthetic(
+        &self,
+        spec: &aimsim::workload::synthetic::SyntheticSpec,
+    ) -> Result<SyntheticWorkload, CliError> {
         let mut spec = spec.clone();
         if spec.models.is_empty() {
             spec.models = self.catalog.model_ids().map(str::to_string).collect();
@@ -125,7 +138,10 @@ impl<'a> WorkloadSource<'a> {
         let unknown: Vec<&Skipped> = found.skipped.iter().filter(|s| s.unknown_model).collect();
         if !unknown.is_empty() && !skip_unknown_models {
             let rows: u64 = unknown.iter().map(|s| s.rows).sum();
-            let list: Vec<String> = unknown.iter().map(|s| format!("{} ({} rows)", s.what, s.rows)).collect();
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|s| format!("{} ({} rows)", s.what, s.rows))
+                .collect();
             return Err(CliError::Failure(format!(
                 "{}: {rows} rows name models the catalog lacks: {}; set workload.skip_unknown_models = true to skip them",
                 self.trace.as_deref().expect("a trace").display(),
@@ -158,10 +174,16 @@ impl<'a> WorkloadSource<'a> {
                 spec.precision_mix[2]
             ),
             WorkloadSpec::Trace { .. } => format!("trace {}", self.trace_name()),
-            WorkloadSpec::Alibaba { map_to_profiles, .. } => format!(
+            WorkloadSpec::Alibaba {
+                map_to_profiles, ..
+            } => format!(
                 "alibaba pods {}{}",
                 self.trace_name(),
-                if *map_to_profiles { " mapped to AIM profiles" } else { "" }
+                if *map_to_profiles {
+                    " mapped to AIM profiles"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -187,10 +209,25 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario.fleet.policy = policy;
     }
     let seed = args.seed.unwrap_or(scenario.seed);
-    let source = WorkloadSource::new(&scenario, &args.scenario, catalog, args.trace.as_deref(), seed)?;
-    let skip_unknown = matches!(scenario.workload, WorkloadSpec::Trace { skip_unknown_models: true, .. });
+    let source = WorkloadSource::new(
+        &scenario,
+        &args.scenario,
+        catalog,
+        args.trace.as_deref(),
+        seed,
+    )?;
+    let skip_unknown = matches!(
+        scenario.workload,
+        WorkloadSpec::Trace {
+            skip_unknown_models: true,
+            ..
+        }
+    );
     let survey = source.survey(skip_unknown)?;
-    let fleet = scenario.fleet.build().map_err(|e| CliError::Failure(e.to_string()))?;
+    let fleet = scenario
+        .fleet
+        .build()
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     let header = RunHeader {
         scenario: scenario.name.clone(),
         seed,
@@ -199,7 +236,10 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         workload: source.describe(),
         skipped: survey.skipped.clone(),
     };
-    let out = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&scenario.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     let started = Instant::now();
     let (files, rows, class_table) = match scenario.mode {
         RunMode::Fill(spec) => {
@@ -223,12 +263,26 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
                     ("fragmentation".into(), report::decimal(p.fragmentation)),
                 ]);
             }
-            let metrics = report::csv_text(&["metric", "value"], rows.iter().map(|(k, v)| vec![k.clone(), v.clone()]));
-            (vec![("metrics.csv".to_string(), metrics), ("fill.csv".into(), report::fill_csv(&points))], rows, None)
+            let metrics = report::csv_text(
+                &["metric", "value"],
+                rows.iter().map(|(k, v)| vec![k.clone(), v.clone()]),
+            );
+            (
+                vec![
+                    ("metrics.csv".to_string(), metrics),
+                    ("fill.csv".into(), report::fill_csv(&points)),
+                ],
+                rows,
+                None,
+            )
         }
         RunMode::Replay => {
             let interval = scenario.interval.or_else(|| {
-                let span = scenario.horizon.or(survey.end)?.0.saturating_sub(scenario.warmup.0);
+                let span = scenario
+                    .horizon
+                    .or(survey.end)?
+                    .0
+                    .saturating_sub(scenario.warmup.0);
                 Some(SimTime((span / 100).max(1000)))
             });
             let config = RunConfig {
@@ -238,11 +292,16 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
             };
             let mut workload = source.open()?;
             let mut reporter = ProgressReporter::new(scenario.horizon.or(survey.end));
-            let result = simulate(fleet, workload.as_mut(), &survey.mix, config, &mut |p| reporter.report(p))
-                .map_err(|e| CliError::Failure(e.to_string()))?;
+            let result = simulate(fleet, workload.as_mut(), &survey.mix, config, &mut |p| {
+                reporter.report(p)
+            })
+            .map_err(|e| CliError::Failure(e.to_string()))?;
             reporter.finish();
             let files = vec![
-                ("metrics.csv".to_string(), report::metrics_csv(&header, &result)),
+                (
+                    "metrics.csv".to_string(),
+                    report::metrics_csv(&header, &result),
+                ),
                 ("fit_by_class.csv".into(), report::by_class_csv(&result)),
                 ("fit_by_model.csv".into(), report::by_model_csv(&result)),
                 ("timeseries.csv".into(), report::timeseries_csv(&result)),
@@ -256,19 +315,27 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
             (files, report::summary_rows(&header, &result), Some(result))
         }
     };
-    report::write_report_dir(&out, &files)
-        .map_err(|e| CliError::Failure(format!("cannot write the report to {}: {e}", out.display())))?;
+    report::write_report_dir(&out, &files).map_err(|e| {
+        CliError::Failure(format!("cannot write the report to {}: {e}", out.display()))
+    })?;
     eprintln!("report written to {}", out.display());
     print_summary(args.format, &rows, class_table.as_ref(), &files);
     Ok(())
 }
 
-fn print_summary(format: Format, rows: &[(String, String)], result: Option<&aimsim::sim::RunResult>, files: &[(String, String)]) {
+fn print_summary(
+    format: Format,
+    rows: &[(String, String)],
+    result: Option<&aimsim::sim::RunResult>,
+    files: &[(String, String)],
+) {
     match format {
         Format::Csv => print!("{}", files[0].1),
         Format::Json => {
-            let metrics: serde_json::Map<String, serde_json::Value> =
-                rows.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            let metrics: serde_json::Map<String, serde_json::Value> = rows
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
             let classes: Vec<serde_json::Value> = result
                 .map(|r| {
                     r.classes
@@ -286,7 +353,10 @@ fn print_summary(format: Format, rows: &[(String, String)], result: Option<&aims
                 })
                 .unwrap_or_default();
             let doc = serde_json::json!({ "metrics": metrics, "classes": classes });
-            println!("{}", serde_json::to_string_pretty(&doc).expect("serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("serialises")
+            );
         }
         Format::Table => {
             let mut table = Table::new(&["metric", "value"]);
@@ -329,7 +399,11 @@ impl ProgressReporter {
         let share = self.end.map_or(String::new(), |end| {
             format!(" ({:.0}%)", 100.0 * p.now.0 as f64 / end.0.max(1) as f64)
         });
-        let line = format!("simulated {:.1} h{share}, {} events", p.now.as_hours_f64(), p.events);
+        let line = format!(
+            "simulated {:.1} h{share}, {} events",
+            p.now.as_hours_f64(),
+            p.events
+        );
         if self.terminal {
             eprint!("\r{line}  ");
         } else {

@@ -130,7 +130,12 @@ pub fn inspect_dir(dir: &Path) -> Result<Inspection, FolderError> {
 pub fn inspect_profiles<'a>(profiles: impl IntoIterator<Item = &'a Profile>) -> Inspection {
     let files: Vec<(String, String)> = profiles
         .into_iter()
-        .map(|p| (profile_file_name(&p.model_id, p.precision), render_profile(p)))
+        .map(|p| {
+            (
+                profile_file_name(&p.model_id, p.precision),
+                render_profile(p),
+            )
+        })
         .collect();
     inspect_files(&files)
 }

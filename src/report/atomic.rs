@@ -9,11 +9,19 @@ use std::path::Path;
 /// A crash before the rename leaves the earlier report (or none), never a
 /// mix; a leftover temporary folder is hidden (its name starts with `.`).
 pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;
     let name = dir
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the report folder needs a name"))?
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the report folder needs a name",
+            )
+        })?
         .to_string_lossy()
         .into_owned();
     let pid = std::process::id();
@@ -54,11 +62,21 @@ mod tests {
     fn replaces_an_old_report_whole() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("report");
-        write_report_dir(&dir, &[("a.csv".into(), "1".into()), ("b.csv".into(), "2".into())]).unwrap();
+        write_report_dir(
+            &dir,
+            &[("a.csv".into(), "1".into()), ("b.csv".into(), "2".into())],
+        )
+        .unwrap();
         write_report_dir(&dir, &[("a.csv".into(), "3".into())]).unwrap();
         assert_eq!(fs::read_to_string(dir.join("a.csv")).unwrap(), "3");
-        assert!(!dir.join("b.csv").exists(), "files of the old report do not linger");
-        let names: Vec<String> = fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(
+            !dir.join("b.csv").exists(),
+            "files of the old report do not linger"
+        );
+        let names: Vec<String> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names, ["report"], "no staging folder is left");
     }
 }

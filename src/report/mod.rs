@@ -6,7 +6,9 @@ mod atomic;
 mod simulation;
 
 pub use atomic::write_report_dir;
-pub use simulation::{by_model_csv, by_class_csv, fill_csv, metrics_csv, summary_rows, timeseries_csv, RunHeader};
+pub use simulation::{
+    by_class_csv, by_model_csv, fill_csv, metrics_csv, summary_rows, timeseries_csv, RunHeader,
+};
 
 /// Formats a ratio or mean with six decimals: stable bytes, easy to read.
 pub fn decimal(value: f64) -> String {
@@ -20,5 +22,6 @@ pub fn csv_text(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) ->
     for row in rows {
         writer.write_record(&row).expect("writing to memory");
     }
-    String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 is UTF-8")
+    String::from_utf8(writer.into_inner().expect("writing to memory"))
+        .expect("CSV of UTF-8 is UTF-8")
 }

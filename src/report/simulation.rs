@@ -37,7 +37,10 @@ pub fn summary_rows(header: &RunHeader, result: &RunResult) -> Vec<(String, Stri
         ("policy".into(), header.policy.clone()),
         ("fleet".into(), header.fleet.clone()),
         ("workload".into(), header.workload.clone()),
-        ("measured_from_hours".into(), decimal(s.measured_from.as_hours_f64())),
+        (
+            "measured_from_hours".into(),
+            decimal(s.measured_from.as_hours_f64()),
+        ),
         ("end_hours".into(), decimal(s.end.as_hours_f64())),
         ("arrivals".into(), t.arrived.to_string()),
         ("placed".into(), t.placed.to_string()),
@@ -65,13 +68,19 @@ pub fn summary_rows(header: &RunHeader, result: &RunResult) -> Vec<(String, Stri
         ("used_gib_peak".into(), decimal(s.used_gib_peak)),
         ("fragmentation_mean".into(), decimal(s.fragmentation_mean)),
         ("fragmentation_end".into(), decimal(s.fragmentation_end)),
-        ("expected_fragmentation_mean".into(), decimal(s.expected_fragmentation_mean)),
+        (
+            "expected_fragmentation_mean".into(),
+            decimal(s.expected_fragmentation_mean),
+        ),
         ("gpus_added".into(), s.gpus_added.to_string()),
         ("gpus_released".into(), s.gpus_released.to_string()),
         ("events".into(), s.events.to_string()),
     ]);
     for skipped in &header.skipped {
-        rows.push((format!("skipped: {}", skipped.what), skipped.rows.to_string()));
+        rows.push((
+            format!("skipped: {}", skipped.what),
+            skipped.rows.to_string(),
+        ));
     }
     rows
 }
@@ -102,10 +111,22 @@ fn add(total: &mut ClassCounts, counts: &ClassCounts) {
 
 /// `metrics.csv`: one `metric,value` row per summary figure.
 pub fn metrics_csv(header: &RunHeader, result: &RunResult) -> String {
-    csv_text(&["metric", "value"], summary_rows(header, result).into_iter().map(|(k, v)| vec![k, v]))
+    csv_text(
+        &["metric", "value"],
+        summary_rows(header, result)
+            .into_iter()
+            .map(|(k, v)| vec![k, v]),
+    )
 }
 
-const COUNT_COLUMNS: [&str; 6] = ["arrived", "placed", "rejected_no_capacity", "rejected_never_fits", "rejected_invalid", "fit_rate"];
+const COUNT_COLUMNS: [&str; 6] = [
+    "arrived",
+    "placed",
+    "rejected_no_capacity",
+    "rejected_never_fits",
+    "rejected_invalid",
+    "fit_rate",
+];
 
 fn count_cells(c: &ClassCounts) -> Vec<String> {
     vec![
@@ -121,11 +142,17 @@ fn count_cells(c: &ClassCounts) -> Vec<String> {
 /// `fit_by_class.csv`: one row per class (model and precision), in order of
 /// first appearance.
 pub fn by_class_csv(result: &RunResult) -> String {
-    let header: Vec<&str> = ["class", "precision"].into_iter().chain(COUNT_COLUMNS).collect();
+    let header: Vec<&str> = ["class", "precision"]
+        .into_iter()
+        .chain(COUNT_COLUMNS)
+        .collect();
     csv_text(
         &header,
         result.classes.iter().map(|c| {
-            let mut row = vec![c.name.clone(), c.precision.map_or(String::new(), |p| p.to_string())];
+            let mut row = vec![
+                c.name.clone(),
+                c.precision.map_or(String::new(), |p| p.to_string()),
+            ];
             row.extend(count_cells(&c.counts));
             row
         }),
@@ -152,7 +179,19 @@ pub fn by_model_csv(result: &RunResult) -> String {
 /// `timeseries.csv`: the sampled state of the fleet.
 pub fn timeseries_csv(result: &RunResult) -> String {
     csv_text(
-        &["hours", "gpus_busy", "gpus_online", "live", "used_gib", "utilisation", "fragmentation", "expected_fragmentation", "arrivals", "placed", "rejected"],
+        &[
+            "hours",
+            "gpus_busy",
+            "gpus_online",
+            "live",
+            "used_gib",
+            "utilisation",
+            "fragmentation",
+            "expected_fragmentation",
+            "arrivals",
+            "placed",
+            "rejected",
+        ],
         result.series.iter().map(|s| {
             vec![
                 decimal(s.time.as_hours_f64()),
@@ -174,7 +213,14 @@ pub fn timeseries_csv(result: &RunResult) -> String {
 /// `fill.csv`: the fill experiment's curve.
 pub fn fill_csv(points: &[FillPoint]) -> String {
     csv_text(
-        &["requested", "allocated", "placed", "rejected", "gpus_busy", "fragmentation"],
+        &[
+            "requested",
+            "allocated",
+            "placed",
+            "rejected",
+            "gpus_busy",
+            "fragmentation",
+        ],
         points.iter().map(|p| {
             vec![
                 decimal(p.requested),

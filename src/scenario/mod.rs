@@ -21,7 +21,9 @@ use crate::time::SimTime;
 use crate::units::Mib;
 use crate::workload::synthetic::{ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec};
 
-use schema::{ArrivalsTable, LayoutValue, LifetimeTable, PopularityTable, ScenarioFile, WorkloadTable};
+use schema::{
+    ArrivalsTable, LayoutValue, LifetimeTable, PopularityTable, ScenarioFile, WorkloadTable,
+};
 
 /// A checked scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +125,8 @@ impl Checker<'_> {
     }
 
     fn duration(&self, key: &str, text: &str) -> Result<SimTime, ScenarioError> {
-        text.parse::<SimTime>().map_err(|e| self.fail(key, e.to_string()))
+        text.parse::<SimTime>()
+            .map_err(|e| self.fail(key, e.to_string()))
     }
 
     fn positive_duration(&self, key: &str, text: &str) -> Result<SimTime, ScenarioError> {
@@ -149,7 +152,12 @@ impl Checker<'_> {
         text.parse::<T>().map_err(|e| self.fail(key, e.to_string()))
     }
 
-    fn layout(&self, key: &str, value: &LayoutValue, kind: GpuKind) -> Result<LayoutSpec, ScenarioError> {
+    fn layout(
+        &self,
+        key: &str,
+        value: &LayoutValue,
+        kind: GpuKind,
+    ) -> Result<LayoutSpec, ScenarioError> {
         let spec = match value {
             LayoutValue::Mode(text) => self.parsed::<LayoutSpec>(key, text)?,
             LayoutValue::Sizes(sizes) => {
@@ -157,14 +165,21 @@ impl Checker<'_> {
                 self.parsed::<LayoutSpec>(key, &text.join(","))?
             }
         };
-        spec.build(kind).map_err(|e| self.fail(key, e.to_string()))?;
+        spec.build(kind)
+            .map_err(|e| self.fail(key, e.to_string()))?;
         Ok(spec)
     }
 
     /// Shares that must each be in [0, 1] and sum to 1.
     fn shares(&self, key: &str, shares: &[f64]) -> Result<(), ScenarioError> {
-        if let Some(bad) = shares.iter().find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s))) {
-            return Err(self.fail(key, format!("every share must be between 0 and 1, got {bad}")));
+        if let Some(bad) = shares
+            .iter()
+            .find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s)))
+        {
+            return Err(self.fail(
+                key,
+                format!("every share must be between 0 and 1, got {bad}"),
+            ));
         }
         let sum: f64 = shares.iter().sum();
         if (sum - 1.0).abs() > 1e-9 {
@@ -205,16 +220,31 @@ impl Scenario {
             return Err(check.fail("name", format!("`{name}` cannot name a report folder")));
         }
         let run = &raw.run;
-        let horizon = run.horizon.as_deref().map(|h| check.positive_duration("run.horizon", h)).transpose()?;
-        let warmup = run.warmup.as_deref().map(|w| check.duration("run.warmup", w)).transpose()?.unwrap_or_default();
+        let horizon = run
+            .horizon
+            .as_deref()
+            .map(|h| check.positive_duration("run.horizon", h))
+            .transpose()?;
+        let warmup = run
+            .warmup
+            .as_deref()
+            .map(|w| check.duration("run.warmup", w))
+            .transpose()?
+            .unwrap_or_default();
         if horizon.is_some_and(|h| warmup >= h) {
             return Err(check.fail("run.warmup", "must end before run.horizon"));
         }
-        let interval = run.interval.as_deref().map(|i| check.positive_duration("run.interval", i)).transpose()?;
+        let interval = run
+            .interval
+            .as_deref()
+            .map(|i| check.positive_duration("run.interval", i))
+            .transpose()?;
         let mode = match run.mode.as_deref().unwrap_or("replay") {
             "replay" => {
                 if run.fill_target.is_some() || run.fill_step.is_some() {
-                    return Err(check.fail("run.fill_target", "applies only with run.mode = \"fill\""));
+                    return Err(
+                        check.fail("run.fill_target", "applies only with run.mode = \"fill\"")
+                    );
                 }
                 RunMode::Replay
             }
@@ -222,11 +252,19 @@ impl Scenario {
                 let target = check.positive("run.fill_target", run.fill_target.unwrap_or(1.0))?;
                 let step = check.positive("run.fill_step", run.fill_step.unwrap_or(0.05))?;
                 if step > target {
-                    return Err(check.fail("run.fill_step", format!("must not exceed run.fill_target ({target})")));
+                    return Err(check.fail(
+                        "run.fill_step",
+                        format!("must not exceed run.fill_target ({target})"),
+                    ));
                 }
                 RunMode::Fill(FillSpec { target, step })
             }
-            other => return Err(check.fail("run.mode", format!("`{other}`; expected \"replay\" or \"fill\""))),
+            other => {
+                return Err(check.fail(
+                    "run.mode",
+                    format!("`{other}`; expected \"replay\" or \"fill\""),
+                ))
+            }
         };
         let fleet = fleet(&check, &raw)?;
         if matches!(mode, RunMode::Fill(_)) && fleet.elastic.is_some() {
@@ -236,7 +274,10 @@ impl Scenario {
         if let WorkloadSpec::Synthetic(spec) = &workload {
             let finite = spec.count.is_some();
             if horizon.is_none() && !finite && mode == RunMode::Replay {
-                return Err(check.fail("run.horizon", "a synthetic workload without workload.requests needs a horizon"));
+                return Err(check.fail(
+                    "run.horizon",
+                    "a synthetic workload without workload.requests needs a horizon",
+                ));
             }
         }
         Ok(Scenario {
@@ -276,7 +317,10 @@ fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError
             if e.max_gpus == 0 || e.max_gpus < initial {
                 return Err(check.fail(
                     "fleet.elastic.max_gpus",
-                    format!("must be at least 1 and at least the {initial} GPUs of fleet.gpus, got {}", e.max_gpus),
+                    format!(
+                        "must be at least 1 and at least the {initial} GPUs of fleet.gpus, got {}",
+                        e.max_gpus
+                    ),
                 ));
             }
             let release_after = e
@@ -294,9 +338,16 @@ fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError
         None => None,
     };
     if initial == 0 && elastic.is_none() {
-        return Err(check.fail("fleet.gpus", "a fixed fleet needs at least one [[fleet.gpus]] group"));
+        return Err(check.fail(
+            "fleet.gpus",
+            "a fixed fleet needs at least one [[fleet.gpus]] group",
+        ));
     }
-    Ok(FleetSpec { groups, elastic, policy })
+    Ok(FleetSpec {
+        groups,
+        elastic,
+        policy,
+    })
 }
 
 fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, ScenarioError> {
@@ -315,14 +366,18 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
             }
             let arrivals = match arrivals {
                 ArrivalsTable::Poisson { rate_per_hour } => ArrivalProcess::Poisson {
-                    rate_per_hour: check.positive("workload.arrivals.rate_per_hour", *rate_per_hour)?,
+                    rate_per_hour: check
+                        .positive("workload.arrivals.rate_per_hour", *rate_per_hour)?,
                 },
                 ArrivalsTable::Deterministic { interval } => ArrivalProcess::Deterministic {
                     interval: check.positive_duration("workload.arrivals.interval", interval)?,
                 },
                 ArrivalsTable::AllAtOnce {} => {
                     if requests.is_none() {
-                        return Err(check.fail("workload.requests", "all-at-once arrivals need a request count"));
+                        return Err(check.fail(
+                            "workload.requests",
+                            "all-at-once arrivals need a request count",
+                        ));
                     }
                     ArrivalProcess::AllAtOnce
                 }
@@ -333,16 +388,19 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                 },
                 LifetimeTable::Lognormal { median, sigma } => {
                     if !(sigma.is_finite() && *sigma >= 0.0) {
-                        return Err(check.fail("workload.lifetime.sigma", format!("must be a non-negative number, got {sigma}")));
+                        return Err(check.fail(
+                            "workload.lifetime.sigma",
+                            format!("must be a non-negative number, got {sigma}"),
+                        ));
                     }
                     LifetimeDistribution::LogNormal {
                         median: check.positive_duration("workload.lifetime.median", median)?,
                         sigma: *sigma,
                     }
                 }
-                LifetimeTable::Fixed { duration } => {
-                    LifetimeDistribution::Fixed(check.duration("workload.lifetime.duration", duration)?)
-                }
+                LifetimeTable::Fixed { duration } => LifetimeDistribution::Fixed(
+                    check.duration("workload.lifetime.duration", duration)?,
+                ),
                 LifetimeTable::Infinite {} => LifetimeDistribution::Infinite,
             };
             let models = models.clone().unwrap_or_default();
@@ -355,18 +413,28 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                     if weights.len() != models.len() {
                         return Err(check.fail(
                             "workload.popularity.weights",
-                            format!("{} weights for the {} entries of workload.models", weights.len(), models.len()),
+                            format!(
+                                "{} weights for the {} entries of workload.models",
+                                weights.len(),
+                                models.len()
+                            ),
                         ));
                     }
-                    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
-                        return Err(check.fail("workload.popularity.weights", "weights must be non-negative with a positive sum"));
+                    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                        || weights.iter().sum::<f64>() <= 0.0
+                    {
+                        return Err(check.fail(
+                            "workload.popularity.weights",
+                            "weights must be non-negative with a positive sum",
+                        ));
                     }
                     Popularity::Weights(weights.clone())
                 }
             };
             let mut mix = [0.0; 3];
             for (key, share) in precision_mix {
-                let precision: Precision = check.parsed(&format!("workload.precision_mix.{key}"), key)?;
+                let precision: Precision =
+                    check.parsed(&format!("workload.precision_mix.{key}"), key)?;
                 mix[precision.index()] = *share;
             }
             check.shares("workload.precision_mix", &mix)?;
@@ -384,20 +452,34 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                 priorities: priorities.iter().map(|p| (p.priority, p.share)).collect(),
             })
         }
-        WorkloadTable::Trace { path, skip_unknown_models } => WorkloadSpec::Trace {
+        WorkloadTable::Trace {
+            path,
+            skip_unknown_models,
+        } => WorkloadSpec::Trace {
             path: path.clone(),
             skip_unknown_models: *skip_unknown_models,
         },
-        WorkloadTable::Alibaba { path, map_to_profiles, gpu } => WorkloadSpec::Alibaba {
+        WorkloadTable::Alibaba {
+            path,
+            map_to_profiles,
+            gpu,
+        } => WorkloadSpec::Alibaba {
             path: path.clone(),
             map_to_profiles: *map_to_profiles,
-            gpu: gpu.as_deref().map(|g| check.parsed("workload.gpu", g)).transpose()?,
+            gpu: gpu
+                .as_deref()
+                .map(|g| check.parsed("workload.gpu", g))
+                .transpose()?,
         },
     })
 }
 
 /// A TOML or schema error from the parser, with its position and key.
-fn toml_error(text: &str, file: &str, error: serde_path_to_error::Error<toml::de::Error>) -> ScenarioError {
+fn toml_error(
+    text: &str,
+    file: &str,
+    error: serde_path_to_error::Error<toml::de::Error>,
+) -> ScenarioError {
     let key = error.path().to_string();
     let inner = error.into_inner();
     let position = inner.span().map(|span| line_column(text, span.start));
@@ -420,7 +502,11 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 impl Scenario {
     /// The trace path to read: `--trace` if given, else the scenario's
     /// `workload.path` relative to the scenario's folder.
-    pub fn trace_path(&self, scenario_dir: &std::path::Path, cli: Option<&std::path::Path>) -> Option<PathBuf> {
+    pub fn trace_path(
+        &self,
+        scenario_dir: &std::path::Path,
+        cli: Option<&std::path::Path>,
+    ) -> Option<PathBuf> {
         if let Some(path) = cli {
             return Some(path.to_path_buf());
         }
@@ -435,7 +521,9 @@ impl Scenario {
     /// Memory of the GPU an Alibaba `gpu_milli` share is taken of.
     pub fn reference_gpu_memory(&self) -> Mib {
         let kind = match &self.workload {
-            WorkloadSpec::Alibaba { gpu: Some(kind), .. } => *kind,
+            WorkloadSpec::Alibaba {
+                gpu: Some(kind), ..
+            } => *kind,
             _ => self
                 .fleet
                 .groups

@@ -36,20 +36,28 @@ pub fn apply(text: &str, file: &str, overrides: &[String]) -> Result<toml::Value
                         .or_insert_with(|| toml::Value::Table(toml::Table::new()))
                 }
                 toml::Value::Array(items) => {
-                    let index: usize = part
-                        .parse()
-                        .map_err(|_| fail(Some(key), format!("`{part}` is not an index into an array")))?;
+                    let index: usize = part.parse().map_err(|_| {
+                        fail(Some(key), format!("`{part}` is not an index into an array"))
+                    })?;
                     let len = items.len();
-                    let slot = items
-                        .get_mut(index)
-                        .ok_or_else(|| fail(Some(key), format!("index {index} is past the {len} entries")))?;
+                    let slot = items.get_mut(index).ok_or_else(|| {
+                        fail(
+                            Some(key),
+                            format!("index {index} is past the {len} entries"),
+                        )
+                    })?;
                     if last {
                         *slot = value.clone();
                         break;
                     }
                     slot
                 }
-                _ => return Err(fail(Some(key), format!("`{part}` is inside a value that is not a table"))),
+                _ => {
+                    return Err(fail(
+                        Some(key),
+                        format!("`{part}` is inside a value that is not a table"),
+                    ))
+                }
             };
         }
     }

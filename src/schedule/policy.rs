@@ -43,7 +43,12 @@ pub enum Scope {
 
 impl Policy {
     /// Every policy, in the order they are listed to users.
-    pub const ALL: [Policy; 4] = [Policy::Aim, Policy::FirstFit, Policy::BestFit, Policy::FragAware];
+    pub const ALL: [Policy; 4] = [
+        Policy::Aim,
+        Policy::FirstFit,
+        Policy::BestFit,
+        Policy::FragAware,
+    ];
 
     /// The name users type: `aim`, `first-fit`, `best-fit`, `frag-aware`.
     pub fn name(self) -> &'static str {

@@ -72,7 +72,10 @@ impl Scheduler {
     /// brings it back. An offline GPU is never offered to a request. Fails,
     /// changing nothing, if the GPU does not exist or still holds a replica.
     pub fn set_online(&mut self, gpu: u32, online: bool) -> Result<(), String> {
-        let state = self.gpus.get(gpu as usize).ok_or_else(|| format!("gpu {gpu} does not exist"))?;
+        let state = self
+            .gpus
+            .get(gpu as usize)
+            .ok_or_else(|| format!("gpu {gpu} does not exist"))?;
         if !online && state.is_busy() {
             return Err(format!("gpu {gpu} still holds a replica"));
         }

@@ -51,7 +51,10 @@ enum Event {
     Arrival(DeploymentRequest),
     Departure(ReplicaId),
     /// Release `gpu` if it has stayed empty since it became empty at `epoch`.
-    ReleaseCheck { gpu: u32, epoch: u64 },
+    ReleaseCheck {
+        gpu: u32,
+        epoch: u64,
+    },
 }
 
 struct Run<'a> {
@@ -141,7 +144,10 @@ pub fn simulate(
         run.integrals.observe(&run.gauges);
         run.events += 1;
         if run.events % PROGRESS_EVERY == 0 {
-            progress(Progress { now: time, events: run.events });
+            progress(Progress {
+                now: time,
+                events: run.events,
+            });
         }
     }
     let end = config.horizon.unwrap_or(run.queue.now()).max(config.warmup);
@@ -175,7 +181,8 @@ impl Run<'_> {
             self.batch.sort_by_key(|r| std::cmp::Reverse(r.priority));
         }
         for request in self.batch.drain(..) {
-            self.queue.schedule(request.arrival, Event::Arrival(request))?;
+            self.queue
+                .schedule(request.arrival, Event::Arrival(request))?;
             self.arrivals_queued += 1;
         }
         Ok(())
@@ -196,7 +203,8 @@ impl Run<'_> {
 
     fn integrate_to(&mut self, time: SimTime) {
         if time > self.last_integrated {
-            self.integrals.add(&self.gauges, (time - self.last_integrated).0);
+            self.integrals
+                .add(&self.gauges, (time - self.last_integrated).0);
             self.last_integrated = time;
         }
     }
@@ -227,7 +235,10 @@ impl Run<'_> {
         let mut added = Vec::new();
         while let Err(rejection) = &result {
             let could_help = rejection.code != RejectCode::Invalid
-                && self.fleet.elastic_largest_partition().is_some_and(|l| request.demand.size <= l)
+                && self
+                    .fleet
+                    .elastic_largest_partition()
+                    .is_some_and(|l| request.demand.size <= l)
                 && added.len() < request.demand.gpu_count as usize;
             if !could_help {
                 break;
@@ -236,7 +247,8 @@ impl Run<'_> {
             if gpu as usize >= self.gpu_epoch.len() {
                 self.gpu_epoch.push(0);
             }
-            self.gauges.gpu_online(&self.fleet.scheduler.gpus()[gpu as usize], true);
+            self.gauges
+                .gpu_online(&self.fleet.scheduler.gpus()[gpu as usize], true);
             self.gpus_added += 1;
             added.push(gpu);
             result = self.fleet.scheduler.schedule(&placement_request);
@@ -261,7 +273,8 @@ impl Run<'_> {
                 if let Some(lifetime) = request.lifetime {
                     let departure = time.saturating_add(lifetime);
                     if departure != SimTime::NEVER {
-                        self.queue.schedule(departure, Event::Departure(placement.replica))?;
+                        self.queue
+                            .schedule(departure, Event::Departure(placement.replica))?;
                     }
                 }
                 if counted {
@@ -309,15 +322,20 @@ impl Run<'_> {
     fn became_idle(&mut self, time: SimTime, gpu: u32) -> Result<(), SimError> {
         if let Some(after) = self.fleet.release_after() {
             let epoch = self.gpu_epoch[gpu as usize];
-            self.queue.schedule(time.saturating_add(after), Event::ReleaseCheck { gpu, epoch })?;
+            self.queue.schedule(
+                time.saturating_add(after),
+                Event::ReleaseCheck { gpu, epoch },
+            )?;
         }
         Ok(())
     }
 
     fn release_check(&mut self, gpu: u32, epoch: u64) {
-        let idle_since_then = self.gpu_epoch[gpu as usize] == epoch && !self.fleet.scheduler.gpus()[gpu as usize].is_busy();
+        let idle_since_then = self.gpu_epoch[gpu as usize] == epoch
+            && !self.fleet.scheduler.gpus()[gpu as usize].is_busy();
         if idle_since_then && self.fleet.release(gpu) {
-            self.gauges.gpu_online(&self.fleet.scheduler.gpus()[gpu as usize], false);
+            self.gauges
+                .gpu_online(&self.fleet.scheduler.gpus()[gpu as usize], false);
             self.gpus_released += 1;
         }
     }
@@ -328,7 +346,13 @@ impl Run<'_> {
         let g = &self.gauges;
         // A run that measures no time (a static set at t = 0) reports the
         // final state as its means.
-        let mean = |integral: u128, now: f64| if span == 0 { now } else { integral as f64 / span as f64 };
+        let mean = |integral: u128, now: f64| {
+            if span == 0 {
+                now
+            } else {
+                integral as f64 / span as f64
+            }
+        };
         let hours = |integral: u128| integral as f64 / 3_600_000.0;
         let utilisation_mean = if span == 0 {
             g.utilisation()
@@ -352,7 +376,11 @@ impl Run<'_> {
             utilisation_mean,
             used_gib_mean: mean(i.used_ms, g.used as f64) / 1024.0,
             used_gib_peak: i.peak_used as f64 / 1024.0,
-            fragmentation_mean: if span == 0 { g.fragmentation() } else { i.fragmentation_ms / span as f64 },
+            fragmentation_mean: if span == 0 {
+                g.fragmentation()
+            } else {
+                i.fragmentation_ms / span as f64
+            },
             fragmentation_end: g.fragmentation(),
             expected_fragmentation_mean: if span == 0 {
                 g.expected_fragmentation()

@@ -41,7 +41,12 @@ pub struct FillPoint {
 
 /// Fills `scheduler` (a fixed fleet, ideally empty) with demands drawn from
 /// `mix`, seeded by `seed`. The last point is at or just past the target.
-pub fn run_fill(scheduler: &mut Scheduler, mix: &DemandMix, spec: FillSpec, seed: u64) -> Vec<FillPoint> {
+pub fn run_fill(
+    scheduler: &mut Scheduler,
+    mix: &DemandMix,
+    spec: FillSpec,
+    seed: u64,
+) -> Vec<FillPoint> {
     let capacity: u64 = scheduler.gpus().iter().map(|g| g.capacity().0).sum();
     let mut points = Vec::new();
     if mix.is_empty() || capacity == 0 {
@@ -56,7 +61,9 @@ pub fn run_fill(scheduler: &mut Scheduler, mix: &DemandMix, spec: FillSpec, seed
     loop {
         let share = requested as f64 / capacity as f64;
         if share >= next_record || share >= target {
-            points.push(point(scheduler, capacity, smallest, share, placed, rejected));
+            points.push(point(
+                scheduler, capacity, smallest, share, placed, rejected,
+            ));
             while next_record <= share {
                 next_record += spec.step;
             }
@@ -66,14 +73,24 @@ pub fn run_fill(scheduler: &mut Scheduler, mix: &DemandMix, spec: FillSpec, seed
         }
         let (demand, _) = mix.sample(&mut rng);
         requested += demand.size.0 * u64::from(demand.gpu_count);
-        match scheduler.schedule(&PlacementRequest { demand, preferred: None }) {
+        match scheduler.schedule(&PlacementRequest {
+            demand,
+            preferred: None,
+        }) {
             Ok(_) => placed += 1,
             Err(_) => rejected += 1,
         }
     }
 }
 
-fn point(scheduler: &Scheduler, capacity: u64, smallest: Mib, requested: f64, placed: u64, rejected: u64) -> FillPoint {
+fn point(
+    scheduler: &Scheduler,
+    capacity: u64,
+    smallest: Mib,
+    requested: f64,
+    placed: u64,
+    rejected: u64,
+) -> FillPoint {
     let (mut used, mut free, mut stranded) = (0u64, 0u64, 0u64);
     for gpu in scheduler.gpus() {
         for p in gpu.partitions() {
@@ -90,6 +107,10 @@ fn point(scheduler: &Scheduler, capacity: u64, smallest: Mib, requested: f64, pl
         placed,
         rejected,
         gpus_busy: scheduler.gpus_in_use(),
-        fragmentation: if free == 0 { 0.0 } else { stranded as f64 / free as f64 },
+        fragmentation: if free == 0 {
+            0.0
+        } else {
+            stranded as f64 / free as f64
+        },
     }
 }

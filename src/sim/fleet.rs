@@ -84,7 +84,10 @@ impl FleetSpec {
         }
         let mut text = parts.join(" + ");
         if let Some(e) = &self.elastic {
-            text.push_str(&format!(", elastic to {} with {} {}", e.max_gpus, e.kind, e.layout));
+            text.push_str(&format!(
+                ", elastic to {} with {} {}",
+                e.max_gpus, e.kind, e.layout
+            ));
         }
         text
     }
@@ -98,7 +101,9 @@ impl Fleet {
 
     /// The largest partition a GPU added by the elastic rule has.
     pub fn elastic_largest_partition(&self) -> Option<Mib> {
-        self.elastic.as_ref().map(|(layout, _, _)| layout.largest_partition())
+        self.elastic
+            .as_ref()
+            .map(|(layout, _, _)| layout.largest_partition())
     }
 
     /// Brings one more GPU online under the elastic rule, reviving the
@@ -114,7 +119,9 @@ impl Fleet {
             .find(|&g| !self.scheduler.is_online(g));
         match released {
             Some(gpu) => {
-                self.scheduler.set_online(gpu, true).expect("the GPU exists");
+                self.scheduler
+                    .set_online(gpu, true)
+                    .expect("the GPU exists");
                 Some(gpu)
             }
             None => Some(self.scheduler.add_gpu(layout)),

@@ -32,14 +32,23 @@ impl Gauges {
         self.free = self.free + after.0 - before.0;
         self.used = self.used + before.0 - after.0;
         self.stranded = self.stranded + self.stranded_part(after) - self.stranded_part(before);
-        self.expected_stranded = self.expected_stranded + self.expected_part(after) - self.expected_part(before);
+        self.expected_stranded =
+            self.expected_stranded + self.expected_part(after) - self.expected_part(before);
     }
 
     /// An empty GPU came online (`true`) or was released (`false`).
     pub fn gpu_online(&mut self, gpu: &GpuState, online: bool) {
         let capacity = gpu.capacity().0;
-        let stranded: u64 = gpu.partitions().iter().map(|p| self.stranded_part(p.free())).sum();
-        let expected: u128 = gpu.partitions().iter().map(|p| self.expected_part(p.free())).sum();
+        let stranded: u64 = gpu
+            .partitions()
+            .iter()
+            .map(|p| self.stranded_part(p.free()))
+            .sum();
+        let expected: u128 = gpu
+            .partitions()
+            .iter()
+            .map(|p| self.expected_part(p.free()))
+            .sum();
         if online {
             self.capacity += capacity;
             self.free += capacity;

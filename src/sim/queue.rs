@@ -69,7 +69,10 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`, which may not be in the past.
     pub fn schedule(&mut self, time: SimTime, event: E) -> Result<(), PastEvent> {
         if time < self.now {
-            return Err(PastEvent { at: time.0, now: self.now.0 });
+            return Err(PastEvent {
+                at: time.0,
+                now: self.now.0,
+            });
         }
         self.heap.push(Entry {
             time,
@@ -123,7 +126,10 @@ mod tests {
         let mut q = EventQueue::default();
         q.schedule(SimTime(10), ()).unwrap();
         q.pop();
-        assert_eq!(q.schedule(SimTime(9), ()), Err(PastEvent { at: 9, now: 10 }));
+        assert_eq!(
+            q.schedule(SimTime(9), ()),
+            Err(PastEvent { at: 9, now: 10 })
+        );
         assert!(q.schedule(SimTime(10), ()).is_ok());
     }
 }

@@ -50,16 +50,29 @@ pub struct AlibabaWorkload<'a> {
 
 impl<'a> AlibabaWorkload<'a> {
     /// Opens the pod list at `path`.
-    pub fn open(path: &Path, options: AlibabaOptions<'a>) -> Result<AlibabaWorkload<'a>, WorkloadError> {
+    pub fn open(
+        path: &Path,
+        options: AlibabaOptions<'a>,
+    ) -> Result<AlibabaWorkload<'a>, WorkloadError> {
         AlibabaWorkload::new(CsvRows::open(path, &[], &REQUIRED_COLUMNS, false)?, options)
     }
 
     /// Reads a pod list from any reader; `source_name` names it in errors.
-    pub fn from_reader(reader: Box<dyn Read>, source_name: &str, options: AlibabaOptions<'a>) -> Result<AlibabaWorkload<'a>, WorkloadError> {
-        AlibabaWorkload::new(CsvRows::from_reader(reader, source_name, &[], &REQUIRED_COLUMNS, false)?, options)
+    pub fn from_reader(
+        reader: Box<dyn Read>,
+        source_name: &str,
+        options: AlibabaOptions<'a>,
+    ) -> Result<AlibabaWorkload<'a>, WorkloadError> {
+        AlibabaWorkload::new(
+            CsvRows::from_reader(reader, source_name, &[], &REQUIRED_COLUMNS, false)?,
+            options,
+        )
     }
 
-    fn new(rows: CsvRows, options: AlibabaOptions<'a>) -> Result<AlibabaWorkload<'a>, WorkloadError> {
+    fn new(
+        rows: CsvRows,
+        options: AlibabaOptions<'a>,
+    ) -> Result<AlibabaWorkload<'a>, WorkloadError> {
         let columns = REQUIRED_COLUMNS.map(|name| rows.column(name).expect("required"));
         let mut profiles_by_memory: Vec<(Mib, VariantId)> = options
             .map_to_profiles
@@ -93,20 +106,33 @@ impl<'a> AlibabaWorkload<'a> {
         }
         let gpu = self.options.gpu_memory;
         let resolved = if num_gpu >= 2 {
-            let demand = Demand { size: gpu, gpu_count: num_gpu };
-            (demand, self.classes.intern(&format!("openb {num_gpu} x GPU"), None))
+            let demand = Demand {
+                size: gpu,
+                gpu_count: num_gpu,
+            };
+            (
+                demand,
+                self.classes.intern(&format!("openb {num_gpu} x GPU"), None),
+            )
         } else {
             let size = Mib((gpu.0 * u64::from(milli)).div_ceil(1000));
             match (self.options.map_to_profiles, self.closest_profile(size)) {
                 (Some(catalog), Some(id)) => {
                     let variant = catalog.variant(id);
-                    let demand = Demand { size: variant.memory, gpu_count: 1 };
+                    let demand = Demand {
+                        size: variant.memory,
+                        gpu_count: 1,
+                    };
                     let p = &variant.profile;
                     (demand, self.classes.intern(&p.model_id, Some(p.precision)))
                 }
                 _ => {
                     let demand = Demand { size, gpu_count: 1 };
-                    (demand, self.classes.intern(&format!("openb {milli} milli-GPU"), None))
+                    (
+                        demand,
+                        self.classes
+                            .intern(&format!("openb {milli} milli-GPU"), None),
+                    )
                 }
             }
         };
@@ -118,14 +144,19 @@ impl<'a> AlibabaWorkload<'a> {
     fn closest_profile(&self, size: Mib) -> Option<VariantId> {
         let i = self.profiles_by_memory.partition_point(|&(m, _)| m < size);
         let above = self.profiles_by_memory.get(i);
-        let below = i.checked_sub(1).and_then(|j| self.profiles_by_memory.get(j));
+        let below = i
+            .checked_sub(1)
+            .and_then(|j| self.profiles_by_memory.get(j));
         match (below, above) {
-            (Some(&(b, bid)), Some(&(a, aid))) => Some(if size.0 - b.0 < a.0 - size.0 { bid } else { aid }),
+            (Some(&(b, bid)), Some(&(a, aid))) => Some(if size.0 - b.0 < a.0 - size.0 {
+                bid
+            } else {
+                aid
+            }),
             (Some(&(_, id)), None) | (None, Some(&(_, id))) => Some(id),
             (None, None) => None,
         }
     }
-
 }
 
 impl RowReader for AlibabaWorkload<'_> {
@@ -166,7 +197,9 @@ impl RowReader for AlibabaWorkload<'_> {
         let milli = if num_gpu == 1 {
             let milli: u32 = rows.parse(milli_col, "a whole number of milli-GPUs")?;
             if !(1..=1000).contains(&milli) {
-                return Err(rows.error(format!("column `gpu_milli`: {milli} is outside 1..=1000 for a one-GPU pod")));
+                return Err(rows.error(format!(
+                    "column `gpu_milli`: {milli} is outside 1..=1000 for a one-GPU pod"
+                )));
             }
             milli
         } else {

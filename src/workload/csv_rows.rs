@@ -23,7 +23,9 @@ pub(crate) trait RowReader {
 
 /// The next request of a row-based format: reads rows until one becomes a
 /// request, the file ends, or a row is malformed.
-pub(crate) fn next_row_request(reader: &mut impl RowReader) -> Option<Result<DeploymentRequest, WorkloadError>> {
+pub(crate) fn next_row_request(
+    reader: &mut impl RowReader,
+) -> Option<Result<DeploymentRequest, WorkloadError>> {
     loop {
         match reader.rows().advance() {
             Ok(false) => return None,
@@ -48,14 +50,25 @@ pub(crate) struct CsvRows {
 impl CsvRows {
     /// Opens `path`; `known` lists the columns the format defines (others are
     /// an error when `strict`), `required` those that must be present.
-    pub fn open(path: &Path, known: &[&str], required: &[&str], strict: bool) -> Result<CsvRows, WorkloadError> {
+    pub fn open(
+        path: &Path,
+        known: &[&str],
+        required: &[&str],
+        strict: bool,
+    ) -> Result<CsvRows, WorkloadError> {
         let source_name = path.display().to_string();
         let file = File::open(path).map_err(|e| WorkloadError {
             source_name: source_name.clone(),
             line: None,
             message: format!("cannot open: {e}"),
         })?;
-        CsvRows::from_reader(Box::new(BufReader::with_capacity(1 << 16, file)), &source_name, known, required, strict)
+        CsvRows::from_reader(
+            Box::new(BufReader::with_capacity(1 << 16, file)),
+            &source_name,
+            known,
+            required,
+            strict,
+        )
     }
 
     /// Reads CSV from any reader (tests, fuzzing).
@@ -66,13 +79,18 @@ impl CsvRows {
         required: &[&str],
         strict: bool,
     ) -> Result<CsvRows, WorkloadError> {
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(reader);
         let fail = |message: String| WorkloadError {
             source_name: source_name.to_string(),
             line: Some(1),
             message,
         };
-        let headers = reader.headers().map_err(|e| fail(describe_csv_error(&e, None)))?.clone();
+        let headers = reader
+            .headers()
+            .map_err(|e| fail(describe_csv_error(&e, None)))?
+            .clone();
         for name in required {
             if !headers.iter().any(|h| h == *name) {
                 return Err(fail(format!(
@@ -83,7 +101,10 @@ impl CsvRows {
         }
         if strict {
             if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
-                return Err(fail(format!("unknown column `{unknown}`; expected columns {}", known.join(", "))));
+                return Err(fail(format!(
+                    "unknown column `{unknown}`; expected columns {}",
+                    known.join(", ")
+                )));
             }
         }
         Ok(CsvRows {
@@ -101,11 +122,13 @@ impl CsvRows {
 
     /// Advances to the next record; `Ok(false)` at the end.
     pub fn advance(&mut self) -> Result<bool, WorkloadError> {
-        self.reader.read_record(&mut self.record).map_err(|e| WorkloadError {
-            source_name: self.source_name.clone(),
-            line: None,
-            message: describe_csv_error(&e, Some(&self.headers)),
-        })
+        self.reader
+            .read_record(&mut self.record)
+            .map_err(|e| WorkloadError {
+                source_name: self.source_name.clone(),
+                line: None,
+                message: describe_csv_error(&e, Some(&self.headers)),
+            })
     }
 
     /// One-based line of the current record.

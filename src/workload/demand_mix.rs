@@ -30,13 +30,22 @@ impl DemandMix {
         let mut merged: BTreeMap<(u64, u32, u32), u64> = BTreeMap::new();
         for (demand, class, weight) in entries {
             if weight > 0 {
-                *merged.entry((demand.size.0, demand.gpu_count, class.0)).or_default() += weight;
+                *merged
+                    .entry((demand.size.0, demand.gpu_count, class.0))
+                    .or_default() += weight;
             }
         }
         let entries: Vec<(Demand, ClassId, u64)> = merged
             .into_iter()
             .map(|((size, gpu_count, class), weight)| {
-                (Demand { size: Mib(size), gpu_count }, ClassId(class), weight)
+                (
+                    Demand {
+                        size: Mib(size),
+                        gpu_count,
+                    },
+                    ClassId(class),
+                    weight,
+                )
             })
             .collect();
         let total = entries.iter().map(|e| e.2).sum();
@@ -91,7 +100,11 @@ impl DemandMix {
     fn weight_of_size(&self, size: Mib) -> u64 {
         let i = self.larger_than.partition_point(|&(s, _)| s < size);
         let above_this = self.larger_than[i].1;
-        let above_previous = if i == 0 { self.total } else { self.larger_than[i - 1].1 };
+        let above_previous = if i == 0 {
+            self.total
+        } else {
+            self.larger_than[i - 1].1
+        };
         above_previous - above_this
     }
 
@@ -113,12 +126,20 @@ mod tests {
     use super::*;
 
     fn d(gib: u64) -> Demand {
-        Demand { size: Mib::gib(gib), gpu_count: 1 }
+        Demand {
+            size: Mib::gib(gib),
+            gpu_count: 1,
+        }
     }
 
     #[test]
     fn weight_larger_than_counts_strictly_larger_sizes() {
-        let mix = DemandMix::new([(d(10), ClassId(0), 3), (d(20), ClassId(1), 5), (d(20), ClassId(2), 1), (d(40), ClassId(3), 2)]);
+        let mix = DemandMix::new([
+            (d(10), ClassId(0), 3),
+            (d(20), ClassId(1), 5),
+            (d(20), ClassId(2), 1),
+            (d(40), ClassId(3), 2),
+        ]);
         assert_eq!(mix.total_weight(), 11);
         assert_eq!(mix.smallest(), Some(Mib::gib(10)));
         assert_eq!(mix.weight_larger_than(Mib::gib(5)), 11);

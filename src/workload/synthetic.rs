@@ -105,7 +105,9 @@ impl std::fmt::Display for LifetimeDistribution {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LifetimeDistribution::Exponential { mean } => write!(f, "exponential mean {mean}"),
-            LifetimeDistribution::LogNormal { median, sigma } => write!(f, "lognormal median {median} sigma {sigma}"),
+            LifetimeDistribution::LogNormal { median, sigma } => {
+                write!(f, "lognormal median {median} sigma {sigma}")
+            }
             LifetimeDistribution::Fixed(duration) => write!(f, "fixed {duration}"),
             LifetimeDistribution::Infinite => f.write_str("infinite"),
         }
@@ -138,7 +140,11 @@ const WEIGHT_SCALE: f64 = 1e12;
 impl SyntheticWorkload {
     /// A generator over `catalog` seeded with `seed`; fails if a model is
     /// unknown or lacks a precision the mix asks for.
-    pub fn new(spec: SyntheticSpec, catalog: &Catalog, seed: u64) -> Result<SyntheticWorkload, String> {
+    pub fn new(
+        spec: SyntheticSpec,
+        catalog: &Catalog,
+        seed: u64,
+    ) -> Result<SyntheticWorkload, String> {
         let popularity = model_probabilities(&spec.models, &spec.popularity)?;
         let mut classes = ClassTable::default();
         let mut components = Vec::new();
@@ -184,11 +190,13 @@ impl SyntheticWorkload {
 
     /// The distribution of demands this generator draws from.
     pub fn demand_mix(&self) -> DemandMix {
-        DemandMix::new(
-            self.components
-                .iter()
-                .map(|c| (c.demand, c.class, (c.probability * WEIGHT_SCALE).round() as u64)),
-        )
+        DemandMix::new(self.components.iter().map(|c| {
+            (
+                c.demand,
+                c.class,
+                (c.probability * WEIGHT_SCALE).round() as u64,
+            )
+        }))
     }
 
     fn next_arrival(&mut self) -> SimTime {
@@ -198,7 +206,9 @@ impl SyntheticWorkload {
                     let exp = Exp::new(rate_per_hour / 3600.0).expect("rate checked positive");
                     self.clock_secs += exp.sample(&mut self.rng);
                 }
-                ArrivalProcess::Deterministic { interval } => self.clock_secs += interval.as_secs_f64(),
+                ArrivalProcess::Deterministic { interval } => {
+                    self.clock_secs += interval.as_secs_f64()
+                }
                 ArrivalProcess::AllAtOnce => {}
             }
         }
@@ -207,12 +217,14 @@ impl SyntheticWorkload {
 
     fn draw_lifetime(&mut self) -> Option<SimTime> {
         let seconds = match self.spec.lifetime {
-            LifetimeDistribution::Exponential { mean } => {
-                Exp::new(1.0 / mean.as_secs_f64()).expect("mean checked positive").sample(&mut self.rng)
-            }
-            LifetimeDistribution::LogNormal { median, sigma } => LogNormal::new(median.as_secs_f64().ln(), sigma)
-                .expect("median and sigma checked")
+            LifetimeDistribution::Exponential { mean } => Exp::new(1.0 / mean.as_secs_f64())
+                .expect("mean checked positive")
                 .sample(&mut self.rng),
+            LifetimeDistribution::LogNormal { median, sigma } => {
+                LogNormal::new(median.as_secs_f64().ln(), sigma)
+                    .expect("median and sigma checked")
+                    .sample(&mut self.rng)
+            }
             LifetimeDistribution::Fixed(duration) => return Some(duration),
             LifetimeDistribution::Infinite => return None,
         };
@@ -254,10 +266,16 @@ fn model_probabilities(models: &[String], popularity: &Popularity) -> Result<Vec
     }
     let weights: Vec<f64> = match popularity {
         Popularity::Uniform => vec![1.0; models.len()],
-        Popularity::Zipf { exponent } => (1..=models.len()).map(|rank| 1.0 / (rank as f64).powf(*exponent)).collect(),
+        Popularity::Zipf { exponent } => (1..=models.len())
+            .map(|rank| 1.0 / (rank as f64).powf(*exponent))
+            .collect(),
         Popularity::Weights(weights) => {
             if weights.len() != models.len() {
-                return Err(format!("{} weights for {} models", weights.len(), models.len()));
+                return Err(format!(
+                    "{} weights for {} models",
+                    weights.len(),
+                    models.len()
+                ));
             }
             weights.clone()
         }
@@ -275,10 +293,17 @@ mod tests {
 
     fn spec() -> SyntheticSpec {
         SyntheticSpec {
-            arrivals: ArrivalProcess::Poisson { rate_per_hour: 60.0 },
+            arrivals: ArrivalProcess::Poisson {
+                rate_per_hour: 60.0,
+            },
             count: Some(2000),
-            lifetime: LifetimeDistribution::Exponential { mean: SimTime::hours(2) },
-            models: vec!["meta-llama/Llama-3.1-8B-Instruct".into(), "google/gemma-3-27B".into()],
+            lifetime: LifetimeDistribution::Exponential {
+                mean: SimTime::hours(2),
+            },
+            models: vec![
+                "meta-llama/Llama-3.1-8B-Instruct".into(),
+                "google/gemma-3-27B".into(),
+            ],
             popularity: Popularity::Zipf { exponent: 1.0 },
             precision_mix: [0.5, 0.0, 0.5],
             priorities: vec![],
@@ -286,7 +311,9 @@ mod tests {
     }
 
     fn drain(w: &mut SyntheticWorkload) -> Vec<DeploymentRequest> {
-        std::iter::from_fn(|| w.next_request()).map(Result::unwrap).collect()
+        std::iter::from_fn(|| w.next_request())
+            .map(Result::unwrap)
+            .collect()
     }
 
     #[test]
@@ -307,10 +334,16 @@ mod tests {
         let mut w = SyntheticWorkload::new(spec(), &catalog, 1).unwrap();
         let requests = drain(&mut w);
         // Zipf(1) over two models: 2/3 and 1/3.
-        let first = requests.iter().filter(|r| w.classes().get(r.class).name.starts_with("meta-llama")).count();
+        let first = requests
+            .iter()
+            .filter(|r| w.classes().get(r.class).name.starts_with("meta-llama"))
+            .count();
         let share = first as f64 / requests.len() as f64;
         assert!((share - 2.0 / 3.0).abs() < 0.04, "{share}");
-        let int8 = requests.iter().filter(|r| w.classes().get(r.class).precision == Some(Precision::Int8)).count();
+        let int8 = requests
+            .iter()
+            .filter(|r| w.classes().get(r.class).precision == Some(Precision::Int8))
+            .count();
         assert_eq!(int8, 0, "the mix gives int8 no share");
         // 60 per hour: the 2000th arrival near 2000 minutes.
         let last = requests.last().unwrap().arrival.as_secs_f64() / 60.0;
@@ -321,7 +354,9 @@ mod tests {
     fn an_unknown_model_is_refused() {
         let mut bad = spec();
         bad.models.push("acme/NotAModel".into());
-        let err = SyntheticWorkload::new(bad, &Catalog::builtin(), 1).err().unwrap();
+        let err = SyntheticWorkload::new(bad, &Catalog::builtin(), 1)
+            .err()
+            .unwrap();
         assert!(err.contains("unknown model `acme/NotAModel`"), "{err}");
     }
 }

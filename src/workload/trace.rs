@@ -25,18 +25,29 @@ use super::csv_rows::{next_row_request, CsvRows, RowReader};
 use super::{ClassId, ClassTable, DeploymentRequest, Skipped, Workload, WorkloadError};
 
 /// Every column the format defines.
-pub const COLUMNS: [&str; 6] = ["arrival", "model", "precision", "duration", "departure", "priority"];
+pub const COLUMNS: [&str; 6] = [
+    "arrival",
+    "model",
+    "precision",
+    "duration",
+    "departure",
+    "priority",
+];
 
 /// Reads an aimsim trace, streaming.
 pub struct TraceWorkload<'a> {
     rows: CsvRows,
     catalog: &'a Catalog,
     classes: ClassTable,
-    resolved: HashMap<String, [Option<Option<(Demand, ClassId)>>; 3]>,
+    resolved: HashMap<String, [Option<Resolution>; 3]>,
     unknown: BTreeMap<String, (u64, u64)>,
     last_arrival: SimTime,
     columns: Columns,
 }
+
+/// A model at a precision looked up once: its demand and class, or `None`
+/// when the catalog lacks it.
+type Resolution = Option<(Demand, ClassId)>;
 
 struct Columns {
     arrival: usize,
@@ -54,8 +65,15 @@ impl<'a> TraceWorkload<'a> {
     }
 
     /// Reads a trace from any reader; `source_name` names it in errors.
-    pub fn from_reader(reader: Box<dyn Read>, source_name: &str, catalog: &'a Catalog) -> Result<TraceWorkload<'a>, WorkloadError> {
-        TraceWorkload::new(CsvRows::from_reader(reader, source_name, &COLUMNS, &COLUMNS[..3], true)?, catalog)
+    pub fn from_reader(
+        reader: Box<dyn Read>,
+        source_name: &str,
+        catalog: &'a Catalog,
+    ) -> Result<TraceWorkload<'a>, WorkloadError> {
+        TraceWorkload::new(
+            CsvRows::from_reader(reader, source_name, &COLUMNS, &COLUMNS[..3], true)?,
+            catalog,
+        )
     }
 
     fn new(rows: CsvRows, catalog: &'a Catalog) -> Result<TraceWorkload<'a>, WorkloadError> {
@@ -82,7 +100,11 @@ impl<'a> TraceWorkload<'a> {
     /// catalog lacks it (the row is then skipped and counted).
     fn resolve(&mut self, precision: Precision) -> Option<(Demand, ClassId)> {
         let model = self.rows.field(self.columns.model);
-        if let Some(done) = self.resolved.get(model).and_then(|slots| slots[precision.index()]) {
+        if let Some(done) = self
+            .resolved
+            .get(model)
+            .and_then(|slots| slots[precision.index()])
+        {
             return done;
         }
         let model = model.to_string();
@@ -97,7 +119,6 @@ impl<'a> TraceWorkload<'a> {
         self.resolved.entry(model).or_default()[precision.index()] = Some(resolved);
         resolved
     }
-
 }
 
 impl RowReader for TraceWorkload<'_> {
@@ -154,7 +175,10 @@ impl RowReader for TraceWorkload<'_> {
         self.last_arrival = arrival;
         let Some((demand, class)) = self.resolve(precision) else {
             let line = self.rows.line();
-            let entry = self.unknown.entry(self.rows.field(self.columns.model).to_string()).or_insert((line, 0));
+            let entry = self
+                .unknown
+                .entry(self.rows.field(self.columns.model).to_string())
+                .or_insert((line, 0));
             entry.1 += 1;
             return Ok(None);
         };
@@ -188,5 +212,3 @@ impl Workload for TraceWorkload<'_> {
             .collect()
     }
 }
-
-

@@ -7,4 +7,6 @@ mod place_command;
 mod profile_commands;
 mod profile_validation;
 mod scheduler_properties;
+mod simulate_command;
+mod simulation;
 mod support;

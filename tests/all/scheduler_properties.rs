@@ -10,6 +10,7 @@ use aimsim::schedule::{
     Demand, PartitionRef, Placement, PlacementRequest, Policy, RejectCode, Scheduler,
 };
 use aimsim::units::Mib;
+use aimsim::workload::{ClassId, DemandMix};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -73,6 +74,32 @@ fn free_map(s: &Scheduler) -> Vec<Vec<Mib>> {
         .collect()
 }
 
+/// The demand mix `frag-aware` scores with in these tests.
+fn test_mix() -> DemandMix {
+    let sizes = [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4), (165, 1)];
+    DemandMix::new(sizes.iter().map(|&(gib, w)| {
+        (
+            Demand {
+                size: Mib::gib(gib),
+                gpu_count: 1,
+            },
+            ClassId(0),
+            w,
+        )
+    }))
+}
+
+/// `free x (weight of mix sizes > free)`, counted plainly.
+fn stranded(free: Mib, mix: &DemandMix) -> i128 {
+    let above: u64 = mix
+        .entries()
+        .iter()
+        .filter(|(d, _, _)| d.size > free)
+        .map(|e| e.2)
+        .sum();
+    i128::from(free.0) * i128::from(above)
+}
+
 /// The policy's rule, read plainly: filter every partition, then pick.
 /// Returns `None` when no partition qualifies on a GPU not in `taken`.
 fn oracle_pick(
@@ -90,7 +117,7 @@ fn oracle_pick(
         for (p, &f) in parts.iter().enumerate() {
             let qualifies = match policy {
                 Policy::Aim => f >= size && f >= min_free,
-                Policy::FirstFit | Policy::BestFit => f >= size,
+                Policy::FirstFit | Policy::BestFit | Policy::FragAware => f >= size,
             };
             if qualifies {
                 candidates.push((g as u32, p as u32, f));
@@ -103,6 +130,13 @@ fn oracle_pick(
             .iter()
             .copied()
             .min_by_key(|&(g, p, f)| (f - size, g, p)),
+        Policy::FragAware => {
+            let mix = test_mix();
+            // Least growth of expected stranded memory, then least left over.
+            candidates.iter().copied().min_by_key(|&(g, p, f)| {
+                (stranded(f - size, &mix) - stranded(f, &mix), f - size, g, p)
+            })
+        }
         Policy::Aim => {
             let first_gpu = candidates.first()?.0;
             candidates
@@ -142,6 +176,7 @@ fn run_sequence(
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
     let mut s = Scheduler::uniform(policy, layout, gpus);
+    s.set_demand_mix(test_mix());
     let largest = layout.largest_partition();
     let mut live: Vec<Placement> = Vec::new();
     let mut charged = Mib::ZERO;

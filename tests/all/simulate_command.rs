@@ -1,0 +1,414 @@
+//! `aimsim simulate`, run as a user would: shipped scenarios, determinism,
+//! traces, and bad input that must fail cleanly without leaving a report.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::support::{aimsim, aimsim_in};
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scenario(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_dir_sorted(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn metric(stdout: &str, name: &str) -> String {
+    csv::Reader::from_reader(stdout.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == name)
+        .unwrap_or_else(|| panic!("no metric {name} in\n{stdout}"))[1]
+        .to_string()
+}
+
+#[test]
+fn quickstart_runs_from_a_fresh_directory_and_writes_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = aimsim_in(
+        Some(dir.path()),
+        &["simulate", &scenario("quickstart.toml")],
+    )
+    .expect_code(0);
+    assert!(run.stdout.contains("fit_rate"), "{}", run.stdout);
+    let report = dir.path().join("reports/quickstart");
+    let names: Vec<String> = read_dir_sorted(&report).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        names,
+        [
+            "fit_by_class.csv",
+            "fit_by_model.csv",
+            "metrics.csv",
+            "timeseries.csv"
+        ]
+    );
+    let series = fs::read_to_string(report.join("timeseries.csv")).unwrap();
+    // 13 days measured, sampled every 6 h from the warm-up's end: 53 rows.
+    assert_eq!(series.lines().count(), 1 + 53);
+    assert!(
+        run.stderr.contains("report written to reports/quickstart"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn same_scenario_and_seed_give_identical_bytes_and_another_seed_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let runs: Vec<(String, PathBuf)> = [("a", "42"), ("b", "42"), ("c", "43")]
+        .iter()
+        .map(|(name, seed)| {
+            let run = aimsim(&[
+                "simulate",
+                &scenario("cpx-multi-tenant.toml"),
+                "--seed",
+                seed,
+                "--out",
+                out(name).to_str().unwrap(),
+                "--format",
+                "csv",
+            ])
+            .expect_code(0);
+            (run.stdout, out(name))
+        })
+        .collect();
+    assert_eq!(runs[0].0, runs[1].0);
+    assert_eq!(read_dir_sorted(&runs[0].1), read_dir_sorted(&runs[1].1));
+    assert_ne!(read_dir_sorted(&runs[0].1), read_dir_sorted(&runs[2].1));
+}
+
+#[test]
+fn fp16_versus_int4_on_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let fp16 = aimsim(&[
+        "simulate",
+        &scenario("fp16-vs-int4.toml"),
+        "--out",
+        dir.path().join("fp16").to_str().unwrap(),
+        "--format",
+        "csv",
+    ])
+    .expect_code(0);
+    let int4 = aimsim(&[
+        "simulate",
+        &scenario("fp16-vs-int4.toml"),
+        "--out",
+        dir.path().join("int4").to_str().unwrap(),
+        "--format",
+        "csv",
+        "--set",
+        "workload.precision_mix={int4=1.0}",
+    ])
+    .expect_code(0);
+    // The same arrivals: the same count in the measured window.
+    assert_eq!(
+        metric(&fp16.stdout, "arrivals"),
+        metric(&int4.stdout, "arrivals")
+    );
+    let fit = |out: &str| metric(out, "fit_rate").parse::<f64>().unwrap();
+    assert!(
+        fit(&int4.stdout) > fit(&fp16.stdout),
+        "int4 packs more: {} vs {}",
+        fit(&int4.stdout),
+        fit(&fp16.stdout)
+    );
+    assert!(metric(&int4.stdout, "fit_rate_int4").parse::<f64>().is_ok());
+}
+
+#[test]
+fn an_aimsim_trace_replays_and_priorities_order_simultaneous_arrivals() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_path = dir.path().join("t.toml");
+    fs::write(
+        &scenario_path,
+        format!(
+            "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\npath = \"{}\"\n",
+            fixture("deployments.csv")
+        ),
+    )
+    .unwrap();
+    let run = aimsim(&[
+        "simulate",
+        scenario_path.to_str().unwrap(),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+        "--format",
+        "csv",
+    ])
+    .expect_code(0);
+    // At t = 0 the 70B fp16 (165 GiB, priority 0) and gemma-27B fp16
+    // (60 GiB, priority 5) cannot both fit one SPX GPU: gemma, listed second,
+    // is admitted first and the 70B is rejected. Qwen3-8B int8 (13) and
+    // Llama-8B fp16 (20) then fit beside gemma.
+    assert_eq!(metric(&run.stdout, "arrivals"), "4");
+    assert_eq!(metric(&run.stdout, "placed"), "3");
+    assert_eq!(metric(&run.stdout, "rejected_no_capacity"), "1");
+    let classes = fs::read_to_string(dir.path().join("r/fit_by_class.csv")).unwrap();
+    assert!(
+        classes.contains("meta-llama/Llama-3.3-70B-Instruct,fp16,1,0,1,0,0,0.000000"),
+        "{classes}"
+    );
+    assert!(
+        classes.contains("google/gemma-3-27B,fp16,1,1,0,0,0,1.000000"),
+        "{classes}"
+    );
+}
+
+#[test]
+fn the_alibaba_format_replays_with_cpu_only_pods_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = aimsim(&[
+        "simulate",
+        &scenario("openb-replay.toml"),
+        "--trace",
+        &fixture("openb_pods_small.csv"),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+        "--format",
+        "csv",
+    ])
+    .expect_code(0);
+    assert_eq!(metric(&run.stdout, "arrivals"), "5");
+    assert_eq!(
+        metric(&run.stdout, "skipped: CPU-only pods (num_gpu = 0)"),
+        "1"
+    );
+    let classes = fs::read_to_string(dir.path().join("r/fit_by_class.csv")).unwrap();
+    assert!(classes.contains("openb 2 x GPU,"), "{classes}");
+    assert!(classes.contains("openb 500 milli-GPU,"), "{classes}");
+}
+
+#[test]
+fn the_fill_experiment_records_the_allocation_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = aimsim(&[
+        "simulate",
+        &scenario("openb-fill.toml"),
+        "--trace",
+        &fixture("openb_pods_small.csv"),
+        "--set",
+        "fleet.gpus.0.count=20",
+        "--out",
+        dir.path().join("f").to_str().unwrap(),
+        "--format",
+        "csv",
+    ])
+    .expect_code(0);
+    let ratio: f64 = metric(&run.stdout, "allocation_ratio").parse().unwrap();
+    assert!(ratio > 0.5 && ratio <= 1.0, "{ratio}");
+    let fill = fs::read_to_string(dir.path().join("f/fill.csv")).unwrap();
+    // A point each time requested memory crosses a 5% step (a large request
+    // may cross several at once), up to 100%.
+    let requested: Vec<f64> = fill
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(requested.len() >= 10 && requested.len() <= 20, "{fill}");
+    let bucket = |r: f64| (r / 0.05 + 1e-9).floor() as u64;
+    assert!(
+        requested.windows(2).all(|w| bucket(w[1]) > bucket(w[0])),
+        "one point per step: {fill}"
+    );
+    assert!(*requested.last().unwrap() >= 1.0, "{fill}");
+}
+
+/// A scenario file in a temporary folder with `body`.
+fn write_scenario(dir: &Path, body: &str) -> String {
+    let path = dir.join("bad.toml");
+    fs::write(&path, body).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const GOOD: &str = "[run]\nseed = 1\nhorizon = \"1d\"\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 2\nlayout = \"SPX\"\n[workload]\nsource = \"synthetic\"\narrivals = { process = \"poisson\", rate_per_hour = 5 }\nlifetime = { distribution = \"exponential\", mean = \"2h\" }\nprecision_mix = { fp16 = 1.0 }\n";
+
+#[test]
+fn bad_scenarios_name_the_file_the_key_and_what_was_expected() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("seed = 1", "sed = 1", "line 2, column 1: key `run.sed`: unknown field `sed`, expected one of `seed`"),
+        ("count = 2", "count = \"two\"", "line 8, column 9: key `fleet.gpus[0].count`: invalid type: string \"two\", expected u32"),
+        ("layout = \"SPX\"", "layout = \"SPX/NPS4\"", "key `fleet.gpus[0].layout`: MI300X does not support SPX/NPS4; valid modes are"),
+        ("fp16 = 1.0", "fp16 = 0.5, int4 = 0.4", "key `workload.precision_mix`: shares must sum to 1, they sum to 0.9"),
+        ("fp16 = 1.0", "fp8 = 1.0", "key `workload.precision_mix.fp8`: unknown precision `fp8`"),
+        ("rate_per_hour = 5", "rate_per_hour = -5", "key `workload.arrivals.rate_per_hour`: must be a positive number, got -5"),
+        ("mean = \"2h\"", "mean = \"2 hours\"", "key `workload.lifetime.mean`: bad duration `2 hours`"),
+        ("policy = \"aim\"", "policy = \"random\"", "key `fleet.policy`: unknown policy `random`"),
+        ("process = \"poisson\", rate_per_hour = 5", "process = \"bursty\"", "unknown variant `bursty`, expected one of `poisson`, `deterministic`, `all-at-once`"),
+        ("horizon = \"1d\"", "horizon = \"1d\"\nwarmup = \"2d\"", "key `run.warmup`: must end before run.horizon"),
+        ("[workload]", "[workload]\nrequests = 0", "key `workload.requests`: must be at least 1"),
+        ("count = 2", "count = 0", "key `fleet.gpus[0].count`: must be at least 1"),
+        ("seed = 1", "seed = 1\nseed = 2", "duplicate key `seed`"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to, message) in cases {
+        assert!(GOOD.contains(from), "{from}");
+        let path = write_scenario(dir.path(), &GOOD.replacen(from, to, 1));
+        let out = dir.path().join("out");
+        let run = aimsim(&["simulate", &path, "--out", out.to_str().unwrap()]).expect_code(1);
+        assert!(
+            run.stderr.starts_with(&format!("error: {path}")),
+            "{to}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(message), "{to}:\n{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+        assert!(!out.exists(), "no report after a bad scenario");
+    }
+    // The good one runs.
+    let path = write_scenario(dir.path(), GOOD);
+    aimsim(&[
+        "simulate",
+        &path,
+        "--out",
+        dir.path().join("ok").to_str().unwrap(),
+    ])
+    .expect_code(0);
+}
+
+#[test]
+fn bad_traces_name_the_row_and_leave_no_report() {
+    let header = "arrival,model,precision,duration,departure,priority\n";
+    let llama = "meta-llama/Llama-3.1-8B-Instruct";
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{header}10,{llama},fp16,,,\n5,{llama},fp16,,,\n"), "line 3: arrival 5 s is before the previous row's 10 s"),
+        (format!("{header}0,{llama},fp16,-3,,\n"), "line 2: column `duration`: `-3` must be a non-negative number of seconds"),
+        (format!("{header}10,{llama},fp16,,5,\n"), "line 2: departure 5 s is before arrival 10 s"),
+        (format!("{header}0,{llama},fp16,5,10,\n"), "line 2: give `duration` or `departure`, not both"),
+        (format!("{header}0,{llama},fp8,,,\n"), "line 2: column `precision`: unknown precision `fp8`"),
+        (format!("{header}x,{llama},fp16,,,\n"), "line 2: column `arrival`: `x` is not a number of seconds"),
+        (format!("{header}0,{llama},fp16,,,high\n"), "line 2: column `priority`: `high` is not an integer priority"),
+        (format!("{header}0,{llama}\n"), "line 2: 2 fields, expected 6 like the header"),
+        ("arrival,model\n".to_string(), "line 1: missing column `precision`"),
+        (format!("arrival,model,precision,durations\n0,{llama},fp16,5\n"), "line 1: unknown column `durations`"),
+        (format!("{header}0,acme/Nope,fp16,,,\n1,acme/Nope,int4,,,\n2,{llama},fp16,,,\n"), "2 rows name models the catalog lacks: model `acme/Nope` is not in the catalog (first on line 2) (2 rows)"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_path = write_scenario(
+        dir.path(),
+        "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n",
+    );
+    let trace = dir.path().join("trace.csv");
+    let out = dir.path().join("out");
+    for (body, message) in &cases {
+        fs::write(&trace, body).unwrap();
+        let run = aimsim(&[
+            "simulate",
+            &scenario_path,
+            "--trace",
+            trace.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .expect_code(1);
+        assert!(
+            run.stderr.contains(trace.to_str().unwrap()) && run.stderr.contains(message),
+            "{message}:\n{}",
+            run.stderr
+        );
+        assert!(!out.exists(), "no report after a bad trace");
+    }
+    // Unknown models can be skipped on request, and are counted.
+    fs::write(&trace, &cases.last().unwrap().0).unwrap();
+    let run = aimsim(&[
+        "simulate",
+        &scenario_path,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--set",
+        "workload.skip_unknown_models=true",
+    ])
+    .expect_code(0);
+    assert_eq!(metric(&run.stdout, "arrivals"), "1");
+    assert_eq!(
+        metric(
+            &run.stdout,
+            "skipped: model `acme/Nope` is not in the catalog (first on line 2)"
+        ),
+        "2"
+    );
+}
+
+#[test]
+fn bad_alibaba_rows_and_a_missing_trace_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("pods.csv");
+    fs::write(
+        &trace,
+        "name,num_gpu,gpu_milli,creation_time,deletion_time\np,1,1500,0,10\n",
+    )
+    .unwrap();
+    let run = aimsim(&[
+        "simulate",
+        &scenario("openb-replay.toml"),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("line 2: column `gpu_milli`: 1500 is outside 1..=1000"),
+        "{}",
+        run.stderr
+    );
+    fs::write(
+        &trace,
+        "name,num_gpu,gpu_milli,creation_time,deletion_time\np,1,500,100,10\n",
+    )
+    .unwrap();
+    let run = aimsim(&[
+        "simulate",
+        &scenario("openb-replay.toml"),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("line 2: deletion_time 10 is before creation_time 100"),
+        "{}",
+        run.stderr
+    );
+    let run = aimsim(&["simulate", &scenario("openb-replay.toml")]).expect_code(2);
+    assert!(
+        run.stderr.contains("give its path with --trace"),
+        "{}",
+        run.stderr
+    );
+    let run = aimsim(&[
+        "simulate",
+        &scenario("openb-replay.toml"),
+        "--trace",
+        "/nonexistent/pods.csv",
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("/nonexistent/pods.csv: cannot open"),
+        "{}",
+        run.stderr
+    );
+}
