@@ -252,6 +252,7 @@ fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolve
         demand: Demand {
             size: variant.memory,
             gpu_count: variant.gpu_count,
+            partitions: 1,
         },
         preferred: r.spec.preferred,
     };

@@ -219,7 +219,11 @@ fn replicas_per_gpu(
 ) -> usize {
     let mut fleet = Scheduler::uniform(Policy::FirstFit, layout, gpu_count as usize);
     let request = PlacementRequest {
-        demand: Demand { size, gpu_count },
+        demand: Demand {
+            size,
+            gpu_count,
+            partitions: 1,
+        },
         preferred: None,
     };
     std::iter::from_fn(|| fleet.schedule(&request).ok()).count()

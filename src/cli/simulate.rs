@@ -102,7 +102,7 @@ impl<'a> WorkloadSource<'a> {
                 AlibabaWorkload::open(
                     self.trace.as_deref().expect("checked"),
                     AlibabaOptions {
-                        gpu_memory: self.scenario.reference_gpu_memory(),
+                        trace_gpu: self.scenario.trace_gpu(),
                         map_to_profiles: map_to_profiles.then_some(self.catalog),
                     },
                 )

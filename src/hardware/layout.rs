@@ -17,8 +17,9 @@ pub const SYSTEM_OVERHEAD: Mib = Mib::gib(4);
 /// (`min_partition_gb = 8`).
 pub const MIN_PARTITION: Mib = Mib::gib(8);
 
-/// Most partitions a custom layout may have (`max_partitions = 8`: one per XCD).
-pub const MAX_CUSTOM_PARTITIONS: usize = 8;
+/// Most partitions a layout may have (`max_partitions = 8`: one per XCD, as
+/// CPX makes).
+pub const MAX_PARTITIONS: usize = 8;
 
 /// How a user asks for a GPU to be partitioned, before it is checked against
 /// a GPU kind.
@@ -57,7 +58,7 @@ pub enum LayoutError {
     #[error("a custom layout needs at least one partition")]
     Empty,
     /// More custom partitions than the GPU has XCDs.
-    #[error("{count} partitions requested; a custom layout has at most {MAX_CUSTOM_PARTITIONS}")]
+    #[error("{count} partitions requested; a custom layout has at most {MAX_PARTITIONS}")]
     TooMany {
         /// Partitions requested.
         count: usize,
@@ -117,7 +118,7 @@ impl LayoutSpec {
                 if sizes.is_empty() {
                     return Err(LayoutError::Empty);
                 }
-                if sizes.len() > MAX_CUSTOM_PARTITIONS {
+                if sizes.len() > MAX_PARTITIONS {
                     return Err(LayoutError::TooMany { count: sizes.len() });
                 }
                 if let Some((index, &size)) =

@@ -11,7 +11,7 @@ mod mode;
 
 pub use gpu::GpuKind;
 pub use layout::{
-    Layout, LayoutError, LayoutParseError, LayoutSpec, MAX_CUSTOM_PARTITIONS, MIN_PARTITION,
+    Layout, LayoutError, LayoutParseError, LayoutSpec, MAX_PARTITIONS, MIN_PARTITION,
     SYSTEM_OVERHEAD,
 };
 pub use mode::{ComputeMode, MemoryMode};

@@ -18,7 +18,7 @@ use crate::schedule::Policy;
 use crate::sim::fill::FillSpec;
 use crate::sim::{ElasticSpec, FleetSpec, GpuGroup};
 use crate::time::SimTime;
-use crate::units::Mib;
+use crate::workload::alibaba::TraceGpu;
 use crate::workload::synthetic::{ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec};
 
 use schema::{
@@ -80,6 +80,8 @@ pub enum WorkloadSpec {
         /// GPU whose memory a `gpu_milli` share is taken of (default: the
         /// fleet's first kind).
         gpu: Option<GpuKind>,
+        /// Whether a trace GPU is a whole GPU or one partition.
+        per_partition: bool,
     },
 }
 
@@ -463,6 +465,7 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
             path,
             map_to_profiles,
             gpu,
+            unit,
         } => WorkloadSpec::Alibaba {
             path: path.clone(),
             map_to_profiles: *map_to_profiles,
@@ -470,6 +473,16 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                 .as_deref()
                 .map(|g| check.parsed("workload.gpu", g))
                 .transpose()?,
+            per_partition: match unit.as_deref().unwrap_or("gpu") {
+                "gpu" => false,
+                "partition" => true,
+                other => {
+                    return Err(check.fail(
+                        "workload.unit",
+                        format!("`{other}`; expected \"gpu\" or \"partition\""),
+                    ))
+                }
+            },
         },
     })
 }
@@ -518,20 +531,35 @@ impl Scenario {
         }
     }
 
-    /// Memory of the GPU an Alibaba `gpu_milli` share is taken of.
-    pub fn reference_gpu_memory(&self) -> Mib {
-        let kind = match &self.workload {
+    /// What one GPU of an Alibaba trace becomes: a whole GPU of
+    /// `workload.gpu` (default: the fleet's first kind), or, with
+    /// `unit = "partition"`, the largest partition of the fleet's first
+    /// layout.
+    pub fn trace_gpu(&self) -> TraceGpu {
+        let first = self
+            .fleet
+            .groups
+            .first()
+            .map(|g| (g.kind, g.layout.clone()))
+            .or(self
+                .fleet
+                .elastic
+                .as_ref()
+                .map(|e| (e.kind, e.layout.clone())));
+        match &self.workload {
+            WorkloadSpec::Alibaba {
+                per_partition: true,
+                ..
+            } => {
+                let partition = first
+                    .and_then(|(kind, layout)| layout.build(kind).ok())
+                    .map_or(GpuKind::Mi300x.memory(), |l| l.largest_partition());
+                TraceGpu::Partition(partition)
+            }
             WorkloadSpec::Alibaba {
                 gpu: Some(kind), ..
-            } => *kind,
-            _ => self
-                .fleet
-                .groups
-                .first()
-                .map(|g| g.kind)
-                .or(self.fleet.elastic.as_ref().map(|e| e.kind))
-                .unwrap_or(GpuKind::Mi300x),
-        };
-        kind.memory()
+            } => TraceGpu::Gpu(kind.memory()),
+            _ => TraceGpu::Gpu(first.map_or(GpuKind::Mi300x, |f| f.0).memory()),
+        }
     }
 }

@@ -90,6 +90,7 @@ pub enum WorkloadTable {
         #[serde(default)]
         map_to_profiles: bool,
         gpu: Option<String>,
+        unit: Option<String>,
     },
 }
 

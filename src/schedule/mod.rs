@@ -10,11 +10,12 @@
 mod policy;
 mod request;
 mod scheduler;
+mod search;
 
 pub use policy::{Policy, Scope, UnknownPolicy};
 pub use request::{
     Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
-    ReplicaId, Shard, MAX_GPUS_PER_REPLICA,
+    ReplicaId, Shard, MAX_SHARDS,
 };
 pub use scheduler::{Scheduler, UnscheduleError};
 

@@ -9,7 +9,6 @@ use std::str::FromStr;
 use crate::hardware::MIN_PARTITION;
 use crate::partition::Partition;
 use crate::units::Mib;
-use crate::workload::DemandMix;
 
 /// A placement policy, chosen by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,11 +22,12 @@ pub enum Policy {
     /// The partition anywhere in the fleet that fits with the least memory
     /// left over.
     BestFit,
-    /// The partition anywhere in the fleet whose expected fragmentation grows
-    /// least (in the spirit of Fragmentation Gradient Descent, USENIX ATC'23):
-    /// a partition with `f` free is expected to strand `f x P(size > f)` of
-    /// it, with sizes drawn from the workload's demand mix. Ties go to the
-    /// least memory left over.
+    /// The placement anywhere in the fleet that grows the GPU's expected
+    /// stranded memory least, after Fragmentation Gradient Descent ("Beware
+    /// of Fragmentation", USENIX ATC'23): the memory a request drawn from
+    /// the workload's demand mix could not use (see
+    /// [`DemandMix::expected_stranded`](crate::workload::DemandMix::expected_stranded)).
+    /// Ties go to the least memory left over, as best-fit.
     FragAware,
 }
 
@@ -79,31 +79,19 @@ impl Policy {
         }
     }
 
-    /// Rank of a candidate that passed the filter; higher wins. `mix` is the
-    /// workload's demand mix (only `frag-aware` reads it).
+    /// Rank of a candidate partition that passed the filter; higher wins.
+    /// For `frag-aware` this is only the tie-breaker: the scheduler ranks by
+    /// the change in the GPU's expected stranded memory first.
     #[inline]
-    pub fn score(self, partition: &Partition, size: Mib, mix: &DemandMix) -> i128 {
+    pub fn score(self, partition: &Partition, size: Mib) -> i128 {
         let free = partition.free();
-        let left = i128::from((free - size).0);
         match self {
             Policy::Aim => i128::from(free.0),
             // Every candidate ties, so the lowest index wins.
             Policy::FirstFit => 0,
-            Policy::BestFit => -left,
-            Policy::FragAware => {
-                let before = expected_stranded(free, mix);
-                let after = expected_stranded(free - size, mix);
-                // Less growth first, then less left over (left < 2^32 MiB).
-                (before - after) * (1 << 32) - left
-            }
+            Policy::BestFit | Policy::FragAware => -i128::from((free - size).0),
         }
     }
-}
-
-/// `free x weight(size > free)`: free memory a request drawn from `mix` is
-/// expected to find unusable, in MiB x weight units.
-fn expected_stranded(free: Mib, mix: &DemandMix) -> i128 {
-    i128::from(free.0) * i128::from(mix.weight_larger_than(free))
 }
 
 impl fmt::Display for Policy {

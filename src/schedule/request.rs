@@ -4,16 +4,44 @@ use std::fmt;
 
 use crate::units::Mib;
 
-/// Most GPUs one replica may span (one node's worth).
-pub const MAX_GPUS_PER_REPLICA: usize = 8;
+/// Most partitions one replica may be charged on (`gpu_count x partitions`).
+pub const MAX_SHARDS: usize = 8;
 
-/// Memory a replica needs: `size` on each of `gpu_count` distinct GPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Memory a replica needs: `size` on each of `partitions` distinct
+/// partitions of each of `gpu_count` distinct GPUs, all or nothing.
+///
+/// An AIM profile needs one partition on each of its GPUs. A pod of the
+/// Alibaba trace mapped onto partitions (one trace GPU = one partition, one
+/// trace node = one MI300X) needs several whole partitions of one GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Demand {
-    /// Memory charged on each GPU.
+    /// Memory charged on each partition.
     pub size: Mib,
-    /// Distinct GPUs, all or nothing.
+    /// Distinct GPUs.
     pub gpu_count: u32,
+    /// Distinct partitions on each of those GPUs.
+    pub partitions: u32,
+}
+
+impl Demand {
+    /// `size` on one partition of one GPU.
+    pub fn single(size: Mib) -> Demand {
+        Demand {
+            size,
+            gpu_count: 1,
+            partitions: 1,
+        }
+    }
+
+    /// Partitions charged in all.
+    pub fn shards(&self) -> u64 {
+        u64::from(self.gpu_count) * u64::from(self.partitions)
+    }
+
+    /// Memory charged in all.
+    pub fn total(&self) -> Mib {
+        Mib(self.size.0 * self.shards())
+    }
 }
 
 /// A partition of a GPU in the fleet.
@@ -47,7 +75,7 @@ impl PlacementRequest {
     /// A request for `size` on one GPU, no preference.
     pub fn single(size: Mib) -> PlacementRequest {
         PlacementRequest {
-            demand: Demand { size, gpu_count: 1 },
+            demand: Demand::single(size),
             preferred: None,
         }
     }
@@ -86,7 +114,7 @@ pub struct Shard {
 pub struct Placement {
     /// The new replica.
     pub replica: ReplicaId,
-    shards: [Shard; MAX_GPUS_PER_REPLICA],
+    shards: [Shard; MAX_SHARDS],
     len: u8,
 }
 
@@ -98,7 +126,7 @@ impl Placement {
                 partition: 0,
             },
             size: Mib::ZERO,
-        }; MAX_GPUS_PER_REPLICA];
+        }; MAX_SHARDS];
         all[..shards.len()].copy_from_slice(shards);
         Placement {
             replica,
@@ -145,11 +173,14 @@ impl RejectCode {
 pub enum RejectReason {
     /// A zero-size demand or zero GPUs.
     EmptyDemand,
-    /// More GPUs per replica than supported.
-    TooManyGpus {
-        /// GPUs asked for.
-        requested: u32,
+    /// More partitions per replica than supported.
+    TooManyShards {
+        /// Partitions asked for in all.
+        requested: u64,
     },
+    /// A preferred partition for a replica needing several partitions of
+    /// one GPU (not supported: which partition would it pin?).
+    PreferredWithSeveralPartitions,
     /// The preferred partition does not exist.
     NoSuchPartition {
         /// The partition asked for.
@@ -162,6 +193,13 @@ pub enum RejectReason {
         /// Largest partition in the fleet.
         largest: Mib,
     },
+    /// Needs more partitions of one GPU than any GPU has.
+    NotEnoughPartitions {
+        /// Partitions needed on one GPU.
+        needed: u32,
+        /// Most partitions a GPU of the fleet has.
+        most: u32,
+    },
     /// Needs more distinct GPUs than the fleet has.
     NotEnoughGpus {
         /// GPUs needed.
@@ -171,8 +209,10 @@ pub enum RejectReason {
     },
     /// No partition (on enough distinct GPUs) passes the policy's filter now.
     NoCandidate {
-        /// Per-GPU size.
+        /// Size of each partition's share.
         size: Mib,
+        /// Partitions needed on each GPU.
+        partitions: u32,
         /// GPUs needed.
         needed: u32,
         /// GPUs on which a candidate was found before giving up.
@@ -193,11 +233,12 @@ impl Rejection {
     pub(crate) fn new(reason: RejectReason) -> Rejection {
         let code = match reason {
             RejectReason::EmptyDemand
-            | RejectReason::TooManyGpus { .. }
+            | RejectReason::TooManyShards { .. }
+            | RejectReason::PreferredWithSeveralPartitions
             | RejectReason::NoSuchPartition { .. } => RejectCode::Invalid,
-            RejectReason::LargerThanAnyPartition { .. } | RejectReason::NotEnoughGpus { .. } => {
-                RejectCode::NeverFits
-            }
+            RejectReason::LargerThanAnyPartition { .. }
+            | RejectReason::NotEnoughPartitions { .. }
+            | RejectReason::NotEnoughGpus { .. } => RejectCode::NeverFits,
             RejectReason::NoCandidate { .. } => RejectCode::NoCapacityNow,
         };
         Rejection { code, reason }
@@ -208,10 +249,13 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.reason {
             RejectReason::EmptyDemand => f.write_str("invalid: the request asks for no memory or no GPU"),
-            RejectReason::TooManyGpus { requested } => write!(
+            RejectReason::TooManyShards { requested } => write!(
                 f,
-                "invalid: {requested} GPUs per replica requested; at most {MAX_GPUS_PER_REPLICA} are supported"
+                "invalid: {requested} partitions per replica requested; at most {MAX_SHARDS} are supported"
             ),
+            RejectReason::PreferredWithSeveralPartitions => {
+                f.write_str("invalid: a preferred partition needs a one-partition-per-GPU request")
+            }
             RejectReason::NoSuchPartition { preferred } => {
                 write!(f, "invalid: preferred {preferred} does not exist")
             }
@@ -219,17 +263,27 @@ impl fmt::Display for Rejection {
                 f,
                 "never fits: needs {size} GiB, the largest partition is {largest} GiB"
             ),
+            RejectReason::NotEnoughPartitions { needed, most } => {
+                write!(f, "never fits: needs {needed} partitions of one GPU, a GPU has at most {most}")
+            }
             RejectReason::NotEnoughGpus { needed, fleet } => {
                 write!(f, "never fits: needs {needed} distinct GPUs, the fleet has {fleet}")
             }
-            RejectReason::NoCandidate { size, needed, found } => {
-                if needed == 1 {
-                    write!(f, "no capacity now: no partition can take {size} GiB")
+            RejectReason::NoCandidate {
+                size,
+                partitions,
+                needed,
+                found,
+            } => {
+                let each = if partitions == 1 {
+                    format!("{size} GiB")
                 } else {
-                    write!(
-                        f,
-                        "no capacity now: {size} GiB fits on {found} of the {needed} distinct GPUs needed"
-                    )
+                    format!("{partitions} partitions of {size} GiB")
+                };
+                match (needed, partitions) {
+                    (1, 1) => write!(f, "no capacity now: no partition can take {size} GiB"),
+                    (1, _) => write!(f, "no capacity now: no GPU has {each} free"),
+                    _ => write!(f, "no capacity now: {each} fits on {found} of the {needed} distinct GPUs needed"),
                 }
             }
         }

@@ -5,11 +5,12 @@ use crate::partition::GpuState;
 use crate::units::Mib;
 use crate::workload::DemandMix;
 
-use super::policy::{Policy, Scope};
+use super::policy::Policy;
 use super::request::{
     PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
-    MAX_GPUS_PER_REPLICA,
+    MAX_SHARDS,
 };
+use super::search::find;
 
 /// A fleet of partitioned GPUs and the replicas placed on it.
 #[derive(Debug, Clone)]
@@ -19,6 +20,7 @@ pub struct Scheduler {
     gpus: Vec<GpuState>,
     online: Vec<bool>,
     largest_partition: Mib,
+    most_partitions: u32,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     live: usize,
@@ -45,6 +47,7 @@ impl Scheduler {
             gpus: Vec::new(),
             online: Vec::new(),
             largest_partition: Mib::ZERO,
+            most_partitions: 0,
             slots: Vec::new(),
             free_slots: Vec::new(),
             live: 0,
@@ -63,6 +66,7 @@ impl Scheduler {
     /// Adds an empty, online GPU at the end of the fleet and returns its index.
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
+        self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
         self.gpus.push(GpuState::new(layout));
         self.online.push(true);
         (self.gpus.len() - 1) as u32
@@ -126,7 +130,7 @@ impl Scheduler {
                 partition: 0,
             },
             size: Mib::ZERO,
-        }; MAX_GPUS_PER_REPLICA];
+        }; MAX_SHARDS];
         let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
         for shard in &shards[..count] {
             self.gpus[shard.at.gpu as usize]
@@ -184,15 +188,14 @@ impl Scheduler {
         let mut live = 0;
         for placement in self.placements() {
             live += 1;
-            let mut gpus_seen = Vec::new();
-            for shard in placement.shards() {
-                if gpus_seen.contains(&shard.at.gpu) {
+            let shards = placement.shards();
+            for (i, shard) in shards.iter().enumerate() {
+                if shards[..i].iter().any(|s| s.at == shard.at) {
                     return Err(format!(
-                        "replica {} has two shards on gpu {}",
-                        placement.replica, shard.at.gpu
+                        "replica {} has two shards on {}",
+                        placement.replica, shard.at
                     ));
                 }
-                gpus_seen.push(shard.at.gpu);
                 let entry = &mut charged[shard.at.gpu as usize][shard.at.partition as usize];
                 entry.0 += shard.size;
                 entry.1 += 1;
@@ -223,23 +226,26 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Chooses a partition on each of `gpu_count` distinct GPUs, filling
-    /// `shards`; returns how many, or why none.
+    /// Chooses `partitions` partitions on each of `gpu_count` distinct
+    /// GPUs, filling `shards`; returns how many shards, or why none.
     fn choose(
         &self,
         request: &PlacementRequest,
-        shards: &mut [Shard; MAX_GPUS_PER_REPLICA],
+        shards: &mut [Shard; MAX_SHARDS],
     ) -> Result<usize, RejectReason> {
         let demand = request.demand;
-        if demand.size == Mib::ZERO || demand.gpu_count == 0 {
+        if demand.size == Mib::ZERO || demand.gpu_count == 0 || demand.partitions == 0 {
             return Err(RejectReason::EmptyDemand);
         }
-        if demand.gpu_count as usize > MAX_GPUS_PER_REPLICA {
-            return Err(RejectReason::TooManyGpus {
-                requested: demand.gpu_count,
+        if demand.shards() > MAX_SHARDS as u64 {
+            return Err(RejectReason::TooManyShards {
+                requested: demand.shards(),
             });
         }
         let preferred = match request.preferred {
+            Some(_) if demand.partitions > 1 => {
+                return Err(RejectReason::PreferredWithSeveralPartitions)
+            }
             Some(at) => {
                 let exists = self
                     .gpus
@@ -259,73 +265,57 @@ impl Scheduler {
                 largest: self.largest_partition,
             });
         }
+        if demand.partitions > self.most_partitions {
+            return Err(RejectReason::NotEnoughPartitions {
+                needed: demand.partitions,
+                most: self.most_partitions,
+            });
+        }
         if demand.gpu_count as usize > self.gpus.len() {
             return Err(RejectReason::NotEnoughGpus {
                 needed: demand.gpu_count,
                 fleet: self.gpus.len() as u32,
             });
         }
-        let needed = demand.gpu_count as usize;
-        let mut found = 0;
+        let mut count = 0;
+        let mut gpus_found = 0;
         if let Some(at) = preferred {
             shards[0] = Shard {
                 at,
                 size: demand.size,
             };
-            found = 1;
+            count = 1;
+            gpus_found = 1;
         }
-        while found < needed {
-            let taken = &shards[..found];
-            match self.best_candidate(demand.size, |gpu| taken.iter().any(|s| s.at.gpu == gpu)) {
-                Some(at) => {
-                    shards[found] = Shard {
-                        at,
-                        size: demand.size,
-                    };
-                    found += 1;
-                }
-                None => {
-                    return Err(RejectReason::NoCandidate {
-                        size: demand.size,
-                        needed: demand.gpu_count,
-                        found: found as u32,
-                    })
-                }
+        while gpus_found < demand.gpu_count {
+            let taken = &shards[..count];
+            let found = find(
+                self.policy,
+                &self.demand_mix,
+                &self.gpus,
+                &self.online,
+                demand.size,
+                demand.partitions as usize,
+                |gpu| taken.iter().any(|s| s.at.gpu == gpu),
+            );
+            let Some((gpu, pick)) = found else {
+                return Err(RejectReason::NoCandidate {
+                    size: demand.size,
+                    partitions: demand.partitions,
+                    needed: demand.gpu_count,
+                    found: gpus_found,
+                });
+            };
+            for &partition in &pick.partitions[..pick.len] {
+                shards[count] = Shard {
+                    at: PartitionRef { gpu, partition },
+                    size: demand.size,
+                };
+                count += 1;
             }
+            gpus_found += 1;
         }
-        Ok(found)
-    }
-
-    /// The policy's choice for `size`, skipping GPUs for which `excluded`
-    /// holds. Ties go to the lowest GPU, then the lowest partition.
-    fn best_candidate(&self, size: Mib, excluded: impl Fn(u32) -> bool) -> Option<PartitionRef> {
-        let policy = self.policy;
-        let mut best: Option<(i128, PartitionRef)> = None;
-        for (gpu_index, gpu) in self.gpus.iter().enumerate() {
-            let gpu_index = gpu_index as u32;
-            if !self.online[gpu_index as usize] || excluded(gpu_index) {
-                continue;
-            }
-            for (p, partition) in gpu.partitions().iter().enumerate() {
-                if !policy.filter(partition, size) {
-                    continue;
-                }
-                let score = policy.score(partition, size, &self.demand_mix);
-                if best.is_none_or(|(top, _)| score > top) {
-                    best = Some((
-                        score,
-                        PartitionRef {
-                            gpu: gpu_index,
-                            partition: p as u32,
-                        },
-                    ));
-                }
-            }
-            if best.is_some() && policy.scope() == Scope::FirstGpuWithCandidate {
-                break;
-            }
-        }
-        best.map(|(_, at)| at)
+        Ok(count)
     }
 
     fn take_slot(&mut self) -> ReplicaId {

@@ -60,6 +60,7 @@ fn aim_picks_the_partition_with_most_free_memory() {
         demand: Demand {
             size: Mib::gib(20),
             gpu_count: 1,
+            partitions: 1,
         },
         preferred: Some(at(0, 0)),
     })
@@ -68,6 +69,7 @@ fn aim_picks_the_partition_with_most_free_memory() {
         demand: Demand {
             size: Mib::gib(30),
             gpu_count: 1,
+            partitions: 1,
         },
         preferred: Some(at(0, 1)),
     })
@@ -90,6 +92,7 @@ fn aim_never_offers_a_partition_with_less_than_min_partition_free() {
                 demand: Demand {
                     size: Mib::gib(size),
                     gpu_count: 1,
+                    partitions: 1,
                 },
                 preferred: Some(at(0, p)),
             })
@@ -110,6 +113,7 @@ fn first_fit_and_best_fit_choose_as_their_names_say() {
                 demand: Demand {
                     size: Mib::gib(size),
                     gpu_count: 1,
+                    partitions: 1,
                 },
                 preferred: Some(at(g, 0)),
             })
@@ -145,6 +149,7 @@ fn preferred_partition_is_used_when_it_fits_and_skipped_when_not() {
         demand: Demand {
             size: Mib::gib(size),
             gpu_count: 1,
+            partitions: 1,
         },
         preferred: Some(at(0, p)),
     };
@@ -162,6 +167,7 @@ fn a_missing_preferred_partition_is_an_invalid_request() {
             demand: Demand {
                 size: Mib::gib(1),
                 gpu_count: 1,
+                partitions: 1,
             },
             preferred: Some(missing),
         };
@@ -189,6 +195,7 @@ fn rejections_say_never_or_not_now() {
             demand: Demand {
                 size: Mib::gib(1),
                 gpu_count: 3,
+                partitions: 1,
             },
             preferred: None,
         })
@@ -218,6 +225,7 @@ fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
         demand: Demand {
             size: Mib::gib(100),
             gpu_count: 2,
+            partitions: 1,
         },
         preferred: None,
     };
@@ -232,6 +240,7 @@ fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
         rejection.reason,
         RejectReason::NoCandidate {
             size: Mib::gib(100),
+            partitions: 1,
             needed: 2,
             found: 0
         }
@@ -309,4 +318,95 @@ fn policies_parse_by_name() {
         assert_eq!(policy.name().parse::<Policy>(), Ok(policy));
     }
     assert!("worst-fit".parse::<Policy>().is_err());
+}
+
+fn whole(partitions: u32) -> PlacementRequest {
+    PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(24),
+            gpu_count: 1,
+            partitions,
+        },
+        preferred: None,
+    }
+}
+
+#[test]
+fn several_partitions_of_one_gpu_are_all_or_nothing() {
+    // Two CPX GPUs. Four whole partitions go to gpu 0 (partitions 0-3); then
+    // a pod on gpu 0 partition 4 and one on gpu 1 partition 0 leave no GPU
+    // with 8 free partitions, but 4 still fit on gpu 1.
+    let mut s = fleet(Policy::BestFit, "CPX", 2);
+    let four = s.schedule(&whole(4)).unwrap();
+    let spots: Vec<(u32, u32)> = four
+        .shards()
+        .iter()
+        .map(|s| (s.at.gpu, s.at.partition))
+        .collect();
+    assert_eq!(spots, [(0, 0), (0, 1), (0, 2), (0, 3)]);
+    for gpu in 0..2 {
+        s.schedule(&PlacementRequest {
+            demand: Demand::single(Mib::gib(1)),
+            preferred: Some(at(gpu, 4)),
+        })
+        .unwrap();
+    }
+    let before: Vec<Mib> = s.gpus().iter().map(|g| g.used()).collect();
+    let eight = s.schedule(&whole(8)).unwrap_err();
+    assert_eq!(eight.code, RejectCode::NoCapacityNow);
+    assert_eq!(
+        eight.to_string(),
+        "no capacity now: no GPU has 8 partitions of 24 GiB free"
+    );
+    assert_eq!(
+        before,
+        s.gpus().iter().map(|g| g.used()).collect::<Vec<_>>()
+    );
+    let placed = s.schedule(&whole(4)).unwrap();
+    assert!(placed.shards().iter().all(|s| s.at.gpu == 1));
+    s.unschedule(four.replica).unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(
+        s.schedule(&whole(9)).unwrap_err().reason,
+        RejectReason::TooManyShards { requested: 9 }
+    );
+    let mut quad = fleet(Policy::BestFit, "40,40,40,40", 1);
+    let six = quad.schedule(&whole(6)).unwrap_err();
+    assert_eq!(
+        (six.code, six.reason),
+        (
+            RejectCode::NeverFits,
+            RejectReason::NotEnoughPartitions { needed: 6, most: 4 }
+        )
+    );
+    let pinned = PlacementRequest {
+        preferred: Some(at(0, 0)),
+        ..whole(2)
+    };
+    assert_eq!(
+        s.schedule(&pinned).unwrap_err().reason,
+        RejectReason::PreferredWithSeveralPartitions
+    );
+}
+
+#[test]
+fn frag_aware_keeps_a_gpu_whole_for_a_workload_that_needs_whole_gpus() {
+    // gpu 0 is CPX (8 x 24), gpu 1 has two 24 GiB partitions. The workload
+    // asks for 12 GiB pods and for all 8 partitions of one GPU, equally often.
+    // A 12 GiB pod on gpu 0 would leave it with 7 free partitions: every
+    // byte of it (180 GiB) stranded for the 8-partition demand. On gpu 1 it
+    // strands 36 GiB where 48 were stranded already (gpu 1 can never host
+    // 8 partitions): the expected stranded memory falls by 12 there and
+    // grows by 180 on gpu 0. Best-fit sees equal left-overs and takes gpu 0.
+    use crate::workload::{ClassId, DemandMix};
+    let mix = DemandMix::new([
+        (Demand::single(Mib::gib(12)), ClassId(0), 1),
+        (whole(8).demand, ClassId(1), 1),
+    ]);
+    let layouts = [layout("CPX"), layout("24,24")];
+    for (policy, gpu) in [(Policy::BestFit, 0), (Policy::FragAware, 1)] {
+        let mut s = Scheduler::new(policy, layouts.iter());
+        s.set_demand_mix(mix.clone());
+        assert_eq!(place(&mut s, gib(12)).gpu, gpu, "{policy}");
+    }
 }

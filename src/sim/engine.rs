@@ -1,7 +1,8 @@
 //! The driver loop: pops events in (time, sequence) order, places and frees
 //! replicas through the fleet's scheduler, and keeps the metrics.
 
-use crate::schedule::{PlacementRequest, RejectCode, ReplicaId};
+use crate::hardware::MAX_PARTITIONS;
+use crate::schedule::{PlacementRequest, RejectCode, ReplicaId, Shard};
 use crate::time::SimTime;
 use crate::units::Mib;
 use crate::workload::{DemandMix, DeploymentRequest, Workload, WorkloadError};
@@ -42,6 +43,13 @@ pub enum SimError {
     /// The workload went back in time.
     #[error("the workload went back in time: {0}")]
     PastEvent(#[from] PastEvent),
+}
+
+/// Groups a placement's shards by GPU (shards of one GPU are adjacent).
+fn per_gpu(shards: &[Shard]) -> impl Iterator<Item = (u32, &[Shard])> {
+    shards
+        .chunk_by(|a, b| a.at.gpu == b.at.gpu)
+        .map(|group| (group[0].at.gpu, group))
 }
 
 /// Progress is reported every this many events.
@@ -260,13 +268,11 @@ impl Run<'_> {
         }
         match result {
             Ok(placement) => {
-                for shard in placement.shards() {
-                    let gpu = &self.fleet.scheduler.gpus()[shard.at.gpu as usize];
-                    let after = gpu.partitions()[shard.at.partition as usize].free();
-                    self.gauges.partition_changed(after + shard.size, after);
-                    if gpu.replicas() == 1 {
+                for (gpu, on_gpu) in per_gpu(placement.shards()) {
+                    self.account(gpu, on_gpu, true);
+                    if self.fleet.scheduler.gpus()[gpu as usize].replicas() == on_gpu.len() as u32 {
                         self.gauges.gpus_busy += 1;
-                        self.gpu_epoch[shard.at.gpu as usize] += 1;
+                        self.gpu_epoch[gpu as usize] += 1;
                     }
                 }
                 self.gauges.live += 1;
@@ -303,13 +309,11 @@ impl Run<'_> {
             .scheduler
             .unschedule(replica)
             .expect("a departure is scheduled once per placed replica");
-        for shard in placement.shards() {
-            let gpu = &self.fleet.scheduler.gpus()[shard.at.gpu as usize];
-            let after = gpu.partitions()[shard.at.partition as usize].free();
-            self.gauges.partition_changed(after - shard.size, after);
-            if !gpu.is_busy() {
+        for (gpu, on_gpu) in per_gpu(placement.shards()) {
+            self.account(gpu, on_gpu, false);
+            if !self.fleet.scheduler.gpus()[gpu as usize].is_busy() {
                 self.gauges.gpus_busy -= 1;
-                self.became_idle(time, shard.at.gpu)?;
+                self.became_idle(time, gpu)?;
             }
         }
         self.gauges.live -= 1;
@@ -317,6 +321,27 @@ impl Run<'_> {
             self.departures += 1;
         }
         Ok(())
+    }
+
+    /// Updates the gauges for `shards` of one replica on `gpu`, just placed
+    /// (`placed`) or just freed.
+    fn account(&mut self, gpu: u32, shards: &[Shard], placed: bool) {
+        let state = &self.fleet.scheduler.gpus()[gpu as usize];
+        let n = state.partitions().len();
+        let mut after = [Mib::ZERO; MAX_PARTITIONS];
+        for (free, partition) in after.iter_mut().zip(state.partitions()) {
+            *free = partition.free();
+        }
+        let mut before = after;
+        for shard in shards {
+            let slot = &mut before[shard.at.partition as usize];
+            *slot = if placed {
+                *slot + shard.size
+            } else {
+                *slot - shard.size
+            };
+        }
+        self.gauges.gpu_changed(&before[..n], &after[..n]);
     }
 
     fn became_idle(&mut self, time: SimTime, gpu: u32) -> Result<(), SimError> {

@@ -27,28 +27,24 @@ pub(crate) struct Gauges {
 }
 
 impl Gauges {
-    /// A partition's free memory went from `before` to `after`.
-    pub fn partition_changed(&mut self, before: Mib, after: Mib) {
-        self.free = self.free + after.0 - before.0;
-        self.used = self.used + before.0 - after.0;
-        self.stranded = self.stranded + self.stranded_part(after) - self.stranded_part(before);
-        self.expected_stranded =
-            self.expected_stranded + self.expected_part(after) - self.expected_part(before);
+    /// A GPU's partitions went from `before` to `after` free memory.
+    pub fn gpu_changed(&mut self, before: &[Mib], after: &[Mib]) {
+        let sum = |frees: &[Mib]| frees.iter().map(|f| f.0).sum::<u64>();
+        let (free_before, free_after) = (sum(before), sum(after));
+        let (stranded_before, stranded_after) = (self.stranded_of(before), self.stranded_of(after));
+        self.free = self.free + free_after - free_before;
+        self.used = self.used + free_before - free_after;
+        self.stranded = self.stranded + stranded_after - stranded_before;
+        self.expected_stranded = self.expected_stranded + self.mix.expected_stranded(after)
+            - self.mix.expected_stranded(before);
     }
 
     /// An empty GPU came online (`true`) or was released (`false`).
     pub fn gpu_online(&mut self, gpu: &GpuState, online: bool) {
+        let frees: Vec<Mib> = gpu.partitions().iter().map(|p| p.free()).collect();
+        let stranded = self.stranded_of(&frees);
+        let expected = self.mix.expected_stranded(&frees);
         let capacity = gpu.capacity().0;
-        let stranded: u64 = gpu
-            .partitions()
-            .iter()
-            .map(|p| self.stranded_part(p.free()))
-            .sum();
-        let expected: u128 = gpu
-            .partitions()
-            .iter()
-            .map(|p| self.expected_part(p.free()))
-            .sum();
         if online {
             self.capacity += capacity;
             self.free += capacity;
@@ -64,8 +60,13 @@ impl Gauges {
         }
     }
 
-    fn expected_part(&self, free: Mib) -> u128 {
-        u128::from(free.0) * u128::from(self.mix.weight_larger_than(free))
+    /// Free memory in partitions too small for the smallest request.
+    fn stranded_of(&self, frees: &[Mib]) -> u64 {
+        frees
+            .iter()
+            .filter(|&&f| f < self.smallest)
+            .map(|f| f.0)
+            .sum()
     }
 
     /// Share of free memory a request drawn from the workload's mix is
@@ -76,14 +77,6 @@ impl Gauges {
             0.0
         } else {
             self.expected_stranded as f64 / total as f64
-        }
-    }
-
-    fn stranded_part(&self, free: Mib) -> u64 {
-        if free < self.smallest {
-            free.0
-        } else {
-            0
         }
     }
 

@@ -3,13 +3,15 @@
 //!
 //! Columns used: `num_gpu`, `gpu_milli` (thousandths of one GPU),
 //! `creation_time` and `deletion_time` (seconds); the others are ignored.
-//! A pod with one GPU asks for `gpu_milli / 1000` of one GPU's memory (of the
-//! reference GPU kind), rounded up to a MiB; a pod with `num_gpu >= 2` asks
-//! for that many whole GPUs, all or nothing (only a GPU laid out as one
-//! partition can host one); CPU-only pods (`num_gpu = 0`) are counted and
-//! skipped. Pods are replayed by their times whatever their final phase in
-//! the original cluster. Optionally each single-GPU pod becomes the AIM
-//! profile whose memory is closest to its share (ties to the larger).
+//! What one GPU of the trace becomes is a [`TraceGpu`]: a whole MI300X (a
+//! one-GPU pod asks for `gpu_milli / 1000` of its memory; a pod with
+//! `num_gpu >= 2` for that many whole GPUs, all or nothing), or one
+//! partition (a trace node becomes one MI300X, so a multi-GPU pod asks for
+//! that many whole partitions of one GPU). Sizes are rounded up to a MiB.
+//! CPU-only pods (`num_gpu = 0`) are counted and skipped. Pods are replayed
+//! by their times whatever their final phase in the original cluster.
+//! Optionally each one-GPU pod becomes the AIM profile whose memory is
+//! closest to its share (ties to the larger).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -26,11 +28,29 @@ use super::{ClassId, ClassTable, DeploymentRequest, Skipped, Workload, WorkloadE
 /// Columns the reader needs.
 pub const REQUIRED_COLUMNS: [&str; 4] = ["num_gpu", "gpu_milli", "creation_time", "deletion_time"];
 
+/// What one GPU of the trace stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceGpu {
+    /// A whole GPU with this much memory.
+    Gpu(Mib),
+    /// One partition of this size; a trace node is one GPU.
+    Partition(Mib),
+}
+
+impl TraceGpu {
+    /// Memory of one trace GPU.
+    pub fn memory(self) -> Mib {
+        match self {
+            TraceGpu::Gpu(m) | TraceGpu::Partition(m) => m,
+        }
+    }
+}
+
 /// How pods become deployment requests.
 #[derive(Debug, Clone, Copy)]
 pub struct AlibabaOptions<'a> {
-    /// Memory of the reference GPU a `gpu_milli` share is taken of.
-    pub gpu_memory: Mib,
+    /// What one GPU of the trace becomes.
+    pub trace_gpu: TraceGpu,
     /// Map each single-GPU pod to the closest AIM profile of this catalog
     /// instead of its raw share.
     pub map_to_profiles: Option<&'a Catalog>,
@@ -104,30 +124,43 @@ impl<'a> AlibabaWorkload<'a> {
         if let Some(&known) = self.by_share.get(&(num_gpu, milli)) {
             return known;
         }
-        let gpu = self.options.gpu_memory;
+        let unit = self.options.trace_gpu.memory();
         let resolved = if num_gpu >= 2 {
-            let demand = Demand {
-                size: gpu,
-                gpu_count: num_gpu,
+            let demand = match self.options.trace_gpu {
+                TraceGpu::Gpu(memory) => Demand {
+                    size: memory,
+                    gpu_count: num_gpu,
+                    partitions: 1,
+                },
+                TraceGpu::Partition(memory) => Demand {
+                    size: memory,
+                    gpu_count: 1,
+                    partitions: num_gpu,
+                },
             };
             (
                 demand,
                 self.classes.intern(&format!("openb {num_gpu} x GPU"), None),
             )
         } else {
-            let size = Mib((gpu.0 * u64::from(milli)).div_ceil(1000));
+            let size = Mib((unit.0 * u64::from(milli)).div_ceil(1000));
             match (self.options.map_to_profiles, self.closest_profile(size)) {
                 (Some(catalog), Some(id)) => {
                     let variant = catalog.variant(id);
                     let demand = Demand {
                         size: variant.memory,
                         gpu_count: 1,
+                        partitions: 1,
                     };
                     let p = &variant.profile;
                     (demand, self.classes.intern(&p.model_id, Some(p.precision)))
                 }
                 _ => {
-                    let demand = Demand { size, gpu_count: 1 };
+                    let demand = Demand {
+                        size,
+                        gpu_count: 1,
+                        partitions: 1,
+                    };
                     (
                         demand,
                         self.classes

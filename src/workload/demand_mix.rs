@@ -1,8 +1,8 @@
-//! The distribution of request sizes a workload makes.
+//! The distribution of demands a workload makes.
 //!
-//! The fragmentation metric needs the smallest request the workload can
-//! make, the `frag-aware` policy needs the whole distribution, and the fill
-//! experiment draws requests from it.
+//! The fragmentation metrics need the smallest request the workload can
+//! make and the expected memory a request cannot use; the `frag-aware`
+//! policy scores with the latter; the fill experiment draws from the mix.
 
 use std::collections::BTreeMap;
 
@@ -14,59 +14,61 @@ use crate::units::Mib;
 use super::ClassId;
 
 /// Demands with integer weights (counts in a trace, scaled probabilities
-/// for a generator), in a fixed order.
+/// for a generator), ordered by demand then class.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DemandMix {
     entries: Vec<(Demand, ClassId, u64)>,
     total: u64,
-    /// Per-GPU sizes ascending with the weight of all entries strictly larger.
+    /// One-partition-per-GPU sizes, ascending, with the weight of all such
+    /// entries strictly larger.
     larger_than: Vec<(Mib, u64)>,
+    /// Total weight of one-partition-per-GPU demands.
+    singles_total: u64,
+    /// Several-partitions-per-GPU demands: (size, partitions, weight).
+    grouped: Vec<(Mib, u32, u64)>,
 }
 
 impl DemandMix {
     /// Builds a mix from `(demand, class, weight)`; zero weights are dropped
     /// and equal (demand, class) pairs merged.
     pub fn new(entries: impl IntoIterator<Item = (Demand, ClassId, u64)>) -> DemandMix {
-        let mut merged: BTreeMap<(u64, u32, u32), u64> = BTreeMap::new();
+        let mut merged: BTreeMap<(Demand, ClassId), u64> = BTreeMap::new();
         for (demand, class, weight) in entries {
             if weight > 0 {
-                *merged
-                    .entry((demand.size.0, demand.gpu_count, class.0))
-                    .or_default() += weight;
+                *merged.entry((demand, class)).or_default() += weight;
             }
         }
-        let entries: Vec<(Demand, ClassId, u64)> = merged
+        let entries: Vec<(Demand, ClassId, u64)> =
+            merged.into_iter().map(|((d, c), w)| (d, c, w)).collect();
+        let total = entries.iter().map(|e| e.2).sum();
+        let mut singles: BTreeMap<Mib, u64> = BTreeMap::new();
+        let mut grouped: BTreeMap<(Mib, u32), u64> = BTreeMap::new();
+        for (demand, _, weight) in &entries {
+            if demand.partitions <= 1 {
+                *singles.entry(demand.size).or_default() += weight;
+            } else {
+                *grouped.entry((demand.size, demand.partitions)).or_default() += weight;
+            }
+        }
+        let singles_total: u64 = singles.values().sum();
+        let mut above = singles_total;
+        let larger_than = singles
             .into_iter()
-            .map(|((size, gpu_count, class), weight)| {
-                (
-                    Demand {
-                        size: Mib(size),
-                        gpu_count,
-                    },
-                    ClassId(class),
-                    weight,
-                )
+            .map(|(size, weight)| {
+                above -= weight;
+                (size, above)
             })
             .collect();
-        let total = entries.iter().map(|e| e.2).sum();
-        let mut by_size: BTreeMap<Mib, u64> = BTreeMap::new();
-        for (demand, _, weight) in &entries {
-            *by_size.entry(demand.size).or_default() += weight;
-        }
-        let mut larger_than = Vec::with_capacity(by_size.len());
-        let mut above = total;
-        for (size, weight) in by_size {
-            above -= weight;
-            larger_than.push((size, above));
-        }
         DemandMix {
             entries,
             total,
             larger_than,
+            singles_total,
+            grouped: grouped.into_iter().map(|((s, k), w)| (s, k, w)).collect(),
         }
     }
 
-    /// `(demand, class, weight)` entries, ordered by size.
+    /// `(demand, class, weight)` entries.
     pub fn entries(&self) -> &[(Demand, ClassId, u64)] {
         &self.entries
     }
@@ -81,31 +83,43 @@ impl DemandMix {
         self.entries.is_empty()
     }
 
-    /// The smallest per-GPU size the workload can request.
+    /// The smallest per-partition size the workload can request.
     pub fn smallest(&self) -> Option<Mib> {
-        self.larger_than.first().map(|e| e.0)
+        self.entries.iter().map(|e| e.0.size).min()
     }
 
-    /// Total weight of demands whose per-GPU size is larger than `free`:
-    /// those a partition with `free` memory cannot host.
-    pub fn weight_larger_than(&self, free: Mib) -> u64 {
-        // First size > free; its "larger than" excludes itself, so add it back.
-        let i = self.larger_than.partition_point(|&(size, _)| size <= free);
-        match self.larger_than.get(i) {
-            Some(&(size, above)) => above + self.weight_of_size(size),
-            None => 0,
+    /// Memory of one GPU, whose partitions have `frees` free, that requests
+    /// drawn from the mix cannot use, in MiB x weight (divide by the total
+    /// weight for the expectation). A one-partition request cannot use a
+    /// partition with less free than its size; a request for `k` partitions
+    /// of one GPU cannot use partitions too small for it, nor any memory of
+    /// a GPU with fewer than `k` partitions large enough (after the
+    /// fragmentation measure of the "Beware of Fragmentation" study).
+    pub fn expected_stranded(&self, frees: &[Mib]) -> u128 {
+        let mut stranded: u128 = frees
+            .iter()
+            .map(|&free| u128::from(free.0) * u128::from(self.single_weight_larger_than(free)))
+            .sum();
+        for &(size, partitions, weight) in &self.grouped {
+            let usable = frees.iter().filter(|&&f| f >= size).count();
+            let unusable: u64 = if usable >= partitions as usize {
+                frees.iter().filter(|&&f| f < size).map(|f| f.0).sum()
+            } else {
+                frees.iter().map(|f| f.0).sum()
+            };
+            stranded += u128::from(unusable) * u128::from(weight);
         }
+        stranded
     }
 
-    fn weight_of_size(&self, size: Mib) -> u64 {
-        let i = self.larger_than.partition_point(|&(s, _)| s < size);
-        let above_this = self.larger_than[i].1;
-        let above_previous = if i == 0 {
-            self.total
-        } else {
-            self.larger_than[i - 1].1
-        };
-        above_previous - above_this
+    /// Weight of one-partition demands larger than `free`.
+    fn single_weight_larger_than(&self, free: Mib) -> u64 {
+        // Sizes above `free` are those above the largest size <= `free`.
+        let i = self.larger_than.partition_point(|&(size, _)| size <= free);
+        match i.checked_sub(1) {
+            Some(j) => self.larger_than[j].1,
+            None => self.singles_total,
+        }
     }
 
     /// Draws one entry with probability proportional to its weight.
@@ -126,14 +140,12 @@ mod tests {
     use super::*;
 
     fn d(gib: u64) -> Demand {
-        Demand {
-            size: Mib::gib(gib),
-            gpu_count: 1,
-        }
+        Demand::single(Mib::gib(gib))
     }
 
     #[test]
-    fn weight_larger_than_counts_strictly_larger_sizes() {
+    fn one_partition_demands_strand_partitions_smaller_than_them() {
+        // Weights: 10 GiB x3, 20 GiB x6, 40 GiB x2 (total 11).
         let mix = DemandMix::new([
             (d(10), ClassId(0), 3),
             (d(20), ClassId(1), 5),
@@ -142,10 +154,40 @@ mod tests {
         ]);
         assert_eq!(mix.total_weight(), 11);
         assert_eq!(mix.smallest(), Some(Mib::gib(10)));
-        assert_eq!(mix.weight_larger_than(Mib::gib(5)), 11);
-        assert_eq!(mix.weight_larger_than(Mib::gib(10)), 8);
-        assert_eq!(mix.weight_larger_than(Mib::gib(19)), 8);
-        assert_eq!(mix.weight_larger_than(Mib::gib(20)), 2);
-        assert_eq!(mix.weight_larger_than(Mib::gib(40)), 0);
+        let gib = |n: u64| u128::from(Mib::gib(n).0);
+        // 5 GiB free: every request is larger.
+        assert_eq!(mix.expected_stranded(&[Mib::gib(5)]), gib(5) * 11);
+        // 10 and 19 GiB free: the 20s and 40s (8) cannot use it; 20: the 40s (2).
+        assert_eq!(mix.expected_stranded(&[Mib::gib(10)]), gib(10) * 8);
+        assert_eq!(mix.expected_stranded(&[Mib::gib(19)]), gib(19) * 8);
+        assert_eq!(mix.expected_stranded(&[Mib::gib(20)]), gib(20) * 2);
+        assert_eq!(mix.expected_stranded(&[Mib::gib(40)]), 0);
+        // Partitions add up.
+        assert_eq!(
+            mix.expected_stranded(&[Mib::gib(5), Mib::gib(20)]),
+            gib(5) * 11 + gib(20) * 2
+        );
+    }
+
+    #[test]
+    fn a_several_partition_demand_strands_a_gpu_without_enough_room() {
+        // One demand: 4 whole 24 GiB partitions of one GPU, weight 1.
+        let whole = Demand {
+            size: Mib::gib(24),
+            gpu_count: 1,
+            partitions: 4,
+        };
+        let mix = DemandMix::new([(whole, ClassId(0), 1)]);
+        let gib = |n: u64| u128::from(Mib::gib(n).0);
+        assert_eq!(mix.expected_stranded(&[Mib::gib(24); 8]), 0);
+        // Five empty partitions and three half used: the half-used ones are
+        // stranded (12 GiB each); the GPU still hosts the demand.
+        let mut five = [Mib::gib(24); 8];
+        five[5..].fill(Mib::gib(12));
+        assert_eq!(mix.expected_stranded(&five), gib(36));
+        // Three empty: the GPU cannot host it at all; all its free is stranded.
+        let mut three = [Mib::gib(12); 8];
+        three[..3].fill(Mib::gib(24));
+        assert_eq!(mix.expected_stranded(&three), gib(72 + 60));
     }
 }

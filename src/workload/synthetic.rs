@@ -160,6 +160,7 @@ impl SyntheticWorkload {
                     demand: Demand {
                         size: variant.memory,
                         gpu_count: variant.gpu_count,
+                        partitions: 1,
                     },
                     class: classes.intern(model, Some(precision)),
                     probability: model_probability * share,

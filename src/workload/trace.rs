@@ -113,6 +113,7 @@ impl<'a> TraceWorkload<'a> {
             let demand = Demand {
                 size: variant.memory,
                 gpu_count: variant.gpu_count,
+                partitions: 1,
             };
             (demand, self.classes.intern(&model, Some(precision)))
         });

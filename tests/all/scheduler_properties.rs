@@ -49,13 +49,20 @@ fn request_strategy() -> impl Strategy<Value = PlacementRequest> {
     let any_size = (1u64..=200 * 1024).prop_map(Mib);
     let size = prop_oneof![3 => catalog_sizes, 1 => any_size];
     let gpu_count = prop_oneof![6 => Just(1u32), 1 => 2u32..=3];
+    let partitions = prop_oneof![6 => Just(1u32), 1 => 2u32..=5];
     let preferred = prop::option::weighted(
         0.2,
         (0u32..5, 0u32..9).prop_map(|(gpu, partition)| PartitionRef { gpu, partition }),
     );
-    (size, gpu_count, preferred).prop_map(|(size, gpu_count, preferred)| PlacementRequest {
-        demand: Demand { size, gpu_count },
-        preferred,
+    (size, gpu_count, partitions, preferred).prop_map(|(size, gpu_count, partitions, preferred)| {
+        PlacementRequest {
+            demand: Demand {
+                size,
+                gpu_count,
+                partitions,
+            },
+            preferred,
+        }
     })
 }
 
@@ -74,14 +81,25 @@ fn free_map(s: &Scheduler) -> Vec<Vec<Mib>> {
         .collect()
 }
 
-/// The demand mix `frag-aware` scores with in these tests.
+/// The demand mix `frag-aware` scores with in these tests:
+/// `(size GiB, partitions of one GPU, weight)`.
+const TEST_MIX: [(u64, u32, u64); 7] = [
+    (1, 1, 5),
+    (9, 1, 20),
+    (20, 1, 40),
+    (33, 1, 10),
+    (90, 1, 4),
+    (165, 1, 1),
+    (24, 4, 3),
+];
+
 fn test_mix() -> DemandMix {
-    let sizes = [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4), (165, 1)];
-    DemandMix::new(sizes.iter().map(|&(gib, w)| {
+    DemandMix::new(TEST_MIX.iter().map(|&(gib, partitions, w)| {
         (
             Demand {
                 size: Mib::gib(gib),
                 gpu_count: 1,
+                partitions,
             },
             ClassId(0),
             w,
@@ -89,64 +107,108 @@ fn test_mix() -> DemandMix {
     }))
 }
 
-/// `free x (weight of mix sizes > free)`, counted plainly.
-fn stranded(free: Mib, mix: &DemandMix) -> i128 {
-    let above: u64 = mix
-        .entries()
+/// Memory of one GPU that requests of `TEST_MIX` cannot use, counted plainly:
+/// a one-partition request cannot use partitions smaller than it; a request
+/// for k partitions cannot use small partitions, nor any of a GPU with fewer
+/// than k large enough.
+fn stranded(frees: &[Mib]) -> i128 {
+    TEST_MIX
         .iter()
-        .filter(|(d, _, _)| d.size > free)
-        .map(|e| e.2)
-        .sum();
-    i128::from(free.0) * i128::from(above)
+        .map(|&(gib, k, weight)| {
+            let size = Mib::gib(gib);
+            let large = frees.iter().filter(|&&f| f >= size).count();
+            let unusable: u64 = if k > 1 && large < k as usize {
+                frees.iter().map(|f| f.0).sum()
+            } else {
+                frees.iter().filter(|&&f| f < size).map(|f| f.0).sum()
+            };
+            i128::from(unusable) * i128::from(weight)
+        })
+        .sum()
 }
 
-/// The policy's rule, read plainly: filter every partition, then pick.
-/// Returns `None` when no partition qualifies on a GPU not in `taken`.
+/// What the policy picks on one GPU: partition indexes, and a key ranking
+/// the pick against other GPUs' (lower is better; only for whole-fleet
+/// policies). `None` if fewer than `k` partitions pass the filter.
+fn oracle_gpu(
+    policy: Policy,
+    frees: &[Mib],
+    size: Mib,
+    k: usize,
+) -> Option<(Vec<u32>, (i128, u64))> {
+    let passes = |f: Mib| match policy {
+        Policy::Aim => f >= size && f >= Mib::gib(8),
+        Policy::FirstFit | Policy::BestFit | Policy::FragAware => f >= size,
+    };
+    let mut candidates: Vec<u32> = (0..frees.len() as u32)
+        .filter(|&p| passes(frees[p as usize]))
+        .collect();
+    if candidates.len() < k {
+        return None;
+    }
+    let left = |p: u32| (frees[p as usize] - size).0;
+    match policy {
+        Policy::FirstFit => Some((candidates[..k].to_vec(), (0, 0))),
+        Policy::Aim => {
+            candidates.sort_by_key(|&p| (std::cmp::Reverse(frees[p as usize]), p));
+            Some((candidates[..k].to_vec(), (0, 0)))
+        }
+        Policy::BestFit => {
+            candidates.sort_by_key(|&p| (left(p), p));
+            let picked = candidates[..k].to_vec();
+            let total = picked.iter().map(|&p| left(p)).sum();
+            Some((picked, (0, total)))
+        }
+        Policy::FragAware => {
+            // One at a time: least growth of stranded memory, least left over, lowest index.
+            let mut state = frees.to_vec();
+            let before = stranded(&state);
+            let mut picked = Vec::new();
+            let mut total_left = 0;
+            for _ in 0..k {
+                let best = candidates
+                    .iter()
+                    .copied()
+                    .filter(|p| !picked.contains(p))
+                    .min_by_key(|&p| {
+                        let mut after = state.clone();
+                        after[p as usize] -= size;
+                        (stranded(&after), (state[p as usize] - size).0, p)
+                    })?;
+                total_left += (state[best as usize] - size).0;
+                state[best as usize] -= size;
+                picked.push(best);
+            }
+            Some((picked, (stranded(&state) - before, total_left)))
+        }
+    }
+}
+
+/// The policy's choice over the fleet, skipping GPUs in `taken`.
 fn oracle_pick(
     policy: Policy,
     free: &[Vec<Mib>],
     size: Mib,
+    k: usize,
     taken: &[u32],
-) -> Option<PartitionRef> {
-    let min_free = Mib::gib(8);
-    let mut candidates: Vec<(u32, u32, Mib)> = Vec::new();
-    for (g, parts) in free.iter().enumerate() {
-        if taken.contains(&(g as u32)) {
+) -> Option<(u32, Vec<u32>)> {
+    let mut best: Option<(u32, Vec<u32>, (i128, u64))> = None;
+    for (g, frees) in free.iter().enumerate() {
+        let g = g as u32;
+        if taken.contains(&g) {
             continue;
         }
-        for (p, &f) in parts.iter().enumerate() {
-            let qualifies = match policy {
-                Policy::Aim => f >= size && f >= min_free,
-                Policy::FirstFit | Policy::BestFit | Policy::FragAware => f >= size,
-            };
-            if qualifies {
-                candidates.push((g as u32, p as u32, f));
-            }
+        let Some((picked, key)) = oracle_gpu(policy, frees, size, k) else {
+            continue;
+        };
+        if matches!(policy, Policy::Aim | Policy::FirstFit) {
+            return Some((g, picked));
+        }
+        if best.as_ref().is_none_or(|b| key < b.2) {
+            best = Some((g, picked, key));
         }
     }
-    let chosen = match policy {
-        Policy::FirstFit => candidates.first().copied(),
-        Policy::BestFit => candidates
-            .iter()
-            .copied()
-            .min_by_key(|&(g, p, f)| (f - size, g, p)),
-        Policy::FragAware => {
-            let mix = test_mix();
-            // Least growth of expected stranded memory, then least left over.
-            candidates.iter().copied().min_by_key(|&(g, p, f)| {
-                (stranded(f - size, &mix) - stranded(f, &mix), f - size, g, p)
-            })
-        }
-        Policy::Aim => {
-            let first_gpu = candidates.first()?.0;
-            candidates
-                .iter()
-                .copied()
-                .filter(|&(g, _, _)| g == first_gpu)
-                .min_by_key(|&(_, p, f)| (std::cmp::Reverse(f), p))
-        }
-    };
-    chosen.map(|(gpu, partition, _)| PartitionRef { gpu, partition })
+    best.map(|(g, picked, _)| (g, picked))
 }
 
 /// Where the oracle would put `request`, or `None` if it has no capacity now.
@@ -155,16 +217,23 @@ fn oracle_placement(
     free: &[Vec<Mib>],
     request: &PlacementRequest,
 ) -> Option<Vec<PartitionRef>> {
-    let size = request.demand.size;
+    let d = request.demand;
     let mut shards = Vec::new();
+    let mut gpus = Vec::new();
     if let Some(at) = request.preferred {
-        if free[at.gpu as usize][at.partition as usize] >= size {
+        if free[at.gpu as usize][at.partition as usize] >= d.size {
             shards.push(at);
+            gpus.push(at.gpu);
         }
     }
-    while shards.len() < request.demand.gpu_count as usize {
-        let taken: Vec<u32> = shards.iter().map(|s| s.gpu).collect();
-        shards.push(oracle_pick(policy, free, size, &taken)?);
+    while gpus.len() < d.gpu_count as usize {
+        let (gpu, picked) = oracle_pick(policy, free, d.size, d.partitions as usize, &gpus)?;
+        shards.extend(
+            picked
+                .into_iter()
+                .map(|partition| PartitionRef { gpu, partition }),
+        );
+        gpus.push(gpu);
     }
     Some(shards)
 }
@@ -185,12 +254,15 @@ fn run_sequence(
         match op {
             Op::Schedule(request) => {
                 let before = free_map(&s);
+                let d = request.demand;
                 let exists = request.preferred.is_none_or(|at| {
                     (at.gpu as usize) < gpus && (at.partition as usize) < layout.partitions().len()
                 });
+                let invalid =
+                    d.shards() > 8 || (request.preferred.is_some() && d.partitions > 1) || !exists;
                 match s.schedule(request) {
                     Ok(placement) => {
-                        prop_assert!(exists, "placed with a missing preferred partition");
+                        prop_assert!(!invalid, "placed an invalid request");
                         let expected = oracle_placement(policy, &before, request);
                         let got: Vec<PartitionRef> =
                             placement.shards().iter().map(|s| s.at).collect();
@@ -207,9 +279,10 @@ fn run_sequence(
                     }
                     Err(rejection) => {
                         prop_assert_eq!(&free_map(&s), &before, "a rejection changed the fleet");
-                        let never = request.demand.size > largest
-                            || request.demand.gpu_count as usize > gpus;
-                        let expected_code = if !exists {
+                        let never = d.size > largest
+                            || d.partitions as usize > layout.partitions().len()
+                            || d.gpu_count as usize > gpus;
+                        let expected_code = if invalid {
                             RejectCode::Invalid
                         } else if never {
                             RejectCode::NeverFits

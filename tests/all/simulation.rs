@@ -165,6 +165,7 @@ impl Listed {
                 demand: Demand {
                     size: Mib::gib(gib),
                     gpu_count: 1,
+                    partitions: 1,
                 },
                 class: classes.intern(&format!("{gib} GiB"), None),
                 priority,
@@ -198,6 +199,7 @@ fn run_listed(
             Demand {
                 size: Mib::gib(gib),
                 gpu_count: 1,
+                partitions: 1,
             },
             ClassId(0),
             1,
