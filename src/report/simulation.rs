@@ -64,9 +64,11 @@ pub fn summary_rows(header: &RunHeader, result: &RunResult) -> Vec<(String, Stri
         ("gpu_hours_busy".into(), decimal(s.gpu_hours_busy)),
         ("gpu_hours_online".into(), decimal(s.gpu_hours_online)),
         ("utilisation_mean".into(), decimal(s.utilisation_mean)),
+        ("utilisation_peak".into(), decimal(s.utilisation_peak)),
         ("used_gib_mean".into(), decimal(s.used_gib_mean)),
         ("used_gib_peak".into(), decimal(s.used_gib_peak)),
         ("fragmentation_mean".into(), decimal(s.fragmentation_mean)),
+        ("fragmentation_peak".into(), decimal(s.fragmentation_peak)),
         ("fragmentation_end".into(), decimal(s.fragmentation_end)),
         (
             "expected_fragmentation_mean".into(),

@@ -399,6 +399,7 @@ impl Run<'_> {
             gpu_hours_busy: hours(i.busy_ms),
             gpu_hours_online: hours(i.online_ms),
             utilisation_mean,
+            utilisation_peak: i.peak_utilisation,
             used_gib_mean: mean(i.used_ms, g.used as f64) / 1024.0,
             used_gib_peak: i.peak_used as f64 / 1024.0,
             fragmentation_mean: if span == 0 {
@@ -406,6 +407,7 @@ impl Run<'_> {
             } else {
                 i.fragmentation_ms / span as f64
             },
+            fragmentation_peak: i.peak_fragmentation,
             fragmentation_end: g.fragmentation(),
             expected_fragmentation_mean: if span == 0 {
                 g.expected_fragmentation()

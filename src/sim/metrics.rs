@@ -113,6 +113,8 @@ pub(crate) struct Integrals {
     pub peak_online: u32,
     pub peak_used: u64,
     pub peak_live: u64,
+    pub peak_utilisation: f64,
+    pub peak_fragmentation: f64,
 }
 
 impl Integrals {
@@ -134,6 +136,8 @@ impl Integrals {
         self.peak_online = self.peak_online.max(g.gpus_online);
         self.peak_used = self.peak_used.max(g.used);
         self.peak_live = self.peak_live.max(g.live);
+        self.peak_utilisation = self.peak_utilisation.max(g.utilisation());
+        self.peak_fragmentation = self.peak_fragmentation.max(g.fragmentation());
     }
 }
 
@@ -247,12 +251,16 @@ pub struct Summary {
     pub gpu_hours_online: f64,
     /// Time-weighted mean of used / online capacity.
     pub utilisation_mean: f64,
+    /// Peak of used / online capacity.
+    pub utilisation_peak: f64,
     /// Time-weighted mean of memory charged, GiB.
     pub used_gib_mean: f64,
     /// Peak memory charged, GiB.
     pub used_gib_peak: f64,
     /// Time-weighted mean of the stranded share of free memory.
     pub fragmentation_mean: f64,
+    /// Peak of the stranded share of free memory.
+    pub fragmentation_peak: f64,
     /// Stranded share of free memory at the end.
     pub fragmentation_end: f64,
     /// Time-weighted mean of the share of free memory a request drawn from

@@ -412,3 +412,53 @@ fn bad_alibaba_rows_and_a_missing_trace_are_reported() {
         run.stderr
     );
 }
+
+#[test]
+fn alibaba_pods_can_become_aim_profiles_or_partition_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let (scenario_path, trace) = (
+        scenario("openb-replay.toml"),
+        fixture("openb_pods_small.csv"),
+    );
+    let run_with = |sets: &[&str]| {
+        let mut args = vec!["simulate", &scenario_path, "--trace", &trace];
+        args.extend(["--out", out.to_str().unwrap(), "--format", "csv"]);
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        aimsim(&args).expect_code(0);
+        fs::read_to_string(out.join("fit_by_class.csv")).unwrap()
+    };
+    // Of a 192 GiB GPU, 500 milli is 96 GiB: the closest profile is
+    // Qwen3-235B int4 (92; Mixtral fp16 at 90 and Qwen3-235B int8 at 104 are
+    // farther); 250 milli is 48 GiB, exactly Llama-3.2-30B-Vision int8; a
+    // whole GPU (192) is closest to the 165 GiB fp16 70B-class profiles, of
+    // which the one with the largest id wins the tie by catalog order.
+    let mapped = run_with(&["workload.map_to_profiles=true"]);
+    assert!(
+        mapped.contains("Qwen/Qwen3-235B-A22B,int4,2,2,"),
+        "{mapped}"
+    );
+    assert!(
+        mapped.contains("unsloth/Llama-3.2-30B-Vision,int8,1,1,"),
+        "{mapped}"
+    );
+    assert!(
+        mapped.contains("mistralai/Mistral-Large,fp16,1,1,"),
+        "{mapped}"
+    );
+    assert!(
+        mapped.contains("openb 2 x GPU,"),
+        "multi-GPU pods stay whole GPUs: {mapped}"
+    );
+    // As partition shares on CPX: the 2-GPU pod takes two whole partitions of one GPU.
+    let shares = run_with(&[
+        "workload.unit=\"partition\"",
+        "fleet.gpus.0.layout=\"CPX/NPS4\"",
+    ]);
+    assert!(
+        shares.contains("openb 2 x GPU,,1,1,0,0,0,1.000000"),
+        "{shares}"
+    );
+}

@@ -326,3 +326,43 @@ fn an_elastic_fleet_grows_when_nothing_fits_and_releases_idle_gpus() {
     // 500 to 660 s; busy only while holding replicas.
     assert!(s.gpu_hours_online > s.gpu_hours_busy);
 }
+
+#[test]
+fn a_mixed_fleet_places_what_only_the_larger_kind_can_hold() {
+    // 2 MI300X (192 GiB) then 1 MI325X (256 GiB), all SPX: a 200 GiB replica
+    // can only go to the MI325X; a 250 GiB one too, once the first has left.
+    let spec = FleetSpec {
+        groups: vec![
+            GpuGroup {
+                kind: GpuKind::Mi300x,
+                count: 2,
+                layout: "SPX".parse().unwrap(),
+            },
+            GpuGroup {
+                kind: GpuKind::Mi325x,
+                count: 1,
+                layout: "SPX".parse().unwrap(),
+            },
+        ],
+        elastic: None,
+        policy: Policy::Aim,
+    };
+    let result = run_listed(
+        spec,
+        &[
+            (0, Some(100), 200, 0),
+            (10, None, 250, 0),
+            (200, None, 250, 0),
+            (300, None, 257, 0),
+        ],
+        RunConfig {
+            horizon: Some(SimTime::seconds(400)),
+            warmup: SimTime::ZERO,
+            interval: None,
+        },
+    );
+    let t = &result.summary.totals;
+    // 200 placed; 250 at 10 s: no room now; 250 at 200 s: placed; 257: never fits.
+    assert_eq!((t.placed, t.rejected[0], t.rejected[1]), (2, 1, 1));
+    assert_eq!(result.summary.gpus_busy_peak, 1);
+}
