@@ -8,15 +8,11 @@ use clap::Args;
 
 use aimsim::profile::Catalog;
 use aimsim::report::{self, RunHeader};
-use aimsim::scenario::{RunMode, Scenario, WorkloadSpec};
+use aimsim::scenario::{RunMode, Scenario, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
 use aimsim::sim::fill::run_fill;
-use aimsim::sim::{simulate, Progress, RunConfig};
+use aimsim::sim::{simulate, Progress};
 use aimsim::time::SimTime;
-use aimsim::workload::alibaba::{AlibabaOptions, AlibabaWorkload};
-use aimsim::workload::synthetic::SyntheticWorkload;
-use aimsim::workload::trace::TraceWorkload;
-use aimsim::workload::{scan, DemandMix, Skipped, Workload};
 
 use super::table::Table;
 use super::{CliError, Format};
@@ -54,153 +50,17 @@ pub fn load_scenario(path: &Path, overrides: &[String]) -> Result<Scenario, CliE
         .map_err(|e| CliError::Failure(e.to_string()))
 }
 
-/// A workload source ready to be opened as often as needed (a trace is read
-/// twice: once to check it and measure its demand mix, once to replay it).
-pub struct WorkloadSource<'a> {
-    scenario: &'a Scenario,
-    catalog: &'a Catalog,
-    trace: Option<PathBuf>,
-    seed: u64,
-}
-
-impl<'a> WorkloadSource<'a> {
-    pub fn new(
-        scenario: &'a Scenario,
-        scenario_path: &Path,
-        catalog: &'a Catalog,
-        trace: Option<&Path>,
-        seed: u64,
-    ) -> Result<Self, CliError> {
-        let dir = scenario_path.parent().unwrap_or(Path::new("."));
-        let trace = scenario.trace_path(dir, trace);
-        if trace.is_none() && !matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
-            return Err(CliError::Usage(format!(
-                "scenario `{}` replays a trace: give its path with --trace PATH (or workload.path)",
-                scenario.name
-            )));
-        }
-        Ok(WorkloadSource {
-            scenario,
-            catalog,
-            trace,
-            seed,
-        })
-    }
-
-    /// A fresh stream of the workload from its start.
-    pub fn open(&self) -> Result<Box<dyn Workload + 'a>, CliError> {
-        let fail = |e: aimsim::workload::WorkloadError| CliError::Failure(e.to_string());
-        Ok(match &self.scenario.workload {
-            WorkloadSpec::Synthetic(spec) => Box::new(self.synthetic(spec)?),
-            WorkloadSpec::Trace { .. } => Box::new(
-                TraceWorkload::open(self.trace.as_deref().expect("checked"), self.catalog)
-                    .map_err(fail)?,
-            ),
-            WorkloadSpec::Alibaba {
-                map_to_profiles, ..
-            } => Box::new(
-                AlibabaWorkload::open(
-                    self.trace.as_deref().expect("checked"),
-                    AlibabaOptions {
-                        trace_gpu: self.scenario.trace_gpu(),
-                        map_to_profiles: map_to_profiles.then_some(self.catalog),
-                    },
-                )
-                .map_err(fail)?,
-            ),
-        })
-    }
-
-    fn synthetic(
-        &self,
-        spec: &aimsim::workload::synthetic::SyntheticSpec,
-    ) -> Result<SyntheticWorkload, CliError> {
-        let mut spec = spec.clone();
-        if spec.models.is_empty() {
-            spec.models = self.catalog.model_ids().map(str::to_string).collect();
-        }
-        SyntheticWorkload::new(spec, self.catalog, self.seed)
-            .map_err(|e| CliError::Failure(format!("{}: workload: {e}", self.scenario.name)))
-    }
-
-    /// The demand mix, the records skipped, and (for traces) when the last
-    /// replica departs. Reads a trace once to the end, so any malformed row
-    /// fails here, before anything is simulated or written.
-    pub fn survey(&self, skip_unknown_models: bool) -> Result<Survey, CliError> {
-        if let WorkloadSpec::Synthetic(spec) = &self.scenario.workload {
-            return Ok(Survey {
-                mix: self.synthetic(spec)?.demand_mix(),
-                skipped: Vec::new(),
-                end: None,
-            });
-        }
-        let found = scan(self.open()?).map_err(|e| CliError::Failure(e.to_string()))?;
-        let unknown: Vec<&Skipped> = found.skipped.iter().filter(|s| s.unknown_model).collect();
-        if !unknown.is_empty() && !skip_unknown_models {
-            let rows: u64 = unknown.iter().map(|s| s.rows).sum();
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|s| format!("{} ({} rows)", s.what, s.rows))
-                .collect();
-            return Err(CliError::Failure(format!(
-                "{}: {rows} rows name models the catalog lacks: {}; set workload.skip_unknown_models = true to skip them",
-                self.trace.as_deref().expect("a trace").display(),
-                list.join("; ")
-            )));
-        }
-        if found.requests == 0 {
-            return Err(CliError::Failure(format!(
-                "{}: no request to replay",
-                self.trace.as_deref().expect("a trace").display()
-            )));
-        }
-        Ok(Survey {
-            mix: found.mix,
-            skipped: found.skipped,
-            end: Some(found.last_arrival),
-        })
-    }
-
-    /// One line describing the workload.
-    pub fn describe(&self) -> String {
-        match &self.scenario.workload {
-            WorkloadSpec::Synthetic(spec) => format!(
-                "synthetic, {} arrivals, {} lifetimes, {} requests, fp16/int8/int4 {}/{}/{}",
-                spec.arrivals,
-                spec.lifetime,
-                spec.count.map_or("unbounded".into(), |c| c.to_string()),
-                spec.precision_mix[0],
-                spec.precision_mix[1],
-                spec.precision_mix[2]
-            ),
-            WorkloadSpec::Trace { .. } => format!("trace {}", self.trace_name()),
-            WorkloadSpec::Alibaba {
-                map_to_profiles, ..
-            } => format!(
-                "alibaba pods {}{}",
-                self.trace_name(),
-                if *map_to_profiles {
-                    " mapped to AIM profiles"
-                } else {
-                    ""
-                }
-            ),
-        }
-    }
-
-    fn trace_name(&self) -> String {
-        self.trace
-            .as_deref()
-            .and_then(|p| p.file_name())
-            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+/// A usage error for a missing trace path, a failure otherwise.
+pub fn source_error(error: SourceError) -> CliError {
+    match error {
+        SourceError::MissingTrace(_) => CliError::Usage(error.to_string()),
+        other => CliError::Failure(other.to_string()),
     }
 }
 
-/// What a first look at a workload tells.
-pub struct Survey {
-    pub mix: DemandMix,
-    pub skipped: Vec<Skipped>,
-    pub end: Option<SimTime>,
+/// The folder relative paths in a scenario file are resolved against.
+pub fn scenario_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
 }
 
 pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
@@ -209,21 +69,15 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario.fleet.policy = policy;
     }
     let seed = args.seed.unwrap_or(scenario.seed);
+    scenario.seed = seed;
     let source = WorkloadSource::new(
         &scenario,
-        &args.scenario,
         catalog,
+        scenario_dir(&args.scenario),
         args.trace.as_deref(),
-        seed,
-    )?;
-    let skip_unknown = matches!(
-        scenario.workload,
-        WorkloadSpec::Trace {
-            skip_unknown_models: true,
-            ..
-        }
-    );
-    let survey = source.survey(skip_unknown)?;
+    )
+    .map_err(source_error)?;
+    let survey = source.survey().map_err(source_error)?;
     let fleet = scenario
         .fleet
         .build()
@@ -277,21 +131,9 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
             )
         }
         RunMode::Replay => {
-            let interval = scenario.interval.or_else(|| {
-                let span = scenario
-                    .horizon
-                    .or(survey.end)?
-                    .0
-                    .saturating_sub(scenario.warmup.0);
-                Some(SimTime((span / 100).max(1000)))
-            });
-            let config = RunConfig {
-                horizon: scenario.horizon,
-                warmup: scenario.warmup,
-                interval,
-            };
-            let mut workload = source.open()?;
-            let mut reporter = ProgressReporter::new(scenario.horizon.or(survey.end));
+            let config = scenario.run_config(survey.last_arrival);
+            let mut workload = source.open(seed).map_err(source_error)?;
+            let mut reporter = ProgressReporter::new(scenario.horizon.or(survey.last_arrival));
             let result = simulate(fleet, workload.as_mut(), &survey.mix, config, &mut |p| {
                 reporter.report(p)
             })

@@ -8,6 +8,9 @@
 
 mod overrides;
 mod schema;
+mod source;
+
+pub use source::{SourceError, Survey, WorkloadSource};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -513,6 +516,25 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Scenario {
+    /// How a replay of this scenario runs: its horizon and warm-up, and its
+    /// sampling interval (by default 1/100 of the measured span, at least a
+    /// second; none when the span is unknown). `last_arrival` is a trace's.
+    pub fn run_config(&self, last_arrival: Option<SimTime>) -> crate::sim::RunConfig {
+        let interval = self.interval.or_else(|| {
+            let span = self
+                .horizon
+                .or(last_arrival)?
+                .0
+                .saturating_sub(self.warmup.0);
+            Some(SimTime((span / 100).max(1000)))
+        });
+        crate::sim::RunConfig {
+            horizon: self.horizon,
+            warmup: self.warmup,
+            interval,
+        }
+    }
+
     /// The trace path to read: `--trace` if given, else the scenario's
     /// `workload.path` relative to the scenario's folder.
     pub fn trace_path(

@@ -1,0 +1,184 @@
+//! A scenario's workload made ready to read: the trace path resolved, the
+//! synthetic model list filled in, and a first pass that checks a trace and
+//! measures its demand mix before anything is simulated.
+
+use std::path::{Path, PathBuf};
+
+use crate::profile::Catalog;
+use crate::time::SimTime;
+use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
+use crate::workload::synthetic::{SyntheticSpec, SyntheticWorkload};
+use crate::workload::trace::TraceWorkload;
+use crate::workload::{scan, DemandMix, Skipped, Workload, WorkloadError};
+
+use super::{Scenario, WorkloadSpec};
+
+/// Why a workload cannot be prepared or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A trace scenario without a trace path (a usage error).
+    #[error("scenario `{0}` replays a trace: give its path with --trace PATH (or workload.path)")]
+    MissingTrace(String),
+    /// A malformed record, or a file that cannot be read.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    /// The workload cannot be built or replayed as described.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a first look at a workload tells.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    /// The demands it makes and how often.
+    pub mix: DemandMix,
+    /// Records skipped, by cause.
+    pub skipped: Vec<Skipped>,
+    /// Arrival of the last request, for a trace.
+    pub last_arrival: Option<SimTime>,
+}
+
+/// A scenario's workload, ready to be opened as often as needed.
+pub struct WorkloadSource<'a> {
+    scenario: &'a Scenario,
+    catalog: &'a Catalog,
+    trace: Option<PathBuf>,
+}
+
+impl<'a> WorkloadSource<'a> {
+    /// Resolves the trace path (`trace` if given, else the scenario's
+    /// `workload.path` relative to `scenario_dir`).
+    pub fn new(
+        scenario: &'a Scenario,
+        catalog: &'a Catalog,
+        scenario_dir: &Path,
+        trace: Option<&Path>,
+    ) -> Result<Self, SourceError> {
+        let trace = scenario.trace_path(scenario_dir, trace);
+        if trace.is_none() && !matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
+            return Err(SourceError::MissingTrace(scenario.name.clone()));
+        }
+        Ok(WorkloadSource {
+            scenario,
+            catalog,
+            trace,
+        })
+    }
+
+    /// A fresh stream of the workload from its start; `seed` seeds a
+    /// synthetic generator.
+    pub fn open(&self, seed: u64) -> Result<Box<dyn Workload + 'a>, SourceError> {
+        Ok(match &self.scenario.workload {
+            WorkloadSpec::Synthetic(spec) => Box::new(self.synthetic(spec, seed)?),
+            WorkloadSpec::Trace { .. } => {
+                Box::new(TraceWorkload::open(self.trace_path(), self.catalog)?)
+            }
+            WorkloadSpec::Alibaba {
+                map_to_profiles, ..
+            } => Box::new(AlibabaWorkload::open(
+                self.trace_path(),
+                AlibabaOptions {
+                    trace_gpu: self.scenario.trace_gpu(),
+                    map_to_profiles: map_to_profiles.then_some(self.catalog),
+                },
+            )?),
+        })
+    }
+
+    fn trace_path(&self) -> &Path {
+        self.trace
+            .as_deref()
+            .expect("checked when the source was made")
+    }
+
+    fn synthetic(&self, spec: &SyntheticSpec, seed: u64) -> Result<SyntheticWorkload, SourceError> {
+        let mut spec = spec.clone();
+        if spec.models.is_empty() {
+            spec.models = self.catalog.model_ids().map(str::to_string).collect();
+        }
+        SyntheticWorkload::new(spec, self.catalog, seed)
+            .map_err(|e| SourceError::Invalid(format!("{}: workload: {e}", self.scenario.name)))
+    }
+
+    /// The demand mix, skipped records and last arrival. Reads a trace once
+    /// to the end, so any malformed row fails here, before anything is
+    /// simulated or written; rows naming models the catalog lacks are an
+    /// error unless the scenario skips them.
+    pub fn survey(&self) -> Result<Survey, SourceError> {
+        if let WorkloadSpec::Synthetic(spec) = &self.scenario.workload {
+            return Ok(Survey {
+                mix: self.synthetic(spec, self.scenario.seed)?.demand_mix(),
+                skipped: Vec::new(),
+                last_arrival: None,
+            });
+        }
+        let found = scan(self.open(self.scenario.seed)?)?;
+        let skip_unknown = matches!(
+            self.scenario.workload,
+            WorkloadSpec::Trace {
+                skip_unknown_models: true,
+                ..
+            }
+        );
+        let unknown: Vec<&Skipped> = found.skipped.iter().filter(|s| s.unknown_model).collect();
+        let path = self.trace_path().display();
+        if !unknown.is_empty() && !skip_unknown {
+            let rows: u64 = unknown.iter().map(|s| s.rows).sum();
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|s| format!("{} ({} rows)", s.what, s.rows))
+                .collect();
+            return Err(SourceError::Invalid(format!(
+                "{path}: {rows} rows name models the catalog lacks: {}; set workload.skip_unknown_models = true to skip them",
+                list.join("; ")
+            )));
+        }
+        if found.requests == 0 {
+            return Err(SourceError::Invalid(format!(
+                "{path}: no request to replay"
+            )));
+        }
+        Ok(Survey {
+            mix: found.mix,
+            skipped: found.skipped,
+            last_arrival: Some(found.last_arrival),
+        })
+    }
+
+    /// One line describing the workload.
+    pub fn describe(&self) -> String {
+        let trace_name = || {
+            self.trace
+                .as_deref()
+                .and_then(|p| p.file_name())
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        };
+        match &self.scenario.workload {
+            WorkloadSpec::Synthetic(spec) => format!(
+                "synthetic, {} arrivals, {} lifetimes, {} requests, fp16/int8/int4 {}/{}/{}",
+                spec.arrivals,
+                spec.lifetime,
+                spec.count.map_or("unbounded".into(), |c| c.to_string()),
+                spec.precision_mix[0],
+                spec.precision_mix[1],
+                spec.precision_mix[2]
+            ),
+            WorkloadSpec::Trace { .. } => format!("trace {}", trace_name()),
+            WorkloadSpec::Alibaba {
+                map_to_profiles, ..
+            } => format!(
+                "alibaba pods {}, one trace GPU = {}{}",
+                trace_name(),
+                match self.scenario.trace_gpu() {
+                    TraceGpu::Gpu(m) => format!("a {m} GiB GPU"),
+                    TraceGpu::Partition(m) => format!("a {m} GiB partition"),
+                },
+                if *map_to_profiles {
+                    ", mapped to AIM profiles"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
