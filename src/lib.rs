@@ -41,6 +41,7 @@ pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod sim;
+pub mod sweep;
 pub mod time;
 pub mod units;
 pub mod workload;

@@ -4,6 +4,8 @@
 
 mod atomic;
 mod simulation;
+pub mod svg;
+pub mod sweep;
 
 pub use atomic::write_report_dir;
 pub use simulation::{

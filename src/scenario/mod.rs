@@ -12,6 +12,7 @@ mod source;
 
 pub use source::{SourceError, Survey, WorkloadSource};
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -20,12 +21,14 @@ use crate::profile::Precision;
 use crate::schedule::Policy;
 use crate::sim::fill::FillSpec;
 use crate::sim::{ElasticSpec, FleetSpec, GpuGroup};
+use crate::sweep::{simplex, Mix, SweepSpec};
 use crate::time::SimTime;
 use crate::workload::alibaba::TraceGpu;
 use crate::workload::synthetic::{ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec};
 
 use schema::{
-    ArrivalsTable, LayoutValue, LifetimeTable, PopularityTable, ScenarioFile, WorkloadTable,
+    ArrivalsTable, GpusValue, LayoutValue, LifetimeTable, MixesValue, PopularityTable,
+    ScenarioFile, SweepTable, WorkloadTable,
 };
 
 /// A checked scenario.
@@ -49,6 +52,10 @@ pub struct Scenario {
     pub fleet: FleetSpec,
     /// The workload.
     pub workload: WorkloadSpec,
+    /// The `[sweep]` grid, if the file has one.
+    pub sweep: Option<SweepSpec>,
+    /// Price per GPU-hour by kind, for cost columns.
+    pub prices: BTreeMap<GpuKind, f64>,
 }
 
 /// What a run does with the workload.
@@ -285,6 +292,23 @@ impl Scenario {
                 ));
             }
         }
+        let sweep = raw
+            .sweep
+            .as_ref()
+            .map(|table| sweep(&check, table, &fleet, &workload))
+            .transpose()?;
+        let mut prices = BTreeMap::new();
+        for (kind, &price) in &raw.prices {
+            let key = format!("prices.{kind}");
+            let kind: GpuKind = check.parsed(&key, kind)?;
+            if !(price.is_finite() && price >= 0.0) {
+                return Err(check.fail(
+                    &key,
+                    format!("must be a non-negative price per GPU-hour, got {price}"),
+                ));
+            }
+            prices.insert(kind, price);
+        }
         Ok(Scenario {
             name,
             description: raw.description,
@@ -295,8 +319,167 @@ impl Scenario {
             mode,
             fleet,
             workload,
+            sweep,
+            prices,
         })
     }
+
+    /// The sweep grid: the `[sweep]` table, or one point made of the fleet's
+    /// first group, its policy and the workload as it is.
+    pub fn sweep_spec(&self) -> Result<SweepSpec, String> {
+        if let Some(spec) = &self.sweep {
+            return Ok(spec.clone());
+        }
+        let group = self
+            .fleet
+            .groups
+            .first()
+            .ok_or("the fleet has no [[fleet.gpus]] group to sweep; add a [sweep] table with gpus, kinds and layouts")?;
+        Ok(SweepSpec {
+            mixes: Vec::new(),
+            gpus: vec![group.count],
+            kinds: vec![group.kind],
+            layouts: vec![group.layout.clone()],
+            policies: vec![self.fleet.policy],
+            seeds: 1,
+            target_fit: DEFAULT_TARGET_FIT,
+        })
+    }
+}
+
+/// Fit rate a sweep counts as enough unless `sweep.target_fit` says otherwise.
+pub const DEFAULT_TARGET_FIT: f64 = 0.99;
+
+fn sweep(
+    check: &Checker,
+    table: &SweepTable,
+    fleet: &FleetSpec,
+    workload: &WorkloadSpec,
+) -> Result<SweepSpec, ScenarioError> {
+    let first = fleet.groups.first();
+    let mixes: Vec<Mix> = match &table.mixes {
+        None => Vec::new(),
+        Some(_) if !matches!(workload, WorkloadSpec::Synthetic(_)) => {
+            return Err(check.fail(
+                "sweep.mixes",
+                "precision mixes apply to synthetic workloads only",
+            ));
+        }
+        Some(MixesValue::Grid { step }) => {
+            simplex(*step).map_err(|e| check.fail("sweep.mixes.step", e))?
+        }
+        Some(MixesValue::List(list)) => {
+            let mut mixes = Vec::new();
+            for (i, entry) in list.iter().enumerate() {
+                let key = format!("sweep.mixes[{i}]");
+                let mut mix = [0.0; 3];
+                for (name, share) in entry {
+                    let precision: Precision = check.parsed(&format!("{key}.{name}"), name)?;
+                    mix[precision.index()] = *share;
+                }
+                check.shares(&key, &mix)?;
+                mixes.push(mix);
+            }
+            mixes
+        }
+    };
+    if matches!(table.mixes, Some(MixesValue::List(ref l)) if l.is_empty()) {
+        return Err(check.fail(
+            "sweep.mixes",
+            "the list is empty: the grid would have no point",
+        ));
+    }
+    let gpus: Vec<u32> = match &table.gpus {
+        None => vec![first.map(|g| g.count).ok_or_else(|| {
+            check.fail(
+                "sweep.gpus",
+                "needed: the fleet has no [[fleet.gpus]] group",
+            )
+        })?],
+        Some(GpusValue::List(list)) => list.clone(),
+        Some(GpusValue::Range { from, to, step }) => {
+            let step = step.unwrap_or(1);
+            if step == 0 || from > to {
+                return Err(check.fail(
+                    "sweep.gpus",
+                    format!("range from {from} to {to} by {step} is empty"),
+                ));
+            }
+            (*from..=*to).step_by(step as usize).collect()
+        }
+    };
+    if gpus.is_empty() || gpus.contains(&0) {
+        return Err(check.fail(
+            "sweep.gpus",
+            "needs at least one fleet size, each at least 1",
+        ));
+    }
+    let kinds: Vec<GpuKind> = match &table.kinds {
+        None => vec![first.map_or(GpuKind::Mi300x, |g| g.kind)],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, k)| check.parsed(&format!("sweep.kinds[{i}]"), k))
+            .collect::<Result<_, _>>()?,
+    };
+    let layouts: Vec<LayoutSpec> = match &table.layouts {
+        None => vec![first.map_or(
+            LayoutSpec::Mode(
+                crate::hardware::ComputeMode::Spx,
+                crate::hardware::MemoryMode::Nps1,
+            ),
+            |g| g.layout.clone(),
+        )],
+        Some(list) => {
+            let mut layouts = Vec::new();
+            for (i, value) in list.iter().enumerate() {
+                let key = format!("sweep.layouts[{i}]");
+                let mut spec = None;
+                for &kind in &kinds {
+                    spec = Some(check.layout(&key, value, kind)?);
+                }
+                layouts.push(spec.expect("kinds is not empty"));
+            }
+            layouts
+        }
+    };
+    let policies: Vec<Policy> = match &table.policies {
+        None => vec![fleet.policy],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| check.parsed(&format!("sweep.policies[{i}]"), p))
+            .collect::<Result<_, _>>()?,
+    };
+    for (key, empty) in [
+        ("sweep.kinds", kinds.is_empty()),
+        ("sweep.layouts", layouts.is_empty()),
+        ("sweep.policies", policies.is_empty()),
+    ] {
+        if empty {
+            return Err(check.fail(key, "the list is empty: the grid would have no point"));
+        }
+    }
+    let seeds = table.seeds.unwrap_or(1);
+    if seeds == 0 {
+        return Err(check.fail("sweep.seeds", "must be at least 1"));
+    }
+    let target_fit = table.target_fit.unwrap_or(DEFAULT_TARGET_FIT);
+    if !(target_fit > 0.0 && target_fit <= 1.0) {
+        return Err(check.fail(
+            "sweep.target_fit",
+            format!("must be in (0, 1], got {target_fit}"),
+        ));
+    }
+    Ok(SweepSpec {
+        mixes,
+        gpus,
+        kinds,
+        layouts,
+        policies,
+        seeds,
+        target_fit,
+    })
 }
 
 fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError> {

@@ -14,6 +14,42 @@ pub struct ScenarioFile {
     pub run: RunTable,
     pub fleet: FleetTable,
     pub workload: WorkloadTable,
+    pub sweep: Option<SweepTable>,
+    #[serde(default)]
+    pub prices: BTreeMap<String, f64>,
+}
+
+/// `[sweep]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepTable {
+    pub mixes: Option<MixesValue>,
+    pub gpus: Option<GpusValue>,
+    pub kinds: Option<Vec<String>>,
+    pub layouts: Option<Vec<LayoutValue>>,
+    pub policies: Option<Vec<String>>,
+    pub seeds: Option<u32>,
+    pub target_fit: Option<f64>,
+}
+
+/// `sweep.mixes`: a simplex grid or a list of mixes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MixesValue {
+    Grid { step: f64 },
+    List(Vec<BTreeMap<String, f64>>),
+}
+
+/// `sweep.gpus`: a list or a range.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum GpusValue {
+    List(Vec<u32>),
+    Range {
+        from: u32,
+        to: u32,
+        step: Option<u32>,
+    },
 }
 
 /// `[run]`.

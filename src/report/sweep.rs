@@ -1,0 +1,656 @@
+//! The reports of sweeps and plans: per-run and per-point CSV, a markdown
+//! summary with the tables a reader wants first, and SVG charts.
+//!
+//! Everything here is a function of the rows (and a header), so the report
+//! of merged shards is byte for byte the report of an unsharded run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::hardware::{GpuKind, LayoutSpec};
+use crate::profile::Precision;
+use crate::schedule::Policy;
+use crate::sweep::{mix_label, Cell, Estimate, FitCriterion, Mix, PlanRow, RunRow};
+
+use super::svg::{LineChart, Series};
+use super::{csv_text, decimal};
+
+/// What a sweep or plan report says about where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyHeader {
+    /// Scenario name.
+    pub scenario: String,
+    /// The command that reproduces it (without output or thread options).
+    pub command: String,
+    /// aimsim version.
+    pub version: String,
+    /// Seeds per grid point.
+    pub seeds: u32,
+    /// Fit rate counted as enough.
+    pub target_fit: f64,
+    /// Price per GPU-hour by kind.
+    pub prices: BTreeMap<GpuKind, f64>,
+}
+
+const CELL_COLUMNS: [&str; 8] = [
+    "cell", "mix_fp16", "mix_int8", "mix_int4", "kind", "layout", "policy", "gpus",
+];
+
+fn cell_cells(cell: &Cell, gpus: Option<u32>) -> Vec<String> {
+    let (a, b, c) = match cell.mix {
+        Some(m) => (m[0].to_string(), m[1].to_string(), m[2].to_string()),
+        None => (String::new(), String::new(), String::new()),
+    };
+    vec![
+        cell.index.to_string(),
+        a,
+        b,
+        c,
+        cell.kind.to_string(),
+        cell.layout.to_string(),
+        cell.policy.to_string(),
+        gpus.map_or(String::new(), |g| g.to_string()),
+    ]
+}
+
+const RUN_COLUMNS: [&str; 14] = [
+    "replication",
+    "seed",
+    "arrivals",
+    "placed",
+    "rejected_no_capacity",
+    "rejected_never_fits",
+    "fit_rate",
+    "gpus_busy_mean",
+    "gpus_busy_peak",
+    "gpus_online_peak",
+    "utilisation_mean",
+    "fragmentation_mean",
+    "gpu_hours_online",
+    "cost",
+];
+
+fn price(header: &StudyHeader, kind: GpuKind) -> Option<f64> {
+    header.prices.get(&kind).copied()
+}
+
+/// `results.csv`: one row per grid point and seed, floats written exactly
+/// (shortest round-trip form) so shards merge without loss.
+pub fn results_csv(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> String {
+    let columns: Vec<&str> = CELL_COLUMNS
+        .iter()
+        .chain(RUN_COLUMNS.iter())
+        .copied()
+        .collect();
+    csv_text(
+        &columns,
+        rows.iter().map(|r| {
+            let cell = &cells[r.cell];
+            let mut out = cell_cells(cell, Some(r.gpus));
+            out.extend([
+                r.replication.to_string(),
+                r.seed.to_string(),
+                r.arrivals.to_string(),
+                r.placed.to_string(),
+                r.rejected_no_capacity.to_string(),
+                r.rejected_never_fits.to_string(),
+                r.fit_rate.to_string(),
+                r.gpus_busy_mean.to_string(),
+                r.gpus_busy_peak.to_string(),
+                r.gpus_online_peak.to_string(),
+                r.utilisation_mean.to_string(),
+                r.fragmentation_mean.to_string(),
+                r.gpu_hours_online.to_string(),
+                price(header, cell.kind)
+                    .map_or(String::new(), |p| (p * r.gpu_hours_online).to_string()),
+            ]);
+            out
+        }),
+    )
+}
+
+/// Reads `results.csv` back: the grid points it covers and its rows.
+pub fn parse_results_csv(text: &str, source: &str) -> Result<(Vec<Cell>, Vec<RunRow>), String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{source}: {e}"))?
+        .clone();
+    let expected: Vec<&str> = CELL_COLUMNS
+        .iter()
+        .chain(RUN_COLUMNS.iter())
+        .copied()
+        .collect();
+    if headers.iter().collect::<Vec<_>>() != expected {
+        return Err(format!(
+            "{source}: line 1: not a results.csv of this aimsim version (columns differ)"
+        ));
+    }
+    let mut cells: BTreeMap<usize, Cell> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| format!("{source}: line {line}: {e}"))?;
+        let field = |name: &str| {
+            &record[expected
+                .iter()
+                .position(|c| *c == name)
+                .expect("known column")]
+        };
+        let fail = |name: &str| {
+            format!(
+                "{source}: line {line}: column `{name}`: `{}` is not valid",
+                field(name)
+            )
+        };
+        macro_rules! parse {
+            ($name:expr) => {
+                field($name).parse().map_err(|_| fail($name))?
+            };
+        }
+        let mix = if field("mix_fp16").is_empty() {
+            None
+        } else {
+            Some([parse!("mix_fp16"), parse!("mix_int8"), parse!("mix_int4")])
+        };
+        let cell = Cell {
+            index: parse!("cell"),
+            mix,
+            kind: parse!("kind"),
+            layout: field("layout")
+                .parse::<LayoutSpec>()
+                .map_err(|_| fail("layout"))?,
+            policy: parse!("policy"),
+            gpus: Some(parse!("gpus")),
+        };
+        rows.push(RunRow {
+            cell: cell.index,
+            gpus: parse!("gpus"),
+            replication: parse!("replication"),
+            seed: parse!("seed"),
+            arrivals: parse!("arrivals"),
+            placed: parse!("placed"),
+            rejected_no_capacity: parse!("rejected_no_capacity"),
+            rejected_never_fits: parse!("rejected_never_fits"),
+            fit_rate: parse!("fit_rate"),
+            gpus_busy_mean: parse!("gpus_busy_mean"),
+            gpus_busy_peak: parse!("gpus_busy_peak"),
+            gpus_online_peak: parse!("gpus_online_peak"),
+            utilisation_mean: parse!("utilisation_mean"),
+            fragmentation_mean: parse!("fragmentation_mean"),
+            gpu_hours_online: parse!("gpu_hours_online"),
+        });
+        cells.entry(cell.index).or_insert(cell);
+    }
+    Ok((cells.into_values().collect(), rows))
+}
+
+/// A grid point's estimates over its seeds.
+#[derive(Debug, Clone)]
+pub struct PointSummary {
+    /// The point.
+    pub cell: Cell,
+    /// Fit rate.
+    pub fit: Estimate,
+    /// Time-weighted mean of GPUs holding a replica.
+    pub gpus_busy: Estimate,
+    /// Memory utilisation.
+    pub utilisation: Estimate,
+    /// Fragmentation.
+    pub fragmentation: Estimate,
+    /// Mean cost of a run, if the kind has a price.
+    pub cost: Option<f64>,
+}
+
+/// Summarises `rows` per grid point, in grid order.
+pub fn summarise(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<PointSummary> {
+    let mut by_cell: BTreeMap<usize, Vec<&RunRow>> = BTreeMap::new();
+    for row in rows {
+        by_cell.entry(row.cell).or_default().push(row);
+    }
+    by_cell
+        .into_iter()
+        .map(|(index, runs)| {
+            let of = |f: fn(&RunRow) -> f64| {
+                Estimate::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            let cell = cells
+                .iter()
+                .find(|c| c.index == index)
+                .expect("rows refer to known cells")
+                .clone();
+            let hours = of(|r| r.gpu_hours_online).mean;
+            PointSummary {
+                cost: price(header, cell.kind).map(|p| p * hours),
+                fit: of(|r| r.fit_rate),
+                gpus_busy: of(|r| r.gpus_busy_mean),
+                utilisation: of(|r| r.utilisation_mean),
+                fragmentation: of(|r| r.fragmentation_mean),
+                cell,
+            }
+        })
+        .collect()
+}
+
+fn estimate_cells(e: &Estimate) -> [String; 4] {
+    let opt = |v: Option<f64>| v.map_or(String::new(), decimal);
+    [
+        decimal(e.mean),
+        opt(e.sd),
+        opt(e.half_width.map(|_| e.lower())),
+        opt(e.half_width.map(|_| e.upper())),
+    ]
+}
+
+/// `summary.csv`: one row per grid point with mean, standard deviation and
+/// 95% confidence interval of each metric.
+pub fn summary_csv(points: &[PointSummary]) -> String {
+    let mut columns: Vec<String> = CELL_COLUMNS.iter().map(|c| c.to_string()).collect();
+    columns.push("seeds".into());
+    for metric in ["fit_rate", "gpus_busy", "utilisation", "fragmentation"] {
+        for stat in ["mean", "sd", "ci95_low", "ci95_high"] {
+            columns.push(format!("{metric}_{stat}"));
+        }
+    }
+    columns.push("cost_mean".into());
+    let refs: Vec<&str> = columns.iter().map(String::as_str).collect();
+    csv_text(
+        &refs,
+        points.iter().map(|p| {
+            let mut row = cell_cells(&p.cell, p.cell.gpus);
+            row.push(p.fit.n.to_string());
+            for e in [&p.fit, &p.gpus_busy, &p.utilisation, &p.fragmentation] {
+                row.extend(estimate_cells(e));
+            }
+            row.push(p.cost.map_or(String::new(), decimal));
+            row
+        }),
+    )
+}
+
+/// A (kind, layout, policy) combination: a row of the "GPUs needed" tables.
+type Setup = (GpuKind, String, Policy);
+
+fn setup(cell: &Cell) -> Setup {
+    (cell.kind, cell.layout.to_string(), cell.policy)
+}
+
+/// The pure mix of `precision`.
+fn pure(precision: Precision) -> Mix {
+    let mut mix = [0.0; 3];
+    mix[precision.index()] = 1.0;
+    mix
+}
+
+/// For each setup and mix (in grid order), the smallest swept fleet whose
+/// mean fit rate reaches the target (`None`: none of them).
+fn needed_from_sweep(
+    points: &[PointSummary],
+    target: f64,
+) -> Vec<(Setup, Option<Mix>, Option<u32>, u32)> {
+    let mut found: Vec<(Setup, Option<Mix>, Option<u32>, u32)> = Vec::new();
+    for p in points {
+        let key = (setup(&p.cell), p.cell.mix);
+        let gpus = p.cell.gpus.expect("sweep points have a size");
+        let ok = p.fit.mean >= target;
+        match found
+            .iter_mut()
+            .find(|(s, m, _, _)| (s, m) == (&key.0, &key.1))
+        {
+            Some(entry) => {
+                entry.3 = entry.3.max(gpus);
+                if ok && entry.2.is_none_or(|g| gpus < g) {
+                    entry.2 = Some(gpus);
+                }
+            }
+            None => found.push((key.0, key.1, ok.then_some(gpus), gpus)),
+        }
+    }
+    found
+}
+
+/// The "GPUs needed at FP16 / INT8 / INT4" table; `needed(setup, mix)`
+/// gives the cell text.
+fn needed_table(
+    setups: &[Setup],
+    needed: impl Fn(&Setup, &Mix) -> Option<Option<u32>>,
+    unreached: &str,
+) -> String {
+    let mut md = String::from("| kind | layout | policy | FP16 | INT8 | INT4 | INT4 vs FP16 |\n|---|---|---|---:|---:|---:|---:|\n");
+    for s in setups {
+        let at = |p: Precision| needed(s, &pure(p));
+        let text = |v: Option<Option<u32>>| match v {
+            None => "-".to_string(),
+            Some(None) => unreached.to_string(),
+            Some(Some(g)) => g.to_string(),
+        };
+        let saving = match (at(Precision::Fp16), at(Precision::Int4)) {
+            (Some(Some(f)), Some(Some(i))) if f > 0 => {
+                format!("{:+.0}%", (f64::from(i) / f64::from(f) - 1.0) * 100.0)
+            }
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            s.0,
+            s.1,
+            s.2,
+            text(at(Precision::Fp16)),
+            text(at(Precision::Int8)),
+            text(at(Precision::Int4)),
+            saving
+        );
+    }
+    md
+}
+
+fn distinct_setups<'a>(cells: impl Iterator<Item = &'a Cell>) -> Vec<Setup> {
+    let mut setups: Vec<Setup> = Vec::new();
+    for cell in cells {
+        let s = setup(cell);
+        if !setups.contains(&s) {
+            setups.push(s);
+        }
+    }
+    setups
+}
+
+/// `summary.md` of a sweep.
+pub fn sweep_markdown(header: &StudyHeader, points: &[PointSummary], runs: usize) -> String {
+    let mut md = format!("# Sweep: {}\n\n", header.scenario);
+    let _ = writeln!(
+        md,
+        "Generated by `{}` (aimsim {}).",
+        header.command, header.version
+    );
+    let _ = writeln!(
+        md,
+        "{} grid points x {} seeds = {runs} runs. Fit rates are means over seeds; `summary.csv` has every point with 95% confidence intervals, `results.csv` every run.\n",
+        points.len(),
+        header.seeds
+    );
+    let needed = needed_from_sweep(points, header.target_fit);
+    let setups = distinct_setups(points.iter().map(|p| &p.cell));
+    let has_pure = needed
+        .iter()
+        .any(|(_, m, _, _)| m.is_some_and(|m| m.contains(&1.0)));
+    if has_pure {
+        let _ = writeln!(
+            md,
+            "## GPUs needed for a fit rate of at least {}\n",
+            header.target_fit
+        );
+        md.push_str("The smallest swept fleet whose mean fit rate reaches the target, at pure FP16, INT8 and INT4 (`> N`: not even the largest swept, N).\n\n");
+        md.push_str(&needed_table(
+            &setups,
+            |s, mix| {
+                needed
+                    .iter()
+                    .find(|(ns, m, _, _)| ns == s && *m == Some(*mix))
+                    .map(|(_, _, g, _)| *g)
+            },
+            &format!(
+                "> {}",
+                points.iter().filter_map(|p| p.cell.gpus).max().unwrap_or(0)
+            ),
+        ));
+        md.push('\n');
+    }
+    md.push_str("## Fit rate by grid point\n\n| mix | kind | layout | policy | GPUs | fit rate | 95% CI | GPUs busy | utilisation | fragmentation |\n|---|---|---|---|---:|---:|---|---:|---:|---:|\n");
+    for p in points {
+        let ci = p.fit.half_width.map_or("-".to_string(), |_| {
+            format!("{:.4} - {:.4}", p.fit.lower(), p.fit.upper())
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.4} | {} | {:.2} | {:.3} | {:.3} |",
+            p.cell
+                .mix
+                .map_or("as in the workload".into(), |m| mix_label(&m)),
+            p.cell.kind,
+            p.cell.layout,
+            p.cell.policy,
+            p.cell.gpus.unwrap_or(0),
+            p.fit.mean,
+            ci,
+            p.gpus_busy.mean,
+            p.utilisation.mean,
+            p.fragmentation.mean
+        );
+    }
+    md
+}
+
+/// The sweep's charts: fit rate against fleet size for each policy (one
+/// line per layout and pure precision), and GPUs needed against the INT4
+/// share on the FP16-INT4 edge. Empty when the grid has one fleet size.
+pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(String, String)> {
+    let sizes: Vec<u32> = points.iter().filter_map(|p| p.cell.gpus).collect();
+    if sizes.iter().all(|&g| Some(g) == sizes.first().copied()) {
+        return Vec::new();
+    }
+    let mut charts = Vec::new();
+    let policies: Vec<Policy> = distinct_setups(points.iter().map(|p| &p.cell))
+        .into_iter()
+        .map(|s| s.2)
+        .fold(Vec::new(), |mut v, p| {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        });
+    for policy in policies {
+        let mut series: Vec<Series> = Vec::new();
+        for p in points.iter().filter(|p| p.cell.policy == policy) {
+            let precision = match p.cell.mix {
+                None => None,
+                Some(m) => match Precision::ALL.iter().find(|&&q| m == pure(q)) {
+                    Some(&q) => Some(q),
+                    None => continue,
+                },
+            };
+            let name = format!(
+                "{} {}{}",
+                p.cell.kind,
+                p.cell.layout,
+                precision.map_or(String::new(), |q| format!(" {q}"))
+            );
+            let point = (f64::from(p.cell.gpus.unwrap_or(0)), p.fit.mean);
+            match series.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.points.push(point),
+                None => series.push(Series {
+                    name,
+                    points: vec![point],
+                }),
+            }
+        }
+        if !series.is_empty() {
+            let chart = LineChart {
+                title: format!(
+                    "{}: fit rate against fleet size ({policy})",
+                    header.scenario
+                ),
+                x_label: "GPUs".into(),
+                y_label: "fit rate (mean over seeds)".into(),
+                series,
+            };
+            charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
+        }
+    }
+    let needed = needed_from_sweep(points, header.target_fit);
+    let edge: Vec<(Setup, f64, u32)> = needed
+        .iter()
+        .filter_map(|(s, m, g, _)| match (m, g) {
+            (Some(m), Some(g)) if m[1] == 0.0 => Some((s.clone(), m[2], *g)),
+            _ => None,
+        })
+        .collect();
+    if let Some(chart) = gpus_vs_int4_chart(header, &edge) {
+        charts.push(("gpus-vs-int4.svg".into(), chart));
+    }
+    charts
+}
+
+/// GPUs needed against INT4 share, one line per setup; `None` without at
+/// least two mixes on the FP16-INT4 edge.
+fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Option<String> {
+    let mut series: Vec<Series> = Vec::new();
+    for (s, int4, gpus) in edge {
+        let name = format!("{} {} {}", s.0, s.1, s.2);
+        match series.iter_mut().find(|x| x.name == name) {
+            Some(x) => x.points.push((*int4, f64::from(*gpus))),
+            None => series.push(Series {
+                name,
+                points: vec![(*int4, f64::from(*gpus))],
+            }),
+        }
+    }
+    series.retain(|s| s.points.len() >= 2);
+    if series.is_empty() {
+        return None;
+    }
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    Some(
+        LineChart {
+            title: format!(
+                "{}: GPUs needed for fit rate {} against INT4 share",
+                header.scenario, header.target_fit
+            ),
+            x_label: "INT4 share of deployments (rest FP16)".into(),
+            y_label: "GPUs needed".into(),
+            series,
+        }
+        .render(),
+    )
+}
+
+/// `plan.csv`: one row per grid point.
+pub fn plan_csv(header: &StudyHeader, criterion: FitCriterion, rows: &[PlanRow]) -> String {
+    let mut columns: Vec<&str> = CELL_COLUMNS[..7].to_vec();
+    columns.extend([
+        "criterion",
+        "target_fit",
+        "gpus_needed",
+        "fit_mean_at_needed",
+        "fit_ci95_low_at_needed",
+        "reachable_fit",
+        "elastic_peak_mean",
+        "elastic_peak_sd",
+        "l1_bound",
+        "l2_bound",
+        "price_per_gpu_hour",
+        "cost_per_hour",
+        "runs",
+    ]);
+    csv_text(
+        &columns,
+        rows.iter().map(|r| {
+            let mut row = cell_cells(&r.cell, None);
+            row.pop();
+            let p = price(header, r.cell.kind);
+            row.extend([
+                criterion.name().to_string(),
+                header.target_fit.to_string(),
+                r.needed.map_or(String::new(), |g| g.to_string()),
+                r.fit.map_or(String::new(), |f| decimal(f.mean)),
+                r.fit.map_or(String::new(), |f| decimal(f.lower())),
+                decimal(r.reachable.mean),
+                decimal(r.elastic_peak.mean),
+                r.elastic_peak.sd.map_or(String::new(), decimal),
+                r.bounds.map_or(String::new(), |b| decimal(b.l1)),
+                r.bounds.and_then(|b| b.l2).map_or(String::new(), decimal),
+                p.map_or(String::new(), |p| p.to_string()),
+                match (p, r.needed) {
+                    (Some(p), Some(g)) => decimal(p * f64::from(g)),
+                    _ => String::new(),
+                },
+                r.runs.to_string(),
+            ]);
+            row
+        }),
+    )
+}
+
+/// `summary.md` of a plan.
+pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[PlanRow]) -> String {
+    let mut md = format!("# Capacity plan: {}\n\n", header.scenario);
+    let _ = writeln!(
+        md,
+        "Generated by `{}` (aimsim {}).\n",
+        header.command, header.version
+    );
+    let _ = writeln!(
+        md,
+        "GPUs needed: the smallest fixed fleet whose fit rate ({} over {} seeds) reaches {}, found by bisection on the fleet size. `unreachable`: some requests can never fit this GPU kind and layout, so no fleet reaches the target.\n",
+        match criterion {
+            FitCriterion::Mean => "the mean",
+            FitCriterion::LowerBound => "the lower end of the 95% confidence interval",
+        },
+        header.seeds,
+        header.target_fit
+    );
+    let setups = distinct_setups(rows.iter().map(|r| &r.cell));
+    let has_pure = rows
+        .iter()
+        .any(|r| r.cell.mix.is_some_and(|m| m.contains(&1.0)));
+    if has_pure {
+        md.push_str("## GPUs needed at FP16, INT8 and INT4\n\n");
+        md.push_str(&needed_table(
+            &setups,
+            |s, mix| {
+                rows.iter()
+                    .find(|r| &setup(&r.cell) == s && r.cell.mix == Some(*mix))
+                    .map(|r| r.needed)
+            },
+            "unreachable",
+        ));
+        md.push('\n');
+    }
+    md.push_str("## Every grid point\n\n| mix | kind | layout | policy | GPUs needed | fit at that size | reachable fit | elastic peak | L1 | L2 | cost per hour |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        let price = price(header, r.cell.kind);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {:.4} | {:.1} | {} | {} | {} |",
+            r.cell
+                .mix
+                .map_or("as in the workload".into(), |m| mix_label(&m)),
+            r.cell.kind,
+            r.cell.layout,
+            r.cell.policy,
+            r.needed.map_or("unreachable".into(), |g| g.to_string()),
+            r.fit.map_or("-".into(), |f| format!("{:.4}", f.mean)),
+            r.reachable.mean,
+            r.elastic_peak.mean,
+            r.bounds.map_or("-".into(), |b| format!("{:.1}", b.l1)),
+            r.bounds
+                .and_then(|b| b.l2)
+                .map_or("-".into(), |l| format!("{l:.1}")),
+            match (price, r.needed) {
+                (Some(p), Some(g)) => format!("{:.2}", p * f64::from(g)),
+                _ => "-".into(),
+            }
+        );
+    }
+    if rows.iter().any(|r| r.bounds.is_some()) {
+        md.push_str("\nThe workload is static (everything arrives at once): L1 = ceil(total memory / memory of one GPU) and L2 = the Martello-Toth bound on partitions, per GPU, are lower bounds on the GPUs any placement needs; the elastic peak is what the policy used.\n");
+    }
+    md
+}
+
+/// The plan's chart of GPUs needed against the INT4 share.
+pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, String)> {
+    let edge: Vec<(Setup, f64, u32)> = rows
+        .iter()
+        .filter_map(|r| match (r.cell.mix, r.needed) {
+            (Some(m), Some(g)) if m[1] == 0.0 => Some((setup(&r.cell), m[2], g)),
+            _ => None,
+        })
+        .collect();
+    gpus_vs_int4_chart(header, &edge)
+        .map(|c| vec![("gpus-vs-int4.svg".to_string(), c)])
+        .unwrap_or_default()
+}

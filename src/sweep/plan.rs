@@ -1,0 +1,206 @@
+//! Capacity plans: for each grid point, the smallest fleet whose fit rate
+//! reaches a target, found by bisection on the fleet size, beside the peak
+//! of an elastic fleet and, for static workloads, bin-packing lower bounds.
+
+use rayon::prelude::*;
+
+use crate::schedule::Demand;
+
+use super::bounds::{l1, l2};
+use super::grid::{Cell, Shard, SweepSpec};
+use super::run::{RunRow, SweepError, Sweeper, ELASTIC_CAP};
+use super::stats::Estimate;
+
+/// Which estimate of the fit rate must reach the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitCriterion {
+    /// The mean over seeds.
+    Mean,
+    /// The lower end of its 95% confidence interval (stricter).
+    LowerBound,
+}
+
+impl FitCriterion {
+    /// The value compared with the target.
+    pub fn value(self, estimate: &Estimate) -> f64 {
+        match self {
+            FitCriterion::Mean => estimate.mean,
+            FitCriterion::LowerBound => estimate.lower(),
+        }
+    }
+
+    /// `mean` or `lower`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FitCriterion::Mean => "mean",
+            FitCriterion::LowerBound => "lower",
+        }
+    }
+}
+
+/// Bin-packing lower bounds on the GPUs a static workload needs (means
+/// over seeds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StaticBounds {
+    /// ceil(total memory / memory of one GPU's partitions).
+    pub l1: f64,
+    /// The Martello-Toth L2 bound on partitions, divided by partitions per
+    /// GPU and rounded up (only for layouts whose partitions are equal).
+    pub l2: Option<f64>,
+}
+
+/// The plan of one grid point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRow {
+    /// The grid point (without a fleet size).
+    pub cell: Cell,
+    /// The smallest fleet that reaches the target; `None` if none can.
+    pub needed: Option<u32>,
+    /// The fit rate at `needed`.
+    pub fit: Option<Estimate>,
+    /// The fit rate of an unbounded elastic fleet: the share of requests
+    /// that can fit this GPU kind and layout at all.
+    pub reachable: Estimate,
+    /// GPUs an elastic fleet (adding one whenever nothing fits) brings online.
+    pub elastic_peak: Estimate,
+    /// Bounds, for static workloads.
+    pub bounds: Option<StaticBounds>,
+    /// Simulation runs the plan took.
+    pub runs: u64,
+}
+
+/// Plans every point of `spec` (without its fleet sizes) in `shard`, in
+/// parallel; rows come back in grid order. `tick` is called after each point.
+pub fn plan(
+    sweeper: &Sweeper,
+    spec: &SweepSpec,
+    target: f64,
+    criterion: FitCriterion,
+    shard: Shard,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<PlanRow>, SweepError> {
+    let cells: Vec<Cell> = spec
+        .plan_cells()
+        .into_iter()
+        .filter(|c| shard.contains(c.index))
+        .collect();
+    cells
+        .par_iter()
+        .map(|cell| {
+            let row = plan_cell(sweeper, cell, spec.seeds, target, criterion);
+            tick();
+            row
+        })
+        .collect()
+}
+
+/// Plans one grid point: measure an elastic fleet, then bisect on the size
+/// of a fixed one. Assumes the fit rate grows with the fleet (it can dip by
+/// noise; the fit at the size found is reported).
+pub fn plan_cell(
+    sweeper: &Sweeper,
+    cell: &Cell,
+    seeds: u32,
+    target: f64,
+    criterion: FitCriterion,
+) -> Result<PlanRow, SweepError> {
+    let elastic = sweeper.replicate(cell, &Sweeper::elastic_fleet(cell), seeds)?;
+    let reachable = Estimate::of(&elastic.iter().map(|r| r.fit_rate).collect::<Vec<_>>());
+    let elastic_peak = Estimate::of(
+        &elastic
+            .iter()
+            .map(|r| f64::from(r.gpus_online_peak))
+            .collect::<Vec<_>>(),
+    );
+    let bounds = static_bounds(sweeper, cell, seeds)?;
+    let mut runs = u64::from(seeds);
+    let mut fits: Vec<(u32, Estimate)> = Vec::new();
+    let mut fit_at = |gpus: u32, runs: &mut u64| -> Result<Estimate, SweepError> {
+        if let Some((_, e)) = fits.iter().find(|(n, _)| *n == gpus) {
+            return Ok(*e);
+        }
+        let rows: Vec<RunRow> =
+            sweeper.replicate(cell, &Sweeper::fixed_fleet(cell, gpus), seeds)?;
+        *runs += u64::from(seeds);
+        let estimate = Estimate::of(&rows.iter().map(|r| r.fit_rate).collect::<Vec<_>>());
+        fits.push((gpus, estimate));
+        Ok(estimate)
+    };
+    let enough = |e: &Estimate| criterion.value(e) >= target;
+    let mut needed = None;
+    if enough(&reachable) {
+        let peak = elastic
+            .iter()
+            .map(|r| r.gpus_online_peak)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let mut hi = peak;
+        while hi <= ELASTIC_CAP && !enough(&fit_at(hi, &mut runs)?) {
+            hi = hi.saturating_mul(2);
+        }
+        if hi <= ELASTIC_CAP {
+            let mut lo = 0;
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if enough(&fit_at(mid, &mut runs)?) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            needed = Some(hi);
+        }
+    }
+    let fit = match needed {
+        Some(n) => Some(fit_at(n, &mut runs)?),
+        None => None,
+    };
+    Ok(PlanRow {
+        cell: cell.clone(),
+        needed,
+        fit,
+        reachable,
+        elastic_peak,
+        bounds,
+        runs,
+    })
+}
+
+/// The bounds of a static workload, as means over seeds; `None` otherwise.
+fn static_bounds(
+    sweeper: &Sweeper,
+    cell: &Cell,
+    seeds: u32,
+) -> Result<Option<StaticBounds>, SweepError> {
+    let layout = cell
+        .layout
+        .build(cell.kind)
+        .map_err(|e| SweepError::Invalid(e.to_string()))?;
+    let partitions = layout.partitions();
+    let gpu_capacity: u64 = partitions.iter().map(|p| p.0).sum();
+    let largest = layout.largest_partition().0;
+    let uniform = partitions.iter().all(|p| p.0 == largest);
+    let (mut l1_sum, mut l2_sum) = (0.0, 0.0);
+    for replication in 0..seeds {
+        let Some(demands) = sweeper.static_demands(cell, replication)? else {
+            return Ok(None);
+        };
+        // Each partition a request is charged on is one item; requests that
+        // can never fit a partition of this layout are left out.
+        let items: Vec<u64> = demands
+            .iter()
+            .filter(|d: &&Demand| d.size.0 <= largest)
+            .flat_map(|d| std::iter::repeat_n(d.size.0, d.shards() as usize))
+            .collect();
+        l1_sum += l1(&items, gpu_capacity) as f64;
+        if uniform {
+            l2_sum += l2(&items, largest).div_ceil(partitions.len() as u64) as f64;
+        }
+    }
+    let n = f64::from(seeds);
+    Ok(Some(StaticBounds {
+        l1: l1_sum / n,
+        l2: uniform.then_some(l2_sum / n),
+    }))
+}

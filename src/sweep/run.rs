@@ -1,0 +1,271 @@
+//! Running grid points: one scenario variant per point, one run per seed,
+//! in parallel.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::profile::Catalog;
+use crate::scenario::{Scenario, SourceError, Survey, WorkloadSource, WorkloadSpec};
+use crate::sim::{simulate, ElasticSpec, FleetSpec, GpuGroup, RunResult};
+use crate::workload::alibaba::TraceGpu;
+
+use super::grid::{Cell, Shard, SweepSpec};
+
+/// Most GPUs an elastic run may bring online when a plan measures the peak.
+pub const ELASTIC_CAP: u32 = 1 << 20;
+
+/// What one run of one grid point measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Grid index of the point.
+    pub cell: usize,
+    /// Fleet size run (for elastic runs: the cap).
+    pub gpus: u32,
+    /// Replication number, from 0.
+    pub replication: u32,
+    /// Seed used (`run.seed + replication`).
+    pub seed: u64,
+    /// Arrivals in the measured window.
+    pub arrivals: u64,
+    /// Placed.
+    pub placed: u64,
+    /// Rejected for lack of room now.
+    pub rejected_no_capacity: u64,
+    /// Rejected because they can never fit this fleet.
+    pub rejected_never_fits: u64,
+    /// placed / arrivals.
+    pub fit_rate: f64,
+    /// Time-weighted mean of GPUs holding a replica.
+    pub gpus_busy_mean: f64,
+    /// Peak of GPUs holding a replica.
+    pub gpus_busy_peak: u32,
+    /// Peak of GPUs online (an elastic fleet's size).
+    pub gpus_online_peak: u32,
+    /// Time-weighted mean memory utilisation.
+    pub utilisation_mean: f64,
+    /// Time-weighted mean fragmentation.
+    pub fragmentation_mean: f64,
+    /// GPU-hours of GPUs online.
+    pub gpu_hours_online: f64,
+}
+
+impl RunRow {
+    fn new(cell: usize, gpus: u32, replication: u32, seed: u64, result: &RunResult) -> RunRow {
+        let s = &result.summary;
+        let t = &s.totals;
+        RunRow {
+            cell,
+            gpus,
+            replication,
+            seed,
+            arrivals: t.arrived,
+            placed: t.placed,
+            rejected_no_capacity: t.rejected[0],
+            rejected_never_fits: t.rejected[1],
+            fit_rate: t.fit_rate(),
+            gpus_busy_mean: s.gpus_busy_mean,
+            gpus_busy_peak: s.gpus_busy_peak,
+            gpus_online_peak: s.gpus_online_peak,
+            utilisation_mean: s.utilisation_mean,
+            fragmentation_mean: s.fragmentation_mean,
+            gpu_hours_online: s.gpu_hours_online,
+        }
+    }
+}
+
+/// A run that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The workload could not be read or built.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A grid point's fleet or run is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Runs variants of a base scenario.
+pub struct Sweeper<'a> {
+    base: &'a Scenario,
+    catalog: &'a Catalog,
+    scenario_dir: &'a Path,
+    trace: Option<&'a Path>,
+    /// A trace's survey depends only on what a trace GPU becomes: read it
+    /// once per distinct value.
+    trace_surveys: Mutex<Vec<(TraceGpu, Survey)>>,
+}
+
+impl<'a> Sweeper<'a> {
+    /// A sweeper over `base`; `scenario_dir` and `trace` locate a trace.
+    pub fn new(
+        base: &'a Scenario,
+        catalog: &'a Catalog,
+        scenario_dir: &'a Path,
+        trace: Option<&'a Path>,
+    ) -> Self {
+        Sweeper {
+            base,
+            catalog,
+            scenario_dir,
+            trace,
+            trace_surveys: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The base scenario with the cell's mix and policy, and `fleet`.
+    fn variant(&self, cell: &Cell, fleet: FleetSpec, seed: u64) -> Scenario {
+        let mut scenario = self.base.clone();
+        scenario.seed = seed;
+        scenario.fleet = fleet;
+        if let (Some(mix), WorkloadSpec::Synthetic(spec)) = (cell.mix, &mut scenario.workload) {
+            spec.precision_mix = mix;
+        }
+        scenario
+    }
+
+    /// A fixed fleet of `gpus` GPUs of the cell's kind and layout.
+    pub fn fixed_fleet(cell: &Cell, gpus: u32) -> FleetSpec {
+        FleetSpec {
+            groups: vec![GpuGroup {
+                kind: cell.kind,
+                count: gpus,
+                layout: cell.layout.clone(),
+            }],
+            elastic: None,
+            policy: cell.policy,
+        }
+    }
+
+    /// An empty fleet that adds a GPU of the cell's kind and layout whenever
+    /// nothing fits, never releasing one: its peak is the GPUs the policy
+    /// needs to place everything that can fit.
+    pub fn elastic_fleet(cell: &Cell) -> FleetSpec {
+        FleetSpec {
+            groups: Vec::new(),
+            elastic: Some(ElasticSpec {
+                kind: cell.kind,
+                layout: cell.layout.clone(),
+                max_gpus: ELASTIC_CAP,
+                release_after: None,
+            }),
+            policy: cell.policy,
+        }
+    }
+
+    /// Runs `cell` once on `fleet` with replication `replication`.
+    pub fn run(
+        &self,
+        cell: &Cell,
+        fleet: FleetSpec,
+        replication: u32,
+    ) -> Result<RunRow, SweepError> {
+        let seed = self.base.seed.wrapping_add(u64::from(replication));
+        let gpus = fleet
+            .elastic
+            .as_ref()
+            .map_or(fleet.initial_gpus(), |e| e.max_gpus);
+        let scenario = self.variant(cell, fleet, seed);
+        let source = WorkloadSource::new(&scenario, self.catalog, self.scenario_dir, self.trace)?;
+        let survey = self.survey(&scenario, &source)?;
+        let built = scenario
+            .fleet
+            .build()
+            .map_err(|e| SweepError::Invalid(e.to_string()))?;
+        let mut workload = source.open(seed)?;
+        // Sweeps read the summary only: no time series.
+        let mut config = scenario.run_config(survey.last_arrival);
+        config.interval = None;
+        let result = simulate(built, workload.as_mut(), &survey.mix, config, &mut |_| {})
+            .map_err(|e| SweepError::Invalid(e.to_string()))?;
+        Ok(RunRow::new(cell.index, gpus, replication, seed, &result))
+    }
+
+    fn survey(&self, scenario: &Scenario, source: &WorkloadSource) -> Result<Survey, SweepError> {
+        if matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
+            return Ok(source.survey()?);
+        }
+        let key = scenario.trace_gpu();
+        let cached = self
+            .trace_surveys
+            .lock()
+            .expect("no panic holds the lock")
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| s.clone());
+        if let Some(survey) = cached {
+            return Ok(survey);
+        }
+        let survey = source.survey()?;
+        self.trace_surveys
+            .lock()
+            .expect("no panic holds the lock")
+            .push((key, survey.clone()));
+        Ok(survey)
+    }
+
+    /// Runs every grid point of `spec` in `shard` once per seed, in
+    /// parallel; rows come back in (point, replication) order. `tick` is
+    /// called after each run.
+    pub fn sweep(
+        &self,
+        spec: &SweepSpec,
+        shard: Shard,
+        tick: &(dyn Fn() + Sync),
+    ) -> Result<Vec<RunRow>, SweepError> {
+        let tasks: Vec<(Cell, u32)> = spec
+            .cells()
+            .into_iter()
+            .filter(|cell| shard.contains(cell.index))
+            .flat_map(|cell| (0..spec.seeds).map(move |r| (cell.clone(), r)))
+            .collect();
+        tasks
+            .par_iter()
+            .map(|(cell, replication)| {
+                let gpus = cell.gpus.expect("sweep cells have a fleet size");
+                let row = self.run(cell, Self::fixed_fleet(cell, gpus), *replication);
+                tick();
+                row
+            })
+            .collect()
+    }
+
+    /// The demands a static workload (everything at once) makes under
+    /// replication `replication`, in arrival order; `None` if the workload
+    /// is not static.
+    pub fn static_demands(
+        &self,
+        cell: &Cell,
+        replication: u32,
+    ) -> Result<Option<Vec<crate::schedule::Demand>>, SweepError> {
+        let WorkloadSpec::Synthetic(spec) = &self.base.workload else {
+            return Ok(None);
+        };
+        if spec.arrivals != crate::workload::synthetic::ArrivalProcess::AllAtOnce {
+            return Ok(None);
+        }
+        let seed = self.base.seed.wrapping_add(u64::from(replication));
+        let scenario = self.variant(cell, Self::elastic_fleet(cell), seed);
+        let source = WorkloadSource::new(&scenario, self.catalog, self.scenario_dir, self.trace)?;
+        let mut workload = source.open(seed)?;
+        let mut demands = Vec::new();
+        while let Some(request) = workload.next_request() {
+            demands.push(request.map_err(SourceError::from)?.demand);
+        }
+        Ok(Some(demands))
+    }
+
+    /// Runs `fleet` for `cell` once per seed, in parallel, in replication order.
+    pub fn replicate(
+        &self,
+        cell: &Cell,
+        fleet: &FleetSpec,
+        seeds: u32,
+    ) -> Result<Vec<RunRow>, SweepError> {
+        (0..seeds)
+            .into_par_iter()
+            .map(|r| self.run(cell, fleet.clone(), r))
+            .collect()
+    }
+}

@@ -1,0 +1,77 @@
+//! Estimates over seeds: mean, standard deviation and a 95% Student-t
+//! confidence interval.
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// A metric's estimate over replications.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// Replications.
+    pub n: usize,
+    /// Sample mean.
+    pub mean: f64,
+    /// Sample standard deviation (`None` with fewer than two values).
+    pub sd: Option<f64>,
+    /// Half-width of the 95% confidence interval on the mean (`None` with
+    /// fewer than two values).
+    pub half_width: Option<f64>,
+}
+
+impl Estimate {
+    /// The estimate of `values` (at least one).
+    pub fn of(values: &[f64]) -> Estimate {
+        let n = values.len();
+        assert!(n > 0, "an estimate needs at least one value");
+        let mean = values.iter().sum::<f64>() / n as f64;
+        if n < 2 {
+            return Estimate {
+                n,
+                mean,
+                sd: None,
+                half_width: None,
+            };
+        }
+        let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let sd = variance.sqrt();
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .expect("n - 1 >= 1 degrees of freedom")
+            .inverse_cdf(0.975);
+        Estimate {
+            n,
+            mean,
+            sd: Some(sd),
+            half_width: Some(t * sd / (n as f64).sqrt()),
+        }
+    }
+
+    /// Lower end of the 95% interval (the mean with one replication).
+    pub fn lower(&self) -> f64 {
+        self.mean - self.half_width.unwrap_or(0.0)
+    }
+
+    /// Upper end of the 95% interval (the mean with one replication).
+    pub fn upper(&self) -> f64 {
+        self.mean + self.half_width.unwrap_or(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worked_interval() {
+        // Values 1..=5: mean 3, sd sqrt(2.5); t(0.975, 4) = 2.776445.
+        let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(e.mean, 3.0);
+        assert!((e.sd.unwrap() - 2.5f64.sqrt()).abs() < 1e-12);
+        assert!((e.half_width.unwrap() - 2.776445 * 2.5f64.sqrt() / 5f64.sqrt()).abs() < 1e-5);
+        assert!(e.lower() < 3.0 && e.upper() > 3.0);
+    }
+
+    #[test]
+    fn one_value_has_no_interval() {
+        let e = Estimate::of(&[0.7]);
+        assert_eq!((e.sd, e.half_width, e.lower()), (None, None, 0.7));
+    }
+}
