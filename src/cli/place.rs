@@ -8,8 +8,9 @@ use clap::Args;
 use serde::Serialize;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
-use aimsim::profile::{Catalog, Precision, VariantId};
+use aimsim::profile::{Catalog, Precision, Variant, VariantId};
 use aimsim::schedule::{Demand, PartitionRef, PlacementRequest, Policy, RejectCode, Scheduler};
+use aimsim::workload::{ClassId, DemandMix};
 
 use super::table::Table;
 use super::{CliError, Format};
@@ -40,7 +41,8 @@ pub struct PlaceArgs {
     /// Custom partition sizes in GiB, e.g. 40,40,40,40 (sum <= GPU - 4 GiB).
     #[arg(long, value_name = "SIZES")]
     partitions: Option<String>,
-    /// Placement policy: aim, first-fit or best-fit.
+    /// Placement policy: aim, first-fit, best-fit or frag-aware (which
+    /// scores with the mix of the requests given).
     #[arg(long, default_value = "aim")]
     policy: Policy,
     /// Output format.
@@ -113,6 +115,15 @@ fn parse_partition_ref(text: &str) -> Result<PartitionRef, String> {
             gpu: 0,
             partition: number(text)?,
         }),
+    }
+}
+
+/// What one replica of `variant` asks of the fleet.
+fn demand_of(variant: &Variant) -> Demand {
+    Demand {
+        size: variant.memory,
+        gpu_count: variant.gpu_count,
+        partitions: 1,
     }
 }
 
@@ -194,6 +205,10 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, CliError>>()?;
 
     let mut fleet = Scheduler::uniform(args.policy, &layout, args.gpus as usize);
+    fleet.set_demand_mix(DemandMix::new(resolved.iter().map(|r| {
+        let variant = catalog.variant(r.variant);
+        (demand_of(variant), ClassId(r.variant.0), 1)
+    })));
     let outcomes: Vec<Outcome> = resolved
         .iter()
         .enumerate()
@@ -249,11 +264,7 @@ fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
 fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
     let variant = catalog.variant(r.variant);
     let request = PlacementRequest {
-        demand: Demand {
-            size: variant.memory,
-            gpu_count: variant.gpu_count,
-            partitions: 1,
-        },
+        demand: demand_of(variant),
         preferred: r.spec.preferred,
     };
     let mut outcome = Outcome {

@@ -27,7 +27,7 @@ pub struct SimulateArgs {
     /// Trace file to replay (for workload.source = "trace" or "alibaba").
     #[arg(long, value_name = "PATH")]
     trace: Option<PathBuf>,
-    /// Report folder (default: reports/<scenario name>).
+    /// Report folder (default: reports/<scenario name>/simulation).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Placement policy, overriding fleet.policy.
@@ -77,7 +77,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         args.trace.as_deref(),
     )
     .map_err(source_error)?;
-    let survey = source.survey().map_err(source_error)?;
+    let survey = source.survey(true).map_err(source_error)?;
     let fleet = scenario
         .fleet
         .build()
@@ -93,7 +93,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("reports").join(&scenario.name));
+        .unwrap_or_else(|| Path::new("reports").join(&scenario.name).join("simulation"));
     let started = Instant::now();
     let (files, rows, class_table) = match scenario.mode {
         RunMode::Fill(spec) => {

@@ -38,7 +38,7 @@ pub enum CatalogError {
     #[error(transparent)]
     Folder(#[from] FolderError),
     /// Some profiles have errors; the first is shown, all are kept.
-    #[error("{dir}: {count} profile error(s), first: {first}; run `aimsim profiles validate {dir}` for all", count = errors.len(), first = errors[0])]
+    #[error("{dir}: {count} profile error(s), first: {first}; run `aimsim profiles validate {dir}` for all", count = errors.len(), first = errors[0].describe())]
     Invalid {
         /// The folder.
         dir: String,
@@ -86,8 +86,9 @@ fn suggest(suggestions: &[String]) -> String {
 }
 
 impl Catalog {
-    /// Builds a catalog from profiles already checked (duplicates keep the
-    /// first). `source` says where they came from, for messages.
+    /// Builds a catalog from profiles that passed validation (duplicates
+    /// keep the first). `source` says where they came from, for messages.
+    /// Panics on a memory figure validation would refuse.
     pub fn from_profiles(source: &str, profiles: impl IntoIterator<Item = Profile>) -> Catalog {
         let mut sorted: Vec<Profile> = profiles.into_iter().collect();
         sorted.sort_by(|a, b| {
@@ -108,7 +109,8 @@ impl Catalog {
             }
             *slot = Some(VariantId(catalog.variants.len() as u32));
             catalog.variants.push(Variant {
-                memory: Mib::from_gib_ceil(profile.memory_requirement_gb).unwrap_or(Mib::ZERO),
+                memory: Mib::from_gib_ceil(profile.memory_requirement_gb)
+                    .expect("validation refuses sizes that do not convert to MiB"),
                 gpu_count: profile.resource_requirements.gpu_count.max(1),
                 profile,
             });

@@ -40,6 +40,16 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// `FILE: FIELD: MESSAGE`, without the severity.
+    pub fn describe(&self) -> String {
+        match &self.field {
+            Some(field) => format!("{}: {field}: {}", self.file, self.message),
+            None => format!("{}: {}", self.file, self.message),
+        }
+    }
+}
+
 impl fmt::Display for Finding {
     /// `error: FILE: FIELD: MESSAGE`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,11 +57,7 @@ impl fmt::Display for Finding {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{severity}: {}: ", self.file)?;
-        if let Some(field) = &self.field {
-            write!(f, "{field}: ")?;
-        }
-        f.write_str(&self.message)
+        write!(f, "{severity}: {}", self.describe())
     }
 }
 
@@ -258,6 +264,10 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// Largest memory figure a profile may give: far beyond any GPU fleet, and
+/// well within exact MiB accounting.
+const MAX_GB: f64 = 1_000_000.0;
+
 /// Checks of one profile on its own.
 fn check_profile(file: &str, p: &Profile, sink: &mut FindingSink) {
     check_identity(file, p, sink);
@@ -345,10 +355,10 @@ fn check_sizes(p: &Profile, sink: &mut FindingSink) {
     ];
     let mut all_positive = true;
     for (field, value) in figures {
-        if !(value.is_finite() && value > 0.0) {
+        if !(value.is_finite() && value > 0.0 && value <= MAX_GB) {
             sink.error(
                 field,
-                format!("{value} GB; expected a positive, finite size"),
+                format!("{value} GB; expected a positive size of at most {MAX_GB} GB"),
             );
             all_positive = false;
         }

@@ -4,11 +4,32 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+/// The file that marks a folder as an aimsim report, so that only such a
+/// folder is ever replaced.
+pub const MARKER: &str = ".aimsim-report";
+
 /// Writes `files` (name, contents) as the folder `dir`: first into a
-/// temporary sibling, then renamed into place, replacing any earlier report.
-/// A crash before the rename leaves the earlier report (or none), never a
-/// mix; a leftover temporary folder is hidden (its name starts with `.`).
+/// temporary sibling, then renamed into place, replacing an earlier aimsim
+/// report. A crash before the rename leaves the earlier report (or none),
+/// never a mix; a leftover temporary folder is hidden (its name starts with
+/// `.`). An existing file, or a non-empty folder that is not an aimsim
+/// report, is left alone and the write fails.
 pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
+    let refuse = |what: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} {what}; choose another --out", dir.display()),
+        ))
+    };
+    if dir.exists() {
+        if !dir.is_dir() {
+            return refuse("is a file, not a report folder");
+        }
+        let is_report = dir.join(MARKER).is_file();
+        if !is_report && fs::read_dir(dir)?.next().is_some() {
+            return refuse("is a folder aimsim did not write, and it is not empty");
+        }
+    }
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -31,9 +52,12 @@ pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()
         fs::remove_dir_all(&staging)?;
     }
     fs::create_dir(&staging)?;
-    let written = files
-        .iter()
-        .try_for_each(|(file, contents)| fs::write(staging.join(file), contents));
+    let written = std::iter::once((
+        MARKER,
+        "written by aimsim; the whole folder is replaced by the next run\n",
+    ))
+    .chain(files.iter().map(|(f, c)| (f.as_str(), c.as_str())))
+    .try_for_each(|(file, contents)| fs::write(staging.join(file), contents));
     if let Err(err) = written {
         let _ = fs::remove_dir_all(&staging);
         return Err(err);
@@ -58,6 +82,15 @@ pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()
 mod tests {
     use super::*;
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn replaces_an_old_report_whole() {
         let root = tempfile::tempdir().unwrap();
@@ -69,14 +102,31 @@ mod tests {
         .unwrap();
         write_report_dir(&dir, &[("a.csv".into(), "3".into())]).unwrap();
         assert_eq!(fs::read_to_string(dir.join("a.csv")).unwrap(), "3");
-        assert!(
-            !dir.join("b.csv").exists(),
+        assert_eq!(
+            names(&dir),
+            [MARKER, "a.csv"],
             "files of the old report do not linger"
         );
-        let names: Vec<String> = fs::read_dir(root.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["report"], "no staging folder is left");
+        assert_eq!(names(root.path()), ["report"], "no staging folder is left");
+    }
+
+    #[test]
+    fn never_replaces_what_aimsim_did_not_write() {
+        let root = tempfile::tempdir().unwrap();
+        let precious = root.path().join("precious");
+        fs::create_dir(&precious).unwrap();
+        fs::write(precious.join("notes.txt"), "mine").unwrap();
+        let err = write_report_dir(&precious, &[("a.csv".into(), "1".into())]).unwrap_err();
+        assert!(err.to_string().contains("did not write"), "{err}");
+        assert_eq!(names(&precious), ["notes.txt"]);
+        let file = root.path().join("file");
+        fs::write(&file, "x").unwrap();
+        assert!(write_report_dir(&file, &[]).is_err());
+        assert_eq!(fs::read_to_string(&file).unwrap(), "x");
+        // An empty folder is fine to fill.
+        let empty = root.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        write_report_dir(&empty, &[("a.csv".into(), "1".into())]).unwrap();
+        assert_eq!(names(&empty), [MARKER, "a.csv"]);
     }
 }

@@ -78,6 +78,12 @@ pub fn summary_rows(header: &RunHeader, result: &RunResult) -> Vec<(String, Stri
         ("gpus_released".into(), s.gpus_released.to_string()),
         ("events".into(), s.events.to_string()),
     ]);
+    if s.series_truncated {
+        rows.push((
+            "timeseries_truncated_at_samples".into(),
+            crate::sim::MAX_SAMPLES.to_string(),
+        ));
+    }
     for skipped in &header.skipped {
         rows.push((
             format!("skipped: {}", skipped.what),

@@ -27,8 +27,8 @@ use crate::workload::alibaba::TraceGpu;
 use crate::workload::synthetic::{ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec};
 
 use schema::{
-    ArrivalsTable, GpusValue, LayoutValue, LifetimeTable, MixesValue, PopularityTable,
-    ScenarioFile, SweepTable, WorkloadTable,
+    AlibabaTable, ArrivalsTable, GpusValue, LayoutValue, LifetimeTable, MixesValue,
+    PopularityTable, ScenarioFile, SweepTable, SyntheticTable, TraceTable, WorkloadTable,
 };
 
 /// A checked scenario.
@@ -157,6 +157,15 @@ impl Checker<'_> {
         }
     }
 
+    /// A number in [min, max].
+    fn within(&self, key: &str, value: f64, min: f64, max: f64) -> Result<f64, ScenarioError> {
+        if value.is_finite() && (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.fail(key, format!("must be between {min} and {max}, got {value}")))
+        }
+    }
+
     fn parsed<T: std::str::FromStr>(&self, key: &str, text: &str) -> Result<T, ScenarioError>
     where
         T::Err: fmt::Display,
@@ -251,6 +260,17 @@ impl Scenario {
             .as_deref()
             .map(|i| check.positive_duration("run.interval", i))
             .transpose()?;
+        if let (Some(h), Some(i)) = (horizon, interval) {
+            if (h.0 - warmup.0) / i.0 > crate::sim::MAX_SAMPLES {
+                return Err(check.fail(
+                    "run.interval",
+                    format!(
+                        "gives more than {} samples over the horizon; take a longer one",
+                        crate::sim::MAX_SAMPLES
+                    ),
+                ));
+            }
+        }
         let mode = match run.mode.as_deref().unwrap_or("replay") {
             "replay" => {
                 if run.fill_target.is_some() || run.fill_step.is_some() {
@@ -261,14 +281,14 @@ impl Scenario {
                 RunMode::Replay
             }
             "fill" => {
-                let target = check.positive("run.fill_target", run.fill_target.unwrap_or(1.0))?;
-                let step = check.positive("run.fill_step", run.fill_step.unwrap_or(0.05))?;
-                if step > target {
-                    return Err(check.fail(
-                        "run.fill_step",
-                        format!("must not exceed run.fill_target ({target})"),
-                    ));
-                }
+                let target = check.within(
+                    "run.fill_target",
+                    run.fill_target.unwrap_or(1.0),
+                    1e-3,
+                    10.0,
+                )?;
+                let step =
+                    check.within("run.fill_step", run.fill_step.unwrap_or(0.05), 1e-4, target)?;
                 RunMode::Fill(FillSpec { target, step })
             }
             other => {
@@ -282,7 +302,7 @@ impl Scenario {
         if matches!(mode, RunMode::Fill(_)) && fleet.elastic.is_some() {
             return Err(check.fail("fleet.elastic", "the fill experiment needs a fixed fleet"));
         }
-        let workload = workload(&check, &raw.workload)?;
+        let workload = workload(&check, &workload_table(&check, &raw.workload)?)?;
         if let WorkloadSpec::Synthetic(spec) = &workload {
             let finite = spec.count.is_some();
             if horizon.is_none() && !finite && mode == RunMode::Replay {
@@ -346,6 +366,13 @@ impl Scenario {
         })
     }
 }
+
+/// Slowest and fastest Poisson arrival rates (per hour): beyond them a run
+/// would never see an arrival, or never get past its first instant.
+const MIN_RATE: f64 = 1e-6;
+const MAX_RATE: f64 = 1e6;
+/// Most GPUs a fixed fleet may have.
+pub const MAX_FLEET_GPUS: u32 = 1_000_000;
 
 /// Fit rate a sweep counts as enough unless `sweep.target_fit` says otherwise.
 pub const DEFAULT_TARGET_FIT: f64 = 0.99;
@@ -487,8 +514,14 @@ fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError
     let mut groups = Vec::new();
     for (i, group) in raw.fleet.gpus.iter().enumerate() {
         let kind: GpuKind = check.parsed(&format!("fleet.gpus[{i}].kind"), &group.kind)?;
-        if group.count == 0 {
-            return Err(check.fail(&format!("fleet.gpus[{i}].count"), "must be at least 1"));
+        if group.count == 0 || group.count > MAX_FLEET_GPUS {
+            return Err(check.fail(
+                &format!("fleet.gpus[{i}].count"),
+                format!(
+                    "must be between 1 and {MAX_FLEET_GPUS}, got {}",
+                    group.count
+                ),
+            ));
         }
         let layout = check.layout(&format!("fleet.gpus[{i}].layout"), &group.layout, kind)?;
         groups.push(GpuGroup {
@@ -497,16 +530,24 @@ fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError
             layout,
         });
     }
-    let initial: u32 = groups.iter().map(|g| g.count).sum();
+    let initial: u64 = groups.iter().map(|g| u64::from(g.count)).sum();
+    if initial > u64::from(MAX_FLEET_GPUS) {
+        return Err(check.fail(
+            "fleet.gpus",
+            format!("{initial} GPUs in all; a fleet has at most {MAX_FLEET_GPUS}"),
+        ));
+    }
+    let initial = initial as u32;
     let elastic = match &raw.fleet.elastic {
         Some(e) => {
             let kind: GpuKind = check.parsed("fleet.elastic.kind", &e.kind)?;
             let layout = check.layout("fleet.elastic.layout", &e.layout, kind)?;
-            if e.max_gpus == 0 || e.max_gpus < initial {
+            if e.max_gpus == 0 || e.max_gpus < initial || e.max_gpus > crate::sweep::ELASTIC_CAP {
                 return Err(check.fail(
                     "fleet.elastic.max_gpus",
-                    format!(
-                        "must be at least 1 and at least the {initial} GPUs of fleet.gpus, got {}",
+                                        format!(
+                        "must be at least 1, at least the {initial} GPUs of fleet.gpus and at most {}, got {}",
+                        crate::sweep::ELASTIC_CAP,
                         e.max_gpus
                     ),
                 ));
@@ -540,7 +581,7 @@ fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError
 
 fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, ScenarioError> {
     Ok(match raw {
-        WorkloadTable::Synthetic {
+        WorkloadTable::Synthetic(SyntheticTable {
             requests,
             arrivals,
             lifetime,
@@ -548,14 +589,18 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
             popularity,
             precision_mix,
             priorities,
-        } => {
+        }) => {
             if *requests == Some(0) {
                 return Err(check.fail("workload.requests", "must be at least 1"));
             }
             let arrivals = match arrivals {
                 ArrivalsTable::Poisson { rate_per_hour } => ArrivalProcess::Poisson {
-                    rate_per_hour: check
-                        .positive("workload.arrivals.rate_per_hour", *rate_per_hour)?,
+                    rate_per_hour: check.within(
+                        "workload.arrivals.rate_per_hour",
+                        *rate_per_hour,
+                        MIN_RATE,
+                        MAX_RATE,
+                    )?,
                 },
                 ArrivalsTable::Deterministic { interval } => ArrivalProcess::Deterministic {
                     interval: check.positive_duration("workload.arrivals.interval", interval)?,
@@ -591,6 +636,12 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                 ),
                 LifetimeTable::Infinite {} => LifetimeDistribution::Infinite,
             };
+            if models.as_ref().is_some_and(Vec::is_empty) {
+                return Err(check.fail(
+                    "workload.models",
+                    "the list is empty; leave the key out to use the whole catalog",
+                ));
+            }
             let models = models.clone().unwrap_or_default();
             let popularity = match popularity {
                 None | Some(PopularityTable::Uniform {}) => Popularity::Uniform,
@@ -640,19 +691,19 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                 priorities: priorities.iter().map(|p| (p.priority, p.share)).collect(),
             })
         }
-        WorkloadTable::Trace {
+        WorkloadTable::Trace(TraceTable {
             path,
             skip_unknown_models,
-        } => WorkloadSpec::Trace {
+        }) => WorkloadSpec::Trace {
             path: path.clone(),
             skip_unknown_models: *skip_unknown_models,
         },
-        WorkloadTable::Alibaba {
+        WorkloadTable::Alibaba(AlibabaTable {
             path,
             map_to_profiles,
             gpu,
             unit,
-        } => WorkloadSpec::Alibaba {
+        }) => WorkloadSpec::Alibaba {
             path: path.clone(),
             map_to_profiles: *map_to_profiles,
             gpu: gpu
@@ -670,6 +721,51 @@ fn workload(check: &Checker, raw: &WorkloadTable) -> Result<WorkloadSpec, Scenar
                 }
             },
         },
+    })
+}
+
+/// Reads `[workload]`: its `source` first, then the table of that source,
+/// so an error names its key (`workload.requests`).
+fn workload_table(check: &Checker, table: &toml::Table) -> Result<WorkloadTable, ScenarioError> {
+    let source = match table.get("source") {
+        Some(toml::Value::String(source)) => source.clone(),
+        Some(other) => {
+            return Err(check.fail("workload.source", format!("must be a string, got {other}")))
+        }
+        None => {
+            return Err(check.fail(
+                "workload.source",
+                "missing; expected \"synthetic\", \"trace\" or \"alibaba\"",
+            ))
+        }
+    };
+    let mut rest = table.clone();
+    rest.remove("source");
+    let value = toml::Value::Table(rest);
+    fn read<T: serde::de::DeserializeOwned>(
+        check: &Checker,
+        value: toml::Value,
+    ) -> Result<T, ScenarioError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                "workload".to_string()
+            } else {
+                format!("workload.{path}")
+            };
+            check.fail(&key, e.into_inner().message().to_string())
+        })
+    }
+    Ok(match source.as_str() {
+        "synthetic" => WorkloadTable::Synthetic(read(check, value)?),
+        "trace" => WorkloadTable::Trace(read(check, value)?),
+        "alibaba" => WorkloadTable::Alibaba(read(check, value)?),
+        other => {
+            return Err(check.fail(
+                "workload.source",
+                format!("`{other}`; expected \"synthetic\", \"trace\" or \"alibaba\""),
+            ))
+        }
     })
 }
 

@@ -13,7 +13,7 @@ pub struct ScenarioFile {
     pub description: Option<String>,
     pub run: RunTable,
     pub fleet: FleetTable,
-    pub workload: WorkloadTable,
+    pub workload: toml::Table,
     pub sweep: Option<SweepTable>,
     #[serde(default)]
     pub prices: BTreeMap<String, f64>,
@@ -102,32 +102,47 @@ pub enum LayoutValue {
     Sizes(Vec<f64>),
 }
 
-/// `[workload]`, by `source`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
+/// `[workload]`, by `source` (read first, so errors in the rest name
+/// their key).
+#[derive(Debug)]
 pub enum WorkloadTable {
-    Synthetic {
-        requests: Option<u64>,
-        arrivals: ArrivalsTable,
-        lifetime: LifetimeTable,
-        models: Option<Vec<String>>,
-        popularity: Option<PopularityTable>,
-        precision_mix: BTreeMap<String, f64>,
-        #[serde(default)]
-        priorities: Vec<PriorityShare>,
-    },
-    Trace {
-        path: Option<String>,
-        #[serde(default)]
-        skip_unknown_models: bool,
-    },
-    Alibaba {
-        path: Option<String>,
-        #[serde(default)]
-        map_to_profiles: bool,
-        gpu: Option<String>,
-        unit: Option<String>,
-    },
+    Synthetic(SyntheticTable),
+    Trace(TraceTable),
+    Alibaba(AlibabaTable),
+}
+
+/// `[workload]` with `source = "synthetic"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticTable {
+    pub requests: Option<u64>,
+    pub arrivals: ArrivalsTable,
+    pub lifetime: LifetimeTable,
+    pub models: Option<Vec<String>>,
+    pub popularity: Option<PopularityTable>,
+    pub precision_mix: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub priorities: Vec<PriorityShare>,
+}
+
+/// `[workload]` with `source = "trace"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceTable {
+    pub path: Option<String>,
+    #[serde(default)]
+    pub skip_unknown_models: bool,
+}
+
+/// `[workload]` with `source = "alibaba"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlibabaTable {
+    pub path: Option<String>,
+    #[serde(default)]
+    pub map_to_profiles: bool,
+    pub gpu: Option<String>,
+    pub unit: Option<String>,
 }
 
 /// `workload.arrivals`.

@@ -96,20 +96,33 @@ impl<'a> WorkloadSource<'a> {
         if spec.models.is_empty() {
             spec.models = self.catalog.model_ids().map(str::to_string).collect();
         }
-        SyntheticWorkload::new(spec, self.catalog, seed)
-            .map_err(|e| SourceError::Invalid(format!("{}: workload: {e}", self.scenario.name)))
+        let workload = SyntheticWorkload::new(spec, self.catalog, seed)
+            .map_err(|e| SourceError::Invalid(format!("{}: workload: {e}", self.scenario.name)))?;
+        Ok(match self.scenario.horizon {
+            Some(horizon) => workload.until(horizon),
+            None => workload,
+        })
     }
 
     /// The demand mix, skipped records and last arrival. Reads a trace once
     /// to the end, so any malformed row fails here, before anything is
     /// simulated or written; rows naming models the catalog lacks are an
-    /// error unless the scenario skips them.
-    pub fn survey(&self) -> Result<Survey, SourceError> {
+    /// error unless the scenario skips them. A synthetic stream is drawn
+    /// once for its last arrival only when `with_span` and the scenario has
+    /// no horizon (a run's default sampling interval needs the span).
+    pub fn survey(&self, with_span: bool) -> Result<Survey, SourceError> {
         if let WorkloadSpec::Synthetic(spec) = &self.scenario.workload {
+            let generator = self.synthetic(spec, self.scenario.seed)?;
+            let mix = generator.demand_mix();
+            let last_arrival = if with_span && self.scenario.horizon.is_none() {
+                Some(scan(generator)?.last_arrival)
+            } else {
+                None
+            };
             return Ok(Survey {
-                mix: self.synthetic(spec, self.scenario.seed)?.demand_mix(),
+                mix,
                 skipped: Vec::new(),
-                last_arrival: None,
+                last_arrival,
             });
         }
         let found = scan(self.open(self.scenario.seed)?)?;

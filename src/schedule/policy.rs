@@ -68,6 +68,16 @@ impl Policy {
         }
     }
 
+    /// Free memory below this in a partition can host nothing: the smallest
+    /// request the workload makes, or for `aim` at least the runtime's
+    /// `min_partition_gb`, below which it never offers a partition.
+    pub fn strands_below(self, smallest_request: Mib) -> Mib {
+        match self {
+            Policy::Aim => smallest_request.max(MIN_PARTITION),
+            Policy::FirstFit | Policy::BestFit | Policy::FragAware => smallest_request,
+        }
+    }
+
     /// Whether `partition` may take `size` under this policy.
     #[inline]
     pub fn filter(self, partition: &Partition, size: Mib) -> bool {

@@ -200,6 +200,13 @@ pub enum RejectReason {
         /// Most partitions a GPU of the fleet has.
         most: u32,
     },
+    /// Needs more distinct GPUs able to host it (when empty) than the fleet has.
+    NotEnoughCapableGpus {
+        /// GPUs needed.
+        needed: u32,
+        /// GPUs whose layout could host one share.
+        capable: u32,
+    },
     /// Needs more distinct GPUs than the fleet has.
     NotEnoughGpus {
         /// GPUs needed.
@@ -238,6 +245,7 @@ impl Rejection {
             | RejectReason::NoSuchPartition { .. } => RejectCode::Invalid,
             RejectReason::LargerThanAnyPartition { .. }
             | RejectReason::NotEnoughPartitions { .. }
+            | RejectReason::NotEnoughCapableGpus { .. }
             | RejectReason::NotEnoughGpus { .. } => RejectCode::NeverFits,
             RejectReason::NoCandidate { .. } => RejectCode::NoCapacityNow,
         };
@@ -266,6 +274,10 @@ impl fmt::Display for Rejection {
             RejectReason::NotEnoughPartitions { needed, most } => {
                 write!(f, "never fits: needs {needed} partitions of one GPU, a GPU has at most {most}")
             }
+                        RejectReason::NotEnoughCapableGpus { needed, capable } => write!(
+                f,
+                "never fits: needs {needed} GPUs that can host it, the fleet has {capable}"
+            ),
             RejectReason::NotEnoughGpus { needed, fleet } => {
                 write!(f, "never fits: needs {needed} distinct GPUs, the fleet has {fleet}")
             }

@@ -299,6 +299,13 @@ impl Scheduler {
                 |gpu| taken.iter().any(|s| s.at.gpu == gpu),
             );
             let Some((gpu, pick)) = found else {
+                let capable = self.gpus_that_could_ever_host(demand.size, demand.partitions);
+                if capable < demand.gpu_count {
+                    return Err(RejectReason::NotEnoughCapableGpus {
+                        needed: demand.gpu_count,
+                        capable,
+                    });
+                }
                 return Err(RejectReason::NoCandidate {
                     size: demand.size,
                     partitions: demand.partitions,
@@ -316,6 +323,23 @@ impl Scheduler {
             gpus_found += 1;
         }
         Ok(count)
+    }
+
+    /// GPUs of the fleet (online or not) with at least `partitions`
+    /// partitions of at least `size` when empty: in a fleet of mixed kinds
+    /// or layouts, the fleet-wide checks alone can miss a request that no
+    /// single GPU could ever host.
+    fn gpus_that_could_ever_host(&self, size: Mib, partitions: u32) -> u32 {
+        self.gpus
+            .iter()
+            .filter(|g| {
+                g.partitions()
+                    .iter()
+                    .filter(|p| p.capacity() >= size)
+                    .count()
+                    >= partitions as usize
+            })
+            .count() as u32
     }
 
     fn take_slot(&mut self) -> ReplicaId {

@@ -410,3 +410,38 @@ fn frag_aware_keeps_a_gpu_whole_for_a_workload_that_needs_whole_gpus() {
         assert_eq!(place(&mut s, gib(12)).gpu, gpu, "{policy}");
     }
 }
+
+#[test]
+fn on_a_mixed_fleet_a_request_no_single_gpu_can_host_never_fits() {
+    // One MI325X (256 GiB) and one MI300X (192 GiB), both SPX: a replica of
+    // 2 x 200 GiB passes the fleet-wide checks (largest partition 256, two
+    // GPUs) but only one GPU could ever host a share.
+    let layouts = [
+        "SPX"
+            .parse::<LayoutSpec>()
+            .unwrap()
+            .build(GpuKind::Mi325x)
+            .unwrap(),
+        layout("SPX"),
+    ];
+    let mut s = Scheduler::new(Policy::Aim, layouts.iter());
+    let wide = PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(200),
+            gpu_count: 2,
+            partitions: 1,
+        },
+        preferred: None,
+    };
+    let rejection = s.schedule(&wide).unwrap_err();
+    assert_eq!(rejection.code, RejectCode::NeverFits);
+    assert_eq!(
+        rejection.reason,
+        RejectReason::NotEnoughCapableGpus {
+            needed: 2,
+            capable: 1
+        }
+    );
+    // One share of 200 fits the MI325X.
+    assert_eq!(place(&mut s, gib(200)), at(0, 0));
+}

@@ -52,6 +52,10 @@ fn per_gpu(shards: &[Shard]) -> impl Iterator<Item = (u32, &[Shard])> {
         .map(|group| (group[0].at.gpu, group))
 }
 
+/// Most samples a time series keeps; a run that would take more stops
+/// sampling and says so.
+pub const MAX_SAMPLES: u64 = 1_000_000;
+
 /// Progress is reported every this many events.
 const PROGRESS_EVERY: u64 = 1 << 18;
 
@@ -83,7 +87,10 @@ struct Run<'a> {
     gpus_released: u64,
     gpu_epoch: Vec<u64>,
     series: Vec<Sample>,
+    series_truncated: bool,
     next_sample: Option<SimTime>,
+    /// Whether the warm-up is over.
+    measuring: bool,
     events: u64,
 }
 
@@ -99,7 +106,10 @@ pub fn simulate(
 ) -> Result<RunResult, SimError> {
     fleet.scheduler.set_demand_mix(mix.clone());
     let mut gauges = Gauges {
-        smallest: mix.smallest().unwrap_or(Mib::ZERO),
+        smallest: fleet
+            .scheduler
+            .policy()
+            .strands_below(mix.smallest().unwrap_or(Mib::ZERO)),
         mix: mix.clone(),
         ..Gauges::default()
     };
@@ -125,12 +135,13 @@ pub fn simulate(
         gpus_released: 0,
         gpu_epoch: vec![0; gpus],
         series: Vec::new(),
+        series_truncated: false,
         next_sample: config.interval.map(|_| config.warmup),
+        measuring: false,
         events: 0,
     };
     run.lookahead = run.next_from_workload()?;
     run.queue_next_batch()?;
-    run.integrals.observe(&run.gauges);
     while let Some(time) = run.queue.next_time() {
         let arrivals_done = run.lookahead.is_none() && run.arrivals_queued == 0;
         if config.horizon.is_some_and(|h| time > h) || (config.horizon.is_none() && arrivals_done) {
@@ -147,9 +158,16 @@ pub fn simulate(
                 }
             }
             Event::Departure(replica) => run.depart(time, replica)?,
-            Event::ReleaseCheck { gpu, epoch } => run.release_check(gpu, epoch),
+            Event::ReleaseCheck { gpu, epoch } => run.release_check(time, gpu, epoch),
         }
-        run.integrals.observe(&run.gauges);
+        if run.measuring {
+            run.integrals.observe(&run.gauges);
+        }
+        debug_assert_eq!(
+            run.gauges.recount(&run.fleet.scheduler),
+            run.gauges,
+            "gauges drifted from the fleet"
+        );
         run.events += 1;
         if run.events % PROGRESS_EVERY == 0 {
             progress(Progress {
@@ -198,8 +216,18 @@ impl Run<'_> {
 
     /// Integrates the state up to `time` and takes the samples due before it.
     fn advance_to(&mut self, time: SimTime) {
+        if !self.measuring && time >= self.config.warmup {
+            // Peaks start with the state the warm-up leaves.
+            self.measuring = true;
+            self.integrals.observe(&self.gauges);
+        }
         while let (Some(at), Some(interval)) = (self.next_sample, self.config.interval) {
             if at > time || self.config.horizon.is_some_and(|h| at > h) {
+                break;
+            }
+            if self.series.len() as u64 >= MAX_SAMPLES {
+                self.series_truncated = true;
+                self.next_sample = None;
                 break;
             }
             self.integrate_to(at);
@@ -257,7 +285,9 @@ impl Run<'_> {
             }
             self.gauges
                 .gpu_online(&self.fleet.scheduler.gpus()[gpu as usize], true);
-            self.gpus_added += 1;
+            if time >= self.config.warmup {
+                self.gpus_added += 1;
+            }
             added.push(gpu);
             result = self.fleet.scheduler.schedule(&placement_request);
         }
@@ -355,13 +385,15 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn release_check(&mut self, gpu: u32, epoch: u64) {
+    fn release_check(&mut self, time: SimTime, gpu: u32, epoch: u64) {
         let idle_since_then = self.gpu_epoch[gpu as usize] == epoch
             && !self.fleet.scheduler.gpus()[gpu as usize].is_busy();
         if idle_since_then && self.fleet.release(gpu) {
             self.gauges
                 .gpu_online(&self.fleet.scheduler.gpus()[gpu as usize], false);
-            self.gpus_released += 1;
+            if time >= self.config.warmup {
+                self.gpus_released += 1;
+            }
         }
     }
 
@@ -419,6 +451,7 @@ impl Run<'_> {
             gpus_added: self.gpus_added,
             gpus_released: self.gpus_released,
             events: self.events,
+            series_truncated: self.series_truncated,
         };
         let classes = self.workload.classes();
         let counts = std::mem::take(&mut self.classes);

@@ -53,7 +53,9 @@ pub fn run_fill(
         return points;
     }
     scheduler.set_demand_mix(mix.clone());
-    let smallest = mix.smallest().unwrap_or(Mib::ZERO);
+    let smallest = scheduler
+        .policy()
+        .strands_below(mix.smallest().unwrap_or(Mib::ZERO));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut requested, mut placed, mut rejected) = (0u64, 0u64, 0u64);
     let mut next_record = spec.step;
@@ -72,7 +74,7 @@ pub fn run_fill(
             return points;
         }
         let (demand, _) = mix.sample(&mut rng);
-        requested += demand.size.0 * u64::from(demand.gpu_count);
+        requested += demand.total().0;
         match scheduler.schedule(&PlacementRequest {
             demand,
             preferred: None,

@@ -4,12 +4,13 @@
 use crate::partition::GpuState;
 use crate::profile::Precision;
 use crate::schedule::RejectCode;
+use crate::schedule::Scheduler;
 use crate::time::SimTime;
 use crate::units::Mib;
 use crate::workload::DemandMix;
 
 /// The fleet's state right now, kept up to date event by event.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Gauges {
     /// Smallest request the workload makes: free memory below it is stranded.
     pub smallest: Mib,
@@ -27,6 +28,31 @@ pub(crate) struct Gauges {
 }
 
 impl Gauges {
+    /// The same gauges counted afresh from the fleet, to check that the
+    /// event-by-event updates have not drifted.
+    pub fn recount(&self, scheduler: &Scheduler) -> Gauges {
+        let mut fresh = Gauges {
+            smallest: self.smallest,
+            mix: self.mix.clone(),
+            live: scheduler.live_replicas() as u64,
+            ..Gauges::default()
+        };
+        for (index, gpu) in scheduler.gpus().iter().enumerate() {
+            if !scheduler.is_online(index as u32) {
+                continue;
+            }
+            let frees: Vec<Mib> = gpu.partitions().iter().map(|p| p.free()).collect();
+            fresh.gpus_online += 1;
+            fresh.gpus_busy += u32::from(gpu.is_busy());
+            fresh.capacity += gpu.capacity().0;
+            fresh.used += gpu.used().0;
+            fresh.free += frees.iter().map(|f| f.0).sum::<u64>();
+            fresh.stranded += fresh.stranded_of(&frees);
+            fresh.expected_stranded += fresh.mix.expected_stranded(&frees);
+        }
+        fresh
+    }
+
     /// A GPU's partitions went from `before` to `after` free memory.
     pub fn gpu_changed(&mut self, before: &[Mib], after: &[Mib]) {
         let sum = |frees: &[Mib]| frees.iter().map(|f| f.0).sum::<u64>();
@@ -249,7 +275,9 @@ pub struct Summary {
     pub gpu_hours_busy: f64,
     /// GPU-hours of GPUs online (what an elastic fleet pays for).
     pub gpu_hours_online: f64,
-    /// Time-weighted mean of used / online capacity.
+    /// Memory used over the run / capacity online over the run (the ratio
+    /// of the two time integrals; for a fixed fleet, the time-weighted mean
+    /// of the used share).
     pub utilisation_mean: f64,
     /// Peak of used / online capacity.
     pub utilisation_peak: f64,
@@ -276,6 +304,8 @@ pub struct Summary {
     pub gpus_released: u64,
     /// Events processed (arrivals, departures, elastic checks), warm-up included.
     pub events: u64,
+    /// Whether the time series stopped at its sample limit.
+    pub series_truncated: bool,
 }
 
 /// Everything a run reports.

@@ -12,7 +12,7 @@ mod fleet;
 mod metrics;
 mod queue;
 
-pub use engine::{simulate, Progress, RunConfig, SimError};
+pub use engine::{simulate, Progress, RunConfig, SimError, MAX_SAMPLES};
 pub use fleet::{ElasticSpec, Fleet, FleetSpec, GpuGroup};
 pub use metrics::{ClassCounts, ClassResult, RunResult, Sample, Summary};
 pub use queue::{EventQueue, PastEvent};

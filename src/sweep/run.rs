@@ -184,7 +184,7 @@ impl<'a> Sweeper<'a> {
 
     fn survey(&self, scenario: &Scenario, source: &WorkloadSource) -> Result<Survey, SweepError> {
         if matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
-            return Ok(source.survey()?);
+            return Ok(source.survey(false)?);
         }
         let key = scenario.trace_gpu();
         let cached = self
@@ -197,7 +197,7 @@ impl<'a> Sweeper<'a> {
         if let Some(survey) = cached {
             return Ok(survey);
         }
-        let survey = source.survey()?;
+        let survey = source.survey(false)?;
         self.trace_surveys
             .lock()
             .expect("no panic holds the lock")

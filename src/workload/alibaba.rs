@@ -11,7 +11,8 @@
 //! CPU-only pods (`num_gpu = 0`) are counted and skipped. Pods are replayed
 //! by their times whatever their final phase in the original cluster.
 //! Optionally each one-GPU pod becomes the AIM profile whose memory is
-//! closest to its share (ties to the larger).
+//! closest to its share (ties to the larger; of equal ones, the first in
+//! catalog order).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -107,6 +108,8 @@ impl<'a> AlibabaWorkload<'a> {
             })
             .unwrap_or_default();
         profiles_by_memory.sort();
+        // Of profiles with equal memory, the first in catalog order stands for all.
+        profiles_by_memory.dedup_by_key(|entry| entry.0);
         Ok(AlibabaWorkload {
             rows,
             options,
@@ -173,7 +176,8 @@ impl<'a> AlibabaWorkload<'a> {
         resolved
     }
 
-    /// The profile whose memory is closest to `size`, ties to the larger.
+    /// The profile whose memory is closest to `size`, ties to the larger
+    /// (of profiles with equal memory, the first in catalog order).
     fn closest_profile(&self, size: Mib) -> Option<VariantId> {
         let i = self.profiles_by_memory.partition_point(|&(m, _)| m < size);
         let above = self.profiles_by_memory.get(i);

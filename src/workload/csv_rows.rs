@@ -91,6 +91,16 @@ impl CsvRows {
             .headers()
             .map_err(|e| fail(describe_csv_error(&e, None)))?
             .clone();
+        if let Some((i, duplicate)) = headers
+            .iter()
+            .enumerate()
+            .find(|(i, h)| headers.iter().take(*i).any(|e| e == *h))
+        {
+            return Err(fail(format!(
+                "column `{duplicate}` appears twice (again as column {})",
+                i + 1
+            )));
+        }
         for name in required {
             if !headers.iter().any(|h| h == *name) {
                 return Err(fail(format!(

@@ -132,6 +132,7 @@ pub struct SyntheticWorkload {
     priority_pick: Option<WeightedIndex<f64>>,
     clock_secs: f64,
     emitted: u64,
+    until: SimTime,
 }
 
 /// Scale of probabilities turned into integer weights for a [`DemandMix`].
@@ -186,7 +187,15 @@ impl SyntheticWorkload {
             priority_pick,
             clock_secs: 0.0,
             emitted: 0,
+            until: SimTime::NEVER,
         })
+    }
+
+    /// Stops the stream before the first arrival after `until` (a run's
+    /// horizon), so an unbounded generator ends.
+    pub fn until(mut self, until: SimTime) -> SyntheticWorkload {
+        self.until = until;
+        self
     }
 
     /// The distribution of demands this generator draws from.
@@ -239,6 +248,9 @@ impl Workload for SyntheticWorkload {
             return None;
         }
         let arrival = self.next_arrival();
+        if arrival > self.until || arrival == SimTime::NEVER {
+            return None;
+        }
         let component = self.components[self.pick.sample(&mut self.rng)];
         let lifetime = self.draw_lifetime();
         let priority = match &self.priority_pick {

@@ -40,14 +40,15 @@ pub struct TraceWorkload<'a> {
     catalog: &'a Catalog,
     classes: ClassTable,
     resolved: HashMap<String, [Option<Resolution>; 3]>,
+    /// Why rows were skipped (the catalog's message) -> (first line, rows).
     unknown: BTreeMap<String, (u64, u64)>,
     last_arrival: SimTime,
     columns: Columns,
 }
 
-/// A model at a precision looked up once: its demand and class, or `None`
-/// when the catalog lacks it.
-type Resolution = Option<(Demand, ClassId)>;
+/// A model at a precision looked up once: its demand and class, or the
+/// catalog's explanation (with close ids) of why it has no such variant.
+type Resolution = Result<(Demand, ClassId), String>;
 
 struct Columns {
     arrival: usize,
@@ -96,28 +97,32 @@ impl<'a> TraceWorkload<'a> {
         })
     }
 
-    /// The demand and class of `model` at `precision`, or `None` when the
-    /// catalog lacks it (the row is then skipped and counted).
-    fn resolve(&mut self, precision: Precision) -> Option<(Demand, ClassId)> {
+    /// The demand and class of `model` at `precision`, or why the catalog
+    /// has no such variant (the row is then skipped and counted).
+    fn resolve(&mut self, precision: Precision) -> Resolution {
         let model = self.rows.field(self.columns.model);
         if let Some(done) = self
             .resolved
             .get(model)
-            .and_then(|slots| slots[precision.index()])
+            .and_then(|slots| slots[precision.index()].clone())
         {
             return done;
         }
         let model = model.to_string();
-        let resolved = self.catalog.find(&model, precision).ok().map(|id| {
-            let variant = self.catalog.variant(id);
-            let demand = Demand {
-                size: variant.memory,
-                gpu_count: variant.gpu_count,
-                partitions: 1,
-            };
-            (demand, self.classes.intern(&model, Some(precision)))
-        });
-        self.resolved.entry(model).or_default()[precision.index()] = Some(resolved);
+        let resolved = self
+            .catalog
+            .find(&model, precision)
+            .map_err(|e| e.to_string())
+            .map(|id| {
+                let variant = self.catalog.variant(id);
+                let demand = Demand {
+                    size: variant.memory,
+                    gpu_count: variant.gpu_count,
+                    partitions: 1,
+                };
+                (demand, self.classes.intern(&model, Some(precision)))
+            });
+        self.resolved.entry(model).or_default()[precision.index()] = Some(resolved.clone());
         resolved
     }
 }
@@ -174,14 +179,13 @@ impl RowReader for TraceWorkload<'_> {
             _ => 0,
         };
         self.last_arrival = arrival;
-        let Some((demand, class)) = self.resolve(precision) else {
-            let line = self.rows.line();
-            let entry = self
-                .unknown
-                .entry(self.rows.field(self.columns.model).to_string())
-                .or_insert((line, 0));
-            entry.1 += 1;
-            return Ok(None);
+        let (demand, class) = match self.resolve(precision) {
+            Ok(found) => found,
+            Err(why) => {
+                let line = self.rows.line();
+                self.unknown.entry(why).or_insert((line, 0)).1 += 1;
+                return Ok(None);
+            }
         };
         Ok(Some(DeploymentRequest {
             arrival,
@@ -205,8 +209,8 @@ impl Workload for TraceWorkload<'_> {
     fn skipped(&self) -> Vec<Skipped> {
         self.unknown
             .iter()
-            .map(|(model, &(first_line, rows))| Skipped {
-                what: format!("model `{model}` is not in the catalog (first on line {first_line})"),
+            .map(|(why, &(first_line, rows))| Skipped {
+                what: format!("{why} (first on line {first_line})"),
                 rows,
                 unknown_model: true,
             })

@@ -188,12 +188,12 @@ fn contradictory_fields_are_errors() {
         (
             with("memory_requirement_gb", Some(json!(-5.0))),
             "memory_requirement_gb",
-            "expected a positive, finite size",
+            "expected a positive size of at most 1000000 GB",
         ),
         (
             with("memory_requirement_gb", Some(json!(0.0))),
             "memory_requirement_gb",
-            "expected a positive, finite size",
+            "expected a positive size of at most 1000000 GB",
         ),
         (
             with("resource_requirements.gpu_count", Some(json!(0))),

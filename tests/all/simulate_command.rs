@@ -47,11 +47,12 @@ fn quickstart_runs_from_a_fresh_directory_and_writes_its_report() {
     )
     .expect_code(0);
     assert!(run.stdout.contains("fit_rate"), "{}", run.stdout);
-    let report = dir.path().join("reports/quickstart");
+    let report = dir.path().join("reports/quickstart/simulation");
     let names: Vec<String> = read_dir_sorted(&report).into_iter().map(|f| f.0).collect();
     assert_eq!(
         names,
         [
+            ".aimsim-report",
             "fit_by_class.csv",
             "fit_by_model.csv",
             "metrics.csv",
@@ -62,7 +63,8 @@ fn quickstart_runs_from_a_fresh_directory_and_writes_its_report() {
     // 13 days measured, sampled every 6 h from the warm-up's end: 53 rows.
     assert_eq!(series.lines().count(), 1 + 53);
     assert!(
-        run.stderr.contains("report written to reports/quickstart"),
+        run.stderr
+            .contains("report written to reports/quickstart/simulation"),
         "{}",
         run.stderr
     );
@@ -228,6 +230,18 @@ fn the_fill_experiment_records_the_allocation_ratio() {
         "one point per step: {fill}"
     );
     assert!(*requested.last().unwrap() >= 1.0, "{fill}");
+    // Nothing can be placed that was not requested.
+    for line in fill.lines().skip(1) {
+        let values: Vec<f64> = line
+            .split(',')
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!(
+            values[1] <= values[0] + 1e-9,
+            "allocated above requested: {line}"
+        );
+    }
 }
 
 /// A scenario file in a temporary folder with `body`.
@@ -247,14 +261,20 @@ fn bad_scenarios_name_the_file_the_key_and_what_was_expected() {
         ("layout = \"SPX\"", "layout = \"SPX/NPS4\"", "key `fleet.gpus[0].layout`: MI300X does not support SPX/NPS4; valid modes are"),
         ("fp16 = 1.0", "fp16 = 0.5, int4 = 0.4", "key `workload.precision_mix`: shares must sum to 1, they sum to 0.9"),
         ("fp16 = 1.0", "fp8 = 1.0", "key `workload.precision_mix.fp8`: unknown precision `fp8`"),
-        ("rate_per_hour = 5", "rate_per_hour = -5", "key `workload.arrivals.rate_per_hour`: must be a positive number, got -5"),
+        ("rate_per_hour = 5", "rate_per_hour = -5", "key `workload.arrivals.rate_per_hour`: must be between 0.000001 and 1000000, got -5"),
         ("mean = \"2h\"", "mean = \"2 hours\"", "key `workload.lifetime.mean`: bad duration `2 hours`"),
         ("policy = \"aim\"", "policy = \"random\"", "key `fleet.policy`: unknown policy `random`"),
         ("process = \"poisson\", rate_per_hour = 5", "process = \"bursty\"", "unknown variant `bursty`, expected one of `poisson`, `deterministic`, `all-at-once`"),
         ("horizon = \"1d\"", "horizon = \"1d\"\nwarmup = \"2d\"", "key `run.warmup`: must end before run.horizon"),
         ("[workload]", "[workload]\nrequests = 0", "key `workload.requests`: must be at least 1"),
-        ("count = 2", "count = 0", "key `fleet.gpus[0].count`: must be at least 1"),
-        ("seed = 1", "seed = 1\nseed = 2", "duplicate key `seed`"),
+        ("count = 2", "count = 0", "key `fleet.gpus[0].count`: must be between 1 and 1000000, got 0"),
+                ("seed = 1", "seed = 1\nseed = 2", "duplicate key `seed`"),
+        ("rate_per_hour = 5", "rate_per_hour = 1e300", "key `workload.arrivals.rate_per_hour`: must be between"),
+        ("horizon = \"1d\"", "horizon = \"1d\"\ninterval = \"1ms\"", "key `run.interval`: gives more than 1000000 samples"),
+        ("horizon = \"1d\"", "horizon = \"1d\"\nmode = \"fill\"\nfill_target = 1e300", "key `run.fill_target`: must be between 0.001 and 10"),
+        ("count = 2", "count = 4000000000", "key `fleet.gpus[0].count`"),
+        ("[workload]", "[workload]\nmodels = []", "key `workload.models`: the list is empty"),
+        ("source = \"synthetic\"", "source = \"synthetic\"\nburst = 3", "key `workload.burst`: unknown field `burst`"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (from, to, message) in cases {
@@ -297,7 +317,7 @@ fn bad_traces_name_the_row_and_leave_no_report() {
         (format!("{header}0,{llama}\n"), "line 2: 2 fields, expected 6 like the header"),
         ("arrival,model\n".to_string(), "line 1: missing column `precision`"),
         (format!("arrival,model,precision,durations\n0,{llama},fp16,5\n"), "line 1: unknown column `durations`"),
-        (format!("{header}0,acme/Nope,fp16,,,\n1,acme/Nope,int4,,,\n2,{llama},fp16,,,\n"), "2 rows name models the catalog lacks: model `acme/Nope` is not in the catalog (first on line 2) (2 rows)"),
+        (format!("{header}0,acme/Nope,fp16,,,\n1,acme/Nope,int4,,,\n2,{llama},fp16,,,\n"), "2 rows name models the catalog lacks: unknown model `acme/Nope`; `aimsim profiles list` shows the known ones (first on line 2) (2 rows)"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let scenario_path = write_scenario(
@@ -343,7 +363,7 @@ fn bad_traces_name_the_row_and_leave_no_report() {
     assert_eq!(
         metric(
             &run.stdout,
-            "skipped: model `acme/Nope` is not in the catalog (first on line 2)"
+            "skipped: unknown model `acme/Nope`; `aimsim profiles list` shows the known ones (first on line 2)"
         ),
         "2"
     );
@@ -434,7 +454,7 @@ fn alibaba_pods_can_become_aim_profiles_or_partition_shares() {
     // Qwen3-235B int4 (92; Mixtral fp16 at 90 and Qwen3-235B int8 at 104 are
     // farther); 250 milli is 48 GiB, exactly Llama-3.2-30B-Vision int8; a
     // whole GPU (192) is closest to the 165 GiB fp16 70B-class profiles, of
-    // which the one with the largest id wins the tie by catalog order.
+    // which the first in catalog order stands for all.
     let mapped = run_with(&["workload.map_to_profiles=true"]);
     assert!(
         mapped.contains("Qwen/Qwen3-235B-A22B,int4,2,2,"),
@@ -445,7 +465,7 @@ fn alibaba_pods_can_become_aim_profiles_or_partition_shares() {
         "{mapped}"
     );
     assert!(
-        mapped.contains("mistralai/Mistral-Large,fp16,1,1,"),
+        mapped.contains("deepseek-ai/DeepSeek-R1-Distill-Llama-70B,fp16,1,1,"),
         "{mapped}"
     );
     assert!(
@@ -460,5 +480,50 @@ fn alibaba_pods_can_become_aim_profiles_or_partition_shares() {
     assert!(
         shares.contains("openb 2 x GPU,,1,1,0,0,0,1.000000"),
         "{shares}"
+    );
+}
+
+#[test]
+fn frag_aware_allocates_at_least_as_much_as_best_fit_in_the_fill_experiment() {
+    // The shipped openb-fill fleet scaled down 20 times (31 eight-partition
+    // GPUs listed first, 3 four-, 26 two- and 1 one-partition GPU), filled
+    // from a pod mix shaped like the Alibaba trace's (tests/fixtures).
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(scenario("openb-fill.toml")).unwrap();
+    let small = text
+        .replacen("count = 617", "count = 31", 1)
+        .replacen("count = 54", "count = 3", 1)
+        .replacen("count = 518", "count = 26", 1)
+        .replacen("count = 24\n", "count = 1\n", 1);
+    let path = dir.path().join("fill.toml");
+    fs::write(&path, small).unwrap();
+    let ratio = |policy: &str, seed: u64| -> f64 {
+        let run = aimsim(&[
+            "simulate",
+            path.to_str().unwrap(),
+            "--trace",
+            &fixture("openb_pods_mix.csv"),
+            "--policy",
+            policy,
+            "--seed",
+            &seed.to_string(),
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            "--format",
+            "csv",
+        ])
+        .expect_code(0);
+        metric(&run.stdout, "allocation_ratio").parse().unwrap()
+    };
+    let (mut best_fit, mut frag_aware) = (0.0, 0.0);
+    for seed in 1..=4 {
+        let (b, f) = (ratio("best-fit", seed), ratio("frag-aware", seed));
+        assert!(f >= b, "seed {seed}: frag-aware {f} < best-fit {b}");
+        best_fit += b;
+        frag_aware += f;
+    }
+    assert!(
+        frag_aware > best_fit + 0.01,
+        "frag-aware {frag_aware} vs best-fit {best_fit} over 4 seeds"
     );
 }
