@@ -6,6 +6,7 @@
 mod place;
 mod profiles;
 mod simulate;
+mod study;
 mod table;
 
 use std::fmt;
@@ -39,6 +40,15 @@ enum Command {
     /// Replay a scenario's workload on its fleet and report fit rates, GPU
     /// counts, utilisation and fragmentation.
     Simulate(simulate::SimulateArgs),
+    /// Run every point of a scenario's [sweep] grid once per seed, in
+    /// parallel, and report fit rates, GPUs in use and their spread.
+    Sweep(study::SweepArgs),
+    /// For every point of a scenario's [sweep] grid, find the smallest fleet
+    /// whose fit rate reaches a target.
+    Plan(study::PlanArgs),
+    /// Combine the shard folders of `sweep --shard K/N` into one report,
+    /// identical to an unsharded run's.
+    Merge(study::MergeArgs),
 }
 
 /// Output format of commands that report data.
@@ -87,6 +97,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Simulate(simulate) => {
             simulate::run(simulate, &load_catalog(args.profiles.as_deref())?)
         }
+        Command::Sweep(sweep) => study::sweep(sweep, &load_catalog(args.profiles.as_deref())?),
+        Command::Plan(plan) => study::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
+        Command::Merge(merge) => study::merge(merge),
     }
 }
 

@@ -426,24 +426,51 @@ pub fn sweep_markdown(header: &StudyHeader, points: &[PointSummary], runs: usize
 /// line per layout and pure precision), and GPUs needed against the INT4
 /// share on the FP16-INT4 edge. Empty when the grid has one fleet size.
 pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(String, String)> {
-    let sizes: Vec<u32> = points.iter().filter_map(|p| p.cell.gpus).collect();
-    if sizes.iter().all(|&g| Some(g) == sizes.first().copied()) {
+    let entries: Vec<(&Cell, u32, f64)> = points
+        .iter()
+        .map(|p| (&p.cell, p.cell.gpus.unwrap_or(0), p.fit.mean))
+        .collect();
+    let mut charts = fit_vs_gpus_charts(header, &entries);
+    if charts.is_empty() {
+        return charts;
+    }
+    let needed = needed_from_sweep(points, header.target_fit);
+    let edge: Vec<(Setup, f64, u32)> = needed
+        .iter()
+        .filter_map(|(s, m, g, _)| match (m, g) {
+            (Some(m), Some(g)) if m[1] == 0.0 => Some((s.clone(), m[2], *g)),
+            _ => None,
+        })
+        .collect();
+    if let Some(chart) = gpus_vs_int4_chart(header, &edge) {
+        charts.push(("gpus-vs-int4.svg".into(), chart));
+    }
+    charts
+}
+
+/// Fit rate against fleet size, one chart per policy, one line per layout
+/// and pure precision (or per layout when the workload's mix is not swept).
+/// `entries` are (point, fleet size, mean fit rate); none without at least
+/// two fleet sizes.
+fn fit_vs_gpus_charts(
+    header: &StudyHeader,
+    entries: &[(&Cell, u32, f64)],
+) -> Vec<(String, String)> {
+    let first_size = entries.first().map(|e| e.1);
+    if entries.iter().all(|e| Some(e.1) == first_size) {
         return Vec::new();
     }
+    let mut policies: Vec<Policy> = Vec::new();
+    for (cell, _, _) in entries {
+        if !policies.contains(&cell.policy) {
+            policies.push(cell.policy);
+        }
+    }
     let mut charts = Vec::new();
-    let policies: Vec<Policy> = distinct_setups(points.iter().map(|p| &p.cell))
-        .into_iter()
-        .map(|s| s.2)
-        .fold(Vec::new(), |mut v, p| {
-            if !v.contains(&p) {
-                v.push(p);
-            }
-            v
-        });
     for policy in policies {
         let mut series: Vec<Series> = Vec::new();
-        for p in points.iter().filter(|p| p.cell.policy == policy) {
-            let precision = match p.cell.mix {
+        for &(cell, gpus, fit) in entries.iter().filter(|e| e.0.policy == policy) {
+            let precision = match cell.mix {
                 None => None,
                 Some(m) => match Precision::ALL.iter().find(|&&q| m == pure(q)) {
                     Some(&q) => Some(q),
@@ -452,18 +479,20 @@ pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(Strin
             };
             let name = format!(
                 "{} {}{}",
-                p.cell.kind,
-                p.cell.layout,
+                cell.kind,
+                cell.layout,
                 precision.map_or(String::new(), |q| format!(" {q}"))
             );
-            let point = (f64::from(p.cell.gpus.unwrap_or(0)), p.fit.mean);
             match series.iter_mut().find(|s| s.name == name) {
-                Some(s) => s.points.push(point),
+                Some(s) => s.points.push((f64::from(gpus), fit)),
                 None => series.push(Series {
                     name,
-                    points: vec![point],
+                    points: vec![(f64::from(gpus), fit)],
                 }),
             }
+        }
+        for s in &mut series {
+            s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
         if !series.is_empty() {
             let chart = LineChart {
@@ -477,17 +506,6 @@ pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(Strin
             };
             charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
         }
-    }
-    let needed = needed_from_sweep(points, header.target_fit);
-    let edge: Vec<(Setup, f64, u32)> = needed
-        .iter()
-        .filter_map(|(s, m, g, _)| match (m, g) {
-            (Some(m), Some(g)) if m[1] == 0.0 => Some((s.clone(), m[2], *g)),
-            _ => None,
-        })
-        .collect();
-    if let Some(chart) = gpus_vs_int4_chart(header, &edge) {
-        charts.push(("gpus-vs-int4.svg".into(), chart));
     }
     charts
 }
@@ -635,13 +653,15 @@ pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[Plan
             }
         );
     }
+    md.push_str("\nReachable fit: the fit rate of an unbounded elastic fleet, the share of requests that can fit this GPU kind and layout at all. Elastic peak: the GPUs that fleet brings online when it adds one whenever nothing fits and never releases one.\n");
     if rows.iter().any(|r| r.bounds.is_some()) {
         md.push_str("\nThe workload is static (everything arrives at once): L1 = ceil(total memory / memory of one GPU) and L2 = the Martello-Toth bound on partitions, per GPU, are lower bounds on the GPUs any placement needs; the elastic peak is what the policy used.\n");
     }
     md
 }
 
-/// The plan's chart of GPUs needed against the INT4 share.
+/// The plan's charts: GPUs needed against the INT4 share, and the fit rate
+/// at every fleet size the search ran.
 pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, String)> {
     let edge: Vec<(Setup, f64, u32)> = rows
         .iter()
@@ -650,7 +670,13 @@ pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, Strin
             _ => None,
         })
         .collect();
-    gpus_vs_int4_chart(header, &edge)
+    let mut charts: Vec<(String, String)> = gpus_vs_int4_chart(header, &edge)
         .map(|c| vec![("gpus-vs-int4.svg".to_string(), c)])
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let entries: Vec<(&Cell, u32, f64)> = rows
+        .iter()
+        .flat_map(|r| r.evaluated.iter().map(move |(g, e)| (&r.cell, *g, e.mean)))
+        .collect();
+    charts.extend(fit_vs_gpus_charts(header, &entries));
+    charts
 }

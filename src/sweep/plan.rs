@@ -67,6 +67,8 @@ pub struct PlanRow {
     pub bounds: Option<StaticBounds>,
     /// Simulation runs the plan took.
     pub runs: u64,
+    /// Every fleet size the search ran, with its fit rate, smallest first.
+    pub evaluated: Vec<(u32, Estimate)>,
 }
 
 /// Plans every point of `spec` (without its fleet sizes) in `shard`, in
@@ -156,6 +158,7 @@ pub fn plan_cell(
         Some(n) => Some(fit_at(n, &mut runs)?),
         None => None,
     };
+    fits.sort_by_key(|(n, _)| *n);
     Ok(PlanRow {
         cell: cell.clone(),
         needed,
@@ -164,6 +167,7 @@ pub fn plan_cell(
         elastic_peak,
         bounds,
         runs,
+        evaluated: fits,
     })
 }
 

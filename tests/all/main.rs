@@ -9,4 +9,5 @@ mod profile_validation;
 mod scheduler_properties;
 mod simulate_command;
 mod simulation;
+mod study_commands;
 mod support;

@@ -1,0 +1,431 @@
+//! `aimsim sweep`, `aimsim plan` and `aimsim merge`: parallel studies over a
+//! scenario's `[sweep]` grid.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use aimsim::hardware::GpuKind;
+use aimsim::profile::Catalog;
+use aimsim::report::sweep::{
+    parse_results_csv, plan_charts, plan_csv, plan_markdown, results_csv, summarise, summary_csv,
+    sweep_charts, sweep_markdown, StudyHeader,
+};
+use aimsim::report::write_report_dir;
+use aimsim::scenario::Scenario;
+use aimsim::sweep::{plan, Cell, FitCriterion, RunRow, Shard, SweepSpec, Sweeper};
+
+use super::simulate::{load_scenario, scenario_dir};
+use super::CliError;
+
+/// Options shared by `sweep` and `plan`.
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// Scenario file (TOML) with a [sweep] table; see scenarios/README.md.
+    scenario: PathBuf,
+    /// Seeds per grid point, overriding sweep.seeds.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    seeds: Option<u32>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// Trace file, for scenarios that replay one.
+    #[arg(long, value_name = "PATH")]
+    trace: Option<PathBuf>,
+    /// Report folder (default: reports/<scenario name>/<sweep|plan>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override a scenario key before it is checked (see `simulate --set`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    study: StudyArgs,
+    /// Run only shard K of N of the grid (points K-1, K-1+N, ...); combine
+    /// shards with `aimsim merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+}
+
+/// Which estimate of the fit rate must reach the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum On {
+    /// The mean over seeds.
+    Mean,
+    /// The lower end of the 95% confidence interval.
+    Lower,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    study: StudyArgs,
+    /// Fit rate the fleet must reach, in (0, 1] (default: sweep.target_fit).
+    #[arg(long, value_name = "F")]
+    target_fit: Option<f64>,
+    /// Whether the mean fit rate over seeds must reach the target, or the
+    /// lower end of its 95% confidence interval.
+    #[arg(long, value_enum, default_value = "mean")]
+    on: On,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard folders written by `aimsim sweep --shard K/N`.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    shards: Vec<PathBuf>,
+    /// Report folder (default: reports/<scenario name>/sweep).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// What a shard folder says about itself, so shards of different runs are
+/// never merged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ShardManifest {
+    aimsim: String,
+    scenario: String,
+    command: String,
+    fingerprint: String,
+    shard: String,
+    seeds: u32,
+    target_fit: f64,
+    prices: BTreeMap<String, f64>,
+}
+
+const MANIFEST: &str = "shard.json";
+
+/// A loaded scenario with its grid.
+struct Study {
+    scenario: Scenario,
+    spec: SweepSpec,
+    header: StudyHeader,
+}
+
+fn prepare(args: &StudyArgs, verb: &str, target_fit: Option<f64>) -> Result<Study, CliError> {
+    let scenario = load_scenario(&args.scenario, &args.overrides)?;
+    let mut spec = scenario
+        .sweep_spec()
+        .map_err(|e| CliError::Failure(format!("{}: {e}", args.scenario.display())))?;
+    if let Some(seeds) = args.seeds {
+        spec.seeds = seeds;
+    }
+    if let Some(target) = target_fit {
+        if !(target > 0.0 && target <= 1.0) {
+            return Err(CliError::Usage(format!(
+                "--target-fit {target} must be in (0, 1]"
+            )));
+        }
+        spec.target_fit = target;
+    }
+    let mut command = format!("aimsim {verb} {}", args.scenario.display());
+    for set in &args.overrides {
+        command.push_str(&format!(" --set '{set}'"));
+    }
+    if let Some(seeds) = args.seeds {
+        command.push_str(&format!(" --seeds {seeds}"));
+    }
+    if let Some(trace) = &args.trace {
+        command.push_str(&format!(" --trace {}", trace.display()));
+    }
+    let header = StudyHeader {
+        scenario: scenario.name.clone(),
+        command,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        seeds: spec.seeds,
+        target_fit: spec.target_fit,
+        prices: scenario.prices.clone(),
+    };
+    Ok(Study {
+        scenario,
+        spec,
+        header,
+    })
+}
+
+/// Runs `work` on a pool of `threads` threads (default: one per core).
+fn with_threads<T: Send>(
+    threads: Option<u32>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, CliError> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n as usize);
+    }
+    let pool = builder
+        .build()
+        .map_err(|e| CliError::Failure(format!("cannot start worker threads: {e}")))?;
+    Ok(pool.install(work))
+}
+
+/// A progress bar on stderr with the time left (drawn only on a terminal).
+fn progress(total: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{percent}}%), {{elapsed}} elapsed, about {{eta}} left"))
+            .expect("a valid template"),
+    );
+    bar
+}
+
+fn write(out: &Path, files: &[(String, String)]) -> Result<(), CliError> {
+    write_report_dir(out, files).map_err(|e| {
+        CliError::Failure(format!("cannot write the report to {}: {e}", out.display()))
+    })?;
+    eprintln!("report written to {}", out.display());
+    Ok(())
+}
+
+fn default_out(name: &str, leaf: &str) -> PathBuf {
+    Path::new("reports").join(name).join(leaf)
+}
+
+/// Every file of an unsharded sweep report, from its rows alone.
+fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(String, String)> {
+    let points = summarise(header, cells, rows);
+    let mut files = vec![
+        ("results.csv".to_string(), results_csv(header, cells, rows)),
+        ("summary.csv".to_string(), summary_csv(&points)),
+        (
+            "summary.md".to_string(),
+            sweep_markdown(header, &points, rows.len()),
+        ),
+    ];
+    files.extend(sweep_charts(header, &points));
+    files
+}
+
+pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
+    let study = prepare(&args.study, "sweep", None)?;
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let cells = study.spec.cells();
+    let runs = cells.iter().filter(|c| shard.contains(c.index)).count() as u64
+        * u64::from(study.spec.seeds);
+    let sweeper = Sweeper::new(
+        &study.scenario,
+        catalog,
+        scenario_dir(&args.study.scenario),
+        args.study.trace.as_deref(),
+    );
+    let bar = progress(runs, "runs");
+    let rows = with_threads(args.study.threads, || {
+        sweeper.sweep(&study.spec, shard, &|| bar.inc(1))
+    })?
+    .map_err(|e| CliError::Failure(e.to_string()))?;
+    bar.finish_and_clear();
+    if shard == Shard::ALL {
+        let files = sweep_files(&study.header, &cells, &rows);
+        let out = args
+            .study
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(&study.scenario.name, "sweep"));
+        write(&out, &files)?;
+        print!("{}", files[2].1);
+        return Ok(());
+    }
+    let manifest = ShardManifest {
+        aimsim: study.header.version.clone(),
+        scenario: study.scenario.name.clone(),
+        command: study.header.command.clone(),
+        fingerprint: fingerprint(&format!(
+            "{:?}{:?}{}",
+            study.scenario, study.spec, study.header.command
+        )),
+        shard: shard.to_string(),
+        seeds: study.spec.seeds,
+        target_fit: study.spec.target_fit,
+        prices: study
+            .scenario
+            .prices
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    };
+    let files = vec![
+        (
+            MANIFEST.to_string(),
+            serde_json::to_string_pretty(&manifest).expect("serialises") + "\n",
+        ),
+        (
+            "results.csv".to_string(),
+            results_csv(&study.header, &cells, &rows),
+        ),
+    ];
+    let out = args.study.out.clone().unwrap_or_else(|| {
+        default_out(
+            &study.scenario.name,
+            &format!("sweep-shard-{}-of-{}", shard.index, shard.count),
+        )
+    });
+    write(&out, &files)?;
+    eprintln!(
+        "shard {shard}: {} runs; combine the shards with `aimsim merge`",
+        rows.len()
+    );
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of a scenario and grid.
+fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+pub fn merge(args: MergeArgs) -> Result<(), CliError> {
+    let mut manifests: Vec<(PathBuf, ShardManifest)> = Vec::new();
+    for dir in &args.shards {
+        let path = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            CliError::Failure(format!("{}: not a shard folder ({e})", dir.display()))
+        })?;
+        let manifest: ShardManifest = serde_json::from_str(&text)
+            .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
+        manifests.push((dir.clone(), manifest));
+    }
+    let first = manifests[0].1.clone();
+    let shard_of = |m: &ShardManifest, dir: &Path| -> Result<Shard, CliError> {
+        m.shard
+            .parse::<Shard>()
+            .map_err(|e| CliError::Failure(format!("{}: {e}", dir.display())))
+    };
+    let count = shard_of(&first, &manifests[0].0)?.count;
+    let mut seen = vec![false; count as usize];
+    for (dir, m) in &manifests {
+        let differs = |what: &str| {
+            CliError::Failure(format!(
+                "{}: a shard of a different {what} than {}",
+                dir.display(),
+                manifests[0].0.display()
+            ))
+        };
+        if m.aimsim != first.aimsim {
+            return Err(differs(&format!(
+                "aimsim version ({} vs {})",
+                m.aimsim, first.aimsim
+            )));
+        }
+        if m.fingerprint != first.fingerprint || m.scenario != first.scenario {
+            return Err(differs("scenario or grid"));
+        }
+        let shard = shard_of(m, dir)?;
+        if shard.count != count {
+            return Err(differs(&format!(
+                "split ({} shards vs {count})",
+                shard.count
+            )));
+        }
+        if std::mem::replace(&mut seen[(shard.index - 1) as usize], true) {
+            return Err(CliError::Failure(format!("shard {shard} is given twice")));
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(CliError::Failure(format!(
+            "shard {}/{count} is missing",
+            missing + 1
+        )));
+    }
+    let mut cells: BTreeMap<usize, Cell> = BTreeMap::new();
+    let mut rows: Vec<RunRow> = Vec::new();
+    for (dir, _) in &manifests {
+        let path = dir.join("results.csv");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
+        let (shard_cells, shard_rows) =
+            parse_results_csv(&text, &path.display().to_string()).map_err(CliError::Failure)?;
+        cells.extend(shard_cells.into_iter().map(|c| (c.index, c)));
+        rows.extend(shard_rows);
+    }
+    rows.sort_by_key(|r| (r.cell, r.replication));
+    let cells: Vec<Cell> = cells.into_values().collect();
+    if cells.iter().enumerate().any(|(i, c)| c.index != i) {
+        return Err(CliError::Failure(
+            "the shards do not cover the grid: a point is missing".into(),
+        ));
+    }
+    let header = StudyHeader {
+        scenario: first.scenario.clone(),
+        command: first.command.clone(),
+        version: first.aimsim.clone(),
+        seeds: first.seeds,
+        target_fit: first.target_fit,
+        prices: first
+            .prices
+            .iter()
+            .map(|(k, v)| {
+                k.parse::<GpuKind>()
+                    .map(|k| (k, *v))
+                    .map_err(|e| CliError::Failure(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let files = sweep_files(&header, &cells, &rows);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&first.scenario, "sweep"));
+    write(&out, &files)?;
+    print!("{}", files[2].1);
+    Ok(())
+}
+
+pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
+    let study = prepare(&args.study, "plan", args.target_fit)?;
+    let criterion = match args.on {
+        On::Mean => FitCriterion::Mean,
+        On::Lower => FitCriterion::LowerBound,
+    };
+    let mut header = study.header.clone();
+    if args.target_fit.is_some() {
+        header
+            .command
+            .push_str(&format!(" --target-fit {}", study.spec.target_fit));
+    }
+    if args.on == On::Lower {
+        header.command.push_str(" --on lower");
+    }
+    let sweeper = Sweeper::new(
+        &study.scenario,
+        catalog,
+        scenario_dir(&args.study.scenario),
+        args.study.trace.as_deref(),
+    );
+    let points = study.spec.plan_cells().len() as u64;
+    let bar = progress(points, "grid points");
+    let rows = with_threads(args.study.threads, || {
+        plan(
+            &sweeper,
+            &study.spec,
+            study.spec.target_fit,
+            criterion,
+            Shard::ALL,
+            &|| bar.inc(1),
+        )
+    })?
+    .map_err(|e| CliError::Failure(e.to_string()))?;
+    bar.finish_and_clear();
+    let mut files = vec![
+        ("plan.csv".to_string(), plan_csv(&header, criterion, &rows)),
+        (
+            "summary.md".to_string(),
+            plan_markdown(&header, criterion, &rows),
+        ),
+    ];
+    files.extend(plan_charts(&header, &rows));
+    let out = args
+        .study
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&study.scenario.name, "plan"));
+    write(&out, &files)?;
+    print!("{}", files[1].1);
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! `aimsim sweep`, `plan` and `merge`, run as a user would.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::aimsim;
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A small sweep: 3 mixes x 2 sizes x 2 layouts x 2 policies, 2 seeds, 300
+/// deployments each.
+const SMALL_SWEEP: &str = r#"
+[run]
+seed = 5
+[fleet]
+policy = "aim"
+[[fleet.gpus]]
+kind = "MI300X"
+count = 4
+layout = "SPX"
+[workload]
+source = "synthetic"
+requests = 300
+arrivals = { process = "poisson", rate_per_hour = 30 }
+lifetime = { distribution = "exponential", mean = "4h" }
+models = ["meta-llama/Llama-3.1-8B-Instruct", "google/gemma-3-27B", "Qwen/Qwen3-14B-Instruct"]
+precision_mix = { fp16 = 1.0 }
+[sweep]
+mixes = [{ fp16 = 1.0 }, { fp16 = 0.5, int4 = 0.5 }, { int4 = 1.0 }]
+gpus = [2, 4]
+layouts = ["SPX", "CPX/NPS4"]
+policies = ["aim", "best-fit"]
+seeds = 2
+[prices]
+MI300X = 2.0
+"#;
+
+fn write_scenario(dir: &Path, text: &str) -> String {
+    let path = dir.join("small.toml");
+    fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn the_committed_fp16_versus_int4_plan_is_reproduced_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan");
+    // From the crate root with the documented relative path: the report
+    // quotes the command.
+    aimsim(&[
+        "plan",
+        "scenarios/fp16-vs-int4.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/fp16-vs-int4/plan");
+    let (fresh, kept) = (files(&out), files(&committed));
+    assert_eq!(
+        fresh.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        kept.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, a), (_, b)) in fresh.iter().zip(&kept) {
+        assert!(a == b, "reports/fp16-vs-int4/plan/{name} differs from what `aimsim plan scenarios/fp16-vs-int4.toml` writes now; regenerate it if the change is intended");
+    }
+}
+
+#[test]
+fn sharded_and_merged_equals_unsharded_byte_for_byte_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), SMALL_SWEEP);
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let whole = aimsim(&["sweep", &path, "--threads", "2", "--out", &out("whole")]).expect_code(0);
+    assert!(
+        whole.stdout.starts_with("# Sweep: small"),
+        "{}",
+        whole.stdout
+    );
+    aimsim(&["sweep", &path, "--threads", "1", "--out", &out("serial")]).expect_code(0);
+    assert_eq!(
+        files(Path::new(&out("whole"))),
+        files(Path::new(&out("serial"))),
+        "thread count changed the report"
+    );
+    for k in 1..=3 {
+        aimsim(&[
+            "sweep",
+            &path,
+            "--shard",
+            &format!("{k}/3"),
+            "--out",
+            &out(&format!("s{k}")),
+        ])
+        .expect_code(0);
+    }
+    // Shards in any order.
+    aimsim(&[
+        "merge",
+        &out("s3"),
+        &out("s1"),
+        &out("s2"),
+        "--out",
+        &out("merged"),
+    ])
+    .expect_code(0);
+    let (merged, unsharded) = (
+        files(Path::new(&out("merged"))),
+        files(Path::new(&out("whole"))),
+    );
+    assert_eq!(
+        merged.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        unsharded.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, a), (_, b)) in merged.iter().zip(&unsharded) {
+        assert!(
+            a == b,
+            "{name} differs between merged shards and an unsharded run"
+        );
+    }
+    let names: Vec<&str> = unsharded.iter().map(|f| f.0.as_str()).collect();
+    for expected in [
+        "results.csv",
+        "summary.csv",
+        "summary.md",
+        "fit-vs-gpus-aim.svg",
+        "fit-vs-gpus-best-fit.svg",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // 24 points x 2 seeds.
+    let results = fs::read_to_string(Path::new(&out("whole")).join("results.csv")).unwrap();
+    assert_eq!(results.lines().count(), 1 + 48);
+
+    // Merging wrongly is refused.
+    let run = aimsim(&["merge", &out("s1"), &out("s2"), "--out", &out("bad")]).expect_code(1);
+    assert!(
+        run.stderr.contains("shard 3/3 is missing"),
+        "{}",
+        run.stderr
+    );
+    let run = aimsim(&[
+        "merge",
+        &out("s1"),
+        &out("s1"),
+        &out("s2"),
+        "--out",
+        &out("bad"),
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("shard 1/3 is given twice"),
+        "{}",
+        run.stderr
+    );
+    let other = write_scenario(dir.path(), &SMALL_SWEEP.replace("seed = 5", "seed = 6"));
+    aimsim(&["sweep", &other, "--shard", "3/3", "--out", &out("other3")]).expect_code(0);
+    let run = aimsim(&[
+        "merge",
+        &out("s1"),
+        &out("s2"),
+        &out("other3"),
+        "--out",
+        &out("bad"),
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("a shard of a different scenario or grid"),
+        "{}",
+        run.stderr
+    );
+    let manifest = Path::new(&out("s2")).join("shard.json");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        text.replace(
+            &format!("\"aimsim\": \"{}\"", env!("CARGO_PKG_VERSION")),
+            "\"aimsim\": \"0.0.1\"",
+        ),
+    )
+    .unwrap();
+    let run = aimsim(&[
+        "merge",
+        &out("s1"),
+        &out("s2"),
+        &out("s3"),
+        "--out",
+        &out("bad"),
+    ])
+    .expect_code(1);
+    assert!(run.stderr.contains("aimsim version"), "{}", run.stderr);
+    assert!(!Path::new(&out("bad")).exists());
+}
+
+#[test]
+fn summary_statistics_bracket_their_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), SMALL_SWEEP);
+    let out = dir.path().join("s");
+    aimsim(&[
+        "sweep",
+        &path,
+        "--seeds",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(summary.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut rows = 0;
+    for record in reader.records() {
+        let r = record.unwrap();
+        rows += 1;
+        assert_eq!(&r[col("seeds")], "4");
+        let (low, mean, high): (f64, f64, f64) = (
+            r[col("fit_rate_ci95_low")].parse().unwrap(),
+            r[col("fit_rate_mean")].parse().unwrap(),
+            r[col("fit_rate_ci95_high")].parse().unwrap(),
+        );
+        assert!(
+            low <= mean && mean <= high && (0.0..=1.0).contains(&mean),
+            "{low} {mean} {high}"
+        );
+        let cost: f64 = r[col("cost_mean")].parse().unwrap();
+        assert!(cost > 0.0);
+    }
+    assert_eq!(rows, 24);
+}
+
+#[test]
+fn a_plan_of_a_static_set_shows_the_bin_packing_bounds_below_what_the_policy_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SMALL_SWEEP
+        .replace(
+            "arrivals = { process = \"poisson\", rate_per_hour = 30 }",
+            "arrivals = { process = \"all-at-once\" }",
+        )
+        .replace(
+            "lifetime = { distribution = \"exponential\", mean = \"4h\" }",
+            "lifetime = { distribution = \"infinite\" }",
+        )
+        .replace("requests = 300", "requests = 60");
+    let path = write_scenario(dir.path(), &text);
+    let out = dir.path().join("p");
+    let run = aimsim(&[
+        "plan",
+        &path,
+        "--target-fit",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert!(
+        run.stdout.contains("The workload is static"),
+        "{}",
+        run.stdout
+    );
+    let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(plan.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut checked = 0;
+    for record in reader.records() {
+        let r = record.unwrap();
+        let (l1, peak): (f64, f64) = (
+            r[col("l1_bound")].parse().unwrap(),
+            r[col("elastic_peak_mean")].parse().unwrap(),
+        );
+        let l2: f64 = r[col("l2_bound")].parse().unwrap();
+        assert!(
+            l1 <= l2 + 1e-9 && l2 <= peak + 1e-9,
+            "L1 {l1} <= L2 {l2} <= used {peak}"
+        );
+        if let Ok(needed) = r[col("gpus_needed")].parse::<f64>() {
+            assert!(
+                l2 <= needed,
+                "a bound above the fleet found: {l2} > {needed}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+#[test]
+fn bad_sweeps_and_plans_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "layouts = [\"SPX\", \"CPX/NPS4\"]",
+            "layouts = []",
+            "key `sweep.layouts`: the list is empty",
+        ),
+        (
+            "mixes = [{ fp16 = 1.0 }, { fp16 = 0.5, int4 = 0.5 }, { int4 = 1.0 }]",
+            "mixes = { step = 0.3 }",
+            "key `sweep.mixes.step`: step 0.3 does not divide 1",
+        ),
+        (
+            "mixes = [{ fp16 = 1.0 }, { fp16 = 0.5, int4 = 0.5 }, { int4 = 1.0 }]",
+            "mixes = [{ fp16 = 0.5 }]",
+            "key `sweep.mixes[0]`: shares must sum to 1",
+        ),
+        ("gpus = [2, 4]", "gpus = [0]", "key `sweep.gpus`"),
+        (
+            "seeds = 2",
+            "seeds = 0",
+            "key `sweep.seeds`: must be at least 1",
+        ),
+        (
+            "policies = [\"aim\", \"best-fit\"]",
+            "policies = [\"aim\", \"random\"]",
+            "key `sweep.policies[1]`: unknown policy `random`",
+        ),
+        (
+            "seeds = 2",
+            "seeds = 2\ntarget_fit = 1.5",
+            "key `sweep.target_fit`: must be in (0, 1]",
+        ),
+    ];
+    for (from, to, message) in cases {
+        let path = write_scenario(dir.path(), &SMALL_SWEEP.replacen(from, to, 1));
+        let run = aimsim(&[
+            "sweep",
+            &path,
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .expect_code(1);
+        assert!(run.stderr.contains(message), "{to}: {}", run.stderr);
+    }
+    let path = write_scenario(dir.path(), SMALL_SWEEP);
+    for (args, message) in [
+        (
+            vec!["plan", &path[..], "--target-fit", "1.5"],
+            "--target-fit 1.5 must be in (0, 1]",
+        ),
+        (
+            vec!["plan", &path[..], "--target-fit", "0"],
+            "--target-fit 0 must be in (0, 1]",
+        ),
+        (
+            vec!["sweep", &path[..], "--shard", "3/2"],
+            "bad shard `3/2`: expected K/N with 1 <= K <= N",
+        ),
+        (
+            vec!["sweep", &path[..], "--shard", "0/2"],
+            "bad shard `0/2`",
+        ),
+    ] {
+        let run = aimsim(&args).expect_code(2);
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+    let trace_sweep = "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n[sweep]\nmixes = { step = 0.5 }\n";
+    let path = write_scenario(dir.path(), trace_sweep);
+    let run = aimsim(&["sweep", &path]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("key `sweep.mixes`: precision mixes apply to synthetic workloads only"),
+        "{}",
+        run.stderr
+    );
+}
