@@ -304,32 +304,34 @@ fn check_identity(file: &str, p: &Profile, sink: &mut FindingSink) {
             format!("`{}` should end in -{}", p.version, p.precision),
         );
     }
-    if p.metadata.quantization != p.precision {
-        sink.error(
+    // Metadata repeats top-level facts; each copy must agree.
+    let copies = [
+        (
             "metadata.quantization",
-            format!(
-                "`{}` disagrees with precision `{}`",
-                p.metadata.quantization, p.precision
-            ),
-        );
-    }
-    if p.metadata.base_model != p.model_id {
-        sink.error(
+            p.metadata.quantization.to_string(),
+            "precision",
+            p.precision.to_string(),
+        ),
+        (
             "metadata.base_model",
-            format!(
-                "`{}` disagrees with model_id `{}`",
-                p.metadata.base_model, p.model_id
-            ),
-        );
-    }
-    if p.metadata.parameters != p.parameters {
-        sink.error(
+            p.metadata.base_model.clone(),
+            "model_id",
+            p.model_id.clone(),
+        ),
+        (
             "metadata.parameters",
-            format!(
-                "`{}` disagrees with parameters `{}`",
-                p.metadata.parameters, p.parameters
-            ),
-        );
+            p.metadata.parameters.clone(),
+            "parameters",
+            p.parameters.clone(),
+        ),
+    ];
+    for (field, copy, original, value) in copies {
+        if copy != value {
+            sink.error(
+                field,
+                format!("`{copy}` disagrees with {original} `{value}`"),
+            );
+        }
     }
     if parse_parameter_count(&p.parameters).is_none() {
         sink.error(

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{aimsim, aimsim_in};
+use crate::support::{aimsim, aimsim_in, files};
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -12,21 +12,6 @@ fn fixture(name: &str) -> String {
 
 fn scenario(name: &str) -> String {
     format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read_dir_sorted(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 fn metric(stdout: &str, name: &str) -> String {
@@ -48,7 +33,7 @@ fn quickstart_runs_from_a_fresh_directory_and_writes_its_report() {
     .expect_code(0);
     assert!(run.stdout.contains("fit_rate"), "{}", run.stdout);
     let report = dir.path().join("reports/quickstart/simulation");
-    let names: Vec<String> = read_dir_sorted(&report).into_iter().map(|f| f.0).collect();
+    let names: Vec<String> = files(&report).into_iter().map(|f| f.0).collect();
     assert_eq!(
         names,
         [
@@ -92,8 +77,8 @@ fn same_scenario_and_seed_give_identical_bytes_and_another_seed_does_not() {
         })
         .collect();
     assert_eq!(runs[0].0, runs[1].0);
-    assert_eq!(read_dir_sorted(&runs[0].1), read_dir_sorted(&runs[1].1));
-    assert_ne!(read_dir_sorted(&runs[0].1), read_dir_sorted(&runs[2].1));
+    assert_eq!(files(&runs[0].1), files(&runs[1].1));
+    assert_ne!(files(&runs[0].1), files(&runs[2].1));
 }
 
 #[test]
@@ -378,15 +363,18 @@ fn bad_alibaba_rows_and_a_missing_trace_are_reported() {
         "name,num_gpu,gpu_milli,creation_time,deletion_time\np,1,1500,0,10\n",
     )
     .unwrap();
-    let run = aimsim(&[
-        "simulate",
-        &scenario("openb-replay.toml"),
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        dir.path().join("o").to_str().unwrap(),
-    ])
-    .expect_code(1);
+    let replay = || {
+        aimsim(&[
+            "simulate",
+            &scenario("openb-replay.toml"),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .expect_code(1)
+    };
+    let run = replay();
     assert!(
         run.stderr
             .contains("line 2: column `gpu_milli`: 1500 is outside 1..=1000"),
@@ -398,15 +386,7 @@ fn bad_alibaba_rows_and_a_missing_trace_are_reported() {
         "name,num_gpu,gpu_milli,creation_time,deletion_time\np,1,500,100,10\n",
     )
     .unwrap();
-    let run = aimsim(&[
-        "simulate",
-        &scenario("openb-replay.toml"),
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        dir.path().join("o").to_str().unwrap(),
-    ])
-    .expect_code(1);
+    let run = replay();
     assert!(
         run.stderr
             .contains("line 2: deletion_time 10 is before creation_time 100"),

@@ -3,22 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::aimsim;
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
-}
+use crate::support::{aimsim, files};
 
 /// A small sweep: 3 mixes x 2 sizes x 2 layouts x 2 policies, 2 seeds, 300
 /// deployments each.

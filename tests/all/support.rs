@@ -45,3 +45,19 @@ pub fn aimsim(args: &[&str]) -> Run {
 pub fn shipped_profiles() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/aim_profiles"))
 }
+
+/// Every file of `dir` (hidden ones too) with its bytes, by name.
+pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
