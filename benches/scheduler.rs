@@ -1,29 +1,35 @@
-//! Criterion benchmarks of the scheduler hot path: one schedule + unschedule
-//! pair, on one GPU and on fleets filled to a given share of their memory.
+//! Criterion benchmarks of the scheduler hot paths and the simulator.
 //!
-//! Run with `cargo bench --bench scheduler` (`-- pair` or `-- fleet` to pick a
-//! group).
+//! `cargo bench --bench scheduler` runs them all; pick a group with
+//! `cargo bench --bench scheduler -- GROUP` (`pair`, `fleet`, `scan`,
+//! `reject`, `simulate`, `openb`, `sweep_point`). The Alibaba replay needs
+//! the trace: `AIMSIM_OPENB_TRACE=path/openb_pod_list_default.csv`.
 
 use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use aimsim::hardware::{GpuKind, LayoutSpec};
-use aimsim::schedule::{PlacementRequest, Policy, Scheduler};
+use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
+use aimsim::profile::Catalog;
+use aimsim::scenario::{Scenario, WorkloadSource};
+use aimsim::schedule::{PlacementRequest, Policy, Scheduler, SearchMode};
+use aimsim::sim::simulate;
+use aimsim::sweep::{Sweeper, SweepSpec};
 use aimsim::units::Mib;
 
 /// The AIM seed example's replica: Llama-3.1-8B at fp16.
 const REPLICA: Mib = Mib::gib(20);
-/// Fleet sizes for the scaling group.
-const FLEET_SIZES: [usize; 3] = [100, 1_000, 10_000];
+/// Fleet sizes for the scaling groups.
+const FLEET_SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
 /// Shares of fleet memory held by background replicas before timing.
 const FILLS: [u64; 2] = [50, 90];
+/// Background replicas: half a CPX partition.
+const BACKGROUND: Mib = Mib::gib(12);
 
-fn layout(text: &str) -> aimsim::hardware::Layout {
-    text.parse::<LayoutSpec>()
-        .unwrap()
-        .build(GpuKind::Mi300x)
-        .unwrap()
+fn layout(text: &str) -> Layout {
+    text.parse::<LayoutSpec>().unwrap().build(GpuKind::Mi300x).unwrap()
 }
 
 /// Schedule then unschedule one replica on one empty MI300X.
@@ -34,42 +40,44 @@ fn pair_on_one_gpu(c: &mut Criterion) {
         for policy in Policy::ALL {
             let mut fleet = Scheduler::uniform(policy, &layout(layout_text), 1);
             let request = PlacementRequest::single(REPLICA);
-            group.bench_with_input(
-                BenchmarkId::new(policy.name(), layout_text),
-                &request,
-                |b, request| {
-                    b.iter(|| {
-                        let placement = fleet.schedule(black_box(request)).unwrap();
-                        fleet.unschedule(placement.replica).unwrap();
-                    })
-                },
-            );
+            group.bench_with_input(BenchmarkId::new(policy.name(), layout_text), &request, |b, request| {
+                b.iter(|| {
+                    let placement = fleet.schedule(black_box(request)).unwrap();
+                    fleet.unschedule(placement.replica).unwrap();
+                })
+            });
         }
     }
     group.finish();
 }
 
-/// The same pair on fleets of CPX GPUs already filled to 50% or 90% with
-/// 12 GiB replicas (half a CPX partition).
-fn pair_on_filled_fleets(c: &mut Criterion) {
-    let mut group = c.benchmark_group("fleet");
-    group.throughput(Throughput::Elements(1));
+/// A CPX fleet of `gpus` filled to `fill`% with 12 GiB replicas, so every
+/// GPU is equally full and the search cannot stop early by luck.
+fn filled(policy: Policy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler {
     let cpx = layout("CPX/NPS4");
+    // Filled through the index (the scan's decisions are the same, only
+    // slower), then switched to `mode`.
+    let mut fleet = Scheduler::uniform(policy, &cpx, gpus);
+    let target = cpx.partitions().iter().copied().sum::<Mib>().0 * gpus as u64 * fill / 100;
+    let mut placed = 0;
+    while placed + BACKGROUND.0 <= target {
+        fleet.schedule(&PlacementRequest::single(BACKGROUND)).unwrap();
+        placed += BACKGROUND.0;
+    }
+    fleet.with_search(mode)
+}
+
+/// The pair on fleets of 100 to 100,000 GPUs filled to 50% and 90%, in
+/// `mode`, under group `name`.
+fn pair_on_fleets(c: &mut Criterion, name: &str, mode: SearchMode, sizes: &[usize]) {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     for policy in Policy::ALL {
         for fill in FILLS {
-            for gpus in FLEET_SIZES {
-                let mut fleet = Scheduler::uniform(policy, &cpx, gpus);
-                let background = Mib::gib(12);
-                let target =
-                    cpx.partitions().iter().copied().sum::<Mib>().0 * gpus as u64 * fill / 100;
-                let mut placed = Mib::ZERO;
-                while placed.0 + background.0 <= target {
-                    fleet
-                        .schedule(&PlacementRequest::single(background))
-                        .unwrap();
-                    placed += background;
-                }
-                let request = PlacementRequest::single(background);
+            for &gpus in sizes {
+                let mut fleet = filled(policy, gpus, fill, mode);
+                let request = PlacementRequest::single(BACKGROUND);
                 let id = BenchmarkId::new(format!("{}/{fill}%", policy.name()), gpus);
                 group.bench_with_input(id, &request, |b, request| {
                     b.iter(|| {
@@ -83,5 +91,106 @@ fn pair_on_filled_fleets(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pair_on_one_gpu, pair_on_filled_fleets);
+fn fleet_indexed(c: &mut Criterion) {
+    pair_on_fleets(c, "fleet", SearchMode::Auto, &FLEET_SIZES);
+}
+
+/// The same pair with the plain scan, for comparison (to 10,000 GPUs).
+fn fleet_scan(c: &mut Criterion) {
+    pair_on_fleets(c, "scan", SearchMode::Scan, &FLEET_SIZES[..3]);
+}
+
+/// A request nothing can take (the fleet is full to the last 4 GiB of
+/// every partition), at the same fleet sizes.
+fn rejection(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reject");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    let cpx = layout("CPX/NPS4");
+    for policy in Policy::ALL {
+        for gpus in FLEET_SIZES {
+            let mut fleet = Scheduler::uniform(policy, &cpx, gpus);
+            while fleet.schedule(&PlacementRequest::single(Mib::gib(20))).is_ok() {}
+            let request = PlacementRequest::single(Mib::gib(12));
+            group.bench_with_input(BenchmarkId::new(policy.name(), gpus), &request, |b, request| {
+                b.iter(|| fleet.schedule(black_box(request)).unwrap_err())
+            });
+        }
+    }
+    group.finish();
+}
+
+fn load_scenario(name: &str) -> Scenario {
+    let path = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+    Scenario::parse(&std::fs::read_to_string(&path).unwrap(), &path, &[]).unwrap()
+}
+
+/// Simulator throughput, in events per second, on the quickstart scenario
+/// made longer (one year of arrivals).
+fn simulator(c: &mut Criterion) {
+    let catalog = Catalog::builtin();
+    let scenario = load_scenario("quickstart.toml");
+    let scenario = Scenario {
+        horizon: Some(aimsim::time::SimTime::hours(24 * 365)),
+        interval: None,
+        ..scenario
+    };
+    let source = WorkloadSource::new(&scenario, &catalog, Path::new("."), None).unwrap();
+    let survey = source.survey(false).unwrap();
+    let config = scenario.run_config(None);
+    let events = {
+        let mut workload = source.open(scenario.seed).unwrap();
+        simulate(scenario.fleet.build().unwrap(), workload.as_mut(), &survey.mix, config, &mut |_| {}).unwrap().summary.events
+    };
+    let mut group = c.benchmark_group("simulate");
+    group.throughput(Throughput::Elements(events)).sample_size(10);
+    group.bench_function("quickstart-1y", |b| {
+        b.iter(|| {
+            let mut workload = source.open(scenario.seed).unwrap();
+            simulate(scenario.fleet.build().unwrap(), workload.as_mut(), &survey.mix, config, &mut |_| {}).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// The Alibaba pod trace replayed end to end (both passes: the check and
+/// the replay), when `AIMSIM_OPENB_TRACE` names it.
+fn openb(c: &mut Criterion) {
+    let Ok(trace) = std::env::var("AIMSIM_OPENB_TRACE") else {
+        eprintln!("openb: skipped; set AIMSIM_OPENB_TRACE to openb_pod_list_default.csv to run it");
+        return;
+    };
+    let catalog = Catalog::builtin();
+    let scenario = load_scenario("openb-replay.toml");
+    let mut group = c.benchmark_group("openb");
+    group.sample_size(10);
+    group.bench_function("replay", |b| {
+        b.iter(|| {
+            let source = WorkloadSource::new(&scenario, &catalog, Path::new("."), Some(Path::new(&trace))).unwrap();
+            let survey = source.survey(true).unwrap();
+            let mut workload = source.open(scenario.seed).unwrap();
+            let config = scenario.run_config(survey.last_arrival);
+            simulate(scenario.fleet.build().unwrap(), workload.as_mut(), &survey.mix, config, &mut |_| {}).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// One grid point of the precision sweep: 10,000 deployments on 48 SPX
+/// MI300X, one seed.
+fn sweep_point(c: &mut Criterion) {
+    let catalog = Catalog::builtin();
+    let scenario = load_scenario("precision-sweep.toml");
+    let spec: SweepSpec = scenario.sweep_spec().unwrap();
+    let cell = spec.cells()[0].clone();
+    let sweeper = Sweeper::new(&scenario, &catalog, Path::new("."), None);
+    let mut group = c.benchmark_group("sweep_point");
+    group.sample_size(10);
+    group.bench_function("precision-sweep/0", |b| {
+        b.iter(|| sweeper.run(&cell, Sweeper::fixed_fleet(&cell, 48), 0).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pair_on_one_gpu, fleet_indexed, fleet_scan, rejection, simulator, openb, sweep_point);
 criterion_main!(benches);

@@ -9,6 +9,7 @@
 
 mod policy;
 mod request;
+mod index;
 mod scheduler;
 mod search;
 
@@ -17,7 +18,7 @@ pub use request::{
     Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
     ReplicaId, Shard, MAX_SHARDS,
 };
-pub use scheduler::{Scheduler, UnscheduleError};
+pub use scheduler::{Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,8 @@ use super::request::{
     PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
     MAX_SHARDS,
 };
-use super::search::find;
+use super::index::FleetIndex;
+use super::search::{find, pick_on_gpu, GpuPick};
 
 /// A fleet of partitioned GPUs and the replicas placed on it.
 #[derive(Debug, Clone)]
@@ -21,10 +22,28 @@ pub struct Scheduler {
     online: Vec<bool>,
     largest_partition: Mib,
     most_partitions: u32,
-    slots: Vec<Slot>,
+        slots: Vec<Slot>,
     free_slots: Vec<u32>,
     live: usize,
+    search: SearchMode,
+    index: Option<FleetIndex>,
 }
+
+/// How the scheduler finds candidates. Decisions are the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// A plain scan on fleets under [`INDEX_FROM_GPUS`] GPUs, the fleet
+    /// index from there on (the default).
+    Auto,
+    /// Always the fleet index.
+    Indexed,
+    /// Always the plain scan (the reference the index is tested against).
+    Scan,
+}
+
+/// Fleets this large get the fleet index under [`SearchMode::Auto`]; below,
+/// a scan of a few partitions is cheaper than keeping an index.
+pub const INDEX_FROM_GPUS: usize = 64;
 
 /// Storage for one replica id; reused with a new generation once freed.
 #[derive(Debug, Clone)]
@@ -49,8 +68,10 @@ impl Scheduler {
             largest_partition: Mib::ZERO,
             most_partitions: 0,
             slots: Vec::new(),
-            free_slots: Vec::new(),
+                        free_slots: Vec::new(),
             live: 0,
+            search: SearchMode::Auto,
+            index: None,
         };
         for layout in layouts {
             scheduler.add_gpu(layout);
@@ -67,9 +88,46 @@ impl Scheduler {
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
         self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
-        self.gpus.push(GpuState::new(layout));
+                self.gpus.push(GpuState::new(layout));
         self.online.push(true);
-        (self.gpus.len() - 1) as u32
+        let index = (self.gpus.len() - 1) as u32;
+        match &mut self.index {
+            Some(fleet_index) => fleet_index.add_gpu(&self.gpus[index as usize], true),
+            None => self.refresh_index(),
+        }
+        index
+    }
+
+    /// Chooses how candidates are found (for benchmarks and the tests that
+    /// compare the index with the scan).
+    pub fn with_search(mut self, mode: SearchMode) -> Scheduler {
+        self.search = mode;
+        self.index = None;
+        self.refresh_index();
+        self
+    }
+
+    /// Builds the index when the mode and fleet size call for one.
+    fn refresh_index(&mut self) {
+        let wanted = match self.search {
+            SearchMode::Auto => self.gpus.len() >= INDEX_FROM_GPUS,
+            SearchMode::Indexed => true,
+            SearchMode::Scan => false,
+        };
+        if wanted && self.index.is_none() {
+            let mut index = FleetIndex::default();
+            for (gpu, &online) in self.gpus.iter().zip(&self.online) {
+                index.add_gpu(gpu, online);
+            }
+            self.index = Some(index);
+        }
+    }
+
+    /// Tells the index that GPU `gpu` changed.
+    fn reindex(&mut self, gpu: u32) {
+        if let Some(index) = &mut self.index {
+            index.update(gpu, &self.gpus[gpu as usize], self.online[gpu as usize]);
+        }
     }
 
     /// Takes an empty GPU out of service (an elastic fleet releasing it) or
@@ -83,7 +141,8 @@ impl Scheduler {
         if !online && state.is_busy() {
             return Err(format!("gpu {gpu} still holds a replica"));
         }
-        self.online[gpu as usize] = online;
+                self.online[gpu as usize] = online;
+        self.reindex(gpu);
         Ok(())
     }
 
@@ -132,10 +191,13 @@ impl Scheduler {
             size: Mib::ZERO,
         }; MAX_SHARDS];
         let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
-        for shard in &shards[..count] {
+                for (i, shard) in shards[..count].iter().enumerate() {
             self.gpus[shard.at.gpu as usize]
                 .allocate(shard.at.partition as usize, shard.size)
                 .expect("a chosen partition passed the fit filter");
+            if shards[i + 1..count].iter().all(|s| s.at.gpu != shard.at.gpu) {
+                self.reindex(shard.at.gpu);
+            }
         }
         let replica = self.take_slot();
         let placement = Placement::new(replica, &shards[..count]);
@@ -156,10 +218,14 @@ impl Scheduler {
         slot.generation = slot.generation.wrapping_add(1);
         self.free_slots.push(replica.slot);
         self.live -= 1;
-        for shard in placement.shards() {
+                let shards = placement.shards();
+        for (i, shard) in shards.iter().enumerate() {
             self.gpus[shard.at.gpu as usize]
                 .free(shard.at.partition as usize, shard.size)
                 .expect("a live replica's shards are charged");
+            if shards[i + 1..].iter().all(|s| s.at.gpu != shard.at.gpu) {
+                self.reindex(shard.at.gpu);
+            }
         }
         Ok(placement)
     }
@@ -289,15 +355,7 @@ impl Scheduler {
         }
         while gpus_found < demand.gpu_count {
             let taken = &shards[..count];
-            let found = find(
-                self.policy,
-                &self.demand_mix,
-                &self.gpus,
-                &self.online,
-                demand.size,
-                demand.partitions as usize,
-                |gpu| taken.iter().any(|s| s.at.gpu == gpu),
-            );
+                        let found = self.search(demand.size, demand.partitions as usize, |gpu| taken.iter().any(|s| s.at.gpu == gpu));
             let Some((gpu, pick)) = found else {
                 let capable = self.gpus_that_could_ever_host(demand.size, demand.partitions);
                 if capable < demand.gpu_count {
@@ -323,6 +381,55 @@ impl Scheduler {
             gpus_found += 1;
         }
         Ok(count)
+    }
+
+        /// The policy's choice of `k` partitions of `size` on one GPU that
+    /// `excluded` does not hold for: through the fleet index where it
+    /// answers the question, by the plain scan otherwise.
+    fn search(&self, size: Mib, k: usize, excluded: impl Fn(u32) -> bool) -> Option<(u32, GpuPick)> {
+        let Some(index) = &self.index else {
+            return find(self.policy, &self.demand_mix, &self.gpus, &self.online, size, k, excluded);
+        };
+        let one = |gpu: u32, partition: u32| {
+            let chosen = &self.gpus[gpu as usize].partitions()[partition as usize];
+            let mut pick = GpuPick {
+                score: self.policy.score(chosen, size),
+                partitions: [0; crate::hardware::MAX_PARTITIONS],
+                len: 1,
+            };
+            pick.partitions[0] = partition;
+            (gpu, pick)
+        };
+        match self.policy {
+            Policy::Aim | Policy::FirstFit => {
+                let threshold = self.policy.strands_below(size);
+                let mut start = 0;
+                while let Some(gpu) = index.first_gpu(start, k, threshold) {
+                    if !excluded(gpu) {
+                        return pick_on_gpu(self.policy, &self.demand_mix, &self.gpus[gpu as usize], size, k).map(|p| (gpu, p));
+                    }
+                    start = gpu + 1;
+                }
+                None
+            }
+            Policy::BestFit if k == 1 => index.least_free_at_least(size, excluded).map(|(g, p)| one(g, p)),
+            Policy::FragAware if k == 1 && self.demand_mix.is_one_partition_each() => {
+                // With one-partition demands a partition's expected stranded
+                // memory depends on its free memory alone: rank the distinct
+                // free values, then take the lowest index holding the best.
+                let stranded = |free: Mib| self.demand_mix.expected_stranded(&[free]) as i128;
+                let mut best: Option<(i128, u32, u32)> = None;
+                index.for_each_free_value(size, excluded, |free, gpu, partition| {
+                    let key = (stranded(free) - stranded(free - size)) * (1 << 32) - i128::from((free - size).0);
+                    if best.is_none_or(|(top, _, _)| key > top) {
+                        best = Some((key, gpu, partition));
+                    }
+                    true
+                });
+                best.map(|(_, g, p)| one(g, p))
+            }
+            _ => find(self.policy, &self.demand_mix, &self.gpus, &self.online, size, k, excluded),
+        }
     }
 
     /// GPUs of the fleet (online or not) with at least `partitions`
