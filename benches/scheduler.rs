@@ -16,7 +16,7 @@ use aimsim::profile::Catalog;
 use aimsim::scenario::{Scenario, WorkloadSource};
 use aimsim::schedule::{PlacementRequest, Policy, Scheduler, SearchMode};
 use aimsim::sim::simulate;
-use aimsim::sweep::{Sweeper, SweepSpec};
+use aimsim::sweep::{SweepSpec, Sweeper};
 use aimsim::units::Mib;
 
 /// The AIM seed example's replica: Llama-3.1-8B at fp16.
@@ -29,7 +29,10 @@ const FILLS: [u64; 2] = [50, 90];
 const BACKGROUND: Mib = Mib::gib(12);
 
 fn layout(text: &str) -> Layout {
-    text.parse::<LayoutSpec>().unwrap().build(GpuKind::Mi300x).unwrap()
+    text.parse::<LayoutSpec>()
+        .unwrap()
+        .build(GpuKind::Mi300x)
+        .unwrap()
 }
 
 /// Schedule then unschedule one replica on one empty MI300X.
@@ -40,12 +43,16 @@ fn pair_on_one_gpu(c: &mut Criterion) {
         for policy in Policy::ALL {
             let mut fleet = Scheduler::uniform(policy, &layout(layout_text), 1);
             let request = PlacementRequest::single(REPLICA);
-            group.bench_with_input(BenchmarkId::new(policy.name(), layout_text), &request, |b, request| {
-                b.iter(|| {
-                    let placement = fleet.schedule(black_box(request)).unwrap();
-                    fleet.unschedule(placement.replica).unwrap();
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new(policy.name(), layout_text),
+                &request,
+                |b, request| {
+                    b.iter(|| {
+                        let placement = fleet.schedule(black_box(request)).unwrap();
+                        fleet.unschedule(placement.replica).unwrap();
+                    })
+                },
+            );
         }
     }
     group.finish();
@@ -61,7 +68,9 @@ fn filled(policy: Policy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler
     let target = cpx.partitions().iter().copied().sum::<Mib>().0 * gpus as u64 * fill / 100;
     let mut placed = 0;
     while placed + BACKGROUND.0 <= target {
-        fleet.schedule(&PlacementRequest::single(BACKGROUND)).unwrap();
+        fleet
+            .schedule(&PlacementRequest::single(BACKGROUND))
+            .unwrap();
         placed += BACKGROUND.0;
     }
     fleet.with_search(mode)
@@ -72,7 +81,10 @@ fn filled(policy: Policy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler
 fn pair_on_fleets(c: &mut Criterion, name: &str, mode: SearchMode, sizes: &[usize]) {
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
-    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
     for policy in Policy::ALL {
         for fill in FILLS {
             for &gpus in sizes {
@@ -105,16 +117,24 @@ fn fleet_scan(c: &mut Criterion) {
 fn rejection(c: &mut Criterion) {
     let mut group = c.benchmark_group("reject");
     group.throughput(Throughput::Elements(1));
-    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
     let cpx = layout("CPX/NPS4");
     for policy in Policy::ALL {
         for gpus in FLEET_SIZES {
             let mut fleet = Scheduler::uniform(policy, &cpx, gpus);
-            while fleet.schedule(&PlacementRequest::single(Mib::gib(20))).is_ok() {}
+            while fleet
+                .schedule(&PlacementRequest::single(Mib::gib(20)))
+                .is_ok()
+            {}
             let request = PlacementRequest::single(Mib::gib(12));
-            group.bench_with_input(BenchmarkId::new(policy.name(), gpus), &request, |b, request| {
-                b.iter(|| fleet.schedule(black_box(request)).unwrap_err())
-            });
+            group.bench_with_input(
+                BenchmarkId::new(policy.name(), gpus),
+                &request,
+                |b, request| b.iter(|| fleet.schedule(black_box(request)).unwrap_err()),
+            );
         }
     }
     group.finish();
@@ -140,14 +160,32 @@ fn simulator(c: &mut Criterion) {
     let config = scenario.run_config(None);
     let events = {
         let mut workload = source.open(scenario.seed).unwrap();
-        simulate(scenario.fleet.build().unwrap(), workload.as_mut(), &survey.mix, config, &mut |_| {}).unwrap().summary.events
+        simulate(
+            scenario.fleet.build().unwrap(),
+            workload.as_mut(),
+            &survey.mix,
+            config,
+            &mut |_| {},
+        )
+        .unwrap()
+        .summary
+        .events
     };
     let mut group = c.benchmark_group("simulate");
-    group.throughput(Throughput::Elements(events)).sample_size(10);
+    group
+        .throughput(Throughput::Elements(events))
+        .sample_size(10);
     group.bench_function("quickstart-1y", |b| {
         b.iter(|| {
             let mut workload = source.open(scenario.seed).unwrap();
-            simulate(scenario.fleet.build().unwrap(), workload.as_mut(), &survey.mix, config, &mut |_| {}).unwrap()
+            simulate(
+                scenario.fleet.build().unwrap(),
+                workload.as_mut(),
+                &survey.mix,
+                config,
+                &mut |_| {},
+            )
+            .unwrap()
         })
     });
     group.finish();
@@ -166,11 +204,20 @@ fn openb(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("replay", |b| {
         b.iter(|| {
-            let source = WorkloadSource::new(&scenario, &catalog, Path::new("."), Some(Path::new(&trace))).unwrap();
+            let source =
+                WorkloadSource::new(&scenario, &catalog, Path::new("."), Some(Path::new(&trace)))
+                    .unwrap();
             let survey = source.survey(true).unwrap();
             let mut workload = source.open(scenario.seed).unwrap();
             let config = scenario.run_config(survey.last_arrival);
-            simulate(scenario.fleet.build().unwrap(), workload.as_mut(), &survey.mix, config, &mut |_| {}).unwrap()
+            simulate(
+                scenario.fleet.build().unwrap(),
+                workload.as_mut(),
+                &survey.mix,
+                config,
+                &mut |_| {},
+            )
+            .unwrap()
         })
     });
     group.finish();
@@ -187,10 +234,23 @@ fn sweep_point(c: &mut Criterion) {
     let mut group = c.benchmark_group("sweep_point");
     group.sample_size(10);
     group.bench_function("precision-sweep/0", |b| {
-        b.iter(|| sweeper.run(&cell, Sweeper::fixed_fleet(&cell, 48), 0).unwrap())
+        b.iter(|| {
+            sweeper
+                .run(&cell, Sweeper::fixed_fleet(&cell, 48), 0)
+                .unwrap()
+        })
     });
     group.finish();
 }
 
-criterion_group!(benches, pair_on_one_gpu, fleet_indexed, fleet_scan, rejection, simulator, openb, sweep_point);
+criterion_group!(
+    benches,
+    pair_on_one_gpu,
+    fleet_indexed,
+    fleet_scan,
+    rejection,
+    simulator,
+    openb,
+    sweep_point
+);
 criterion_main!(benches);

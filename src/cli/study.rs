@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use aimsim::hardware::GpuKind;
 use aimsim::profile::Catalog;
 use aimsim::report::sweep::{
-    parse_results_csv, plan_charts, plan_csv, plan_markdown, results_csv, summarise, summary_csv,
-    sweep_charts, sweep_markdown, StudyHeader,
+    parse_results_csv, plan_charts, plan_csv, plan_markdown, plan_searches_csv, results_csv,
+    summarise, summary_csv, sweep_charts, sweep_markdown, StudyHeader,
 };
 use aimsim::report::write_report_dir;
 use aimsim::scenario::Scenario;
@@ -97,6 +97,7 @@ struct ShardManifest {
     seeds: u32,
     target_fit: f64,
     prices: BTreeMap<String, f64>,
+    points: usize,
 }
 
 const MANIFEST: &str = "shard.json";
@@ -186,6 +187,14 @@ fn default_out(name: &str, leaf: &str) -> PathBuf {
     Path::new("reports").join(name).join(leaf)
 }
 
+/// The `summary.md` of a report's files, printed on stdout.
+fn summary(files: &[(String, String)]) -> &str {
+    files
+        .iter()
+        .find(|f| f.0 == "summary.md")
+        .map_or("", |f| f.1.as_str())
+}
+
 /// Every file of an unsharded sweep report, from its rows alone.
 fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(String, String)> {
     let points = summarise(header, cells, rows);
@@ -227,7 +236,7 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
             .clone()
             .unwrap_or_else(|| default_out(&study.scenario.name, "sweep"));
         write(&out, &files)?;
-        print!("{}", files[2].1);
+        print!("{}", summary(&files));
         return Ok(());
     }
     let manifest = ShardManifest {
@@ -235,8 +244,11 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario: study.scenario.name.clone(),
         command: study.header.command.clone(),
         fingerprint: fingerprint(&format!(
-            "{:?}{:?}{}",
-            study.scenario, study.spec, study.header.command
+            "{:?}{:?}{:?}{}",
+            study.scenario,
+            study.spec,
+            catalog.variants(),
+            trace_identity(args.study.trace.as_deref())
         )),
         shard: shard.to_string(),
         seeds: study.spec.seeds,
@@ -247,6 +259,7 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
+        points: cells.len(),
     };
     let files = vec![
         (
@@ -272,7 +285,16 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
     Ok(())
 }
 
-/// FNV-1a, 64 bits: a stable fingerprint of a scenario and grid.
+/// What identifies a trace file for a fingerprint: its path and length
+/// (reading a multi-gigabyte trace to hash it would cost a replay).
+fn trace_identity(trace: Option<&Path>) -> String {
+    trace.map_or(String::new(), |t| {
+        let length = std::fs::metadata(t).map_or(0, |m| m.len());
+        format!("{}:{length}", t.display())
+    })
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of a scenario, grid and catalog.
 fn fingerprint(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -307,6 +329,14 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
                 manifests[0].0.display()
             ))
         };
+        if m.aimsim != env!("CARGO_PKG_VERSION") {
+            return Err(CliError::Failure(format!(
+                "{}: written by aimsim {}, this is {}; merge with the version that ran the shards",
+                dir.display(),
+                m.aimsim,
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
         if m.aimsim != first.aimsim {
             return Err(differs(&format!(
                 "aimsim version ({} vs {})",
@@ -346,10 +376,21 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     }
     rows.sort_by_key(|r| (r.cell, r.replication));
     let cells: Vec<Cell> = cells.into_values().collect();
-    if cells.iter().enumerate().any(|(i, c)| c.index != i) {
-        return Err(CliError::Failure(
-            "the shards do not cover the grid: a point is missing".into(),
-        ));
+    if cells.len() != first.points || cells.iter().enumerate().any(|(i, c)| c.index != i) {
+        return Err(CliError::Failure(format!(
+            "the shards hold {} of the {} grid points: a results.csv is incomplete",
+            cells.len(),
+            first.points
+        )));
+    }
+    for cell in &cells {
+        let runs = rows.iter().filter(|r| r.cell == cell.index).count();
+        if runs != first.seeds as usize {
+            return Err(CliError::Failure(format!(
+                "grid point {} has {runs} runs in the shards, not {} (one per seed): a results.csv is incomplete",
+                cell.index, first.seeds
+            )));
+        }
     }
     let header = StudyHeader {
         scenario: first.scenario.clone(),
@@ -373,7 +414,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| default_out(&first.scenario, "sweep"));
     write(&out, &files)?;
-    print!("{}", files[2].1);
+    print!("{}", summary(&files));
     Ok(())
 }
 
@@ -381,6 +422,11 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
     let study = prepare(&args.study, "plan", args.target_fit)?;
     let criterion = match args.on {
         On::Mean => FitCriterion::Mean,
+        On::Lower if study.spec.seeds < 2 => {
+            return Err(CliError::Usage(
+                "--on lower needs a confidence interval: give at least 2 seeds (sweep.seeds or --seeds)".into(),
+            ))
+        }
         On::Lower => FitCriterion::LowerBound,
     };
     let mut header = study.header.clone();
@@ -406,7 +452,6 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
             &study.spec,
             study.spec.target_fit,
             criterion,
-            Shard::ALL,
             &|| bar.inc(1),
         )
     })?
@@ -414,6 +459,7 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
     bar.finish_and_clear();
     let mut files = vec![
         ("plan.csv".to_string(), plan_csv(&header, criterion, &rows)),
+        ("searches.csv".to_string(), plan_searches_csv(&rows)),
         (
             "summary.md".to_string(),
             plan_markdown(&header, criterion, &rows),
@@ -426,6 +472,6 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| default_out(&study.scenario.name, "plan"));
     write(&out, &files)?;
-    print!("{}", files[1].1);
+    print!("{}", summary(&files));
     Ok(())
 }

@@ -23,6 +23,8 @@ pub struct LineChart {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// A horizontal reference line (a target) and its label.
+    pub reference: Option<(f64, String)>,
 }
 
 const WIDTH: f64 = 760.0;
@@ -31,10 +33,12 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 230.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
-/// A colour-blind-safe palette (Okabe-Ito), cycled.
-const COLOURS: [&str; 8] = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+/// A colour-blind-safe palette (Okabe-Ito, without its pale yellow), then
+/// the same colours dashed, then dotted.
+const COLOURS: [&str; 7] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
 ];
+const DASHES: [&str; 3] = ["", " stroke-dasharray=\"6 3\"", " stroke-dasharray=\"2 3\""];
 
 impl LineChart {
     /// The chart as an SVG document.
@@ -55,8 +59,11 @@ impl LineChart {
         if !x_min.is_finite() {
             (x_min, x_max, y_min, y_max) = (0.0, 1.0, 0.0, 1.0);
         }
+        if let Some((y, _)) = self.reference {
+            (y_min, y_max) = (y_min.min(y), y_max.max(y));
+        }
         let x_ticks = ticks(x_min, x_max);
-        let y_ticks = ticks(y_min.min(0.0), y_max);
+        let y_ticks = ticks(y_min, y_max);
         let (x0, x1) = (x_ticks[0], *x_ticks.last().expect("ticks"));
         let (y0, y1) = (y_ticks[0], *y_ticks.last().expect("ticks"));
         let plot_w = WIDTH - LEFT - RIGHT;
@@ -138,8 +145,24 @@ impl LineChart {
             TOP + plot_h / 2.0,
             escape(&self.y_label)
         );
+        if let Some((y, label)) = &self.reference {
+            let ry = sy(*y);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{LEFT:.1}" y1="{ry:.1}" x2="{:.1}" y2="{ry:.1}" stroke="#808080" stroke-dasharray="4 4"/>"##,
+                LEFT + plot_w
+            );
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#606060">{}</text>"##,
+                LEFT + plot_w - 4.0,
+                ry - 4.0,
+                escape(label)
+            );
+        }
         for (i, series) in self.series.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
+            let dash = DASHES[(i / COLOURS.len()) % DASHES.len()];
             let path: Vec<String> = series
                 .points
                 .iter()
@@ -147,7 +170,7 @@ impl LineChart {
                 .collect();
             let _ = writeln!(
                 svg,
-                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
                 path.join(" ")
             );
             for &(x, y) in &series.points {
@@ -162,7 +185,7 @@ impl LineChart {
             let lx = WIDTH - RIGHT + 16.0;
             let _ = writeln!(
                 svg,
-                r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/>"#,
+                r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"{dash}/>"#,
                 lx + 20.0
             );
             let _ = writeln!(
@@ -246,10 +269,13 @@ mod tests {
                     points: vec![(0.0, 3.0)],
                 },
             ],
+            reference: Some((2.5, "target".into())),
         };
         let svg = chart.render();
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("GPUs &lt;needed&gt;") && svg.contains("a &amp; b"));
+        assert!(svg.contains(">target</text>"));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+        assert!(svg.contains(">target</text>"));
     }
 }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::Precision;
 use crate::schedule::Policy;
-use crate::sweep::{mix_label, Cell, Estimate, FitCriterion, Mix, PlanRow, RunRow};
+use crate::sweep::{mix_label, Cell, Estimate, FitCriterion, Mix, Needed, PlanRow, RunRow};
 
 use super::svg::{LineChart, Series};
 use super::{csv_text, decimal};
@@ -252,7 +252,7 @@ pub fn summary_csv(points: &[PointSummary]) -> String {
             columns.push(format!("{metric}_{stat}"));
         }
     }
-    columns.push("cost_mean".into());
+    columns.push("cost_per_run_mean".into());
     let refs: Vec<&str> = columns.iter().map(String::as_str).collect();
     csv_text(
         &refs,
@@ -282,65 +282,120 @@ fn pure(precision: Precision) -> Mix {
     mix
 }
 
-/// For each setup and mix (in grid order), the smallest swept fleet whose
-/// mean fit rate reaches the target (`None`: none of them).
-fn needed_from_sweep(
-    points: &[PointSummary],
-    target: f64,
-) -> Vec<(Setup, Option<Mix>, Option<u32>, u32)> {
-    let mut found: Vec<(Setup, Option<Mix>, Option<u32>, u32)> = Vec::new();
+/// What a sweep says of the fleet a setup needs at a mix: the smallest
+/// swept size whose mean fit reaches the target, and the largest swept size
+/// below it (the answer lies between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SweptNeed {
+    /// Reached at `gpus`; `below` is the next smaller swept size, if any.
+    Within { below: Option<u32>, gpus: u32 },
+    /// Not reached at any swept size up to this one.
+    Beyond(u32),
+}
+
+impl SweptNeed {
+    fn text(self) -> String {
+        match self {
+            SweptNeed::Within { below: None, gpus } => format!("<= {gpus}"),
+            SweptNeed::Within {
+                below: Some(b),
+                gpus,
+            } => format!("{}-{gpus}", b + 1),
+            SweptNeed::Beyond(max) => format!("> {max}"),
+        }
+    }
+}
+
+/// For each setup and mix (in grid order), what the sweep says it needs.
+fn needed_from_sweep(points: &[PointSummary], target: f64) -> Vec<(Setup, Option<Mix>, SweptNeed)> {
+    // Per setup and mix, the swept sizes and whether each reached the target.
+    type Swept = (Setup, Option<Mix>, Vec<(u32, bool)>);
+    let mut found: Vec<Swept> = Vec::new();
     for p in points {
-        let key = (setup(&p.cell), p.cell.mix);
-        let gpus = p.cell.gpus.expect("sweep points have a size");
-        let ok = p.fit.mean >= target;
-        match found
-            .iter_mut()
-            .find(|(s, m, _, _)| (s, m) == (&key.0, &key.1))
-        {
-            Some(entry) => {
-                entry.3 = entry.3.max(gpus);
-                if ok && entry.2.is_none_or(|g| gpus < g) {
-                    entry.2 = Some(gpus);
-                }
-            }
-            None => found.push((key.0, key.1, ok.then_some(gpus), gpus)),
+        let (s, mix) = (setup(&p.cell), p.cell.mix);
+        let size = (
+            p.cell.gpus.expect("sweep points have a size"),
+            p.fit.mean >= target,
+        );
+        match found.iter_mut().find(|(fs, fm, _)| *fs == s && *fm == mix) {
+            Some(entry) => entry.2.push(size),
+            None => found.push((s, mix, vec![size])),
         }
     }
     found
+        .into_iter()
+        .map(|(s, mix, mut swept)| {
+            swept.sort_unstable();
+            let need = match swept.iter().position(|&(_, ok)| ok) {
+                Some(i) => SweptNeed::Within {
+                    below: i.checked_sub(1).map(|j| swept[j].0),
+                    gpus: swept[i].0,
+                },
+                None => SweptNeed::Beyond(swept.last().map_or(0, |l| l.0)),
+            };
+            (s, mix, need)
+        })
+        .collect()
 }
 
-/// The "GPUs needed at FP16 / INT8 / INT4" table; `needed(setup, mix)`
-/// gives the cell text.
+/// The "GPUs needed at FP16 / INT8 / INT4" table. `cell(setup, mix)` gives
+/// a cell's text and, when exact, its GPU count (for the savings and cost
+/// columns, shown when `exact`).
 fn needed_table(
+    header: &StudyHeader,
     setups: &[Setup],
-    needed: impl Fn(&Setup, &Mix) -> Option<Option<u32>>,
-    unreached: &str,
+    cell: impl Fn(&Setup, &Mix) -> Option<(String, Option<u32>)>,
+    exact: bool,
 ) -> String {
-    let mut md = String::from("| kind | layout | policy | FP16 | INT8 | INT4 | INT4 vs FP16 |\n|---|---|---|---:|---:|---:|---:|\n");
+    let priced = exact && !header.prices.is_empty();
+    let mut md = String::from("| kind | layout | policy | FP16 | INT8 | INT4 |");
+    let mut rule = String::from("|---|---|---|---:|---:|---:|");
+    if exact {
+        md.push_str(" INT8 vs FP16 | INT4 vs FP16 |");
+        rule.push_str("---:|---:|");
+    }
+    if priced {
+        md.push_str(" cost/h FP16 | cost/h INT4 |");
+        rule.push_str("---:|---:|");
+    }
+    md.push('\n');
+    md.push_str(&rule);
+    md.push('\n');
     for s in setups {
-        let at = |p: Precision| needed(s, &pure(p));
-        let text = |v: Option<Option<u32>>| match v {
-            None => "-".to_string(),
-            Some(None) => unreached.to_string(),
-            Some(Some(g)) => g.to_string(),
-        };
-        let saving = match (at(Precision::Fp16), at(Precision::Int4)) {
-            (Some(Some(f)), Some(Some(i))) if f > 0 => {
-                format!("{:+.0}%", (f64::from(i) / f64::from(f) - 1.0) * 100.0)
-            }
-            _ => "-".into(),
-        };
-        let _ = writeln!(
+        let at = |p: Precision| cell(s, &pure(p));
+        let text = |p: Precision| at(p).map_or("-".to_string(), |c| c.0);
+        let gpus = |p: Precision| at(p).and_then(|c| c.1);
+        let _ = write!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             s.0,
             s.1,
             s.2,
-            text(at(Precision::Fp16)),
-            text(at(Precision::Int8)),
-            text(at(Precision::Int4)),
-            saving
+            text(Precision::Fp16),
+            text(Precision::Int8),
+            text(Precision::Int4)
         );
+        if exact {
+            for p in [Precision::Int8, Precision::Int4] {
+                let saving = match (gpus(Precision::Fp16), gpus(p)) {
+                    (Some(f), Some(q)) if f > 0 => {
+                        format!("{:+.0}%", (f64::from(q) / f64::from(f) - 1.0) * 100.0)
+                    }
+                    _ => "-".into(),
+                };
+                let _ = write!(md, " {saving} |");
+            }
+        }
+        if priced {
+            for p in [Precision::Fp16, Precision::Int4] {
+                let cost = match (price(header, s.0), gpus(p)) {
+                    (Some(unit), Some(g)) => format!("{:.2}", unit * f64::from(g)),
+                    _ => "-".into(),
+                };
+                let _ = write!(md, " {cost} |");
+            }
+        }
+        md.push('\n');
     }
     md
 }
@@ -377,26 +432,24 @@ pub fn sweep_markdown(header: &StudyHeader, points: &[PointSummary], runs: usize
     let setups = distinct_setups(points.iter().map(|p| &p.cell));
     let has_pure = needed
         .iter()
-        .any(|(_, m, _, _)| m.is_some_and(|m| m.contains(&1.0)));
+        .any(|(_, m, _)| m.is_some_and(|m| m.contains(&1.0)));
     if has_pure {
         let _ = writeln!(
             md,
             "## GPUs needed for a fit rate of at least {}\n",
             header.target_fit
         );
-        md.push_str("The smallest swept fleet whose mean fit rate reaches the target, at pure FP16, INT8 and INT4 (`> N`: not even the largest swept, N).\n\n");
+        md.push_str("Between the largest swept fleet that falls short and the smallest whose mean fit rate reaches the target (`<= N`: the smallest swept already does; `> N`: not even the largest swept). `aimsim plan` finds the exact count.\n\n");
         md.push_str(&needed_table(
+            header,
             &setups,
             |s, mix| {
                 needed
                     .iter()
-                    .find(|(ns, m, _, _)| ns == s && *m == Some(*mix))
-                    .map(|(_, _, g, _)| *g)
+                    .find(|(ns, m, _)| ns == s && *m == Some(*mix))
+                    .map(|(_, _, n)| (n.text(), None))
             },
-            &format!(
-                "> {}",
-                points.iter().filter_map(|p| p.cell.gpus).max().unwrap_or(0)
-            ),
+            false,
         ));
         md.push('\n');
     }
@@ -435,13 +488,18 @@ pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(Strin
         .collect();
     let mut charts = fit_vs_gpus_charts(header, &entries);
     if charts.is_empty() {
-        return charts;
+        // One fleet size: how the fit rate moves with the INT4 share instead.
+        return fit_vs_int4_chart(header, points)
+            .map(|c| vec![("fit-vs-int4.svg".to_string(), c)])
+            .unwrap_or_default();
     }
     let needed = needed_from_sweep(points, header.target_fit);
     let edge: Vec<(Setup, f64, u32)> = needed
         .iter()
-        .filter_map(|(s, m, g, _)| match (m, g) {
-            (Some(m), Some(g)) if m[1] == 0.0 => Some((s.clone(), m[2], *g)),
+        .filter_map(|(s, m, n)| match (m, n) {
+            (Some(m), SweptNeed::Within { gpus, .. }) if m[1] == 0.0 => {
+                Some((s.clone(), m[2], *gpus))
+            }
             _ => None,
         })
         .collect();
@@ -506,11 +564,54 @@ fn fit_vs_gpus_charts(
                 x_label: "GPUs".into(),
                 y_label: "fit rate (mean over seeds)".into(),
                 series,
+                reference: Some((header.target_fit, format!("target {}", header.target_fit))),
             };
             charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
         }
     }
     charts
+}
+
+/// Fit rate against the INT4 share (mixes without INT8), one line per
+/// setup and fleet size; `None` without two such mixes.
+fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<String> {
+    let mut series: Vec<Series> = Vec::new();
+    for p in points {
+        let Some(mix) = p.cell.mix.filter(|m| m[1] == 0.0) else {
+            continue;
+        };
+        let name = format!(
+            "{} {} {} x {}",
+            p.cell.kind,
+            p.cell.layout,
+            p.cell.policy,
+            p.cell.gpus.unwrap_or(0)
+        );
+        match series.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.points.push((mix[2], p.fit.mean)),
+            None => series.push(Series {
+                name,
+                points: vec![(mix[2], p.fit.mean)],
+            }),
+        }
+    }
+    series.retain(|s| s.points.len() >= 2);
+    if series.is_empty() {
+        return None;
+    }
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    Some(
+        LineChart {
+            title: format!("{}: fit rate against INT4 share", header.scenario),
+            x_label: "INT4 share of deployments (rest FP16)".into(),
+            y_label: "fit rate (mean over seeds)".into(),
+            series,
+            reference: Some((header.target_fit, format!("target {}", header.target_fit))),
+        }
+        .render(),
+    )
 }
 
 /// GPUs needed against INT4 share, one line per setup; `None` without at
@@ -543,6 +644,7 @@ fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Optio
             x_label: "INT4 share of deployments (rest FP16)".into(),
             y_label: "GPUs needed".into(),
             series,
+            reference: None,
         }
         .render(),
     )
@@ -575,7 +677,7 @@ pub fn plan_csv(header: &StudyHeader, criterion: FitCriterion, rows: &[PlanRow])
             row.extend([
                 criterion.name().to_string(),
                 header.target_fit.to_string(),
-                r.needed.map_or(String::new(), |g| g.to_string()),
+                r.needed.gpus().map_or(String::new(), |g| g.to_string()),
                 r.fit.map_or(String::new(), |f| decimal(f.mean)),
                 r.fit.map_or(String::new(), |f| decimal(f.lower())),
                 decimal(r.reachable.mean),
@@ -584,13 +686,36 @@ pub fn plan_csv(header: &StudyHeader, criterion: FitCriterion, rows: &[PlanRow])
                 r.bounds.map_or(String::new(), |b| decimal(b.l1)),
                 r.bounds.and_then(|b| b.l2).map_or(String::new(), decimal),
                 p.map_or(String::new(), |p| p.to_string()),
-                match (p, r.needed) {
+                match (p, r.needed.gpus()) {
                     (Some(p), Some(g)) => decimal(p * f64::from(g)),
                     _ => String::new(),
                 },
                 r.runs.to_string(),
             ]);
             row
+        }),
+    )
+}
+
+/// `searches.csv`: every fleet size a plan's search ran, with its fit rate,
+/// so the answer can be checked (the size below it falls short).
+pub fn plan_searches_csv(rows: &[PlanRow]) -> String {
+    let mut columns: Vec<&str> = CELL_COLUMNS[..7].to_vec();
+    columns.extend(["gpus", "fit_mean", "fit_ci95_low", "fit_ci95_high"]);
+    csv_text(
+        &columns,
+        rows.iter().flat_map(|r| {
+            r.evaluated.iter().map(move |(gpus, e)| {
+                let mut row = cell_cells(&r.cell, None);
+                row.pop();
+                row.extend([
+                    gpus.to_string(),
+                    decimal(e.mean),
+                    decimal(e.lower()),
+                    decimal(e.upper()),
+                ]);
+                row
+            })
         }),
     )
 }
@@ -616,13 +741,21 @@ pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[Plan
     if has_pure {
         md.push_str("## GPUs needed at FP16, INT8 and INT4\n\n");
         md.push_str(&needed_table(
+            header,
             &setups,
             |s, mix| {
-                rows.iter()
-                    .find(|r| &setup(&r.cell) == s && r.cell.mix == Some(*mix))
-                    .map(|r| r.needed)
+                let r = rows
+                    .iter()
+                    .find(|r| &setup(&r.cell) == s && r.cell.mix == Some(*mix))?;
+                let text = match r.needed {
+                    Needed::Unreachable => {
+                        format!("unreachable ({:.1}% can fit)", r.reachable.mean * 100.0)
+                    }
+                    other => other.to_string(),
+                };
+                Some((text, r.needed.gpus()))
             },
-            "unreachable",
+            true,
         ));
         md.push('\n');
     }
@@ -638,7 +771,7 @@ pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[Plan
             r.cell.kind,
             r.cell.layout,
             r.cell.policy,
-            r.needed.map_or("unreachable".into(), |g| g.to_string()),
+            r.needed,
             r.fit.map_or("-".into(), |f| format!("{:.4}", f.mean)),
             r.reachable.mean,
             r.elastic_peak.mean,
@@ -646,7 +779,7 @@ pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[Plan
             r.bounds
                 .and_then(|b| b.l2)
                 .map_or("-".into(), |l| format!("{l:.1}")),
-            match (price, r.needed) {
+            match (price, r.needed.gpus()) {
                 (Some(p), Some(g)) => format!("{:.2}", p * f64::from(g)),
                 _ => "-".into(),
             }
@@ -665,7 +798,7 @@ pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, Strin
     let edge: Vec<(Setup, f64, u32)> = rows
         .iter()
         .filter_map(|r| match (r.cell.mix, r.needed) {
-            (Some(m), Some(g)) if m[1] == 0.0 => Some((setup(&r.cell), m[2], g)),
+            (Some(m), Needed::Gpus(g)) if m[1] == 0.0 => Some((setup(&r.cell), m[2], g)),
             _ => None,
         })
         .collect();

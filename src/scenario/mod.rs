@@ -347,8 +347,14 @@ impl Scenario {
     /// The sweep grid: the `[sweep]` table, or one point made of the fleet's
     /// first group, its policy and the workload as it is.
     pub fn sweep_spec(&self) -> Result<SweepSpec, String> {
+        if matches!(self.mode, RunMode::Fill(_)) {
+            return Err("run.mode = \"fill\" is for `aimsim simulate`; sweeps and plans replay the workload over time".into());
+        }
         if let Some(spec) = &self.sweep {
             return Ok(spec.clone());
+        }
+        if self.fleet.groups.len() > 1 || self.fleet.elastic.is_some() {
+            return Err("a sweep point is one fixed group of GPUs, and this fleet has several groups or an elastic rule; add a [sweep] table with gpus, kinds and layouts".into());
         }
         let group = self
             .fleet
@@ -371,6 +377,8 @@ impl Scenario {
 /// would never see an arrival, or never get past its first instant.
 const MIN_RATE: f64 = 1e-6;
 const MAX_RATE: f64 = 1e6;
+/// Most runs one sweep may ask for.
+const MAX_RUNS: u64 = 10_000_000;
 /// Most GPUs a fixed fleet may have.
 pub const MAX_FLEET_GPUS: u32 = 1_000_000;
 
@@ -435,10 +443,10 @@ fn sweep(
             (*from..=*to).step_by(step as usize).collect()
         }
     };
-    if gpus.is_empty() || gpus.contains(&0) {
+    if gpus.is_empty() || gpus.iter().any(|&g| g == 0 || g > MAX_FLEET_GPUS) {
         return Err(check.fail(
             "sweep.gpus",
-            "needs at least one fleet size, each at least 1",
+            format!("needs at least one fleet size, each between 1 and {MAX_FLEET_GPUS}"),
         ));
     }
     let kinds: Vec<GpuKind> = match &table.kinds {
@@ -490,6 +498,13 @@ fn sweep(
     let seeds = table.seeds.unwrap_or(1);
     if seeds == 0 {
         return Err(check.fail("sweep.seeds", "must be at least 1"));
+    }
+    let points = mixes.len().max(1) * gpus.len() * kinds.len() * layouts.len() * policies.len();
+    if points as u64 * u64::from(seeds) > MAX_RUNS {
+        return Err(check.fail(
+            "sweep",
+            format!("{points} grid points x {seeds} seeds is more than {MAX_RUNS} runs; split the study"),
+        ));
     }
     let target_fit = table.target_fit.unwrap_or(DEFAULT_TARGET_FIT);
     if !(target_fit > 0.0 && target_fit <= 1.0) {

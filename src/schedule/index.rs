@@ -66,12 +66,18 @@ impl FleetIndex {
     /// The first GPU at or after `start` with at least `k` partitions of at
     /// least `threshold` free.
     pub fn first_gpu(&self, start: u32, k: usize, threshold: Mib) -> Option<u32> {
-        self.tree.first_from(start as usize, k - 1, threshold.0).map(|g| g as u32)
+        self.tree
+            .first_from(start as usize, k - 1, threshold.0)
+            .map(|g| g as u32)
     }
 
     /// The partition with the least free memory of at least `size`, lowest
     /// (GPU, partition) among equals, on a GPU `excluded` does not hold for.
-    pub fn least_free_at_least(&self, size: Mib, excluded: impl Fn(u32) -> bool) -> Option<(u32, u32)> {
+    pub fn least_free_at_least(
+        &self,
+        size: Mib,
+        excluded: impl Fn(u32) -> bool,
+    ) -> Option<(u32, u32)> {
         let mut key = (size.0, 0, 0);
         loop {
             let id = self.treap.lower_bound(key)?;
@@ -86,7 +92,12 @@ impl FleetIndex {
     /// Each distinct free value of at least `size`, ascending, with the
     /// lowest (GPU, partition) holding it on a GPU `excluded` does not hold
     /// for; `visit` returns `false` to stop.
-    pub fn for_each_free_value(&self, size: Mib, excluded: impl Fn(u32) -> bool, mut visit: impl FnMut(Mib, u32, u32) -> bool) {
+    pub fn for_each_free_value(
+        &self,
+        size: Mib,
+        excluded: impl Fn(u32) -> bool,
+        mut visit: impl FnMut(Mib, u32, u32) -> bool,
+    ) {
         let mut key = (size.0, 0, 0);
         while let Some(id) = self.treap.lower_bound(key) {
             let (free, gpu, partition) = self.treap.key(id);
@@ -119,7 +130,8 @@ impl KthTree {
             let capacity = self.len.next_power_of_two();
             let mut nodes = vec![[0; MAX_PARTITIONS]; 2 * capacity];
             if self.capacity > 0 {
-                nodes[capacity..capacity + self.capacity].copy_from_slice(&self.nodes[self.capacity..2 * self.capacity]);
+                nodes[capacity..capacity + self.capacity]
+                    .copy_from_slice(&self.nodes[self.capacity..2 * self.capacity]);
             }
             self.capacity = capacity;
             self.nodes = nodes;
@@ -145,7 +157,15 @@ impl KthTree {
         self.descend(1, 0, self.capacity, start, k, threshold)
     }
 
-    fn descend(&self, node: usize, lo: usize, hi: usize, start: usize, k: usize, threshold: u64) -> Option<usize> {
+    fn descend(
+        &self,
+        node: usize,
+        lo: usize,
+        hi: usize,
+        start: usize,
+        k: usize,
+        threshold: u64,
+    ) -> Option<usize> {
         if hi <= start || self.nodes[node][k] < threshold {
             return None;
         }

@@ -7,9 +7,9 @@
 //! this fleet or only not now, and why. [`Scheduler::unschedule`] frees
 //! exactly what was charged.
 
+mod index;
 mod policy;
 mod request;
-mod index;
 mod scheduler;
 mod search;
 

@@ -5,12 +5,12 @@ use crate::partition::GpuState;
 use crate::units::Mib;
 use crate::workload::DemandMix;
 
+use super::index::FleetIndex;
 use super::policy::Policy;
 use super::request::{
     PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
     MAX_SHARDS,
 };
-use super::index::FleetIndex;
 use super::search::{find, pick_on_gpu, GpuPick};
 
 /// A fleet of partitioned GPUs and the replicas placed on it.
@@ -22,7 +22,7 @@ pub struct Scheduler {
     online: Vec<bool>,
     largest_partition: Mib,
     most_partitions: u32,
-        slots: Vec<Slot>,
+    slots: Vec<Slot>,
     free_slots: Vec<u32>,
     live: usize,
     search: SearchMode,
@@ -68,7 +68,7 @@ impl Scheduler {
             largest_partition: Mib::ZERO,
             most_partitions: 0,
             slots: Vec::new(),
-                        free_slots: Vec::new(),
+            free_slots: Vec::new(),
             live: 0,
             search: SearchMode::Auto,
             index: None,
@@ -88,7 +88,7 @@ impl Scheduler {
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
         self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
-                self.gpus.push(GpuState::new(layout));
+        self.gpus.push(GpuState::new(layout));
         self.online.push(true);
         let index = (self.gpus.len() - 1) as u32;
         match &mut self.index {
@@ -141,7 +141,7 @@ impl Scheduler {
         if !online && state.is_busy() {
             return Err(format!("gpu {gpu} still holds a replica"));
         }
-                self.online[gpu as usize] = online;
+        self.online[gpu as usize] = online;
         self.reindex(gpu);
         Ok(())
     }
@@ -191,11 +191,14 @@ impl Scheduler {
             size: Mib::ZERO,
         }; MAX_SHARDS];
         let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
-                for (i, shard) in shards[..count].iter().enumerate() {
+        for (i, shard) in shards[..count].iter().enumerate() {
             self.gpus[shard.at.gpu as usize]
                 .allocate(shard.at.partition as usize, shard.size)
                 .expect("a chosen partition passed the fit filter");
-            if shards[i + 1..count].iter().all(|s| s.at.gpu != shard.at.gpu) {
+            if shards[i + 1..count]
+                .iter()
+                .all(|s| s.at.gpu != shard.at.gpu)
+            {
                 self.reindex(shard.at.gpu);
             }
         }
@@ -218,7 +221,7 @@ impl Scheduler {
         slot.generation = slot.generation.wrapping_add(1);
         self.free_slots.push(replica.slot);
         self.live -= 1;
-                let shards = placement.shards();
+        let shards = placement.shards();
         for (i, shard) in shards.iter().enumerate() {
             self.gpus[shard.at.gpu as usize]
                 .free(shard.at.partition as usize, shard.size)
@@ -355,7 +358,9 @@ impl Scheduler {
         }
         while gpus_found < demand.gpu_count {
             let taken = &shards[..count];
-                        let found = self.search(demand.size, demand.partitions as usize, |gpu| taken.iter().any(|s| s.at.gpu == gpu));
+            let found = self.search(demand.size, demand.partitions as usize, |gpu| {
+                taken.iter().any(|s| s.at.gpu == gpu)
+            });
             let Some((gpu, pick)) = found else {
                 let capable = self.gpus_that_could_ever_host(demand.size, demand.partitions);
                 if capable < demand.gpu_count {
@@ -383,12 +388,25 @@ impl Scheduler {
         Ok(count)
     }
 
-        /// The policy's choice of `k` partitions of `size` on one GPU that
+    /// The policy's choice of `k` partitions of `size` on one GPU that
     /// `excluded` does not hold for: through the fleet index where it
     /// answers the question, by the plain scan otherwise.
-    fn search(&self, size: Mib, k: usize, excluded: impl Fn(u32) -> bool) -> Option<(u32, GpuPick)> {
+    fn search(
+        &self,
+        size: Mib,
+        k: usize,
+        excluded: impl Fn(u32) -> bool,
+    ) -> Option<(u32, GpuPick)> {
         let Some(index) = &self.index else {
-            return find(self.policy, &self.demand_mix, &self.gpus, &self.online, size, k, excluded);
+            return find(
+                self.policy,
+                &self.demand_mix,
+                &self.gpus,
+                &self.online,
+                size,
+                k,
+                excluded,
+            );
         };
         let one = |gpu: u32, partition: u32| {
             let chosen = &self.gpus[gpu as usize].partitions()[partition as usize];
@@ -406,13 +424,22 @@ impl Scheduler {
                 let mut start = 0;
                 while let Some(gpu) = index.first_gpu(start, k, threshold) {
                     if !excluded(gpu) {
-                        return pick_on_gpu(self.policy, &self.demand_mix, &self.gpus[gpu as usize], size, k).map(|p| (gpu, p));
+                        return pick_on_gpu(
+                            self.policy,
+                            &self.demand_mix,
+                            &self.gpus[gpu as usize],
+                            size,
+                            k,
+                        )
+                        .map(|p| (gpu, p));
                     }
                     start = gpu + 1;
                 }
                 None
             }
-            Policy::BestFit if k == 1 => index.least_free_at_least(size, excluded).map(|(g, p)| one(g, p)),
+            Policy::BestFit if k == 1 => index
+                .least_free_at_least(size, excluded)
+                .map(|(g, p)| one(g, p)),
             Policy::FragAware if k == 1 && self.demand_mix.is_one_partition_each() => {
                 // With one-partition demands a partition's expected stranded
                 // memory depends on its free memory alone: rank the distinct
@@ -420,7 +447,8 @@ impl Scheduler {
                 let stranded = |free: Mib| self.demand_mix.expected_stranded(&[free]) as i128;
                 let mut best: Option<(i128, u32, u32)> = None;
                 index.for_each_free_value(size, excluded, |free, gpu, partition| {
-                    let key = (stranded(free) - stranded(free - size)) * (1 << 32) - i128::from((free - size).0);
+                    let key = (stranded(free) - stranded(free - size)) * (1 << 32)
+                        - i128::from((free - size).0);
                     if best.is_none_or(|(top, _, _)| key > top) {
                         best = Some((key, gpu, partition));
                     }
@@ -428,7 +456,15 @@ impl Scheduler {
                 });
                 best.map(|(_, g, p)| one(g, p))
             }
-            _ => find(self.policy, &self.demand_mix, &self.gpus, &self.online, size, k, excluded),
+            _ => find(
+                self.policy,
+                &self.demand_mix,
+                &self.gpus,
+                &self.online,
+                size,
+                k,
+                excluded,
+            ),
         }
     }
 

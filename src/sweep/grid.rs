@@ -93,11 +93,14 @@ impl SweepSpec {
     }
 }
 
+/// The finest simplex step (5,151 mixes).
+pub const MIN_STEP: f64 = 0.01;
+
 /// Every mix on a simplex grid with `step` (0.1 gives 66), FP16-heaviest
 /// first: by INT4 share, then INT8 share. `step` must divide 1.
 pub fn simplex(step: f64) -> Result<Vec<Mix>, String> {
-    if !(step.is_finite() && step > 0.0 && step <= 1.0) {
-        return Err(format!("step {step} must be in (0, 1]"));
+    if !(step.is_finite() && (MIN_STEP..=1.0).contains(&step)) {
+        return Err(format!("step {step} must be between {MIN_STEP} and 1"));
     }
     let units = (1.0 / step).round();
     if (units * step - 1.0).abs() > 1e-9 {
@@ -194,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_step_that_does_not_divide_one_is_refused() {
-        for bad in [0.3, 0.0, -0.1, 1.5, f64::NAN] {
+        for bad in [0.3, 0.0, -0.1, 1.5, f64::NAN, 1e-9] {
             assert!(simplex(bad).is_err(), "{bad}");
         }
     }

@@ -15,6 +15,6 @@ mod stats;
 
 pub use bounds::{l1, l2};
 pub use grid::{mix_label, simplex, Cell, Mix, Shard, SweepSpec};
-pub use plan::{plan, plan_cell, FitCriterion, PlanRow, StaticBounds};
+pub use plan::{plan, plan_cell, FitCriterion, Needed, PlanRow, StaticBounds};
 pub use run::{RunRow, SweepError, Sweeper, ELASTIC_CAP};
 pub use stats::Estimate;

@@ -7,9 +7,10 @@ use rayon::prelude::*;
 use crate::schedule::Demand;
 
 use super::bounds::{l1, l2};
-use super::grid::{Cell, Shard, SweepSpec};
-use super::run::{RunRow, SweepError, Sweeper, ELASTIC_CAP};
+use super::grid::{Cell, SweepSpec};
+use super::run::{RunRow, SweepError, Sweeper};
 use super::stats::Estimate;
+use crate::scenario::MAX_FLEET_GPUS;
 
 /// Which estimate of the fit rate must reach the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,38 @@ impl FitCriterion {
     }
 }
 
+/// What a plan found for one grid point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needed {
+    /// This many GPUs reach the target; one fewer does not.
+    Gpus(u32),
+    /// Even an unbounded fleet does not: too many requests can never fit.
+    Unreachable,
+    /// No fleet up to this size reached the target (the search stops there).
+    NotFoundUpTo(u32),
+}
+
+impl Needed {
+    /// The GPU count, when found.
+    pub fn gpus(self) -> Option<u32> {
+        match self {
+            Needed::Gpus(g) => Some(g),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Needed {
+    /// `76`, `unreachable`, `> 1000000`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Needed::Gpus(g) => write!(f, "{g}"),
+            Needed::Unreachable => f.write_str("unreachable"),
+            Needed::NotFoundUpTo(n) => write!(f, "> {n}"),
+        }
+    }
+}
+
 /// Bin-packing lower bounds on the GPUs a static workload needs (means
 /// over seeds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,8 +87,8 @@ pub struct StaticBounds {
 pub struct PlanRow {
     /// The grid point (without a fleet size).
     pub cell: Cell,
-    /// The smallest fleet that reaches the target; `None` if none can.
-    pub needed: Option<u32>,
+    /// The smallest fleet that reaches the target.
+    pub needed: Needed,
     /// The fit rate at `needed`.
     pub fit: Option<Estimate>,
     /// The fit rate of an unbounded elastic fleet: the share of requests
@@ -71,21 +104,16 @@ pub struct PlanRow {
     pub evaluated: Vec<(u32, Estimate)>,
 }
 
-/// Plans every point of `spec` (without its fleet sizes) in `shard`, in
-/// parallel; rows come back in grid order. `tick` is called after each point.
+/// Plans every point of `spec` (without its fleet sizes), in parallel;
+/// rows come back in grid order. `tick` is called after each point.
 pub fn plan(
     sweeper: &Sweeper,
     spec: &SweepSpec,
     target: f64,
     criterion: FitCriterion,
-    shard: Shard,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<PlanRow>, SweepError> {
-    let cells: Vec<Cell> = spec
-        .plan_cells()
-        .into_iter()
-        .filter(|c| shard.contains(c.index))
-        .collect();
+    let cells: Vec<Cell> = spec.plan_cells();
     cells
         .par_iter()
         .map(|cell| {
@@ -129,20 +157,31 @@ pub fn plan_cell(
         Ok(estimate)
     };
     let enough = |e: &Estimate| criterion.value(e) >= target;
-    let mut needed = None;
+    let mut needed = Needed::Unreachable;
     if enough(&reachable) {
         let peak = elastic
             .iter()
             .map(|r| r.gpus_online_peak)
             .max()
             .unwrap_or(1)
-            .max(1);
-        let mut hi = peak;
-        while hi <= ELASTIC_CAP && !enough(&fit_at(hi, &mut runs)?) {
-            hi = hi.saturating_mul(2);
+            .clamp(1, MAX_FLEET_GPUS);
+        // Double from the elastic peak until the target is met; `lo` is the
+        // largest size known to fall short (0: none tried).
+        let (mut lo, mut hi) = (0, peak);
+        let mut found = false;
+        loop {
+            if enough(&fit_at(hi, &mut runs)?) {
+                found = true;
+                break;
+            }
+            if hi == MAX_FLEET_GPUS {
+                break;
+            }
+            lo = hi;
+            hi = hi.saturating_mul(2).min(MAX_FLEET_GPUS);
         }
-        if hi <= ELASTIC_CAP {
-            let mut lo = 0;
+        needed = Needed::NotFoundUpTo(MAX_FLEET_GPUS);
+        if found {
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
                 if enough(&fit_at(mid, &mut runs)?) {
@@ -151,12 +190,12 @@ pub fn plan_cell(
                     lo = mid;
                 }
             }
-            needed = Some(hi);
+            needed = Needed::Gpus(hi);
         }
     }
     let fit = match needed {
-        Some(n) => Some(fit_at(n, &mut runs)?),
-        None => None,
+        Needed::Gpus(n) => Some(fit_at(n, &mut runs)?),
+        _ => None,
     };
     fits.sort_by_key(|(n, _)| *n);
     Ok(PlanRow {

@@ -179,6 +179,12 @@ impl<'a> Sweeper<'a> {
         config.interval = None;
         let result = simulate(built, workload.as_mut(), &survey.mix, config, &mut |_| {})
             .map_err(|e| SweepError::Invalid(e.to_string()))?;
+        if result.summary.totals.arrived == 0 {
+            return Err(SweepError::Invalid(format!(
+                "{}: no request arrives in the measured window (check run.warmup, run.horizon and the workload)",
+                self.base.name
+            )));
+        }
         Ok(RunRow::new(cell.index, gpus, replication, seed, &result))
     }
 

@@ -78,7 +78,7 @@ impl DemandMix {
         self.total
     }
 
-        /// Whether every demand takes one partition per GPU (then a GPU's
+    /// Whether every demand takes one partition per GPU (then a GPU's
     /// expected stranded memory is a sum over its partitions).
     pub fn is_one_partition_each(&self) -> bool {
         self.grouped.is_empty()

@@ -19,8 +19,20 @@ enum Op {
 }
 
 fn layouts() -> impl Strategy<Value = Vec<Layout>> {
-    let one = prop::sample::select(vec!["SPX", "DPX/NPS2", "CPX/NPS4", "40,40,40,40", "100,60,20,8", "24,24"])
-        .prop_map(|t| t.parse::<LayoutSpec>().unwrap().build(GpuKind::Mi300x).unwrap());
+    let one = prop::sample::select(vec![
+        "SPX",
+        "DPX/NPS2",
+        "CPX/NPS4",
+        "40,40,40,40",
+        "100,60,20,8",
+        "24,24",
+    ])
+    .prop_map(|t| {
+        t.parse::<LayoutSpec>()
+            .unwrap()
+            .build(GpuKind::Mi300x)
+            .unwrap()
+    });
     prop::collection::vec(one, 1..=12)
 }
 
@@ -29,8 +41,16 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         3 => prop::sample::select(vec![1u64, 3, 5, 9, 12, 13, 20, 24, 25, 33, 40, 60, 90, 100]).prop_map(Mib::gib),
         1 => (1u64..=120 * 1024).prop_map(Mib),
     ];
-    let demand = (size, prop_oneof![8 => Just(1u32), 1 => 2u32..=3], prop_oneof![6 => Just(1u32), 1 => 2u32..=4])
-        .prop_map(|(size, gpu_count, partitions)| Demand { size, gpu_count, partitions });
+    let demand = (
+        size,
+        prop_oneof![8 => Just(1u32), 1 => 2u32..=3],
+        prop_oneof![6 => Just(1u32), 1 => 2u32..=4],
+    )
+        .prop_map(|(size, gpu_count, partitions)| Demand {
+            size,
+            gpu_count,
+            partitions,
+        });
     let op = prop_oneof![
         6 => demand.prop_map(Op::Schedule),
         3 => any::<usize>().prop_map(Op::Unschedule),
@@ -42,12 +62,21 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 /// Mixes with and without several-partition demands (the latter is what
 /// the index answers for frag-aware; the former falls back to the scan).
 fn mix(with_grouped: bool) -> DemandMix {
-    let mut entries: Vec<(Demand, ClassId, u64)> = [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4)]
-        .iter()
-        .map(|&(gib, w)| (Demand::single(Mib::gib(gib)), ClassId(0), w))
-        .collect();
+    let mut entries: Vec<(Demand, ClassId, u64)> =
+        [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4)]
+            .iter()
+            .map(|&(gib, w)| (Demand::single(Mib::gib(gib)), ClassId(0), w))
+            .collect();
     if with_grouped {
-        entries.push((Demand { size: Mib::gib(24), gpu_count: 1, partitions: 4 }, ClassId(1), 3));
+        entries.push((
+            Demand {
+                size: Mib::gib(24),
+                gpu_count: 1,
+                partitions: 4,
+            },
+            ClassId(1),
+            3,
+        ));
     }
     DemandMix::new(entries)
 }

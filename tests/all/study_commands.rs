@@ -1,5 +1,6 @@
 //! `aimsim sweep`, `plan` and `merge`, run as a user would.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -189,12 +190,16 @@ fn sharded_and_merged_equals_unsharded_byte_for_byte_at_any_thread_count() {
         &out("bad"),
     ])
     .expect_code(1);
-    assert!(run.stderr.contains("aimsim version"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("written by aimsim 0.0.1"),
+        "{}",
+        run.stderr
+    );
     assert!(!Path::new(&out("bad")).exists());
 }
 
 #[test]
-fn summary_statistics_bracket_their_means() {
+fn summary_statistics_are_those_of_the_runs() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_scenario(dir.path(), SMALL_SWEEP);
     let out = dir.path().join("s");
@@ -207,28 +212,110 @@ fn summary_statistics_bracket_their_means() {
         out.to_str().unwrap(),
     ])
     .expect_code(0);
-    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(summary.as_bytes());
-    let headers = reader.headers().unwrap().clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let mut rows = 0;
-    for record in reader.records() {
-        let r = record.unwrap();
-        rows += 1;
-        assert_eq!(&r[col("seeds")], "4");
-        let (low, mean, high): (f64, f64, f64) = (
-            r[col("fit_rate_ci95_low")].parse().unwrap(),
-            r[col("fit_rate_mean")].parse().unwrap(),
-            r[col("fit_rate_ci95_high")].parse().unwrap(),
-        );
-        assert!(
-            low <= mean && mean <= high && (0.0..=1.0).contains(&mean),
-            "{low} {mean} {high}"
-        );
-        let cost: f64 = r[col("cost_mean")].parse().unwrap();
-        assert!(cost > 0.0);
+    let table = |name: &str| -> Vec<BTreeMap<String, String>> {
+        let text = fs::read_to_string(out.join(name)).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        reader
+            .records()
+            .map(|r| {
+                headers
+                    .iter()
+                    .zip(r.unwrap().iter())
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    };
+    let (results, summary) = (table("results.csv"), table("summary.csv"));
+    assert_eq!(summary.len(), 24);
+    for point in &summary {
+        let fits: Vec<f64> = results
+            .iter()
+            .filter(|r| r["cell"] == point["cell"])
+            .map(|r| r["fit_rate"].parse().unwrap())
+            .collect();
+        assert_eq!(fits.len(), 4);
+        let n = fits.len() as f64;
+        let mean = fits.iter().sum::<f64>() / n;
+        let sd = (fits.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        // t(0.975, 3 degrees of freedom) = 3.182446.
+        let half = 3.182446 * sd / n.sqrt();
+        let close = |key: &str, expected: f64| {
+            let got: f64 = point[key].parse().unwrap();
+            assert!((got - expected).abs() < 2e-6, "{key}: {got} vs {expected}");
+        };
+        close("fit_rate_mean", mean);
+        close("fit_rate_sd", sd);
+        close("fit_rate_ci95_low", mean - half);
+        close("fit_rate_ci95_high", mean + half);
+        let hours: f64 = results
+            .iter()
+            .filter(|r| r["cell"] == point["cell"])
+            .map(|r| r["gpu_hours_online"].parse::<f64>().unwrap())
+            .sum::<f64>()
+            / n;
+        close("cost_per_run_mean", 2.0 * hours);
     }
-    assert_eq!(rows, 24);
+}
+
+#[test]
+fn a_plan_finds_the_smallest_fleet_that_reaches_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), SMALL_SWEEP);
+    let out = dir.path().join("p");
+    aimsim(&[
+        "plan",
+        &path,
+        "--target-fit",
+        "0.95",
+        "--threads",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
+    let searches = fs::read_to_string(out.join("searches.csv")).unwrap();
+    let fit_at = |cell: &str, gpus: u32| -> Option<f64> {
+        searches.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0] == cell && f[7] == gpus.to_string()).then(|| f[8].parse().unwrap())
+        })
+    };
+    let mut found = 0;
+    for line in plan.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let Ok(needed) = f[9].parse::<u32>() else {
+            continue;
+        };
+        found += 1;
+        assert!(fit_at(f[0], needed).unwrap() >= 0.95, "{line}");
+        if needed > 1 {
+            let below = fit_at(f[0], needed - 1).expect("the search ran the size below its answer");
+            assert!(
+                below < 0.95,
+                "cell {}: {} GPUs already reach {below}",
+                f[0],
+                needed - 1
+            );
+        }
+    }
+    assert!(found >= 4, "{plan}");
+    // The same plan on one thread: the same bytes.
+    let serial = dir.path().join("p1");
+    aimsim(&[
+        "plan",
+        &path,
+        "--target-fit",
+        "0.95",
+        "--threads",
+        "1",
+        "--out",
+        serial.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert_eq!(files(&out), files(&serial));
 }
 
 #[test]
@@ -322,6 +409,17 @@ fn bad_sweeps_and_plans_are_refused_with_the_reason() {
             "seeds = 2\ntarget_fit = 1.5",
             "key `sweep.target_fit`: must be in (0, 1]",
         ),
+        (
+            "mixes = [{ fp16 = 1.0 }, { fp16 = 0.5, int4 = 0.5 }, { int4 = 1.0 }]",
+            "mixes = { step = 1e-9 }",
+            "key `sweep.mixes.step`: step 0.000000001 must be between 0.01 and 1",
+        ),
+        (
+            "gpus = [2, 4]",
+            "gpus = [2, 4000000]",
+            "key `sweep.gpus`: needs at least one fleet size, each between 1 and 1000000",
+        ),
+        ("seeds = 2", "seeds = 500000", "is more than 10000000 runs"),
     ];
     for (from, to, message) in cases {
         let path = write_scenario(dir.path(), &SMALL_SWEEP.replacen(from, to, 1));
@@ -352,6 +450,10 @@ fn bad_sweeps_and_plans_are_refused_with_the_reason() {
             vec!["sweep", &path[..], "--shard", "0/2"],
             "bad shard `0/2`",
         ),
+        (
+            vec!["plan", &path[..], "--on", "lower", "--seeds", "1"],
+            "--on lower needs a confidence interval",
+        ),
     ] {
         let run = aimsim(&args).expect_code(2);
         assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
@@ -362,6 +464,35 @@ fn bad_sweeps_and_plans_are_refused_with_the_reason() {
     assert!(
         run.stderr
             .contains("key `sweep.mixes`: precision mixes apply to synthetic workloads only"),
+        "{}",
+        run.stderr
+    );
+    // What a sweep point cannot represent is refused, not dropped.
+    let fill = write_scenario(
+        dir.path(),
+        &SMALL_SWEEP.replace("seed = 5", "seed = 5\nmode = \"fill\""),
+    );
+    let run = aimsim(&["plan", &fill]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("run.mode = \"fill\" is for `aimsim simulate`"),
+        "{}",
+        run.stderr
+    );
+    let late = write_scenario(
+        dir.path(),
+        &SMALL_SWEEP.replace("seed = 5", "seed = 5\nwarmup = \"100d\""),
+    );
+    let run = aimsim(&[
+        "sweep",
+        &late,
+        "--out",
+        dir.path().join("late").to_str().unwrap(),
+    ])
+    .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("no request arrives in the measured window"),
         "{}",
         run.stderr
     );
