@@ -55,7 +55,7 @@ fn building_a_fleet_costs_one_allocation_per_gpu() {
     for gpus in [10usize, 1_000, 10_000] {
         let (count, fleet) = allocations(|| Scheduler::uniform(Policy::Aim, &layout, gpus));
         assert_eq!(fleet.gpus().len(), gpus);
-                // One partition list per GPU, plus the doublings of the fleet's and
+        // One partition list per GPU, plus the doublings of the fleet's and
         // the fleet index's arrays (a dozen arrays, log2(gpus) times each).
         let growth = 16 * (gpus.ilog2() as usize + 1);
         assert!(

@@ -21,7 +21,7 @@ pub struct Scheduler {
     gpus: Vec<GpuState>,
     online: Vec<bool>,
     largest_partition: Mib,
-        most_partitions: u32,
+    most_partitions: u32,
     /// Each distinct layout (partition capacities) and how many GPUs have it.
     layouts: Vec<(Vec<Mib>, u32)>,
     slots: Vec<Slot>,
@@ -68,7 +68,7 @@ impl Scheduler {
             gpus: Vec::new(),
             online: Vec::new(),
             largest_partition: Mib::ZERO,
-                        most_partitions: 0,
+            most_partitions: 0,
             layouts: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -90,8 +90,12 @@ impl Scheduler {
     /// Adds an empty, online GPU at the end of the fleet and returns its index.
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
-                self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
-        match self.layouts.iter_mut().find(|(capacities, _)| capacities == layout.partitions()) {
+        self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
+        match self
+            .layouts
+            .iter_mut()
+            .find(|(capacities, _)| capacities == layout.partitions())
+        {
             Some((_, gpus)) => *gpus += 1,
             None => self.layouts.push((layout.partitions().to_vec(), 1)),
         }
@@ -479,10 +483,12 @@ impl Scheduler {
     /// partitions of at least `size` when empty: in a fleet of mixed kinds
     /// or layouts, the fleet-wide checks alone can miss a request that no
     /// single GPU could ever host.
-        fn gpus_that_could_ever_host(&self, size: Mib, partitions: u32) -> u32 {
+    fn gpus_that_could_ever_host(&self, size: Mib, partitions: u32) -> u32 {
         self.layouts
             .iter()
-            .filter(|(capacities, _)| capacities.iter().filter(|&&c| c >= size).count() >= partitions as usize)
+            .filter(|(capacities, _)| {
+                capacities.iter().filter(|&&c| c >= size).count() >= partitions as usize
+            })
             .map(|(_, gpus)| gpus)
             .sum()
     }
