@@ -48,8 +48,15 @@ pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.tmp-{pid}"));
     let retired = parent.join(format!(".{name}.old-{pid}"));
-    if staging.exists() {
-        fs::remove_dir_all(&staging)?;
+    // Staging folders of runs that were killed before their rename.
+    for entry in fs::read_dir(parent)?.filter_map(Result::ok) {
+        let leftover = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!(".{name}.tmp-"));
+        if leftover && entry.path().is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        }
     }
     fs::create_dir(&staging)?;
     let written = std::iter::once((
@@ -108,6 +115,10 @@ mod tests {
             "files of the old report do not linger"
         );
         assert_eq!(names(root.path()), ["report"], "no staging folder is left");
+        // A killed run's staging folder is cleared by the next run.
+        fs::create_dir(root.path().join(".report.tmp-1")).unwrap();
+        write_report_dir(&dir, &[("a.csv".into(), "4".into())]).unwrap();
+        assert_eq!(names(root.path()), ["report"]);
     }
 
     #[test]

@@ -199,6 +199,7 @@ pub fn timeseries_csv(result: &RunResult) -> String {
             "arrivals",
             "placed",
             "rejected",
+            "departures",
         ],
         result.series.iter().map(|s| {
             vec![
@@ -213,6 +214,7 @@ pub fn timeseries_csv(result: &RunResult) -> String {
                 s.arrivals.to_string(),
                 s.placed.to_string(),
                 s.rejected.to_string(),
+                s.departures.to_string(),
             ]
         }),
     )

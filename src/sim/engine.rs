@@ -265,6 +265,7 @@ impl Run<'_> {
             arrivals: self.totals.arrived,
             placed: self.totals.placed,
             rejected: self.totals.rejected_total(),
+            departures: self.departures,
         }
     }
 

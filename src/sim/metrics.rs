@@ -248,6 +248,8 @@ pub struct Sample {
     pub placed: u64,
     /// Rejections so far (measured window).
     pub rejected: u64,
+    /// Departures so far (measured window).
+    pub departures: u64,
 }
 
 /// Whole-run results.

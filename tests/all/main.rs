@@ -10,5 +10,6 @@ mod profile_validation;
 mod scheduler_properties;
 mod simulate_command;
 mod simulation;
+mod simulation_properties;
 mod study_commands;
 mod support;

@@ -507,3 +507,46 @@ fn frag_aware_allocates_at_least_as_much_as_best_fit_in_the_fill_experiment() {
         "frag-aware {frag_aware} vs best-fit {best_fit} over 4 seeds"
     );
 }
+
+#[test]
+fn a_run_killed_midway_leaves_no_report_and_a_rerun_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    // Fifty years of quickstart: long enough to be killed while simulating.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aimsim"))
+        .args([
+            "simulate",
+            &scenario("quickstart.toml"),
+            "--set",
+            "run.horizon=\"18250d\"",
+            "--set",
+            "run.interval=\"30d\"",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before it could be killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed run left a report behind");
+    aimsim(&[
+        "simulate",
+        &scenario("quickstart.toml"),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert!(out.join("metrics.csv").is_file());
+    let leftovers: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["report"]);
+}

@@ -75,12 +75,15 @@ fn sharded_and_merged_equals_unsharded_byte_for_byte_at_any_thread_count() {
         "{}",
         whole.stdout
     );
-    aimsim(&["sweep", &path, "--threads", "1", "--out", &out("serial")]).expect_code(0);
-    assert_eq!(
-        files(Path::new(&out("whole"))),
-        files(Path::new(&out("serial"))),
-        "thread count changed the report"
-    );
+    for threads in ["1", "8"] {
+        let name = format!("threads-{threads}");
+        aimsim(&["sweep", &path, "--threads", threads, "--out", &out(&name)]).expect_code(0);
+        assert_eq!(
+            files(Path::new(&out("whole"))),
+            files(Path::new(&out(&name))),
+            "{threads} threads changed the report"
+        );
+    }
     for k in 1..=3 {
         aimsim(&[
             "sweep",
