@@ -33,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+pub mod fuzzing;
 pub mod hardware;
 pub mod input;
 pub mod partition;

@@ -1,0 +1,102 @@
+//! Entry points that feed arbitrary bytes to each input reader, shared by
+//! the fuzz targets in `fuzz/` and the test that replays their corpus. Each
+//! must return (with an error or a result) for any input: no panic, no
+//! hang, no unbounded memory.
+
+use std::io::Cursor;
+use std::sync::OnceLock;
+
+use crate::hardware::{GpuKind, LayoutSpec};
+use crate::profile::validate::{inspect_files, Severity};
+use crate::profile::Catalog;
+use crate::scenario::Scenario;
+use crate::schedule::Policy;
+use crate::sim::{simulate, FleetSpec, GpuGroup, RunConfig};
+use crate::units::Mib;
+use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
+use crate::workload::trace::TraceWorkload;
+use crate::workload::{scan, Workload};
+
+/// Fleets larger than this are checked but not built while fuzzing.
+const LARGEST_FLEET_BUILT: u32 = 1_000;
+
+fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(Catalog::builtin)
+}
+
+/// A profile file: validated, and loaded into a catalog when valid.
+pub fn profile_json(data: &[u8]) {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let inspection = inspect_files(&[("fuzz.json".to_string(), text)]);
+    if inspection.findings.iter().all(|f| f.severity != Severity::Error) {
+        let catalog = Catalog::from_profiles("fuzz", inspection.profiles.into_iter().map(|(_, p)| p));
+        for variant in catalog.variants() {
+            let _ = catalog.find(&variant.profile.model_id, variant.profile.precision);
+        }
+    }
+}
+
+/// A scenario file: parsed and checked; its fleet built when small.
+pub fn scenario_toml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(scenario) = Scenario::parse(&text, "fuzz.toml", &[]) {
+        let _ = scenario.sweep_spec();
+        let _ = scenario.trace_gpu();
+        if scenario.fleet.initial_gpus() <= LARGEST_FLEET_BUILT {
+            let _ = scenario.fleet.build();
+        }
+    }
+}
+
+/// A small fleet to replay fuzzed traces on.
+fn small_fleet() -> FleetSpec {
+    FleetSpec {
+        groups: vec![GpuGroup {
+            kind: GpuKind::Mi300x,
+            count: 2,
+            layout: "CPX/NPS4".parse::<LayoutSpec>().expect("a valid layout"),
+        }],
+        elastic: None,
+        policy: Policy::FragAware,
+    }
+}
+
+/// Checks a workload's records, then replays them on a small fleet.
+fn scan_and_replay<'a>(open: impl Fn() -> Option<Box<dyn Workload + 'a>>) {
+    let Some(first) = open() else { return };
+    let Ok(found) = scan(first) else { return };
+    let Some(mut workload) = open() else { return };
+    let fleet = small_fleet().build().expect("a valid fleet");
+    let config = RunConfig {
+        horizon: None,
+        warmup: crate::time::SimTime::ZERO,
+        interval: None,
+    };
+    let _ = simulate(fleet, workload.as_mut(), &found.mix, config, &mut |_| {});
+}
+
+/// An aimsim trace CSV: checked, then replayed.
+pub fn trace_csv(data: &[u8]) {
+    scan_and_replay(|| {
+        TraceWorkload::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz.csv", catalog())
+            .ok()
+            .map(|w| Box::new(w) as Box<dyn Workload>)
+    });
+}
+
+/// An Alibaba pod CSV, as whole-GPU shares and as partition shares mapped
+/// to profiles: checked, then replayed.
+pub fn alibaba_csv(data: &[u8]) {
+    for (trace_gpu, map) in [(TraceGpu::Gpu(Mib::gib(192)), false), (TraceGpu::Partition(Mib::gib(24)), true)] {
+        let options = AlibabaOptions {
+            trace_gpu,
+            map_to_profiles: map.then(catalog),
+        };
+        scan_and_replay(|| {
+            AlibabaWorkload::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz.csv", options)
+                .ok()
+                .map(|w| Box::new(w) as Box<dyn Workload>)
+        });
+    }
+}
