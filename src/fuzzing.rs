@@ -29,8 +29,13 @@ fn catalog() -> &'static Catalog {
 pub fn profile_json(data: &[u8]) {
     let text = String::from_utf8_lossy(data).into_owned();
     let inspection = inspect_files(&[("fuzz.json".to_string(), text)]);
-    if inspection.findings.iter().all(|f| f.severity != Severity::Error) {
-        let catalog = Catalog::from_profiles("fuzz", inspection.profiles.into_iter().map(|(_, p)| p));
+    if inspection
+        .findings
+        .iter()
+        .all(|f| f.severity != Severity::Error)
+    {
+        let catalog =
+            Catalog::from_profiles("fuzz", inspection.profiles.into_iter().map(|(_, p)| p));
         for variant in catalog.variants() {
             let _ = catalog.find(&variant.profile.model_id, variant.profile.precision);
         }
@@ -88,7 +93,10 @@ pub fn trace_csv(data: &[u8]) {
 /// An Alibaba pod CSV, as whole-GPU shares and as partition shares mapped
 /// to profiles: checked, then replayed.
 pub fn alibaba_csv(data: &[u8]) {
-    for (trace_gpu, map) in [(TraceGpu::Gpu(Mib::gib(192)), false), (TraceGpu::Partition(Mib::gib(24)), true)] {
+    for (trace_gpu, map) in [
+        (TraceGpu::Gpu(Mib::gib(192)), false),
+        (TraceGpu::Partition(Mib::gib(24)), true),
+    ] {
         let options = AlibabaOptions {
             trace_gpu,
             map_to_profiles: map.then(catalog),

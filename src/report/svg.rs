@@ -12,6 +12,27 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+impl Series {
+    /// Groups `(series name, point)` pairs into series, in order of first
+    /// appearance, each sorted by x.
+    pub fn group(points: impl IntoIterator<Item = (String, (f64, f64))>) -> Vec<Series> {
+        let mut series: Vec<Series> = Vec::new();
+        for (name, point) in points {
+            match series.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.points.push(point),
+                None => series.push(Series {
+                    name,
+                    points: vec![point],
+                }),
+            }
+        }
+        for s in &mut series {
+            s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        series
+    }
+}
+
 /// A line chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {

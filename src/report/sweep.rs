@@ -529,32 +529,19 @@ fn fit_vs_gpus_charts(
     }
     let mut charts = Vec::new();
     for policy in policies {
-        let mut series: Vec<Series> = Vec::new();
-        for &(cell, gpus, fit) in entries.iter().filter(|e| e.0.policy == policy) {
-            let precision = match cell.mix {
-                None => None,
-                Some(m) => match Precision::ALL.iter().find(|&&q| m == pure(q)) {
-                    Some(&q) => Some(q),
-                    None => continue,
-                },
-            };
-            let name = format!(
-                "{} {}{}",
-                cell.kind,
-                cell.layout,
-                precision.map_or(String::new(), |q| format!(" {q}"))
-            );
-            match series.iter_mut().find(|s| s.name == name) {
-                Some(s) => s.points.push((f64::from(gpus), fit)),
-                None => series.push(Series {
-                    name,
-                    points: vec![(f64::from(gpus), fit)],
-                }),
-            }
-        }
-        for s in &mut series {
-            s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        }
+        let series = Series::group(entries.iter().filter(|e| e.0.policy == policy).filter_map(
+            |&(cell, gpus, fit)| {
+                // Pure precisions only (or the workload's own mix).
+                let precision = match cell.mix {
+                    None => String::new(),
+                    Some(m) => format!(" {}", Precision::ALL.into_iter().find(|&q| m == pure(q))?),
+                };
+                Some((
+                    format!("{} {}{precision}", cell.kind, cell.layout),
+                    (f64::from(gpus), fit),
+                ))
+            },
+        ));
         if !series.is_empty() {
             let chart = LineChart {
                 title: format!(
@@ -575,11 +562,8 @@ fn fit_vs_gpus_charts(
 /// Fit rate against the INT4 share (mixes without INT8), one line per
 /// setup and fleet size; `None` without two such mixes.
 fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<String> {
-    let mut series: Vec<Series> = Vec::new();
-    for p in points {
-        let Some(mix) = p.cell.mix.filter(|m| m[1] == 0.0) else {
-            continue;
-        };
+    let mut series = Series::group(points.iter().filter_map(|p| {
+        let mix = p.cell.mix.filter(|m| m[1] == 0.0)?;
         let name = format!(
             "{} {} {} x {}",
             p.cell.kind,
@@ -587,20 +571,11 @@ fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<St
             p.cell.policy,
             p.cell.gpus.unwrap_or(0)
         );
-        match series.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.points.push((mix[2], p.fit.mean)),
-            None => series.push(Series {
-                name,
-                points: vec![(mix[2], p.fit.mean)],
-            }),
-        }
-    }
+        Some((name, (mix[2], p.fit.mean)))
+    }));
     series.retain(|s| s.points.len() >= 2);
     if series.is_empty() {
         return None;
-    }
-    for s in &mut series {
-        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     Some(
         LineChart {
@@ -617,23 +592,15 @@ fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<St
 /// GPUs needed against INT4 share, one line per setup; `None` without at
 /// least two mixes on the FP16-INT4 edge.
 fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Option<String> {
-    let mut series: Vec<Series> = Vec::new();
-    for (s, int4, gpus) in edge {
-        let name = format!("{} {} {}", s.0, s.1, s.2);
-        match series.iter_mut().find(|x| x.name == name) {
-            Some(x) => x.points.push((*int4, f64::from(*gpus))),
-            None => series.push(Series {
-                name,
-                points: vec![(*int4, f64::from(*gpus))],
-            }),
-        }
-    }
+    let mut series = Series::group(edge.iter().map(|(s, int4, gpus)| {
+        (
+            format!("{} {} {}", s.0, s.1, s.2),
+            (*int4, f64::from(*gpus)),
+        )
+    }));
     series.retain(|s| s.points.len() >= 2);
     if series.is_empty() {
         return None;
-    }
-    for s in &mut series {
-        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     Some(
         LineChart {

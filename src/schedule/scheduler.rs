@@ -408,8 +408,8 @@ impl Scheduler {
         k: usize,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<(u32, GpuPick)> {
-        let Some(index) = &self.index else {
-            return find(
+        let scan = |excluded| {
+            find(
                 self.policy,
                 &self.demand_mix,
                 &self.gpus,
@@ -417,7 +417,10 @@ impl Scheduler {
                 size,
                 k,
                 excluded,
-            );
+            )
+        };
+        let Some(index) = &self.index else {
+            return scan(excluded);
         };
         let one = |gpu: u32, partition: u32| {
             let chosen = &self.gpus[gpu as usize].partitions()[partition as usize];
@@ -467,15 +470,7 @@ impl Scheduler {
                 });
                 best.map(|(_, g, p)| one(g, p))
             }
-            _ => find(
-                self.policy,
-                &self.demand_mix,
-                &self.gpus,
-                &self.online,
-                size,
-                k,
-                excluded,
-            ),
+            _ => scan(excluded),
         }
     }
 
