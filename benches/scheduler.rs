@@ -15,7 +15,6 @@ use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::Catalog;
 use aimsim::scenario::{Scenario, WorkloadSource};
 use aimsim::schedule::{PlacementRequest, Policy, Scheduler, SearchMode};
-use aimsim::sim::simulate;
 use aimsim::sweep::{SweepSpec, Sweeper};
 use aimsim::units::Mib;
 
@@ -158,34 +157,20 @@ fn simulator(c: &mut Criterion) {
     let source = WorkloadSource::new(&scenario, &catalog, Path::new("."), None).unwrap();
     let survey = source.survey(false).unwrap();
     let config = scenario.run_config(None);
-    let events = {
-        let mut workload = source.open(scenario.seed).unwrap();
-        simulate(
-            scenario.fleet.build().unwrap(),
-            workload.as_mut(),
-            &survey.mix,
-            config,
-            &mut |_| {},
-        )
+    let events = source
+        .replay(scenario.seed, &survey, config, &mut |_| {})
         .unwrap()
         .summary
-        .events
-    };
+        .events;
     let mut group = c.benchmark_group("simulate");
     group
         .throughput(Throughput::Elements(events))
         .sample_size(10);
     group.bench_function("quickstart-1y", |b| {
         b.iter(|| {
-            let mut workload = source.open(scenario.seed).unwrap();
-            simulate(
-                scenario.fleet.build().unwrap(),
-                workload.as_mut(),
-                &survey.mix,
-                config,
-                &mut |_| {},
-            )
-            .unwrap()
+            source
+                .replay(scenario.seed, &survey, config, &mut |_| {})
+                .unwrap()
         })
     });
     group.finish();
@@ -208,16 +193,10 @@ fn openb(c: &mut Criterion) {
                 WorkloadSource::new(&scenario, &catalog, Path::new("."), Some(Path::new(&trace)))
                     .unwrap();
             let survey = source.survey(true).unwrap();
-            let mut workload = source.open(scenario.seed).unwrap();
             let config = scenario.run_config(survey.last_arrival);
-            simulate(
-                scenario.fleet.build().unwrap(),
-                workload.as_mut(),
-                &survey.mix,
-                config,
-                &mut |_| {},
-            )
-            .unwrap()
+            source
+                .replay(scenario.seed, &survey, config, &mut |_| {})
+                .unwrap()
         })
     });
     group.finish();

@@ -11,7 +11,7 @@ use aimsim::report::{self, RunHeader};
 use aimsim::scenario::{RunMode, Scenario, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
 use aimsim::sim::fill::run_fill;
-use aimsim::sim::{simulate, Progress};
+use aimsim::sim::Progress;
 use aimsim::time::SimTime;
 
 use super::table::Table;
@@ -78,10 +78,6 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     )
     .map_err(source_error)?;
     let survey = source.survey(true).map_err(source_error)?;
-    let fleet = scenario
-        .fleet
-        .build()
-        .map_err(|e| CliError::Failure(e.to_string()))?;
     let header = RunHeader {
         scenario: scenario.name.clone(),
         seed,
@@ -97,6 +93,10 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     let started = Instant::now();
     let (files, rows, class_table) = match scenario.mode {
         RunMode::Fill(spec) => {
+            let fleet = scenario
+                .fleet
+                .build()
+                .map_err(|e| CliError::Failure(e.to_string()))?;
             let mut scheduler = fleet.scheduler;
             let points = run_fill(&mut scheduler, &survey.mix, spec, seed);
             let last = points.last().cloned();
@@ -132,12 +132,10 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         }
         RunMode::Replay => {
             let config = scenario.run_config(survey.last_arrival);
-            let mut workload = source.open(seed).map_err(source_error)?;
             let mut reporter = ProgressReporter::new(scenario.horizon.or(survey.last_arrival));
-            let result = simulate(fleet, workload.as_mut(), &survey.mix, config, &mut |p| {
-                reporter.report(p)
-            })
-            .map_err(|e| CliError::Failure(e.to_string()))?;
+            let result = source
+                .replay(seed, &survey, config, &mut |p| reporter.report(p))
+                .map_err(source_error)?;
             reporter.finish();
             let files = vec![
                 (

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::profile::Catalog;
+use crate::sim::{simulate, Progress, RunConfig, RunResult, SimError};
 use crate::time::SimTime;
 use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
 use crate::workload::synthetic::{SyntheticSpec, SyntheticWorkload};
@@ -155,6 +156,27 @@ impl<'a> WorkloadSource<'a> {
             mix: found.mix,
             skipped: found.skipped,
             last_arrival: Some(found.last_arrival),
+        })
+    }
+
+    /// Replays the workload (seeded by `seed`) on the scenario's fleet with
+    /// `config`, using the demand mix of `survey`.
+    pub fn replay(
+        &self,
+        seed: u64,
+        survey: &Survey,
+        config: RunConfig,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RunResult, SourceError> {
+        let fleet = self
+            .scenario
+            .fleet
+            .build()
+            .map_err(|e| SourceError::Invalid(e.to_string()))?;
+        let mut workload = self.open(seed)?;
+        simulate(fleet, workload.as_mut(), &survey.mix, config, progress).map_err(|e| match e {
+            SimError::Workload(e) => SourceError::Workload(e),
+            other => SourceError::Invalid(other.to_string()),
         })
     }
 

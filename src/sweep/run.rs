@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::profile::Catalog;
 use crate::scenario::{Scenario, SourceError, Survey, WorkloadSource, WorkloadSpec};
-use crate::sim::{simulate, ElasticSpec, FleetSpec, GpuGroup, RunResult};
+use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, RunResult};
 use crate::workload::alibaba::TraceGpu;
 
 use super::grid::{Cell, Shard, SweepSpec};
@@ -169,16 +169,10 @@ impl<'a> Sweeper<'a> {
         let scenario = self.variant(cell, fleet, seed);
         let source = WorkloadSource::new(&scenario, self.catalog, self.scenario_dir, self.trace)?;
         let survey = self.survey(&scenario, &source)?;
-        let built = scenario
-            .fleet
-            .build()
-            .map_err(|e| SweepError::Invalid(e.to_string()))?;
-        let mut workload = source.open(seed)?;
         // Sweeps read the summary only: no time series.
         let mut config = scenario.run_config(survey.last_arrival);
         config.interval = None;
-        let result = simulate(built, workload.as_mut(), &survey.mix, config, &mut |_| {})
-            .map_err(|e| SweepError::Invalid(e.to_string()))?;
+        let result = source.replay(seed, &survey, config, &mut |_| {})?;
         if result.summary.totals.arrived == 0 {
             return Err(SweepError::Invalid(format!(
                 "{}: no request arrives in the measured window (check run.warmup, run.horizon and the workload)",
