@@ -190,10 +190,10 @@ impl<'a> WorkloadSource<'a> {
         };
         match &self.scenario.workload {
             WorkloadSpec::Synthetic(spec) => format!(
-                "synthetic, {} arrivals, {} lifetimes, {} requests, fp16/int8/int4 {}/{}/{}",
+                "synthetic, {} arrivals, {} lifetimes, {}, fp16/int8/int4 {}/{}/{}",
                 spec.arrivals,
                 spec.lifetime,
-                spec.count.map_or("unbounded".into(), |c| c.to_string()),
+                spec.count.map_or("until the horizon".into(), |c| format!("{c} requests")),
                 spec.precision_mix[0],
                 spec.precision_mix[1],
                 spec.precision_mix[2]
