@@ -193,7 +193,8 @@ impl<'a> WorkloadSource<'a> {
                 "synthetic, {} arrivals, {} lifetimes, {}, fp16/int8/int4 {}/{}/{}",
                 spec.arrivals,
                 spec.lifetime,
-                spec.count.map_or("until the horizon".into(), |c| format!("{c} requests")),
+                spec.count
+                    .map_or("until the horizon".into(), |c| format!("{c} requests")),
                 spec.precision_mix[0],
                 spec.precision_mix[1],
                 spec.precision_mix[2]
