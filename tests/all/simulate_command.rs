@@ -62,17 +62,15 @@ fn same_scenario_and_seed_give_identical_bytes_and_another_seed_does_not() {
     let runs: Vec<(String, PathBuf)> = [("a", "42"), ("b", "42"), ("c", "43")]
         .iter()
         .map(|(name, seed)| {
-            let run = aimsim(&[
-                "simulate",
-                &scenario("cpx-multi-tenant.toml"),
-                "--seed",
-                seed,
-                "--out",
-                out(name).to_str().unwrap(),
-                "--format",
-                "csv",
-            ])
-            .expect_code(0);
+            let run = csv_report(
+                &[
+                    "simulate",
+                    &scenario("cpx-multi-tenant.toml"),
+                    "--seed",
+                    seed,
+                ],
+                Path::new(out(name).to_str().unwrap()),
+            );
             (run.stdout, out(name))
         })
         .collect();
@@ -84,26 +82,19 @@ fn same_scenario_and_seed_give_identical_bytes_and_another_seed_does_not() {
 #[test]
 fn fp16_versus_int4_on_the_same_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let fp16 = aimsim(&[
-        "simulate",
-        &scenario("fp16-vs-int4.toml"),
-        "--out",
-        dir.path().join("fp16").to_str().unwrap(),
-        "--format",
-        "csv",
-    ])
-    .expect_code(0);
-    let int4 = aimsim(&[
-        "simulate",
-        &scenario("fp16-vs-int4.toml"),
-        "--out",
-        dir.path().join("int4").to_str().unwrap(),
-        "--format",
-        "csv",
-        "--set",
-        "workload.precision_mix={int4=1.0}",
-    ])
-    .expect_code(0);
+    let fp16 = csv_report(
+        &["simulate", &scenario("fp16-vs-int4.toml")],
+        Path::new(dir.path().join("fp16").to_str().unwrap()),
+    );
+    let int4 = csv_report(
+        &[
+            "simulate",
+            &scenario("fp16-vs-int4.toml"),
+            "--set",
+            "workload.precision_mix={int4=1.0}",
+        ],
+        Path::new(dir.path().join("int4").to_str().unwrap()),
+    );
     // The same arrivals: the same count in the measured window.
     assert_eq!(
         metric(&fp16.stdout, "arrivals"),
@@ -131,15 +122,10 @@ fn an_aimsim_trace_replays_and_priorities_order_simultaneous_arrivals() {
         ),
     )
     .unwrap();
-    let run = aimsim(&[
-        "simulate",
-        scenario_path.to_str().unwrap(),
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-        "--format",
-        "csv",
-    ])
-    .expect_code(0);
+    let run = csv_report(
+        &["simulate", scenario_path.to_str().unwrap()],
+        Path::new(dir.path().join("r").to_str().unwrap()),
+    );
     // At t = 0 the 70B fp16 (165 GiB, priority 0) and gemma-27B fp16
     // (60 GiB, priority 5) cannot both fit one SPX GPU: gemma, listed second,
     // is admitted first and the 70B is rejected. Qwen3-8B int8 (13) and
@@ -161,17 +147,15 @@ fn an_aimsim_trace_replays_and_priorities_order_simultaneous_arrivals() {
 #[test]
 fn the_alibaba_format_replays_with_cpu_only_pods_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let run = aimsim(&[
-        "simulate",
-        &scenario("openb-replay.toml"),
-        "--trace",
-        &fixture("openb_pods_small.csv"),
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-        "--format",
-        "csv",
-    ])
-    .expect_code(0);
+    let run = csv_report(
+        &[
+            "simulate",
+            &scenario("openb-replay.toml"),
+            "--trace",
+            &fixture("openb_pods_small.csv"),
+        ],
+        Path::new(dir.path().join("r").to_str().unwrap()),
+    );
     assert_eq!(metric(&run.stdout, "arrivals"), "5");
     assert_eq!(
         metric(&run.stdout, "skipped: CPU-only pods (num_gpu = 0)"),
@@ -185,19 +169,17 @@ fn the_alibaba_format_replays_with_cpu_only_pods_counted() {
 #[test]
 fn the_fill_experiment_records_the_allocation_ratio() {
     let dir = tempfile::tempdir().unwrap();
-    let run = aimsim(&[
-        "simulate",
-        &scenario("openb-fill.toml"),
-        "--trace",
-        &fixture("openb_pods_small.csv"),
-        "--set",
-        "fleet.gpus.0.count=20",
-        "--out",
-        dir.path().join("f").to_str().unwrap(),
-        "--format",
-        "csv",
-    ])
-    .expect_code(0);
+    let run = csv_report(
+        &[
+            "simulate",
+            &scenario("openb-fill.toml"),
+            "--trace",
+            &fixture("openb_pods_small.csv"),
+            "--set",
+            "fleet.gpus.0.count=20",
+        ],
+        Path::new(dir.path().join("f").to_str().unwrap()),
+    );
     let ratio: f64 = metric(&run.stdout, "allocation_ratio").parse().unwrap();
     assert!(ratio > 0.5 && ratio <= 1.0, "{ratio}");
     let fill = fs::read_to_string(dir.path().join("f/fill.csv")).unwrap();
@@ -227,6 +209,13 @@ fn the_fill_experiment_records_the_allocation_ratio() {
             "allocated above requested: {line}"
         );
     }
+}
+
+/// Runs `aimsim ARGS --out OUT --format csv`, expecting success.
+fn csv_report(args: &[&str], out: &Path) -> crate::support::Run {
+    let mut all = args.to_vec();
+    all.extend(["--out", out.to_str().unwrap(), "--format", "csv"]);
+    aimsim(&all).expect_code(0)
 }
 
 /// A scenario file in a temporary folder with `body`.
@@ -331,19 +320,17 @@ fn bad_traces_name_the_row_and_leave_no_report() {
     }
     // Unknown models can be skipped on request, and are counted.
     fs::write(&trace, &cases.last().unwrap().0).unwrap();
-    let run = aimsim(&[
-        "simulate",
-        &scenario_path,
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "csv",
-        "--set",
-        "workload.skip_unknown_models=true",
-    ])
-    .expect_code(0);
+    let run = csv_report(
+        &[
+            "simulate",
+            &scenario_path,
+            "--trace",
+            trace.to_str().unwrap(),
+            "--set",
+            "workload.skip_unknown_models=true",
+        ],
+        Path::new(out.to_str().unwrap()),
+    );
     assert_eq!(metric(&run.stdout, "arrivals"), "1");
     assert_eq!(
         metric(
@@ -478,21 +465,19 @@ fn frag_aware_allocates_at_least_as_much_as_best_fit_in_the_fill_experiment() {
     let path = dir.path().join("fill.toml");
     fs::write(&path, small).unwrap();
     let ratio = |policy: &str, seed: u64| -> f64 {
-        let run = aimsim(&[
-            "simulate",
-            path.to_str().unwrap(),
-            "--trace",
-            &fixture("openb_pods_mix.csv"),
-            "--policy",
-            policy,
-            "--seed",
-            &seed.to_string(),
-            "--out",
-            dir.path().join("out").to_str().unwrap(),
-            "--format",
-            "csv",
-        ])
-        .expect_code(0);
+        let run = csv_report(
+            &[
+                "simulate",
+                path.to_str().unwrap(),
+                "--trace",
+                &fixture("openb_pods_mix.csv"),
+                "--policy",
+                policy,
+                "--seed",
+                &seed.to_string(),
+            ],
+            Path::new(dir.path().join("out").to_str().unwrap()),
+        );
         metric(&run.stdout, "allocation_ratio").parse().unwrap()
     };
     let (mut best_fit, mut frag_aware) = (0.0, 0.0);

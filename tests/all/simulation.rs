@@ -51,14 +51,17 @@ fn run_synthetic(
     let catalog = Catalog::builtin();
     let mut workload = SyntheticWorkload::new(spec, &catalog, seed).unwrap();
     let mix = workload.demand_mix();
-    simulate(
-        fleet.build().unwrap(),
-        &mut workload,
-        &mix,
-        config,
-        &mut |_| {},
-    )
-    .unwrap()
+    replay(fleet, &mut workload, &mix, config)
+}
+
+/// Simulates `workload` on a fresh `fleet`, with no progress reports.
+fn replay(
+    fleet: &FleetSpec,
+    workload: &mut dyn Workload,
+    mix: &aimsim::workload::DemandMix,
+    config: RunConfig,
+) -> RunResult {
+    simulate(fleet.build().unwrap(), workload, mix, config, &mut |_| {}).unwrap()
 }
 
 #[test]
@@ -205,14 +208,7 @@ fn run_listed(
             1,
         )
     }));
-    simulate(
-        fleet.build().unwrap(),
-        &mut workload,
-        &mix,
-        config,
-        &mut |_| {},
-    )
-    .unwrap()
+    replay(&fleet, &mut workload, &mix, config)
 }
 
 #[test]
@@ -437,18 +433,12 @@ fn multi_partition_replicas_are_charged_and_freed_on_one_gpu() {
     };
     let mix = aimsim::workload::DemandMix::new([(whole4, class, 1)]);
     let spec = fleet(2, "CPX/NPS4", Policy::BestFit);
-    let result = simulate(
-        spec.build().unwrap(),
-        &mut workload,
-        &mix,
-        RunConfig {
-            horizon: Some(SimTime::seconds(500)),
-            warmup: SimTime::ZERO,
-            interval: None,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let config = RunConfig {
+        horizon: Some(SimTime::seconds(500)),
+        warmup: SimTime::ZERO,
+        interval: None,
+    };
+    let result = replay(&spec, &mut workload, &mix, config);
     let s = &result.summary;
     assert_eq!((s.totals.placed, s.totals.rejected[0]), (4, 1));
     assert_eq!((s.live_peak, s.used_gib_peak), (4, 384.0));

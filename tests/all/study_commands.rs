@@ -34,6 +34,12 @@ seeds = 2
 MI300X = 2.0
 "#;
 
+/// Runs `aimsim ARGS`, expecting exit `code` and `message` on stderr.
+fn expect_refusal(args: &[&str], code: i32, message: &str) {
+    let run = aimsim(args).expect_code(code);
+    assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+}
+
 fn write_scenario(dir: &Path, text: &str) -> String {
     let path = dir.join("small.toml");
     fs::write(&path, text).unwrap();
@@ -137,11 +143,10 @@ fn sharded_and_merged_equals_unsharded_byte_for_byte_at_any_thread_count() {
     assert_eq!(results.lines().count(), 1 + 48);
 
     // Merging wrongly is refused.
-    let run = aimsim(&["merge", &out("s1"), &out("s2"), "--out", &out("bad")]).expect_code(1);
-    assert!(
-        run.stderr.contains("shard 3/3 is missing"),
-        "{}",
-        run.stderr
+    expect_refusal(
+        &["merge", &out("s1"), &out("s2"), "--out", &out("bad")],
+        1,
+        "shard 3/3 is missing",
     );
     let run = aimsim(&[
         "merge",
@@ -463,24 +468,20 @@ fn bad_sweeps_and_plans_are_refused_with_the_reason() {
     }
     let trace_sweep = "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n[sweep]\nmixes = { step = 0.5 }\n";
     let path = write_scenario(dir.path(), trace_sweep);
-    let run = aimsim(&["sweep", &path]).expect_code(1);
-    assert!(
-        run.stderr
-            .contains("key `sweep.mixes`: precision mixes apply to synthetic workloads only"),
-        "{}",
-        run.stderr
+    expect_refusal(
+        &["sweep", &path],
+        1,
+        "key `sweep.mixes`: precision mixes apply to synthetic workloads only",
     );
     // What a sweep point cannot represent is refused, not dropped.
     let fill = write_scenario(
         dir.path(),
         &SMALL_SWEEP.replace("seed = 5", "seed = 5\nmode = \"fill\""),
     );
-    let run = aimsim(&["plan", &fill]).expect_code(1);
-    assert!(
-        run.stderr
-            .contains("run.mode = \"fill\" is for `aimsim simulate`"),
-        "{}",
-        run.stderr
+    expect_refusal(
+        &["plan", &fill],
+        1,
+        "run.mode = \"fill\" is for `aimsim simulate`",
     );
     let late = write_scenario(
         dir.path(),
