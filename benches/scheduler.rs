@@ -13,9 +13,10 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::Catalog;
+use aimsim::scenario::SweepSpec;
 use aimsim::scenario::{Scenario, WorkloadSource};
 use aimsim::schedule::{PlacementRequest, Policy, Scheduler, SearchMode};
-use aimsim::sweep::{SweepSpec, Sweeper};
+use aimsim::sweep::{cells, Sweeper};
 use aimsim::units::Mib;
 
 /// The AIM seed example's replica: Llama-3.1-8B at fp16.
@@ -208,7 +209,7 @@ fn sweep_point(c: &mut Criterion) {
     let catalog = Catalog::builtin();
     let scenario = load_scenario("precision-sweep.toml");
     let spec: SweepSpec = scenario.sweep_spec().unwrap();
-    let cell = spec.cells()[0].clone();
+    let cell = cells(&spec)[0].clone();
     let sweeper = Sweeper::new(&scenario, &catalog, Path::new("."), None);
     let mut group = c.benchmark_group("sweep_point");
     group.sample_size(10);

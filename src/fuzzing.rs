@@ -10,7 +10,7 @@ use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::validate::{inspect_files, Severity};
 use crate::profile::Catalog;
 use crate::scenario::Scenario;
-use crate::schedule::Policy;
+use crate::schedule::{DemandMix, Policy};
 use crate::sim::{simulate, FleetSpec, GpuGroup, RunConfig};
 use crate::units::Mib;
 use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
@@ -49,7 +49,7 @@ pub fn scenario_toml(data: &[u8]) {
         let _ = scenario.sweep_spec();
         let _ = scenario.trace_gpu();
         if scenario.fleet.initial_gpus() <= LARGEST_FLEET_BUILT {
-            let _ = scenario.fleet.build();
+            let _ = scenario.fleet.build(&DemandMix::default());
         }
     }
 }
@@ -72,7 +72,7 @@ fn scan_and_replay<'a>(open: impl Fn() -> Option<Box<dyn Workload + 'a>>) {
     let Some(first) = open() else { return };
     let Ok(found) = scan(first) else { return };
     let Some(mut workload) = open() else { return };
-    let fleet = small_fleet().build().expect("a valid fleet");
+    let fleet = small_fleet().build(&found.mix).expect("a valid fleet");
     let config = RunConfig {
         horizon: None,
         warmup: crate::time::SimTime::ZERO,

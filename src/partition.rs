@@ -76,6 +76,29 @@ pub enum PartitionError {
     },
 }
 
+/// A GPU's books are inconsistent (a bug, never bad input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BooksError {
+    /// More is charged than the quota.
+    #[error("partition {partition} over-committed: {used} GiB used of {capacity} GiB")]
+    OverCommitted {
+        /// Index of the partition.
+        partition: usize,
+        /// Memory charged.
+        used: Mib,
+        /// Its quota.
+        capacity: Mib,
+    },
+    /// Memory is charged to a partition that holds no replica.
+    #[error("partition {partition} has {used} GiB charged but no replica")]
+    ChargeWithoutReplica {
+        /// Index of the partition.
+        partition: usize,
+        /// Memory charged.
+        used: Mib,
+    },
+}
+
 /// A GPU's partitions with their charges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpuState {
@@ -159,6 +182,11 @@ impl GpuState {
         self.partitions.iter().map(Partition::used).sum()
     }
 
+    /// Total memory not charged.
+    pub fn free_memory(&self) -> Mib {
+        self.partitions.iter().map(Partition::free).sum()
+    }
+
     /// Charged share of the quota, in [0, 1].
     pub fn utilisation(&self) -> f64 {
         let capacity = self.capacity();
@@ -181,19 +209,20 @@ impl GpuState {
 
     /// Checks that no partition is over its quota and that a partition with
     /// no replica has nothing charged. Returns the first inconsistency.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BooksError> {
         for (index, p) in self.partitions.iter().enumerate() {
             if p.used > p.capacity {
-                return Err(format!(
-                    "partition {index} over-committed: {} GiB used of {} GiB",
-                    p.used, p.capacity
-                ));
+                return Err(BooksError::OverCommitted {
+                    partition: index,
+                    used: p.used,
+                    capacity: p.capacity,
+                });
             }
             if p.replicas == 0 && p.used != Mib::ZERO {
-                return Err(format!(
-                    "partition {index} has {} GiB charged but no replica",
-                    p.used
-                ));
+                return Err(BooksError::ChargeWithoutReplica {
+                    partition: index,
+                    used: p.used,
+                });
             }
         }
         Ok(())

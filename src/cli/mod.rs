@@ -9,12 +9,17 @@ mod simulate;
 mod study;
 mod table;
 
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use aimsim::profile::Catalog;
+use aimsim::hardware::{LayoutError, LayoutParseError};
+use aimsim::profile::validate::FolderError;
+use aimsim::profile::{Catalog, CatalogError, LookupError, SizingError};
+use aimsim::report::study::ResultsCsvError;
+use aimsim::scenario::{NotSweepable, ScenarioError, SourceError};
+use aimsim::schedule::Policy;
+use aimsim::sweep::SweepError;
 
 /// Simulation and capacity planning for AMD Instinct GPU fleets shared by
 /// LLM deployments.
@@ -51,6 +56,16 @@ enum Command {
     Merge(study::MergeArgs),
 }
 
+/// Parses a policy name: the registry's names, listed with what each does
+/// in `--help`.
+pub fn policy_parser() -> impl clap::builder::TypedValueParser<Value = Policy> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        Policy::ALL.map(|policy| PossibleValue::new(policy.name()).help(policy.summary())),
+    )
+    .map(|name| name.parse::<Policy>().expect("a registered name"))
+}
+
 /// Output format of commands that report data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -62,29 +77,94 @@ pub enum Format {
     Csv,
 }
 
-/// A command failed. The message is one line; the kind picks the exit code.
-#[derive(Debug)]
+/// Why a command failed. The message is one line;
+/// [`CliError::exit_code`] is the one place that decides between a usage
+/// error and a failure.
+#[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// The arguments are wrong (exit 2).
+    /// A flag's value is wrong, or flags contradict each other.
+    #[error("{0}")]
     Usage(String),
-    /// The command ran into bad data or could not complete (exit 1).
-    Failure(String),
+    /// A layout given by flags cannot be parsed.
+    #[error(transparent)]
+    LayoutFlag(#[from] LayoutParseError),
+    /// A layout given by flags does not fit the GPU kind.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A file cannot be read.
+    #[error("cannot read {what} {path}: {error}", path = path.display())]
+    Read {
+        /// What the file is (`scenario`, `sizing table`).
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A report or profiles cannot be written.
+    #[error("cannot write {what} to {path}: {error}", path = path.display())]
+    Write {
+        /// What was being written.
+        what: &'static str,
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A scenario file is malformed.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A scenario cannot be swept.
+    #[error("{path}: {error}", path = path.display())]
+    NotSweepable {
+        /// The scenario file.
+        path: PathBuf,
+        /// Why.
+        error: NotSweepable,
+    },
+    /// A workload cannot be read or replayed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A sweep or plan run failed.
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+    /// A folder of profiles cannot be loaded.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// A folder of profiles cannot be read.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    /// A model or precision the catalog lacks.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// A sizing table is malformed.
+    #[error(transparent)]
+    Sizing(#[from] SizingError),
+    /// A shard's results cannot be read back.
+    #[error(transparent)]
+    Results(#[from] ResultsCsvError),
+    /// Shards that cannot be merged.
+    #[error("{0}")]
+    Merge(String),
+    /// The command ran, and what it found is a failure (requests rejected,
+    /// profiles with errors, nothing matching a filter).
+    #[error("{0}")]
+    Found(String),
+    /// Worker threads cannot be started.
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 impl CliError {
-    /// 2 for usage errors, 1 for failures.
+    /// 2 for usage errors (wrong flags, a trace the scenario needs but the
+    /// command line does not give), 1 for every other failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Usage(_) => 2,
-            CliError::Failure(_) => 1,
-        }
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Usage(message) | CliError::Failure(message) => f.write_str(message),
+            CliError::Usage(_)
+            | CliError::LayoutFlag(_)
+            | CliError::Layout(_)
+            | CliError::Source(SourceError::MissingTrace(_)) => 2,
+            _ => 1,
         }
     }
 }
@@ -105,8 +185,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 /// The catalog from `--profiles DIR`, or the built-in one.
 fn load_catalog(dir: Option<&std::path::Path>) -> Result<Catalog, CliError> {
-    match dir {
-        Some(dir) => Catalog::load(dir).map_err(|e| CliError::Failure(e.to_string())),
-        None => Ok(Catalog::builtin()),
-    }
+    Ok(match dir {
+        Some(dir) => Catalog::load(dir)?,
+        None => Catalog::builtin(),
+    })
 }

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::{Catalog, Precision, Variant, VariantId};
-use aimsim::schedule::{Demand, PartitionRef, PlacementRequest, Policy, RejectCode, Scheduler};
-use aimsim::workload::{ClassId, DemandMix};
+use aimsim::schedule::{
+    Demand, DemandMix, PartitionRef, PlacementRequest, Policy, RejectCode, Scheduler,
+};
 
 use super::table::Table;
 use super::{CliError, Format};
@@ -41,9 +42,9 @@ pub struct PlaceArgs {
     /// Custom partition sizes in GiB, e.g. 40,40,40,40 (sum <= GPU - 4 GiB).
     #[arg(long, value_name = "SIZES")]
     partitions: Option<String>,
-    /// Placement policy: aim, first-fit, best-fit or frag-aware (which
-    /// scores with the mix of the requests given).
-    #[arg(long, default_value = "aim")]
+    /// Placement policy (frag-aware scores with the mix of the requests
+    /// given).
+    #[arg(long, default_value = "aim", ignore_case = true, value_parser = super::policy_parser())]
     policy: Policy,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -197,18 +198,17 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
         .into_iter()
         .map(|spec| {
             let precision = spec.precision.unwrap_or(args.precision);
-            let variant = catalog
-                .find(&spec.model, precision)
-                .map_err(|e| CliError::Failure(e.to_string()))?;
+            let variant = catalog.find(&spec.model, precision)?;
             Ok(Resolved { spec, variant })
         })
         .collect::<Result<Vec<_>, CliError>>()?;
 
-    let mut fleet = Scheduler::uniform(args.policy, &layout, args.gpus as usize);
-    fleet.set_demand_mix(DemandMix::new(resolved.iter().map(|r| {
-        let variant = catalog.variant(r.variant);
-        (demand_of(variant), ClassId(r.variant.0), 1)
-    })));
+    let mix = DemandMix::new(
+        resolved
+            .iter()
+            .map(|r| (demand_of(catalog.variant(r.variant)), 1)),
+    );
+    let mut fleet = Scheduler::uniform(args.policy.configure(&mix), &layout, args.gpus as usize);
     let outcomes: Vec<Outcome> = resolved
         .iter()
         .enumerate()
@@ -218,7 +218,7 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
     let text = match args.format {
         Format::Table => render_table(&report),
         Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
-        Format::Csv => render_csv(&report)?,
+        Format::Csv => render_csv(&report),
     };
     print!("{text}");
     if report.placed < report.requested {
@@ -235,7 +235,7 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
         if never > 0 {
             let _ = write!(message, " ({never} can never fit {})", layout);
         }
-        return Err(CliError::Failure(message));
+        return Err(CliError::Found(message));
     }
     Ok(())
 }
@@ -246,9 +246,7 @@ fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
         .as_deref()
         .or(args.mode.as_deref())
         .unwrap_or("SPX");
-    let spec: LayoutSpec = text
-        .parse()
-        .map_err(|e: aimsim::hardware::LayoutParseError| CliError::Usage(e.to_string()))?;
+    let spec: LayoutSpec = text.parse()?;
     if args.partitions.is_some() != matches!(spec, LayoutSpec::Custom(_)) {
         let flag = if args.partitions.is_some() {
             "--partitions takes sizes"
@@ -257,8 +255,7 @@ fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
         };
         return Err(CliError::Usage(format!("{flag}, not `{text}`")));
     }
-    spec.build(args.gpu)
-        .map_err(|e| CliError::Usage(e.to_string()))
+    Ok(spec.build(args.gpu)?)
 }
 
 fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
@@ -416,9 +413,8 @@ fn render_table(report: &Report) -> String {
     out
 }
 
-fn render_csv(report: &Report) -> Result<String, CliError> {
+fn render_csv(report: &Report) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| CliError::Failure(format!("cannot write CSV: {e}"));
     writer
         .write_record([
             "order",
@@ -434,7 +430,7 @@ fn render_csv(report: &Report) -> Result<String, CliError> {
             "code",
             "reason",
         ])
-        .map_err(fail)?;
+        .expect("writing to memory");
     for o in &report.requests {
         writer
             .write_record([
@@ -451,12 +447,10 @@ fn render_csv(report: &Report) -> Result<String, CliError> {
                 o.code.unwrap_or_default().to_string(),
                 o.reason.clone().unwrap_or_default(),
             ])
-            .map_err(fail)?;
+            .expect("writing to memory");
     }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| CliError::Failure(format!("cannot write CSV: {e}")))?;
-    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8"))
+    let bytes = writer.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
 }
 
 #[cfg(test)]

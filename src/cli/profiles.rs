@@ -64,17 +64,20 @@ pub fn run(command: ProfilesCommand, profiles: Option<&Path>) -> Result<(), CliE
 fn generate(table: Option<&Path>, out: &Path) -> Result<(), CliError> {
     let table = match table {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Failure(format!("cannot read sizing table {}: {e}", path.display()))
+            let text = std::fs::read_to_string(path).map_err(|error| CliError::Read {
+                what: "sizing table",
+                path: path.to_path_buf(),
+                error,
             })?;
-            SizingTable::parse(&text, &path.display().to_string())
-                .map_err(|e| CliError::Failure(e.to_string()))?
+            SizingTable::parse(&text, &path.display().to_string())?
         }
         None => SizingTable::builtin(),
     };
     let files = generate_profiles(&table);
-    let written = write_profiles(&files, out).map_err(|e| {
-        CliError::Failure(format!("cannot write profiles to {}: {e}", out.display()))
+    let written = write_profiles(&files, out).map_err(|error| CliError::Write {
+        what: "profiles",
+        path: out.to_path_buf(),
+        error,
     })?;
     eprintln!(
         "wrote {} profiles of {} models to {}",
@@ -86,7 +89,7 @@ fn generate(table: Option<&Path>, out: &Path) -> Result<(), CliError> {
 }
 
 fn validate(dir: &Path) -> Result<(), CliError> {
-    let inspection = inspect_dir(dir).map_err(|e| CliError::Failure(e.to_string()))?;
+    let inspection = inspect_dir(dir)?;
     for finding in &inspection.findings {
         println!("{finding}");
     }
@@ -104,7 +107,7 @@ fn validate(dir: &Path) -> Result<(), CliError> {
         inspection.warning_count()
     );
     if inspection.error_count() > 0 {
-        return Err(CliError::Failure(summary));
+        return Err(CliError::Found(summary));
     }
     eprintln!("{summary}");
     Ok(())
@@ -142,7 +145,7 @@ fn list(
         }
     }
     if table.is_empty() {
-        return Err(CliError::Failure(format!(
+        return Err(CliError::Found(format!(
             "no profile in {} matches the filters",
             catalog.source()
         )));
@@ -152,9 +155,7 @@ fn list(
 }
 
 fn show(catalog: &Catalog, model: &str, gpu: GpuKind) -> Result<(), CliError> {
-    let ids = catalog
-        .model(model)
-        .map_err(|e| CliError::Failure(e.to_string()))?;
+    let ids = catalog.model(model)?;
     let modes: Vec<(ComputeMode, MemoryMode)> = ComputeMode::ALL
         .iter()
         .filter_map(|&c| gpu.valid_modes().into_iter().find(|&(vc, _)| vc == c))

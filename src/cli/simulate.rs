@@ -31,7 +31,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Placement policy, overriding fleet.policy.
-    #[arg(long)]
+    #[arg(long, ignore_case = true, value_parser = super::policy_parser())]
     policy: Option<Policy>,
     /// Override a scenario key before it is checked, e.g.
     /// --set fleet.gpus.0.count=16 --set 'workload.precision_mix={int4=1.0}'.
@@ -44,18 +44,27 @@ pub struct SimulateArgs {
 
 /// Reads and checks a scenario file, applying `--set` overrides.
 pub fn load_scenario(path: &Path, overrides: &[String]) -> Result<Scenario, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Failure(format!("cannot read scenario {}: {e}", path.display())))?;
-    Scenario::parse(&text, &path.display().to_string(), overrides)
-        .map_err(|e| CliError::Failure(e.to_string()))
+    let text = std::fs::read_to_string(path).map_err(|error| CliError::Read {
+        what: "scenario",
+        path: path.to_path_buf(),
+        error,
+    })?;
+    Ok(Scenario::parse(
+        &text,
+        &path.display().to_string(),
+        overrides,
+    )?)
 }
 
-/// A usage error for a missing trace path, a failure otherwise.
-pub fn source_error(error: SourceError) -> CliError {
-    match error {
-        SourceError::MissingTrace(_) => CliError::Usage(error.to_string()),
-        other => CliError::Failure(other.to_string()),
-    }
+/// Writes a report folder atomically and says where it went.
+pub fn write_report(out: &Path, files: &[(String, String)]) -> Result<(), CliError> {
+    report::write_report_dir(out, files).map_err(|error| CliError::Write {
+        what: "the report",
+        path: out.to_path_buf(),
+        error,
+    })?;
+    eprintln!("report written to {}", out.display());
+    Ok(())
 }
 
 /// The folder relative paths in a scenario file are resolved against.
@@ -75,9 +84,8 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         catalog,
         scenario_dir(&args.scenario),
         args.trace.as_deref(),
-    )
-    .map_err(source_error)?;
-    let survey = source.survey(true).map_err(source_error)?;
+    )?;
+    let survey = source.survey(true)?;
     let header = RunHeader {
         scenario: scenario.name.clone(),
         seed,
@@ -95,35 +103,14 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         RunMode::Fill(spec) => {
             let fleet = scenario
                 .fleet
-                .build()
-                .map_err(|e| CliError::Failure(e.to_string()))?;
+                .build(&survey.mix)
+                .map_err(SourceError::from)?;
             let mut scheduler = fleet.scheduler;
             let points = run_fill(&mut scheduler, &survey.mix, spec, seed);
-            let last = points.last().cloned();
-            let mut rows = vec![
-                ("scenario".to_string(), header.scenario.clone()),
-                ("seed".into(), seed.to_string()),
-                ("policy".into(), header.policy.clone()),
-                ("fleet".into(), header.fleet.clone()),
-                ("workload".into(), header.workload.clone()),
-            ];
-            if let Some(p) = last {
-                rows.extend([
-                    ("requested_share".into(), report::decimal(p.requested)),
-                    ("allocation_ratio".into(), report::decimal(p.allocated)),
-                    ("placed".into(), p.placed.to_string()),
-                    ("rejected".into(), p.rejected.to_string()),
-                    ("gpus_busy".into(), p.gpus_busy.to_string()),
-                    ("fragmentation".into(), report::decimal(p.fragmentation)),
-                ]);
-            }
-            let metrics = report::csv_text(
-                &["metric", "value"],
-                rows.iter().map(|(k, v)| vec![k.clone(), v.clone()]),
-            );
+            let rows = report::fill_summary_rows(&header, &points);
             (
                 vec![
-                    ("metrics.csv".to_string(), metrics),
+                    ("metrics.csv".to_string(), report::rows_csv(&rows)),
                     ("fill.csv".into(), report::fill_csv(&points)),
                 ],
                 rows,
@@ -133,9 +120,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         RunMode::Replay => {
             let config = scenario.run_config(survey.last_arrival);
             let mut reporter = ProgressReporter::new(scenario.horizon.or(survey.last_arrival));
-            let result = source
-                .replay(seed, &survey, config, &mut |p| reporter.report(p))
-                .map_err(source_error)?;
+            let result = source.replay(seed, &survey, config, &mut |p| reporter.report(p))?;
             reporter.finish();
             let files = vec![
                 (
@@ -155,10 +140,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
             (files, report::summary_rows(&header, &result), Some(result))
         }
     };
-    report::write_report_dir(&out, &files).map_err(|e| {
-        CliError::Failure(format!("cannot write the report to {}: {e}", out.display()))
-    })?;
-    eprintln!("report written to {}", out.display());
+    write_report(&out, &files)?;
     print_summary(args.format, &rows, class_table.as_ref(), &files);
     Ok(())
 }

@@ -10,15 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use aimsim::hardware::GpuKind;
 use aimsim::profile::Catalog;
-use aimsim::report::sweep::{
+use aimsim::report::study::{
     parse_results_csv, plan_charts, plan_csv, plan_markdown, plan_searches_csv, results_csv,
-    summarise, summary_csv, sweep_charts, sweep_markdown, StudyHeader,
+    summary_csv, sweep_charts, sweep_markdown, StudyHeader,
 };
-use aimsim::report::write_report_dir;
-use aimsim::scenario::Scenario;
-use aimsim::sweep::{plan, Cell, FitCriterion, RunRow, Shard, SweepSpec, Sweeper};
+use aimsim::scenario::{Scenario, SweepSpec};
+use aimsim::sweep::{plan, summarise, Cell, FitCriterion, GridShard, RunRow, Sweeper};
 
-use super::simulate::{load_scenario, scenario_dir};
+use super::simulate::{load_scenario, scenario_dir, write_report};
 use super::CliError;
 
 /// Options shared by `sweep` and `plan`.
@@ -50,7 +49,7 @@ pub struct SweepArgs {
     /// Run only shard K of N of the grid (points K-1, K-1+N, ...); combine
     /// shards with `aimsim merge`.
     #[arg(long, value_name = "K/N")]
-    shard: Option<Shard>,
+    shard: Option<GridShard>,
 }
 
 /// Which estimate of the fit rate must reach the target.
@@ -113,7 +112,10 @@ fn prepare(args: &StudyArgs, verb: &str, target_fit: Option<f64>) -> Result<Stud
     let scenario = load_scenario(&args.scenario, &args.overrides)?;
     let mut spec = scenario
         .sweep_spec()
-        .map_err(|e| CliError::Failure(format!("{}: {e}", args.scenario.display())))?;
+        .map_err(|error| CliError::NotSweepable {
+            path: args.scenario.clone(),
+            error,
+        })?;
     if let Some(seeds) = args.seeds {
         spec.seeds = seeds;
     }
@@ -159,10 +161,7 @@ fn with_threads<T: Send>(
     if let Some(n) = threads {
         builder = builder.num_threads(n as usize);
     }
-    let pool = builder
-        .build()
-        .map_err(|e| CliError::Failure(format!("cannot start worker threads: {e}")))?;
-    Ok(pool.install(work))
+    Ok(builder.build()?.install(work))
 }
 
 /// A progress bar on stderr with the time left (drawn only on a terminal).
@@ -173,14 +172,6 @@ fn progress(total: u64, unit: &str) -> ProgressBar {
             .expect("a valid template"),
     );
     bar
-}
-
-fn write(out: &Path, files: &[(String, String)]) -> Result<(), CliError> {
-    write_report_dir(out, files).map_err(|e| {
-        CliError::Failure(format!("cannot write the report to {}: {e}", out.display()))
-    })?;
-    eprintln!("report written to {}", out.display());
-    Ok(())
 }
 
 fn default_out(name: &str, leaf: &str) -> PathBuf {
@@ -197,7 +188,7 @@ fn summary(files: &[(String, String)]) -> &str {
 
 /// Every file of an unsharded sweep report, from its rows alone.
 fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(String, String)> {
-    let points = summarise(header, cells, rows);
+    let points = summarise(&header.prices, cells, rows);
     let mut files = vec![
         ("results.csv".to_string(), results_csv(header, cells, rows)),
         ("summary.csv".to_string(), summary_csv(&points)),
@@ -212,8 +203,8 @@ fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(St
 
 pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
     let study = prepare(&args.study, "sweep", None)?;
-    let shard = args.shard.unwrap_or(Shard::ALL);
-    let cells = study.spec.cells();
+    let shard = args.shard.unwrap_or(GridShard::ALL);
+    let cells = aimsim::sweep::cells(&study.spec);
     let runs = cells.iter().filter(|c| shard.contains(c.index)).count() as u64
         * u64::from(study.spec.seeds);
     let sweeper = Sweeper::new(
@@ -225,17 +216,16 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
     let bar = progress(runs, "runs");
     let rows = with_threads(args.study.threads, || {
         sweeper.sweep(&study.spec, shard, &|| bar.inc(1))
-    })?
-    .map_err(|e| CliError::Failure(e.to_string()))?;
+    })??;
     bar.finish_and_clear();
-    if shard == Shard::ALL {
+    if shard == GridShard::ALL {
         let files = sweep_files(&study.header, &cells, &rows);
         let out = args
             .study
             .out
             .clone()
             .unwrap_or_else(|| default_out(&study.scenario.name, "sweep"));
-        write(&out, &files)?;
+        write_report(&out, &files)?;
         print!("{}", summary(&files));
         return Ok(());
     }
@@ -277,7 +267,7 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
             &format!("sweep-shard-{}-of-{}", shard.index, shard.count),
         )
     });
-    write(&out, &files)?;
+    write_report(&out, &files)?;
     eprintln!(
         "shard {shard}: {} runs; combine the shards with `aimsim merge`",
         rows.len()
@@ -306,31 +296,30 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     let mut manifests: Vec<(PathBuf, ShardManifest)> = Vec::new();
     for dir in &args.shards {
         let path = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            CliError::Failure(format!("{}: not a shard folder ({e})", dir.display()))
-        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| CliError::Merge(format!("{}: not a shard folder ({e})", dir.display())))?;
         let manifest: ShardManifest = serde_json::from_str(&text)
-            .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
+            .map_err(|e| CliError::Merge(format!("{}: {e}", path.display())))?;
         manifests.push((dir.clone(), manifest));
     }
     let first = manifests[0].1.clone();
-    let shard_of = |m: &ShardManifest, dir: &Path| -> Result<Shard, CliError> {
+    let shard_of = |m: &ShardManifest, dir: &Path| -> Result<GridShard, CliError> {
         m.shard
-            .parse::<Shard>()
-            .map_err(|e| CliError::Failure(format!("{}: {e}", dir.display())))
+            .parse::<GridShard>()
+            .map_err(|e| CliError::Merge(format!("{}: {e}", dir.display())))
     };
     let count = shard_of(&first, &manifests[0].0)?.count;
     let mut seen = vec![false; count as usize];
     for (dir, m) in &manifests {
         let differs = |what: &str| {
-            CliError::Failure(format!(
+            CliError::Merge(format!(
                 "{}: a shard of a different {what} than {}",
                 dir.display(),
                 manifests[0].0.display()
             ))
         };
         if m.aimsim != env!("CARGO_PKG_VERSION") {
-            return Err(CliError::Failure(format!(
+            return Err(CliError::Merge(format!(
                 "{}: written by aimsim {}, this is {}; merge with the version that ran the shards",
                 dir.display(),
                 m.aimsim,
@@ -354,11 +343,11 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
             )));
         }
         if std::mem::replace(&mut seen[(shard.index - 1) as usize], true) {
-            return Err(CliError::Failure(format!("shard {shard} is given twice")));
+            return Err(CliError::Merge(format!("shard {shard} is given twice")));
         }
     }
     if let Some(missing) = seen.iter().position(|s| !s) {
-        return Err(CliError::Failure(format!(
+        return Err(CliError::Merge(format!(
             "shard {}/{count} is missing",
             missing + 1
         )));
@@ -367,17 +356,19 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     let mut rows: Vec<RunRow> = Vec::new();
     for (dir, _) in &manifests {
         let path = dir.join("results.csv");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
-        let (shard_cells, shard_rows) =
-            parse_results_csv(&text, &path.display().to_string()).map_err(CliError::Failure)?;
+        let text = std::fs::read_to_string(&path).map_err(|error| CliError::Read {
+            what: "shard results",
+            path: path.clone(),
+            error,
+        })?;
+        let (shard_cells, shard_rows) = parse_results_csv(&text, &path.display().to_string())?;
         cells.extend(shard_cells.into_iter().map(|c| (c.index, c)));
         rows.extend(shard_rows);
     }
     rows.sort_by_key(|r| (r.cell, r.replication));
     let cells: Vec<Cell> = cells.into_values().collect();
     if cells.len() != first.points || cells.iter().enumerate().any(|(i, c)| c.index != i) {
-        return Err(CliError::Failure(format!(
+        return Err(CliError::Merge(format!(
             "the shards hold {} of the {} grid points: a results.csv is incomplete",
             cells.len(),
             first.points
@@ -386,7 +377,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     for cell in &cells {
         let runs = rows.iter().filter(|r| r.cell == cell.index).count();
         if runs != first.seeds as usize {
-            return Err(CliError::Failure(format!(
+            return Err(CliError::Merge(format!(
                 "grid point {} has {runs} runs in the shards, not {} (one per seed): a results.csv is incomplete",
                 cell.index, first.seeds
             )));
@@ -404,7 +395,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
             .map(|(k, v)| {
                 k.parse::<GpuKind>()
                     .map(|k| (k, *v))
-                    .map_err(|e| CliError::Failure(e.to_string()))
+                    .map_err(|e| CliError::Merge(e.to_string()))
             })
             .collect::<Result<_, _>>()?,
     };
@@ -413,7 +404,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&first.scenario, "sweep"));
-    write(&out, &files)?;
+    write_report(&out, &files)?;
     print!("{}", summary(&files));
     Ok(())
 }
@@ -444,7 +435,7 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario_dir(&args.study.scenario),
         args.study.trace.as_deref(),
     );
-    let points = study.spec.plan_cells().len() as u64;
+    let points = aimsim::sweep::plan_cells(&study.spec).len() as u64;
     let bar = progress(points, "grid points");
     let rows = with_threads(args.study.threads, || {
         plan(
@@ -454,8 +445,7 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
             criterion,
             &|| bar.inc(1),
         )
-    })?
-    .map_err(|e| CliError::Failure(e.to_string()))?;
+    })??;
     bar.finish_and_clear();
     let mut files = vec![
         ("plan.csv".to_string(), plan_csv(&header, criterion, &rows)),
@@ -471,7 +461,7 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&study.scenario.name, "plan"));
-    write(&out, &files)?;
+    write_report(&out, &files)?;
     print!("{}", summary(&files));
     Ok(())
 }

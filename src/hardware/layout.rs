@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::units::Mib;
 
 use super::gpu::GpuKind;
-use super::mode::{ComputeMode, MemoryMode};
+use super::mode::{ComputeMode, MemoryMode, UnknownMode};
 
 /// Memory the AIM runtime reserves on a GPU laid out with custom sizes
 /// (`system_overhead_gb = 4`). Mode layouts are driver quotas and reserve
@@ -188,8 +188,12 @@ impl FromStr for LayoutSpec {
             None => (trimmed, "NPS1"),
         };
         Ok(LayoutSpec::Mode(
-            compute.parse().map_err(fail)?,
-            memory.parse().map_err(fail)?,
+            compute
+                .parse()
+                .map_err(|e: UnknownMode| fail(e.to_string()))?,
+            memory
+                .parse()
+                .map_err(|e: UnknownMode| fail(e.to_string()))?,
         ))
     }
 }

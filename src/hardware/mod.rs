@@ -14,4 +14,4 @@ pub use layout::{
     Layout, LayoutError, LayoutParseError, LayoutSpec, MAX_PARTITIONS, MIN_PARTITION,
     SYSTEM_OVERHEAD,
 };
-pub use mode::{ComputeMode, MemoryMode};
+pub use mode::{ComputeMode, MemoryMode, UnknownMode};

@@ -83,24 +83,35 @@ impl fmt::Display for MemoryMode {
     }
 }
 
+/// The text names no partition mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownMode {
+    /// Not SPX, DPX, QPX or CPX.
+    #[error("unknown compute mode `{0}`; expected SPX, DPX, QPX or CPX")]
+    Compute(String),
+    /// Not NPS1, NPS2 or NPS4.
+    #[error("unknown memory mode `{0}`; expected NPS1, NPS2 or NPS4")]
+    Memory(String),
+}
+
 impl FromStr for ComputeMode {
-    type Err = String;
+    type Err = UnknownMode;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         ComputeMode::ALL
             .into_iter()
             .find(|m| m.name().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| format!("unknown compute mode `{text}`; expected SPX, DPX, QPX or CPX"))
+            .ok_or_else(|| UnknownMode::Compute(text.to_string()))
     }
 }
 
 impl FromStr for MemoryMode {
-    type Err = String;
+    type Err = UnknownMode;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         MemoryMode::ALL
             .into_iter()
             .find(|m| m.name().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| format!("unknown memory mode `{text}`; expected NPS1, NPS2 or NPS4"))
+            .ok_or_else(|| UnknownMode::Memory(text.to_string()))
     }
 }

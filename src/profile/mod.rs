@@ -15,7 +15,7 @@ pub mod validate;
 
 pub use catalog::{Catalog, CatalogError, LookupError, Variant, VariantId};
 pub use generate::{generate_profiles, render_profile, write_profiles, GeneratedFile};
-pub use precision::Precision;
+pub use precision::{MixError, Precision, PrecisionMix};
 pub use schema::{
     parse_parameter_count, GpuSharing, Metadata, PartitionConfig, Profile, QosPriority,
     ResourceRequirements,

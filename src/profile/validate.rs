@@ -421,12 +421,12 @@ fn check_partition_fields(p: &Profile, sink: &mut FindingSink) {
     let sharing = &p.gpu_sharing;
     let compute = sharing.compute_mode.as_deref().map(|text| {
         text.parse::<ComputeMode>()
-            .map_err(|err| sink.error("gpu_sharing.compute_mode", err))
+            .map_err(|err| sink.error("gpu_sharing.compute_mode", err.to_string()))
             .ok()
     });
     let memory = sharing.memory_mode.as_deref().map(|text| {
         text.parse::<MemoryMode>()
-            .map_err(|err| sink.error("gpu_sharing.memory_mode", err))
+            .map_err(|err| sink.error("gpu_sharing.memory_mode", err.to_string()))
             .ok()
     });
     if let (Some(Some(c)), Some(Some(m))) = (compute, memory) {

@@ -4,12 +4,13 @@
 
 mod atomic;
 mod simulation;
+pub mod study;
 pub mod svg;
-pub mod sweep;
 
 pub use atomic::write_report_dir;
 pub use simulation::{
-    by_class_csv, by_model_csv, fill_csv, metrics_csv, summary_rows, timeseries_csv, RunHeader,
+    by_class_csv, by_model_csv, fill_csv, fill_summary_rows, metrics_csv, rows_csv, summary_rows,
+    timeseries_csv, RunHeader,
 };
 
 /// Formats a ratio or mean with six decimals: stable bytes, easy to read.

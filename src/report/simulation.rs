@@ -119,12 +119,7 @@ fn add(total: &mut ClassCounts, counts: &ClassCounts) {
 
 /// `metrics.csv`: one `metric,value` row per summary figure.
 pub fn metrics_csv(header: &RunHeader, result: &RunResult) -> String {
-    csv_text(
-        &["metric", "value"],
-        summary_rows(header, result)
-            .into_iter()
-            .map(|(k, v)| vec![k, v]),
-    )
+    rows_csv(&summary_rows(header, result))
 }
 
 const COUNT_COLUMNS: [&str; 6] = [
@@ -241,5 +236,36 @@ pub fn fill_csv(points: &[FillPoint]) -> String {
                 decimal(p.fragmentation),
             ]
         }),
+    )
+}
+
+/// `(metric, value)` rows of a fill experiment: its header and where the
+/// fill stopped (the last point).
+pub fn fill_summary_rows(header: &RunHeader, points: &[FillPoint]) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("scenario".to_string(), header.scenario.clone()),
+        ("seed".into(), header.seed.to_string()),
+        ("policy".into(), header.policy.clone()),
+        ("fleet".into(), header.fleet.clone()),
+        ("workload".into(), header.workload.clone()),
+    ];
+    if let Some(p) = points.last() {
+        rows.extend([
+            ("requested_share".into(), decimal(p.requested)),
+            ("allocation_ratio".into(), decimal(p.allocated)),
+            ("placed".into(), p.placed.to_string()),
+            ("rejected".into(), p.rejected.to_string()),
+            ("gpus_busy".into(), p.gpus_busy.to_string()),
+            ("fragmentation".into(), decimal(p.fragmentation)),
+        ]);
+    }
+    rows
+}
+
+/// `metrics.csv` from `(metric, value)` rows.
+pub fn rows_csv(rows: &[(String, String)]) -> String {
+    csv_text(
+        &["metric", "value"],
+        rows.iter().map(|(k, v)| vec![k.clone(), v.clone()]),
     )
 }

@@ -4,13 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::hardware::LayoutError;
 use crate::profile::Catalog;
-use crate::sim::{simulate, Progress, RunConfig, RunResult, SimError};
+use crate::schedule::DemandMix;
+use crate::sim::{simulate, PastEvent, Progress, RunConfig, RunResult, SimError};
 use crate::time::SimTime;
 use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
-use crate::workload::synthetic::{SyntheticSpec, SyntheticWorkload};
+use crate::workload::synthetic::{SyntheticError, SyntheticSpec, SyntheticWorkload};
 use crate::workload::trace::TraceWorkload;
-use crate::workload::{scan, DemandMix, Skipped, Workload, WorkloadError};
+use crate::workload::{scan, Skipped, Workload, WorkloadError};
 
 use super::{Scenario, WorkloadSpec};
 
@@ -23,9 +25,34 @@ pub enum SourceError {
     /// A malformed record, or a file that cannot be read.
     #[error(transparent)]
     Workload(#[from] WorkloadError),
-    /// The workload cannot be built or replayed as described.
-    #[error("{0}")]
-    Invalid(String),
+    /// The synthetic generator cannot be built as described.
+    #[error("{scenario}: workload: {error}")]
+    Synthetic {
+        /// The scenario's name.
+        scenario: String,
+        /// Why.
+        error: SyntheticError,
+    },
+    /// Trace rows name models the catalog lacks, and the scenario does not
+    /// skip them.
+    #[error("{path}: {rows} rows name models the catalog lacks: {models}; set workload.skip_unknown_models = true to skip them")]
+    UnknownModels {
+        /// The trace.
+        path: String,
+        /// Rows concerned.
+        rows: u64,
+        /// Each model with its row count.
+        models: String,
+    },
+    /// A trace with nothing to replay.
+    #[error("{0}: no request to replay")]
+    EmptyTrace(String),
+    /// The fleet's layouts do not fit its kinds.
+    #[error(transparent)]
+    Fleet(#[from] LayoutError),
+    /// The replay stopped on an event in the past.
+    #[error("the workload went back in time: {0}")]
+    PastEvent(#[from] PastEvent),
 }
 
 /// What a first look at a workload tells.
@@ -97,8 +124,12 @@ impl<'a> WorkloadSource<'a> {
         if spec.models.is_empty() {
             spec.models = self.catalog.model_ids().map(str::to_string).collect();
         }
-        let workload = SyntheticWorkload::new(spec, self.catalog, seed)
-            .map_err(|e| SourceError::Invalid(format!("{}: workload: {e}", self.scenario.name)))?;
+        let workload = SyntheticWorkload::new(spec, self.catalog, seed).map_err(|error| {
+            SourceError::Synthetic {
+                scenario: self.scenario.name.clone(),
+                error,
+            }
+        })?;
         Ok(match self.scenario.horizon {
             Some(horizon) => workload.until(horizon),
             None => workload,
@@ -142,15 +173,14 @@ impl<'a> WorkloadSource<'a> {
                 .iter()
                 .map(|s| format!("{} ({} rows)", s.what, s.rows))
                 .collect();
-            return Err(SourceError::Invalid(format!(
-                "{path}: {rows} rows name models the catalog lacks: {}; set workload.skip_unknown_models = true to skip them",
-                list.join("; ")
-            )));
+            return Err(SourceError::UnknownModels {
+                path: path.to_string(),
+                rows,
+                models: list.join("; "),
+            });
         }
         if found.requests == 0 {
-            return Err(SourceError::Invalid(format!(
-                "{path}: no request to replay"
-            )));
+            return Err(SourceError::EmptyTrace(path.to_string()));
         }
         Ok(Survey {
             mix: found.mix,
@@ -168,15 +198,11 @@ impl<'a> WorkloadSource<'a> {
         config: RunConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunResult, SourceError> {
-        let fleet = self
-            .scenario
-            .fleet
-            .build()
-            .map_err(|e| SourceError::Invalid(e.to_string()))?;
+        let fleet = self.scenario.fleet.build(&survey.mix)?;
         let mut workload = self.open(seed)?;
         simulate(fleet, workload.as_mut(), &survey.mix, config, progress).map_err(|e| match e {
             SimError::Workload(e) => SourceError::Workload(e),
-            other => SourceError::Invalid(other.to_string()),
+            SimError::PastEvent(e) => SourceError::PastEvent(e),
         })
     }
 
@@ -190,14 +216,12 @@ impl<'a> WorkloadSource<'a> {
         };
         match &self.scenario.workload {
             WorkloadSpec::Synthetic(spec) => format!(
-                "synthetic, {} arrivals, {} lifetimes, {}, fp16/int8/int4 {}/{}/{}",
+                "synthetic, {} arrivals, {} lifetimes, {}, fp16/int8/int4 {}",
                 spec.arrivals,
                 spec.lifetime,
                 spec.count
                     .map_or("until the horizon".into(), |c| format!("{c} requests")),
-                spec.precision_mix[0],
-                spec.precision_mix[1],
-                spec.precision_mix[2]
+                spec.precision_mix.shares().map(|s| s.to_string()).join("/")
             ),
             WorkloadSpec::Trace { .. } => format!("trace {}", trace_name()),
             WorkloadSpec::Alibaba {

@@ -4,6 +4,9 @@
 //! - A segment tree over GPUs keeps, for every k, the largest k-th-largest
 //!   free partition below each node: "the first GPU in index order with k
 //!   partitions of at least t free" (`aim`, `first-fit`) is one descent.
+//!   It also keeps the most free memory of any GPU below each node, so "the
+//!   GPU with the most free memory among those with k partitions of at
+//!   least t free" (`spread`) is a branch-and-bound descent.
 //! - A treap over every partition of the online GPUs, ordered by (free,
 //!   GPU, partition): "the least free memory that still fits, lowest index
 //!   first" (`best-fit`) is one lower-bound search, and the distinct free
@@ -47,6 +50,7 @@ impl FleetIndex {
     pub fn update(&mut self, index: u32, gpu: &GpuState, online: bool) {
         let base = self.first_partition[index as usize];
         let mut sorted = [0u64; MAX_PARTITIONS];
+        let mut total = 0;
         for (p, partition) in gpu.partitions().iter().enumerate() {
             let id = base + p as u32;
             let key = (partition.free().0, index, p as u32);
@@ -58,9 +62,10 @@ impl FleetIndex {
                 self.treap.insert(id, key);
             }
             sorted[p] = if online { partition.free().0 } else { 0 };
+            total += sorted[p];
         }
         sorted.sort_unstable_by(|a, b| b.cmp(a));
-        self.tree.set(index as usize, sorted);
+        self.tree.set(index as usize, sorted, total);
     }
 
     /// The first GPU at or after `start` with at least `k` partitions of at
@@ -68,6 +73,20 @@ impl FleetIndex {
     pub fn first_gpu(&self, start: u32, k: usize, threshold: Mib) -> Option<u32> {
         self.tree
             .first_from(start as usize, k - 1, threshold.0)
+            .map(|g| g as u32)
+    }
+
+    /// The GPU with the most free memory in all (lowest index among equals)
+    /// of those with at least `k` partitions of at least `threshold` free
+    /// that `excluded` does not hold for.
+    pub fn most_free_gpu_with_room(
+        &self,
+        k: usize,
+        threshold: Mib,
+        excluded: impl Fn(u32) -> bool,
+    ) -> Option<u32> {
+        self.tree
+            .most_total_with(k - 1, threshold.0, &excluded)
             .map(|g| g as u32)
     }
 
@@ -114,13 +133,16 @@ impl FleetIndex {
 }
 
 /// Segment tree over GPUs: node values are, for each k, the largest k-th
-/// largest free partition among the GPUs below.
+/// largest free partition among the GPUs below, and the most free memory of
+/// one GPU below.
 #[derive(Debug, Clone, Default)]
 struct KthTree {
     /// Leaves start here (a power of two).
     capacity: usize,
     len: usize,
     nodes: Vec<[u64; MAX_PARTITIONS]>,
+    /// The most free memory of one GPU below each node.
+    totals: Vec<u64>,
 }
 
 impl KthTree {
@@ -129,25 +151,83 @@ impl KthTree {
         if self.len > self.capacity {
             let capacity = self.len.next_power_of_two();
             let mut nodes = vec![[0; MAX_PARTITIONS]; 2 * capacity];
+            let mut totals = vec![0; 2 * capacity];
             if self.capacity > 0 {
                 nodes[capacity..capacity + self.capacity]
                     .copy_from_slice(&self.nodes[self.capacity..2 * self.capacity]);
+                totals[capacity..capacity + self.capacity]
+                    .copy_from_slice(&self.totals[self.capacity..2 * self.capacity]);
             }
             self.capacity = capacity;
             self.nodes = nodes;
+            self.totals = totals;
             for node in (1..capacity).rev() {
-                self.nodes[node] = max_of(&self.nodes[2 * node], &self.nodes[2 * node + 1]);
+                self.pull(node);
             }
         }
     }
 
-    fn set(&mut self, leaf: usize, values: [u64; MAX_PARTITIONS]) {
+    fn set(&mut self, leaf: usize, values: [u64; MAX_PARTITIONS], total: u64) {
         let mut node = self.capacity + leaf;
         self.nodes[node] = values;
+        self.totals[node] = total;
         while node > 1 {
             node /= 2;
-            self.nodes[node] = max_of(&self.nodes[2 * node], &self.nodes[2 * node + 1]);
+            self.pull(node);
         }
+    }
+
+    /// Recomputes `node` from its children.
+    fn pull(&mut self, node: usize) {
+        self.nodes[node] = max_of(&self.nodes[2 * node], &self.nodes[2 * node + 1]);
+        self.totals[node] = self.totals[2 * node].max(self.totals[2 * node + 1]);
+    }
+
+    /// The leaf with the largest total among those whose `k`-th largest
+    /// value is at least `threshold` and that `excluded` does not hold for;
+    /// the lowest among equals.
+    fn most_total_with(
+        &self,
+        k: usize,
+        threshold: u64,
+        excluded: &impl Fn(u32) -> bool,
+    ) -> Option<usize> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut best = None;
+        self.bound(1, 0, self.capacity, k, threshold, excluded, &mut best);
+        best.map(|(_, leaf)| leaf)
+    }
+
+    /// Left-to-right descent that skips subtrees with no leaf of room or
+    /// none that could beat `best` (an equal total further right loses).
+    #[allow(clippy::too_many_arguments)]
+    fn bound(
+        &self,
+        node: usize,
+        lo: usize,
+        hi: usize,
+        k: usize,
+        threshold: u64,
+        excluded: &impl Fn(u32) -> bool,
+        best: &mut Option<(u64, usize)>,
+    ) {
+        if lo >= self.len
+            || self.nodes[node][k] < threshold
+            || best.is_some_and(|(top, _)| self.totals[node] <= top)
+        {
+            return;
+        }
+        if hi - lo == 1 {
+            if !excluded(lo as u32) {
+                *best = Some((self.totals[node], lo));
+            }
+            return;
+        }
+        let mid = (lo + hi) / 2;
+        self.bound(2 * node, lo, mid, k, threshold, excluded, best);
+        self.bound(2 * node + 1, mid, hi, k, threshold, excluded, best);
     }
 
     fn first_from(&self, start: usize, k: usize, threshold: u64) -> Option<usize> {
@@ -356,12 +436,33 @@ mod tests {
         for _ in 0..5 {
             tree.push_leaf();
         }
-        tree.set(1, [10, 5, 0, 0, 0, 0, 0, 0]);
-        tree.set(3, [20, 20, 20, 0, 0, 0, 0, 0]);
+        tree.set(1, [10, 5, 0, 0, 0, 0, 0, 0], 15);
+        tree.set(3, [20, 20, 20, 0, 0, 0, 0, 0], 60);
         assert_eq!(tree.first_from(0, 0, 8), Some(1));
         assert_eq!(tree.first_from(2, 0, 8), Some(3));
         assert_eq!(tree.first_from(0, 1, 6), Some(3));
         assert_eq!(tree.first_from(0, 2, 21), None);
         assert_eq!(tree.first_from(4, 0, 1), None);
+    }
+
+    #[test]
+    fn the_tree_finds_the_most_free_leaf_with_room() {
+        let mut tree = KthTree::default();
+        for _ in 0..6 {
+            tree.push_leaf();
+        }
+        tree.set(0, [30, 0, 0, 0, 0, 0, 0, 0], 30);
+        tree.set(2, [10, 10, 10, 10, 0, 0, 0, 0], 40);
+        tree.set(4, [20, 20, 0, 0, 0, 0, 0, 0], 40);
+        tree.set(5, [25, 1, 0, 0, 0, 0, 0, 0], 26);
+        let none = |_: u32| false;
+        // Most free in all: leaves 2 and 4 tie at 40, the lower wins.
+        assert_eq!(tree.most_total_with(0, 1, &none), Some(2));
+        // A partition of 15: only leaves 0, 4 and 5 have one.
+        assert_eq!(tree.most_total_with(0, 15, &none), Some(4));
+        assert_eq!(tree.most_total_with(0, 15, &|g| g == 4), Some(0));
+        // Two partitions of 15: leaf 4 alone.
+        assert_eq!(tree.most_total_with(1, 15, &none), Some(4));
+        assert_eq!(tree.most_total_with(2, 15, &none), None);
     }
 }

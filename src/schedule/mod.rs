@@ -1,24 +1,29 @@
-//! Placement of model replicas onto the partitions of a fleet.
+//! Placement of model replicas onto the partitions of a set of GPUs.
 //!
-//! A [`Scheduler`] owns the fleet's [`GpuState`](crate::partition::GpuState)s
+//! A [`Scheduler`] owns the GPUs' [`GpuState`](crate::partition::GpuState)s
 //! and every live replica. [`Scheduler::schedule`] places a
-//! [`PlacementRequest`] with a [`Policy`] chosen by name (filter, then score)
-//! or returns a [`Rejection`] that says whether the request could never fit
-//! this fleet or only not now, and why. [`Scheduler::unschedule`] frees
+//! [`PlacementRequest`] with a [`Policy`] chosen by name (filter, then
+//! score; see [`policies`] for the registered ones and how to add one) or
+//! returns a [`Rejection`] that says whether the request could never fit
+//! these GPUs or only not now, and why. [`Scheduler::unschedule`] frees
 //! exactly what was charged.
 
+mod demand_mix;
 mod index;
-mod policy;
+pub mod policies;
 mod request;
 mod scheduler;
 mod search;
 
-pub use policy::{Policy, Scope, UnknownPolicy};
+pub use demand_mix::DemandMix;
+pub use policies::{ConfiguredPolicy, Policy, Scope, UnknownPolicy};
 pub use request::{
     Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
     ReplicaId, Shard, MAX_SHARDS,
 };
-pub use scheduler::{Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS};
+pub use scheduler::{
+    InvariantError, OnlineError, Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS,
+};
 
 #[cfg(test)]
 mod tests;

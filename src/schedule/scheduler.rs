@@ -1,23 +1,23 @@
-//! The fleet scheduler: places and frees replicas, keeps the books.
+//! The scheduler: places and frees replicas on a set of partitioned GPUs
+//! and keeps the books of what is charged where.
 
 use crate::hardware::Layout;
-use crate::partition::GpuState;
+use crate::partition::{BooksError, GpuState};
 use crate::units::Mib;
-use crate::workload::DemandMix;
 
 use super::index::FleetIndex;
-use super::policy::Policy;
+use super::policies::{ConfiguredPolicy, GpuPick, Policy};
 use super::request::{
     PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
     MAX_SHARDS,
 };
-use super::search::{find, pick_on_gpu, GpuPick};
+use super::search::Search;
 
-/// A fleet of partitioned GPUs and the replicas placed on it.
+/// Places replicas on a set of partitioned GPUs with one policy, frees
+/// them, and keeps every GPU's books and every live replica.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
-    policy: Policy,
-    demand_mix: DemandMix,
+    policy: ConfiguredPolicy,
     gpus: Vec<GpuState>,
     online: Vec<bool>,
     largest_partition: Mib,
@@ -59,12 +59,72 @@ struct Slot {
 #[error("replica {0} is not live (never placed, or already freed)")]
 pub struct UnscheduleError(pub ReplicaId);
 
+/// A GPU cannot be taken out of service or brought back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OnlineError {
+    /// The index names no GPU.
+    #[error("gpu {0} does not exist")]
+    NoSuchGpu(u32),
+    /// Only an empty GPU can go offline.
+    #[error("gpu {0} still holds a replica")]
+    Busy(u32),
+}
+
+/// The scheduler's books disagree with its GPUs (a bug, never bad input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantError {
+    /// A GPU's own books are inconsistent.
+    #[error("gpu {gpu}: {error}")]
+    Books {
+        /// The GPU.
+        gpu: u32,
+        /// What is wrong.
+        error: BooksError,
+    },
+    /// One replica is charged twice on one partition.
+    #[error("replica {replica} has two shards on {at}")]
+    DoubleShard {
+        /// The replica.
+        replica: ReplicaId,
+        /// The partition.
+        at: PartitionRef,
+    },
+    /// The count of live replicas drifted.
+    #[error("{stored} replicas stored but {counted} counted live")]
+    LiveCount {
+        /// Replicas with a stored placement.
+        stored: usize,
+        /// The counter.
+        counted: usize,
+    },
+    /// An offline GPU holds a replica.
+    #[error("gpu {0} is offline but holds a replica")]
+    OfflineBusy(u32),
+    /// A partition's charge is not the sum of its replicas' shards.
+    #[error("{at}: books say {used} GiB / {replicas} replicas, replicas add up to {expected_used} GiB / {expected_replicas}")]
+    Charge {
+        /// The partition.
+        at: PartitionRef,
+        /// What its books say is charged.
+        used: Mib,
+        /// Replicas its books count.
+        replicas: u32,
+        /// What the live replicas' shards add up to.
+        expected_used: Mib,
+        /// Shards of live replicas there.
+        expected_replicas: u32,
+    },
+}
+
 impl Scheduler {
-    /// An empty fleet with one GPU per layout, in order.
-    pub fn new<'a>(policy: Policy, layouts: impl IntoIterator<Item = &'a Layout>) -> Scheduler {
+    /// An empty set of GPUs, one per layout, in order, placed on with
+    /// `policy` (a [`Policy`] or one configured for a workload).
+    pub fn new<'a>(
+        policy: impl Into<ConfiguredPolicy>,
+        layouts: impl IntoIterator<Item = &'a Layout>,
+    ) -> Scheduler {
         let mut scheduler = Scheduler {
-            policy,
-            demand_mix: DemandMix::default(),
+            policy: policy.into(),
             gpus: Vec::new(),
             online: Vec::new(),
             largest_partition: Mib::ZERO,
@@ -83,7 +143,11 @@ impl Scheduler {
     }
 
     /// `count` identical GPUs.
-    pub fn uniform(policy: Policy, layout: &Layout, count: usize) -> Scheduler {
+    pub fn uniform(
+        policy: impl Into<ConfiguredPolicy>,
+        layout: &Layout,
+        count: usize,
+    ) -> Scheduler {
         Scheduler::new(policy, std::iter::repeat_n(layout, count))
     }
 
@@ -144,13 +208,13 @@ impl Scheduler {
     /// Takes an empty GPU out of service (an elastic fleet releasing it) or
     /// brings it back. An offline GPU is never offered to a request. Fails,
     /// changing nothing, if the GPU does not exist or still holds a replica.
-    pub fn set_online(&mut self, gpu: u32, online: bool) -> Result<(), String> {
+    pub fn set_online(&mut self, gpu: u32, online: bool) -> Result<(), OnlineError> {
         let state = self
             .gpus
             .get(gpu as usize)
-            .ok_or_else(|| format!("gpu {gpu} does not exist"))?;
+            .ok_or(OnlineError::NoSuchGpu(gpu))?;
         if !online && state.is_busy() {
-            return Err(format!("gpu {gpu} still holds a replica"));
+            return Err(OnlineError::Busy(gpu));
         }
         self.online[gpu as usize] = online;
         self.reindex(gpu);
@@ -167,14 +231,16 @@ impl Scheduler {
         self.online.iter().filter(|&&o| o).count()
     }
 
-    /// Tells the `frag-aware` policy which demands the workload makes.
-    pub fn set_demand_mix(&mut self, mix: DemandMix) {
-        self.demand_mix = mix;
-    }
-
     /// The policy in use.
     pub fn policy(&self) -> Policy {
-        self.policy
+        self.policy.policy()
+    }
+
+    /// Free memory below this in a partition can host nothing, for a
+    /// workload whose smallest request is `smallest_request` (see
+    /// [`ConfiguredPolicy::strands_below`]).
+    pub fn strands_below(&self, smallest_request: Mib) -> Mib {
+        self.policy.strands_below(smallest_request)
     }
 
     /// The GPUs, by index.
@@ -259,7 +325,7 @@ impl Scheduler {
 
     /// Recomputes every partition's charge from the live replicas and checks
     /// it against the GPUs' books, and that no partition is over-committed.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
         let mut charged: Vec<Vec<(Mib, u32)>> = self
             .gpus
             .iter()
@@ -271,10 +337,10 @@ impl Scheduler {
             let shards = placement.shards();
             for (i, shard) in shards.iter().enumerate() {
                 if shards[..i].iter().any(|s| s.at == shard.at) {
-                    return Err(format!(
-                        "replica {} has two shards on {}",
-                        placement.replica, shard.at
-                    ));
+                    return Err(InvariantError::DoubleShard {
+                        replica: placement.replica,
+                        at: shard.at,
+                    });
                 }
                 let entry = &mut charged[shard.at.gpu as usize][shard.at.partition as usize];
                 entry.0 += shard.size;
@@ -282,24 +348,33 @@ impl Scheduler {
             }
         }
         if live != self.live {
-            return Err(format!(
-                "{live} replicas stored but {} counted live",
-                self.live
-            ));
+            return Err(InvariantError::LiveCount {
+                stored: live,
+                counted: self.live,
+            });
         }
         for (index, gpu) in self.gpus.iter().enumerate() {
-            gpu.check().map_err(|e| format!("gpu {index}: {e}"))?;
+            let gpu_index = index as u32;
+            gpu.check().map_err(|error| InvariantError::Books {
+                gpu: gpu_index,
+                error,
+            })?;
             if !self.online[index] && gpu.is_busy() {
-                return Err(format!("gpu {index} is offline but holds a replica"));
+                return Err(InvariantError::OfflineBusy(gpu_index));
             }
             for (p, partition) in gpu.partitions().iter().enumerate() {
                 let (used, replicas) = charged[index][p];
                 if partition.used() != used || partition.replicas() != replicas {
-                    return Err(format!(
-                        "gpu {index} partition {p}: books say {} GiB / {} replicas, replicas add up to {used} GiB / {replicas}",
-                        partition.used(),
-                        partition.replicas()
-                    ));
+                    return Err(InvariantError::Charge {
+                        at: PartitionRef {
+                            gpu: gpu_index,
+                            partition: p as u32,
+                        },
+                        used: partition.used(),
+                        replicas: partition.replicas(),
+                        expected_used: used,
+                        expected_replicas: replicas,
+                    });
                 }
             }
         }
@@ -400,78 +475,23 @@ impl Scheduler {
     }
 
     /// The policy's choice of `k` partitions of `size` on one GPU that
-    /// `excluded` does not hold for: through the fleet index where it
-    /// answers the question, by the plain scan otherwise.
+    /// `excluded` does not hold for: through the fleet index where the
+    /// policy answers from it, by the plain scan otherwise.
+    #[inline]
     fn search(
         &self,
         size: Mib,
         k: usize,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<(u32, GpuPick)> {
-        let scan = |excluded| {
-            find(
-                self.policy,
-                &self.demand_mix,
-                &self.gpus,
-                &self.online,
-                size,
-                k,
-                excluded,
-            )
-        };
-        let Some(index) = &self.index else {
-            return scan(excluded);
-        };
-        let one = |gpu: u32, partition: u32| {
-            let chosen = &self.gpus[gpu as usize].partitions()[partition as usize];
-            let mut pick = GpuPick {
-                score: self.policy.score(chosen, size),
-                partitions: [0; crate::hardware::MAX_PARTITIONS],
-                len: 1,
-            };
-            pick.partitions[0] = partition;
-            (gpu, pick)
-        };
-        match self.policy {
-            Policy::Aim | Policy::FirstFit => {
-                let threshold = self.policy.strands_below(size);
-                let mut start = 0;
-                while let Some(gpu) = index.first_gpu(start, k, threshold) {
-                    if !excluded(gpu) {
-                        return pick_on_gpu(
-                            self.policy,
-                            &self.demand_mix,
-                            &self.gpus[gpu as usize],
-                            size,
-                            k,
-                        )
-                        .map(|p| (gpu, p));
-                    }
-                    start = gpu + 1;
-                }
-                None
-            }
-            Policy::BestFit if k == 1 => index
-                .least_free_at_least(size, excluded)
-                .map(|(g, p)| one(g, p)),
-            Policy::FragAware if k == 1 && self.demand_mix.is_one_partition_each() => {
-                // With one-partition demands a partition's expected stranded
-                // memory depends on its free memory alone: rank the distinct
-                // free values, then take the lowest index holding the best.
-                let stranded = |free: Mib| self.demand_mix.expected_stranded(&[free]) as i128;
-                let mut best: Option<(i128, u32, u32)> = None;
-                index.for_each_free_value(size, excluded, |free, gpu, partition| {
-                    let key = (stranded(free) - stranded(free - size)) * (1 << 32)
-                        - i128::from((free - size).0);
-                    if best.is_none_or(|(top, _, _)| key > top) {
-                        best = Some((key, gpu, partition));
-                    }
-                    true
-                });
-                best.map(|(_, g, p)| one(g, p))
-            }
-            _ => scan(excluded),
-        }
+        self.policy.with(Search {
+            gpus: &self.gpus,
+            online: &self.online,
+            index: self.index.as_ref(),
+            size,
+            k,
+            excluded,
+        })
     }
 
     /// GPUs of the fleet (online or not) with at least `partitions`

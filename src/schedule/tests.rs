@@ -398,15 +398,10 @@ fn frag_aware_keeps_a_gpu_whole_for_a_workload_that_needs_whole_gpus() {
     // strands 36 GiB where 48 were stranded already (gpu 1 can never host
     // 8 partitions): the expected stranded memory falls by 12 there and
     // grows by 180 on gpu 0. Best-fit sees equal left-overs and takes gpu 0.
-    use crate::workload::{ClassId, DemandMix};
-    let mix = DemandMix::new([
-        (Demand::single(Mib::gib(12)), ClassId(0), 1),
-        (whole(8).demand, ClassId(1), 1),
-    ]);
+    let mix = DemandMix::new([(Demand::single(Mib::gib(12)), 1), (whole(8).demand, 1)]);
     let layouts = [layout("CPX"), layout("24,24")];
     for (policy, gpu) in [(Policy::BestFit, 0), (Policy::FragAware, 1)] {
-        let mut s = Scheduler::new(policy, layouts.iter());
-        s.set_demand_mix(mix.clone());
+        let mut s = Scheduler::new(policy.configure(&mix), layouts.iter());
         assert_eq!(place(&mut s, gib(12)).gpu, gpu, "{policy}");
     }
 }

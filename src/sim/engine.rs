@@ -1,11 +1,13 @@
 //! The driver loop: pops events in (time, sequence) order, places and frees
 //! replicas through the fleet's scheduler, and keeps the metrics.
 
+use std::collections::VecDeque;
+
 use crate::hardware::MAX_PARTITIONS;
-use crate::schedule::{PlacementRequest, RejectCode, ReplicaId, Shard};
+use crate::schedule::{DemandMix, PlacementRequest, RejectCode, ReplicaId, Shard};
 use crate::time::SimTime;
 use crate::units::Mib;
-use crate::workload::{DemandMix, DeploymentRequest, Workload, WorkloadError};
+use crate::workload::{DeploymentRequest, Workload, WorkloadError};
 
 use super::fleet::Fleet;
 use super::metrics::{ClassCounts, ClassResult, Gauges, Integrals, RunResult, Sample, Summary};
@@ -64,7 +66,9 @@ const DEBUG_RECOUNT_GPUS: usize = 64;
 const PROGRESS_EVERY: u64 = 1 << 18;
 
 enum Event {
-    Arrival(DeploymentRequest),
+    /// The next request of the current arrival batch (in the queue's
+    /// in-order lane, so batches pop in order).
+    Arrival,
     Departure(ReplicaId),
     /// Release `gpu` if it has stayed empty since it became empty at `epoch`.
     ReleaseCheck {
@@ -79,8 +83,8 @@ struct Run<'a> {
     config: RunConfig,
     queue: EventQueue<Event>,
     lookahead: Option<DeploymentRequest>,
-    batch: Vec<DeploymentRequest>,
-    arrivals_queued: usize,
+    /// The arrivals queued, in admission order.
+    batch: VecDeque<DeploymentRequest>,
     gauges: Gauges,
     integrals: Integrals,
     last_integrated: SimTime,
@@ -99,20 +103,19 @@ struct Run<'a> {
 }
 
 /// Replays `workload` on `fleet` and measures it. `mix` is the workload's
-/// demand mix: its smallest size defines stranded memory, and the
-/// `frag-aware` policy scores with it.
+/// demand mix (the fleet's policy was configured with it): its smallest
+/// size defines stranded memory, and the expected fragmentation is measured
+/// against it.
 pub fn simulate(
-    mut fleet: Fleet,
+    fleet: Fleet,
     workload: &mut dyn Workload,
     mix: &DemandMix,
     config: RunConfig,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunResult, SimError> {
-    fleet.scheduler.set_demand_mix(mix.clone());
     let mut gauges = Gauges {
         smallest: fleet
             .scheduler
-            .policy()
             .strands_below(mix.smallest().unwrap_or(Mib::ZERO)),
         mix: mix.clone(),
         ..Gauges::default()
@@ -127,8 +130,7 @@ pub fn simulate(
         config,
         queue: EventQueue::default(),
         lookahead: None,
-        batch: Vec::new(),
-        arrivals_queued: 0,
+        batch: VecDeque::new(),
         gauges,
         integrals: Integrals::default(),
         last_integrated: config.warmup,
@@ -147,17 +149,20 @@ pub fn simulate(
     run.lookahead = run.next_from_workload()?;
     run.queue_next_batch()?;
     while let Some(time) = run.queue.next_time() {
-        let arrivals_done = run.lookahead.is_none() && run.arrivals_queued == 0;
+        let arrivals_done = run.lookahead.is_none() && run.batch.is_empty();
         if config.horizon.is_some_and(|h| time > h) || (config.horizon.is_none() && arrivals_done) {
             break;
         }
         run.advance_to(time);
         let (time, event) = run.queue.pop().expect("peeked");
         match event {
-            Event::Arrival(request) => {
+            Event::Arrival => {
+                let request = run
+                    .batch
+                    .pop_front()
+                    .expect("one request per arrival event");
                 run.arrive(time, request)?;
-                run.arrivals_queued -= 1;
-                if run.arrivals_queued == 0 {
+                if run.batch.is_empty() {
                     run.queue_next_batch()?;
                 }
             }
@@ -198,11 +203,10 @@ impl Run<'_> {
         let Some(first) = self.lookahead.take() else {
             return Ok(());
         };
-        self.batch.clear();
-        self.batch.push(first);
+        self.batch.push_back(first);
         loop {
             match self.next_from_workload()? {
-                Some(next) if next.arrival == first.arrival => self.batch.push(next),
+                Some(next) if next.arrival == first.arrival => self.batch.push_back(next),
                 other => {
                     self.lookahead = other;
                     break;
@@ -210,12 +214,13 @@ impl Run<'_> {
             }
         }
         if self.batch.len() > 1 {
-            self.batch.sort_by_key(|r| std::cmp::Reverse(r.priority));
+            self.batch
+                .make_contiguous()
+                .sort_by_key(|r| std::cmp::Reverse(r.priority));
         }
-        for request in self.batch.drain(..) {
+        for _ in 0..self.batch.len() {
             self.queue
-                .schedule(request.arrival, Event::Arrival(request))?;
-            self.arrivals_queued += 1;
+                .schedule_in_order(first.arrival, Event::Arrival)?;
         }
         Ok(())
     }

@@ -8,9 +8,8 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::schedule::{PlacementRequest, Scheduler};
+use crate::schedule::{DemandMix, PlacementRequest, Scheduler};
 use crate::units::Mib;
-use crate::workload::DemandMix;
 
 /// How far to fill and how often to record.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,10 +51,7 @@ pub fn run_fill(
     if mix.is_empty() || capacity == 0 {
         return points;
     }
-    scheduler.set_demand_mix(mix.clone());
-    let smallest = scheduler
-        .policy()
-        .strands_below(mix.smallest().unwrap_or(Mib::ZERO));
+    let smallest = scheduler.strands_below(mix.smallest().unwrap_or(Mib::ZERO));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut requested, mut placed, mut rejected) = (0u64, 0u64, 0u64);
     let mut next_record = spec.step;
@@ -73,7 +69,7 @@ pub fn run_fill(
         if share >= target {
             return points;
         }
-        let (demand, _) = mix.sample(&mut rng);
+        let demand = mix.sample(&mut rng);
         requested += demand.total().0;
         match scheduler.schedule(&PlacementRequest {
             demand,

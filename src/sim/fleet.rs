@@ -1,9 +1,16 @@
 //! Fleets: GPU groups of one or several kinds, fixed or elastic.
 
 use crate::hardware::{GpuKind, Layout, LayoutError, LayoutSpec};
-use crate::schedule::{Policy, Scheduler};
+use crate::schedule::{DemandMix, Policy, Scheduler};
 use crate::time::SimTime;
 use crate::units::Mib;
+
+/// Most GPUs a fixed fleet may have.
+pub const MAX_FLEET_GPUS: u32 = 1_000_000;
+
+/// Most GPUs an elastic fleet may bring online (a plan measures the peak of
+/// one with this cap).
+pub const ELASTIC_CAP: u32 = 1 << 20;
 
 /// `count` GPUs of one kind, all laid out the same way.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +56,9 @@ pub struct Fleet {
 }
 
 impl FleetSpec {
-    /// Checks every layout against its kind and builds the fleet.
-    pub fn build(&self) -> Result<Fleet, LayoutError> {
+    /// Checks every layout against its kind and builds the fleet, its policy
+    /// configured for a workload whose demands are `mix`.
+    pub fn build(&self, mix: &DemandMix) -> Result<Fleet, LayoutError> {
         let mut layouts = Vec::new();
         for group in &self.groups {
             let layout = group.layout.build(group.kind)?;
@@ -61,7 +69,7 @@ impl FleetSpec {
             None => None,
         };
         Ok(Fleet {
-            scheduler: Scheduler::new(self.policy, layouts.iter()),
+            scheduler: Scheduler::new(self.policy.configure(mix), layouts.iter()),
             elastic,
             initial_gpus: layouts.len(),
         })

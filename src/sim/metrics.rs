@@ -4,10 +4,9 @@
 use crate::partition::GpuState;
 use crate::profile::Precision;
 use crate::schedule::RejectCode;
-use crate::schedule::Scheduler;
+use crate::schedule::{DemandMix, Scheduler};
 use crate::time::SimTime;
 use crate::units::Mib;
-use crate::workload::DemandMix;
 
 /// The fleet's state right now, kept up to date event by event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,8 +60,25 @@ impl Gauges {
         self.free = self.free + free_after - free_before;
         self.used = self.used + free_before - free_after;
         self.stranded = self.stranded + stranded_after - stranded_before;
-        self.expected_stranded = self.expected_stranded + self.mix.expected_stranded(after)
-            - self.mix.expected_stranded(before);
+        let (expected_before, expected_after) = if self.mix.is_one_partition_each() {
+            // A sum over partitions: only the changed ones move it.
+            before
+                .iter()
+                .zip(after)
+                .filter(|(b, a)| b != a)
+                .fold((0, 0), |(eb, ea), (b, a)| {
+                    (
+                        eb + self.mix.expected_stranded_alone(*b),
+                        ea + self.mix.expected_stranded_alone(*a),
+                    )
+                })
+        } else {
+            (
+                self.mix.expected_stranded(before),
+                self.mix.expected_stranded(after),
+            )
+        };
+        self.expected_stranded = self.expected_stranded + expected_after - expected_before;
     }
 
     /// An empty GPU came online (`true`) or was released (`false`).

@@ -14,7 +14,7 @@ mod run;
 mod stats;
 
 pub use bounds::{l1, l2};
-pub use grid::{mix_label, simplex, Cell, Mix, Shard, SweepSpec};
+pub use grid::{cells, plan_cells, BadShard, Cell, GridShard};
 pub use plan::{plan, plan_cell, FitCriterion, Needed, PlanRow, StaticBounds};
-pub use run::{RunRow, SweepError, Sweeper, ELASTIC_CAP};
-pub use stats::Estimate;
+pub use run::{RunRow, SweepError, Sweeper};
+pub use stats::{summarise, Estimate, PointSummary};

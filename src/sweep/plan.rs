@@ -4,13 +4,14 @@
 
 use rayon::prelude::*;
 
+use crate::scenario::{SourceError, SweepSpec};
 use crate::schedule::Demand;
+use crate::sim::MAX_FLEET_GPUS;
 
 use super::bounds::{l1, l2};
-use super::grid::{Cell, SweepSpec};
+use super::grid::{plan_cells, Cell};
 use super::run::{RunRow, SweepError, Sweeper};
 use super::stats::Estimate;
-use crate::scenario::MAX_FLEET_GPUS;
 
 /// Which estimate of the fit rate must reach the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +114,7 @@ pub fn plan(
     criterion: FitCriterion,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<PlanRow>, SweepError> {
-    let cells: Vec<Cell> = spec.plan_cells();
+    let cells: Vec<Cell> = plan_cells(spec);
     cells
         .par_iter()
         .map(|cell| {
@@ -216,10 +217,7 @@ fn static_bounds(
     cell: &Cell,
     seeds: u32,
 ) -> Result<Option<StaticBounds>, SweepError> {
-    let layout = cell
-        .layout
-        .build(cell.kind)
-        .map_err(|e| SweepError::Invalid(e.to_string()))?;
+    let layout = cell.layout.build(cell.kind).map_err(SourceError::from)?;
     let partitions = layout.partitions();
     let gpu_capacity: u64 = partitions.iter().map(|p| p.0).sum();
     let largest = layout.largest_partition().0;

@@ -7,14 +7,11 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::profile::Catalog;
-use crate::scenario::{Scenario, SourceError, Survey, WorkloadSource, WorkloadSpec};
-use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, RunResult};
+use crate::scenario::{Scenario, SourceError, Survey, SweepSpec, WorkloadSource, WorkloadSpec};
+use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, RunResult, ELASTIC_CAP};
 use crate::workload::alibaba::TraceGpu;
 
-use super::grid::{Cell, Shard, SweepSpec};
-
-/// Most GPUs an elastic run may bring online when a plan measures the peak.
-pub const ELASTIC_CAP: u32 = 1 << 20;
+use super::grid::{cells, Cell, GridShard};
 
 /// What one run of one grid point measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,9 +78,9 @@ pub enum SweepError {
     /// The workload could not be read or built.
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// A grid point's fleet or run is invalid.
-    #[error("{0}")]
-    Invalid(String),
+    /// No request arrives in a run's measured window.
+    #[error("{0}: no request arrives in the measured window (check run.warmup, run.horizon and the workload)")]
+    NoArrivals(String),
 }
 
 /// Runs variants of a base scenario.
@@ -174,10 +171,7 @@ impl<'a> Sweeper<'a> {
         config.interval = None;
         let result = source.replay(seed, &survey, config, &mut |_| {})?;
         if result.summary.totals.arrived == 0 {
-            return Err(SweepError::Invalid(format!(
-                "{}: no request arrives in the measured window (check run.warmup, run.horizon and the workload)",
-                self.base.name
-            )));
+            return Err(SweepError::NoArrivals(self.base.name.clone()));
         }
         Ok(RunRow::new(cell.index, gpus, replication, seed, &result))
     }
@@ -211,11 +205,10 @@ impl<'a> Sweeper<'a> {
     pub fn sweep(
         &self,
         spec: &SweepSpec,
-        shard: Shard,
+        shard: GridShard,
         tick: &(dyn Fn() + Sync),
     ) -> Result<Vec<RunRow>, SweepError> {
-        let tasks: Vec<(Cell, u32)> = spec
-            .cells()
+        let tasks: Vec<(Cell, u32)> = cells(spec)
             .into_iter()
             .filter(|cell| shard.contains(cell.index))
             .flat_map(|cell| (0..spec.seeds).map(move |r| (cell.clone(), r)))

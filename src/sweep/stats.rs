@@ -1,7 +1,14 @@
 //! Estimates over seeds: mean, standard deviation and a 95% Student-t
-//! confidence interval.
+//! confidence interval, and the summary of each grid point.
+
+use std::collections::BTreeMap;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::hardware::GpuKind;
+
+use super::grid::Cell;
+use super::run::RunRow;
 
 /// A metric's estimate over replications.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +60,58 @@ impl Estimate {
     pub fn upper(&self) -> f64 {
         self.mean + self.half_width.unwrap_or(0.0)
     }
+}
+
+/// A grid point's estimates over its seeds.
+#[derive(Debug, Clone)]
+pub struct PointSummary {
+    /// The point.
+    pub cell: Cell,
+    /// Fit rate.
+    pub fit: Estimate,
+    /// Time-weighted mean of GPUs holding a replica.
+    pub gpus_busy: Estimate,
+    /// Memory utilisation.
+    pub utilisation: Estimate,
+    /// Fragmentation.
+    pub fragmentation: Estimate,
+    /// Mean cost of a run, if the kind has a price.
+    pub cost: Option<f64>,
+}
+
+/// Summarises `rows` per grid point, in grid order; a run's cost is its
+/// GPU-hours at the kind's price in `prices`.
+pub fn summarise(
+    prices: &BTreeMap<GpuKind, f64>,
+    cells: &[Cell],
+    rows: &[RunRow],
+) -> Vec<PointSummary> {
+    let mut by_cell: BTreeMap<usize, Vec<&RunRow>> = BTreeMap::new();
+    for row in rows {
+        by_cell.entry(row.cell).or_default().push(row);
+    }
+    by_cell
+        .into_iter()
+        .map(|(index, runs)| {
+            let of = |f: fn(&RunRow) -> f64| {
+                Estimate::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            let cell = cells
+                .iter()
+                .find(|c| c.index == index)
+                .expect("rows refer to known cells")
+                .clone();
+            let hours = of(|r| r.gpu_hours_online).mean;
+            PointSummary {
+                cost: prices.get(&cell.kind).map(|p| p * hours),
+                fit: of(|r| r.fit_rate),
+                gpus_busy: of(|r| r.gpus_busy_mean),
+                utilisation: of(|r| r.utilisation_mean),
+                fragmentation: of(|r| r.fragmentation_mean),
+                cell,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@
 pub mod alibaba;
 mod classes;
 mod csv_rows;
-mod demand_mix;
 mod scan;
 pub mod synthetic;
 pub mod trace;
@@ -18,7 +17,6 @@ pub mod trace;
 use std::fmt;
 
 pub use classes::{ClassId, ClassTable, RequestClass};
-pub use demand_mix::DemandMix;
 pub use scan::{scan, WorkloadScan};
 
 use crate::schedule::Demand;

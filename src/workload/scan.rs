@@ -3,7 +3,9 @@
 
 use crate::time::SimTime;
 
-use super::{ClassTable, DemandMix, Skipped, Workload, WorkloadError};
+use crate::schedule::DemandMix;
+
+use super::{ClassTable, Skipped, Workload, WorkloadError};
 
 /// What a full pass over a workload found.
 #[derive(Debug, Clone)]
@@ -28,7 +30,7 @@ pub fn scan(mut workload: impl Workload) -> Result<WorkloadScan, WorkloadError> 
     while let Some(request) = workload.next_request() {
         let request = request?;
         requests += 1;
-        counts.push((request.demand, request.class, 1));
+        counts.push((request.demand, 1));
         if counts.len() >= 1 << 16 {
             // Keep memory bounded on long traces: merge as we go.
             counts = DemandMix::new(counts).entries().to_vec();

@@ -12,11 +12,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp, LogNormal};
 
-use crate::profile::{Catalog, Precision, VariantId};
-use crate::schedule::Demand;
+use crate::profile::{Catalog, LookupError, Precision, PrecisionMix, VariantId};
+use crate::schedule::{Demand, DemandMix};
 use crate::time::SimTime;
 
-use super::{ClassId, ClassTable, DemandMix, DeploymentRequest, Workload, WorkloadError};
+use super::{ClassId, ClassTable, DeploymentRequest, Workload, WorkloadError};
 
 /// When requests arrive.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,8 +83,8 @@ pub struct SyntheticSpec {
     pub models: Vec<String>,
     /// How popularity is spread over `models`.
     pub popularity: Popularity,
-    /// Share of each precision, FP16/INT8/INT4 order; sums to 1.
-    pub precision_mix: [f64; 3],
+    /// Share of each precision.
+    pub precision_mix: PrecisionMix,
     /// `(priority, share)` pairs; empty means every request has priority 0.
     pub priorities: Vec<(i32, f64)>,
 }
@@ -112,6 +112,31 @@ impl std::fmt::Display for LifetimeDistribution {
             LifetimeDistribution::Infinite => f.write_str("infinite"),
         }
     }
+}
+
+/// A synthetic workload that cannot be generated as described.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SyntheticError {
+    /// The model list is empty.
+    #[error("the workload names no model")]
+    NoModels,
+    /// `Popularity::Weights` has a weight count other than the model count.
+    #[error("{weights} weights for {models} models")]
+    WeightCount {
+        /// Weights given.
+        weights: usize,
+        /// Models listed.
+        models: usize,
+    },
+    /// Weights that are negative, not numbers, or all zero.
+    #[error("model weights must be non-negative with a positive sum")]
+    BadWeights,
+    /// A model the catalog lacks, or lacks at a precision the mix asks for.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// Priority shares that cannot be drawn from.
+    #[error("priority shares must be non-negative with a positive sum")]
+    BadPriorityShares,
 }
 
 /// A mix component: a catalog variant and its probability.
@@ -145,17 +170,17 @@ impl SyntheticWorkload {
         spec: SyntheticSpec,
         catalog: &Catalog,
         seed: u64,
-    ) -> Result<SyntheticWorkload, String> {
+    ) -> Result<SyntheticWorkload, SyntheticError> {
         let popularity = model_probabilities(&spec.models, &spec.popularity)?;
         let mut classes = ClassTable::default();
         let mut components = Vec::new();
         for (model, model_probability) in spec.models.iter().zip(popularity) {
             for precision in Precision::ALL {
-                let share = spec.precision_mix[precision.index()];
+                let share = spec.precision_mix.share(precision);
                 if share == 0.0 || model_probability == 0.0 {
                     continue;
                 }
-                let id: VariantId = catalog.find(model, precision).map_err(|e| e.to_string())?;
+                let id: VariantId = catalog.find(model, precision)?;
                 let variant = catalog.variant(id);
                 components.push(Component {
                     demand: Demand {
@@ -168,14 +193,15 @@ impl SyntheticWorkload {
                 });
             }
         }
+        // Probabilities are positive and sum to 1 by construction.
         let pick = WeightedIndex::new(components.iter().map(|c| c.probability))
-            .map_err(|e| format!("no model can be drawn: {e}"))?;
+            .map_err(|_| SyntheticError::BadWeights)?;
         let priority_pick = if spec.priorities.is_empty() {
             None
         } else {
             Some(
                 WeightedIndex::new(spec.priorities.iter().map(|p| p.1))
-                    .map_err(|e| format!("bad priority shares: {e}"))?,
+                    .map_err(|_| SyntheticError::BadPriorityShares)?,
             )
         };
         Ok(SyntheticWorkload {
@@ -200,13 +226,11 @@ impl SyntheticWorkload {
 
     /// The distribution of demands this generator draws from.
     pub fn demand_mix(&self) -> DemandMix {
-        DemandMix::new(self.components.iter().map(|c| {
-            (
-                c.demand,
-                c.class,
-                (c.probability * WEIGHT_SCALE).round() as u64,
-            )
-        }))
+        DemandMix::new(
+            self.components
+                .iter()
+                .map(|c| (c.demand, (c.probability * WEIGHT_SCALE).round() as u64)),
+        )
     }
 
     fn next_arrival(&mut self) -> SimTime {
@@ -273,9 +297,12 @@ impl Workload for SyntheticWorkload {
 }
 
 /// Probability of each model under `popularity`.
-fn model_probabilities(models: &[String], popularity: &Popularity) -> Result<Vec<f64>, String> {
+fn model_probabilities(
+    models: &[String],
+    popularity: &Popularity,
+) -> Result<Vec<f64>, SyntheticError> {
     if models.is_empty() {
-        return Err("the workload names no model".into());
+        return Err(SyntheticError::NoModels);
     }
     let weights: Vec<f64> = match popularity {
         Popularity::Uniform => vec![1.0; models.len()],
@@ -284,18 +311,17 @@ fn model_probabilities(models: &[String], popularity: &Popularity) -> Result<Vec
             .collect(),
         Popularity::Weights(weights) => {
             if weights.len() != models.len() {
-                return Err(format!(
-                    "{} weights for {} models",
-                    weights.len(),
-                    models.len()
-                ));
+                return Err(SyntheticError::WeightCount {
+                    weights: weights.len(),
+                    models: models.len(),
+                });
             }
             weights.clone()
         }
     };
     let total: f64 = weights.iter().sum();
     if !(total.is_finite() && total > 0.0) || weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
-        return Err("model weights must be non-negative with a positive sum".into());
+        return Err(SyntheticError::BadWeights);
     }
     Ok(weights.into_iter().map(|w| w / total).collect())
 }
@@ -318,7 +344,7 @@ mod tests {
                 "google/gemma-3-27B".into(),
             ],
             popularity: Popularity::Zipf { exponent: 1.0 },
-            precision_mix: [0.5, 0.0, 0.5],
+            precision_mix: PrecisionMix::new([0.5, 0.0, 0.5]).unwrap(),
             priorities: vec![],
         }
     }
@@ -369,7 +395,8 @@ mod tests {
         bad.models.push("acme/NotAModel".into());
         let err = SyntheticWorkload::new(bad, &Catalog::builtin(), 1)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.contains("unknown model `acme/NotAModel`"), "{err}");
     }
 }

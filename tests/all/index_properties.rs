@@ -6,9 +6,10 @@
 use proptest::prelude::*;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
-use aimsim::schedule::{Demand, Placement, PlacementRequest, Policy, Scheduler, SearchMode};
+use aimsim::schedule::{
+    Demand, DemandMix, Placement, PlacementRequest, Policy, Scheduler, SearchMode,
+};
 use aimsim::units::Mib;
-use aimsim::workload::{ClassId, DemandMix};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -62,11 +63,10 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 /// Mixes with and without several-partition demands (the latter is what
 /// the index answers for frag-aware; the former falls back to the scan).
 fn mix(with_grouped: bool) -> DemandMix {
-    let mut entries: Vec<(Demand, ClassId, u64)> =
-        [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4)]
-            .iter()
-            .map(|&(gib, w)| (Demand::single(Mib::gib(gib)), ClassId(0), w))
-            .collect();
+    let mut entries: Vec<(Demand, u64)> = [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4)]
+        .iter()
+        .map(|&(gib, w)| (Demand::single(Mib::gib(gib)), w))
+        .collect();
     if with_grouped {
         entries.push((
             Demand {
@@ -74,7 +74,6 @@ fn mix(with_grouped: bool) -> DemandMix {
                 gpu_count: 1,
                 partitions: 4,
             },
-            ClassId(1),
             3,
         ));
     }
@@ -92,9 +91,7 @@ proptest! {
         ops in ops(),
     ) {
         let build = |mode| {
-            let mut s = Scheduler::new(policy, layouts.iter()).with_search(mode);
-            s.set_demand_mix(mix(grouped));
-            s
+            Scheduler::new(policy.configure(&mix(grouped)), layouts.iter()).with_search(mode)
         };
         let (mut indexed, mut scan) = (build(SearchMode::Indexed), build(SearchMode::Scan));
         let mut live: Vec<Placement> = Vec::new();
@@ -121,6 +118,6 @@ proptest! {
             }
             prop_assert_eq!(indexed.gpus(), scan.gpus());
         }
-        indexed.check_invariants().map_err(TestCaseError::fail)?;
+        indexed.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 }

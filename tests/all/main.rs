@@ -2,6 +2,7 @@
 //! a user would run it. One test binary, topical modules.
 
 mod committed_profiles;
+mod documentation;
 mod fuzz_corpus;
 mod index_properties;
 mod partition_properties;

@@ -81,7 +81,8 @@ proptest! {
                 }
                 Op::Free(_) | Op::OverFree(_) | Op::Fill { .. } => {}
             }
-            gpu.check().map_err(TestCaseError::fail)?;
+            gpu.check()
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
             for (index, p) in gpu.partitions().iter().enumerate() {
                 let expected: Mib = ledger.iter().filter(|(q, _)| *q == index).map(|(_, s)| *s).sum();
                 prop_assert!(p.used() <= p.capacity());

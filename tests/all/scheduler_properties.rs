@@ -7,10 +7,9 @@ use proptest::prelude::*;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::schedule::{
-    Demand, PartitionRef, Placement, PlacementRequest, Policy, RejectCode, Scheduler,
+    Demand, DemandMix, PartitionRef, Placement, PlacementRequest, Policy, RejectCode, Scheduler,
 };
 use aimsim::units::Mib;
-use aimsim::workload::{ClassId, DemandMix};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -101,7 +100,6 @@ fn test_mix() -> DemandMix {
                 gpu_count: 1,
                 partitions,
             },
-            ClassId(0),
             w,
         )
     }))
@@ -138,7 +136,7 @@ fn oracle_gpu(
 ) -> Option<(Vec<u32>, (i128, u64))> {
     let passes = |f: Mib| match policy {
         Policy::Aim => f >= size && f >= Mib::gib(8),
-        Policy::FirstFit | Policy::BestFit | Policy::FragAware => f >= size,
+        Policy::FirstFit | Policy::BestFit | Policy::FragAware | Policy::Spread => f >= size,
     };
     let mut candidates: Vec<u32> = (0..frees.len() as u32)
         .filter(|&p| passes(frees[p as usize]))
@@ -152,6 +150,13 @@ fn oracle_gpu(
         Policy::Aim => {
             candidates.sort_by_key(|&p| (std::cmp::Reverse(frees[p as usize]), p));
             Some((candidates[..k].to_vec(), (0, 0)))
+        }
+        Policy::Spread => {
+            // The GPU with the most free memory in all, then its most-free
+            // partitions.
+            candidates.sort_by_key(|&p| (std::cmp::Reverse(frees[p as usize]), p));
+            let gpu_free: u64 = frees.iter().map(|f| f.0).sum();
+            Some((candidates[..k].to_vec(), (-i128::from(gpu_free), 0)))
         }
         Policy::BestFit => {
             candidates.sort_by_key(|&p| (left(p), p));
@@ -244,8 +249,7 @@ fn run_sequence(
     gpus: usize,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
-    let mut s = Scheduler::uniform(policy, layout, gpus);
-    s.set_demand_mix(test_mix());
+    let mut s = Scheduler::uniform(policy.configure(&test_mix()), layout, gpus);
     let mut live: Vec<Placement> = Vec::new();
     let mut charged = Mib::ZERO;
     let mut refunded = Mib::ZERO;
@@ -316,7 +320,8 @@ fn run_sequence(
                 prop_assert!(s.unschedule(placement.replica).is_err(), "freed twice");
             }
         }
-        s.check_invariants().map_err(TestCaseError::fail)?;
+        s.check_invariants()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let used: Mib = s.gpus().iter().map(|g| g.used()).sum();
         prop_assert_eq!(
             used,

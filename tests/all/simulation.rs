@@ -10,7 +10,7 @@ use aimsim::units::Mib;
 use aimsim::workload::synthetic::{
     ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec, SyntheticWorkload,
 };
-use aimsim::workload::{ClassId, ClassTable, DeploymentRequest, Workload, WorkloadError};
+use aimsim::workload::{ClassTable, DeploymentRequest, Workload, WorkloadError};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Llama-3.1-8B at fp16: 20 GiB, one per CPX partition.
@@ -37,7 +37,7 @@ fn poisson(rate_per_hour: f64, mean_lifetime: SimTime, count: Option<u64>) -> Sy
         },
         models: vec![MODEL.into()],
         popularity: Popularity::Uniform,
-        precision_mix: [1.0, 0.0, 0.0],
+        precision_mix: aimsim::profile::PrecisionMix::pure(aimsim::profile::Precision::Fp16),
         priorities: vec![],
     }
 }
@@ -58,10 +58,17 @@ fn run_synthetic(
 fn replay(
     fleet: &FleetSpec,
     workload: &mut dyn Workload,
-    mix: &aimsim::workload::DemandMix,
+    mix: &aimsim::schedule::DemandMix,
     config: RunConfig,
 ) -> RunResult {
-    simulate(fleet.build().unwrap(), workload, mix, config, &mut |_| {}).unwrap()
+    simulate(
+        fleet.build(mix).unwrap(),
+        workload,
+        mix,
+        config,
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 #[test]
@@ -197,17 +204,11 @@ fn run_listed(
     config: RunConfig,
 ) -> RunResult {
     let mut workload = Listed::new(items);
-    let mix = aimsim::workload::DemandMix::new(items.iter().map(|&(_, _, gib, _)| {
-        (
-            Demand {
-                size: Mib::gib(gib),
-                gpu_count: 1,
-                partitions: 1,
-            },
-            ClassId(0),
-            1,
-        )
-    }));
+    let mix = aimsim::schedule::DemandMix::new(
+        items
+            .iter()
+            .map(|&(_, _, gib, _)| (Demand::single(Mib::gib(gib)), 1)),
+    );
     replay(&fleet, &mut workload, &mix, config)
 }
 
@@ -431,7 +432,7 @@ fn multi_partition_replicas_are_charged_and_freed_on_one_gpu() {
         requests: requests.into_iter(),
         classes,
     };
-    let mix = aimsim::workload::DemandMix::new([(whole4, class, 1)]);
+    let mix = aimsim::schedule::DemandMix::new([(whole4, 1)]);
     let spec = fleet(2, "CPX/NPS4", Policy::BestFit);
     let config = RunConfig {
         horizon: Some(SimTime::seconds(500)),

@@ -96,14 +96,14 @@ proptest! {
             lifetime: LifetimeDistribution::Exponential { mean: SimTime::seconds(60 * case.mean_lifetime_minutes) },
             models: MODELS[..case.models].iter().map(|m| m.to_string()).collect(),
             popularity: Popularity::Zipf { exponent: 1.0 },
-            precision_mix: case.mix,
+            precision_mix: aimsim::profile::PrecisionMix::new(case.mix).unwrap(),
             priorities: vec![],
         };
         let horizon = SimTime::hours(case.horizon_hours);
         let mut workload = SyntheticWorkload::new(spec, &catalog, case.seed).unwrap().until(horizon);
         let mix = workload.demand_mix();
         let config = RunConfig { horizon: Some(horizon), warmup: SimTime::ZERO, interval: Some(SimTime::seconds(1800)) };
-        let result = simulate(fleet.build().unwrap(), &mut workload, &mix, config, &mut |_| {}).unwrap();
+        let result = simulate(fleet.build(&mix).unwrap(), &mut workload, &mix, config, &mut |_| {}).unwrap();
         let s = &result.summary;
         let t = &s.totals;
         // Every request is placed or rejected, and every placed one has left or is live.

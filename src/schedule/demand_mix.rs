@@ -1,23 +1,22 @@
 //! The distribution of demands a workload makes.
 //!
-//! The fragmentation metrics need the smallest request the workload can
-//! make and the expected memory a request cannot use; the `frag-aware`
-//! policy scores with the latter; the fill experiment draws from the mix.
+//! The `frag-aware` policy scores with the expected memory a request drawn
+//! from the mix cannot use; the simulator's fragmentation metrics need that
+//! and the smallest request; the fill experiment draws from the mix.
 
 use std::collections::BTreeMap;
 
 use rand::Rng;
 
-use crate::schedule::Demand;
 use crate::units::Mib;
 
-use super::ClassId;
+use super::Demand;
 
 /// Demands with integer weights (counts in a trace, scaled probabilities
-/// for a generator), ordered by demand then class.
+/// for a generator), ordered by demand.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DemandMix {
-    entries: Vec<(Demand, ClassId, u64)>,
+    entries: Vec<(Demand, u64)>,
     total: u64,
     /// One-partition-per-GPU sizes, ascending, with the weight of all such
     /// entries strictly larger.
@@ -26,24 +25,32 @@ pub struct DemandMix {
     singles_total: u64,
     /// Several-partitions-per-GPU demands: (size, partitions, weight).
     grouped: Vec<(Mib, u32, u64)>,
+    /// The weight of one-partition demands larger than `free`, by
+    /// `free >> granule_bits`, when every one-partition size is a multiple
+    /// of `2^granule_bits` MiB and the table is short: a lookup instead of
+    /// a search. Empty otherwise.
+    larger_by_granule: Vec<u64>,
+    granule_bits: u32,
 }
 
+/// Longest lookup table of weights by free memory a mix keeps.
+const MAX_GRANULES: u64 = 4096;
+
 impl DemandMix {
-    /// Builds a mix from `(demand, class, weight)`; zero weights are dropped
-    /// and equal (demand, class) pairs merged.
-    pub fn new(entries: impl IntoIterator<Item = (Demand, ClassId, u64)>) -> DemandMix {
-        let mut merged: BTreeMap<(Demand, ClassId), u64> = BTreeMap::new();
-        for (demand, class, weight) in entries {
+    /// Builds a mix from `(demand, weight)` pairs; zero weights are dropped
+    /// and equal demands merged.
+    pub fn new(entries: impl IntoIterator<Item = (Demand, u64)>) -> DemandMix {
+        let mut merged: BTreeMap<Demand, u64> = BTreeMap::new();
+        for (demand, weight) in entries {
             if weight > 0 {
-                *merged.entry((demand, class)).or_default() += weight;
+                *merged.entry(demand).or_default() += weight;
             }
         }
-        let entries: Vec<(Demand, ClassId, u64)> =
-            merged.into_iter().map(|((d, c), w)| (d, c, w)).collect();
-        let total = entries.iter().map(|e| e.2).sum();
+        let entries: Vec<(Demand, u64)> = merged.into_iter().collect();
+        let total = entries.iter().map(|e| e.1).sum();
         let mut singles: BTreeMap<Mib, u64> = BTreeMap::new();
         let mut grouped: BTreeMap<(Mib, u32), u64> = BTreeMap::new();
-        for (demand, _, weight) in &entries {
+        for (demand, weight) in &entries {
             if demand.partitions <= 1 {
                 *singles.entry(demand.size).or_default() += weight;
             } else {
@@ -59,17 +66,36 @@ impl DemandMix {
                 (size, above)
             })
             .collect();
-        DemandMix {
+        let mut mix = DemandMix {
             entries,
             total,
             larger_than,
             singles_total,
             grouped: grouped.into_iter().map(|((s, k), w)| (s, k, w)).collect(),
+            larger_by_granule: Vec::new(),
+            granule_bits: 0,
+        };
+        // The largest power of two dividing every one-partition size.
+        let bits = mix
+            .larger_than
+            .iter()
+            .map(|&(size, _)| size.0.trailing_zeros())
+            .min()
+            .unwrap_or(0);
+        let largest = mix.larger_than.last().map_or(0, |&(size, _)| size.0);
+        if !mix.larger_than.is_empty() && largest >> bits < MAX_GRANULES {
+            // A size m x 2^bits is larger than `free` exactly when m is
+            // larger than free >> bits.
+            mix.larger_by_granule = (0..=largest >> bits)
+                .map(|j| mix.search_weight_larger_than(Mib(j << bits)))
+                .collect();
+            mix.granule_bits = bits;
         }
+        mix
     }
 
-    /// `(demand, class, weight)` entries.
-    pub fn entries(&self) -> &[(Demand, ClassId, u64)] {
+    /// `(demand, weight)` entries, ordered by demand.
+    pub fn entries(&self) -> &[(Demand, u64)] {
         &self.entries
     }
 
@@ -104,7 +130,7 @@ impl DemandMix {
     pub fn expected_stranded(&self, frees: &[Mib]) -> u128 {
         let mut stranded: u128 = frees
             .iter()
-            .map(|&free| u128::from(free.0) * u128::from(self.single_weight_larger_than(free)))
+            .map(|&free| self.expected_stranded_alone(free))
             .sum();
         for &(size, partitions, weight) in &self.grouped {
             let usable = frees.iter().filter(|&&f| f >= size).count();
@@ -118,8 +144,30 @@ impl DemandMix {
         stranded
     }
 
+    /// [`Self::expected_stranded`] of one partition with `free` free, not
+    /// counting demands for several partitions of a GPU: when the mix has
+    /// none, a GPU's expected stranded memory is the sum of these.
+    #[inline]
+    pub fn expected_stranded_alone(&self, free: Mib) -> u128 {
+        u128::from(free.0) * u128::from(self.single_weight_larger_than(free))
+    }
+
     /// Weight of one-partition demands larger than `free`.
+    #[inline]
     fn single_weight_larger_than(&self, free: Mib) -> u64 {
+        if !self.larger_by_granule.is_empty() {
+            let step = free.0 >> self.granule_bits;
+            return self
+                .larger_by_granule
+                .get(step as usize)
+                .copied()
+                .unwrap_or(0);
+        }
+        self.search_weight_larger_than(free)
+    }
+
+    /// [`Self::single_weight_larger_than`] by binary search.
+    fn search_weight_larger_than(&self, free: Mib) -> u64 {
         // Sizes above `free` are those above the largest size <= `free`.
         let i = self.larger_than.partition_point(|&(size, _)| size <= free);
         match i.checked_sub(1) {
@@ -128,12 +176,12 @@ impl DemandMix {
         }
     }
 
-    /// Draws one entry with probability proportional to its weight.
-    pub fn sample(&self, rng: &mut impl Rng) -> (Demand, ClassId) {
+    /// Draws one demand with probability proportional to its weight.
+    pub fn sample(&self, rng: &mut impl Rng) -> Demand {
         let mut ticket = rng.random_range(0..self.total);
-        for &(demand, class, weight) in &self.entries {
+        for &(demand, weight) in &self.entries {
             if ticket < weight {
-                return (demand, class);
+                return demand;
             }
             ticket -= weight;
         }
@@ -152,12 +200,7 @@ mod tests {
     #[test]
     fn one_partition_demands_strand_partitions_smaller_than_them() {
         // Weights: 10 GiB x3, 20 GiB x6, 40 GiB x2 (total 11).
-        let mix = DemandMix::new([
-            (d(10), ClassId(0), 3),
-            (d(20), ClassId(1), 5),
-            (d(20), ClassId(2), 1),
-            (d(40), ClassId(3), 2),
-        ]);
+        let mix = DemandMix::new([(d(10), 3), (d(20), 5), (d(20), 1), (d(40), 2)]);
         assert_eq!(mix.total_weight(), 11);
         assert_eq!(mix.smallest(), Some(Mib::gib(10)));
         let gib = |n: u64| u128::from(Mib::gib(n).0);
@@ -176,6 +219,29 @@ mod tests {
     }
 
     #[test]
+    fn the_lookup_table_agrees_with_the_search() {
+        let gib_mix = DemandMix::new([(d(10), 3), (d(20), 5), (d(40), 2)]);
+        let odd_mix = DemandMix::new([
+            (Demand::single(Mib(7)), 1),
+            (Demand::single(Mib(1 << 30)), 1),
+        ]);
+        assert_eq!(gib_mix.granule_bits, 10 + 1);
+        assert!(odd_mix.larger_by_granule.is_empty());
+        for mix in [gib_mix, odd_mix] {
+            for free in (0..50 * 1024)
+                .step_by(97)
+                .chain([10 * 1024, 20 * 1024 - 1, 1 << 30])
+            {
+                assert_eq!(
+                    mix.single_weight_larger_than(Mib(free)),
+                    mix.search_weight_larger_than(Mib(free)),
+                    "{free}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_several_partition_demand_strands_a_gpu_without_enough_room() {
         // One demand: 4 whole 24 GiB partitions of one GPU, weight 1.
         let whole = Demand {
@@ -183,7 +249,7 @@ mod tests {
             gpu_count: 1,
             partitions: 4,
         };
-        let mix = DemandMix::new([(whole, ClassId(0), 1)]);
+        let mix = DemandMix::new([(whole, 1)]);
         let gib = |n: u64| u128::from(Mib::gib(n).0);
         assert_eq!(mix.expected_stranded(&[Mib::gib(24); 8]), 0);
         // Five empty partitions and three half used: the half-used ones are

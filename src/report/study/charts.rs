@@ -1,0 +1,171 @@
+//! The charts of sweeps and plans.
+
+use crate::profile::Precision;
+use crate::schedule::Policy;
+use crate::sweep::{Cell, Needed, PlanRow, PointSummary};
+
+use super::super::svg::{LineChart, Series};
+use super::needed::{needed_from_sweep, SweptNeed};
+use super::{setup, Setup, StudyHeader};
+
+/// The sweep's charts: fit rate against fleet size for each policy (one
+/// line per layout and pure precision), and GPUs needed against the INT4
+/// share on the FP16-INT4 edge. Empty when the grid has one fleet size.
+pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(String, String)> {
+    let entries: Vec<(&Cell, u32, f64)> = points
+        .iter()
+        .map(|p| (&p.cell, p.cell.gpus.unwrap_or(0), p.fit.mean))
+        .collect();
+    let mut charts = fit_vs_gpus_charts(header, &entries);
+    if charts.is_empty() {
+        // One fleet size: how the fit rate moves with the INT4 share instead.
+        return fit_vs_int4_chart(header, points)
+            .map(|c| vec![("fit-vs-int4.svg".to_string(), c)])
+            .unwrap_or_default();
+    }
+    let needed = needed_from_sweep(points, header.target_fit);
+    let edge: Vec<(Setup, f64, u32)> = needed
+        .iter()
+        .filter_map(|(s, m, n)| match (m, n) {
+            (Some(m), SweptNeed::Within { gpus, .. }) if m.share(Precision::Int8) == 0.0 => {
+                Some((s.clone(), m.share(Precision::Int4), *gpus))
+            }
+            _ => None,
+        })
+        .collect();
+    if let Some(chart) = gpus_vs_int4_chart(header, &edge) {
+        charts.push(("gpus-vs-int4.svg".into(), chart));
+    }
+    charts
+}
+
+/// Fit rate against fleet size, one chart per policy, one line per layout
+/// and pure precision (or per layout when the workload's mix is not swept).
+/// `entries` are (point, fleet size, mean fit rate); none without at least
+/// two fleet sizes.
+fn fit_vs_gpus_charts(
+    header: &StudyHeader,
+    entries: &[(&Cell, u32, f64)],
+) -> Vec<(String, String)> {
+    let first_size = entries.first().map(|e| e.1);
+    if entries.iter().all(|e| Some(e.1) == first_size) {
+        return Vec::new();
+    }
+    let mut policies: Vec<Policy> = Vec::new();
+    for (cell, _, _) in entries {
+        if !policies.contains(&cell.policy) {
+            policies.push(cell.policy);
+        }
+    }
+    let mut charts = Vec::new();
+    for policy in policies {
+        let series = Series::group(entries.iter().filter(|e| e.0.policy == policy).filter_map(
+            |&(cell, gpus, fit)| {
+                // Pure precisions only (or the workload's own mix).
+                let precision = match cell.mix {
+                    None => String::new(),
+                    Some(m) => format!(" {}", m.as_pure()?),
+                };
+                Some((
+                    format!("{} {}{precision}", cell.kind, cell.layout),
+                    (f64::from(gpus), fit),
+                ))
+            },
+        ));
+        if !series.is_empty() {
+            let chart = LineChart {
+                title: format!(
+                    "{}: fit rate against fleet size ({policy})",
+                    header.scenario
+                ),
+                x_label: "GPUs".into(),
+                y_label: "fit rate (mean over seeds)".into(),
+                series,
+                reference: Some((header.target_fit, format!("target {}", header.target_fit))),
+            };
+            charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
+        }
+    }
+    charts
+}
+
+/// Fit rate against the INT4 share (mixes without INT8), one line per
+/// setup and fleet size; `None` without two such mixes.
+fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<String> {
+    let mut series = Series::group(points.iter().filter_map(|p| {
+        let mix = p.cell.mix.filter(|m| m.share(Precision::Int8) == 0.0)?;
+        let name = format!(
+            "{} {} {} x {}",
+            p.cell.kind,
+            p.cell.layout,
+            p.cell.policy,
+            p.cell.gpus.unwrap_or(0)
+        );
+        Some((name, (mix.share(Precision::Int4), p.fit.mean)))
+    }));
+    series.retain(|s| s.points.len() >= 2);
+    if series.is_empty() {
+        return None;
+    }
+    Some(
+        LineChart {
+            title: format!("{}: fit rate against INT4 share", header.scenario),
+            x_label: "INT4 share of deployments (rest FP16)".into(),
+            y_label: "fit rate (mean over seeds)".into(),
+            series,
+            reference: Some((header.target_fit, format!("target {}", header.target_fit))),
+        }
+        .render(),
+    )
+}
+
+/// GPUs needed against INT4 share, one line per setup; `None` without at
+/// least two mixes on the FP16-INT4 edge.
+fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Option<String> {
+    let mut series = Series::group(edge.iter().map(|(s, int4, gpus)| {
+        (
+            format!("{} {} {}", s.0, s.1, s.2),
+            (*int4, f64::from(*gpus)),
+        )
+    }));
+    series.retain(|s| s.points.len() >= 2);
+    if series.is_empty() {
+        return None;
+    }
+    Some(
+        LineChart {
+            title: format!(
+                "{}: GPUs needed for fit rate {} against INT4 share",
+                header.scenario, header.target_fit
+            ),
+            x_label: "INT4 share of deployments (rest FP16)".into(),
+            y_label: "GPUs needed".into(),
+            series,
+            reference: None,
+        }
+        .render(),
+    )
+}
+
+/// The plan's charts: GPUs needed against the INT4 share, and the fit rate
+/// at every fleet size the search ran.
+pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, String)> {
+    let edge: Vec<(Setup, f64, u32)> = rows
+        .iter()
+        .filter_map(|r| match (r.cell.mix, r.needed) {
+            (Some(m), Needed::Gpus(g)) if m.share(Precision::Int8) == 0.0 => {
+                Some((setup(&r.cell), m.share(Precision::Int4), g))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut charts: Vec<(String, String)> = gpus_vs_int4_chart(header, &edge)
+        .map(|c| vec![("gpus-vs-int4.svg".to_string(), c)])
+        .unwrap_or_default();
+    let entries: Vec<(&Cell, u32, f64)> = rows
+        .iter()
+        .flat_map(|r| r.evaluated.iter().map(move |(g, e)| (&r.cell, *g, e.mean)))
+        .collect();
+    charts.extend(fit_vs_gpus_charts(header, &entries));
+    charts
+}

@@ -1,0 +1,47 @@
+//! `best-fit`: the partition anywhere in the fleet that fits with the least
+//! memory left over.
+
+use crate::partition::Partition;
+use crate::schedule::demand_mix::DemandMix;
+use crate::units::Mib;
+
+use super::{GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
+
+/// The tightest fit in the fleet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BestFit;
+
+impl PlacementPolicy for BestFit {
+    const NAME: &'static str = "best-fit";
+    const SUMMARY: &'static str =
+        "the partition anywhere in the fleet that fits with the least memory left over";
+    const SCOPE: Scope = Scope::WholeFleet;
+
+    fn configure(_: &DemandMix) -> Self {
+        BestFit
+    }
+
+    #[inline]
+    fn score(&self, partition: &Partition, size: Mib) -> i128 {
+        -i128::from((partition.free() - size).0)
+    }
+
+    /// One partition: a lower bound in the index's order of free memory.
+    fn search_index(
+        &self,
+        fleet: &IndexedFleet<'_>,
+        size: Mib,
+        k: usize,
+        excluded: &dyn Fn(u32) -> bool,
+    ) -> IndexAnswer {
+        if k != 1 {
+            return IndexAnswer::Unsupported;
+        }
+        IndexAnswer::Decided(fleet.index.least_free_at_least(size, excluded).map(
+            |(gpu, partition)| {
+                let chosen = &fleet.gpus[gpu as usize].partitions()[partition as usize];
+                (gpu, GpuPick::one(partition, self.score(chosen, size)))
+            },
+        ))
+    }
+}

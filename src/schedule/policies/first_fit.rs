@@ -1,0 +1,39 @@
+//! `first-fit`: the first partition that fits, GPUs and partitions in index
+//! order.
+
+use crate::partition::Partition;
+use crate::schedule::demand_mix::DemandMix;
+use crate::units::Mib;
+
+use super::{first_gpu_with_room, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
+
+/// The first partition that fits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FirstFit;
+
+impl PlacementPolicy for FirstFit {
+    const NAME: &'static str = "first-fit";
+    const SUMMARY: &'static str =
+        "the first partition that fits, GPUs and partitions in index order";
+    const SCOPE: Scope = Scope::FirstGpuWithCandidate;
+
+    fn configure(_: &DemandMix) -> Self {
+        FirstFit
+    }
+
+    /// Every candidate ties, so the lowest index wins.
+    #[inline]
+    fn score(&self, _partition: &Partition, _size: Mib) -> i128 {
+        0
+    }
+
+    fn search_index(
+        &self,
+        fleet: &IndexedFleet<'_>,
+        size: Mib,
+        k: usize,
+        excluded: &dyn Fn(u32) -> bool,
+    ) -> IndexAnswer {
+        first_gpu_with_room(self, fleet, size, size, k, excluded)
+    }
+}
