@@ -108,21 +108,19 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
             let mut scheduler = fleet.scheduler;
             let points = run_fill(&mut scheduler, &survey.mix, spec, seed);
             let rows = report::fill_summary_rows(&header, &points);
-            (
-                vec![
-                    ("metrics.csv".to_string(), report::rows_csv(&rows)),
-                    ("fill.csv".into(), report::fill_csv(&points)),
-                ],
-                rows,
-                None,
-            )
+            let mut files = vec![
+                ("metrics.csv".to_string(), report::rows_csv(&rows)),
+                ("fill.csv".into(), report::fill_csv(&points)),
+            ];
+            files.extend(report::fill_chart(&header, &points).map(|c| ("fill.svg".into(), c)));
+            (files, rows, None)
         }
         RunMode::Replay => {
             let config = scenario.run_config(survey.last_arrival);
             let mut reporter = ProgressReporter::new(scenario.horizon.or(survey.last_arrival));
             let result = source.replay(seed, &survey, config, &mut |p| reporter.report(p))?;
             reporter.finish();
-            let files = vec![
+            let mut files = vec![
                 (
                     "metrics.csv".to_string(),
                     report::metrics_csv(&header, &result),
@@ -131,6 +129,9 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
                 ("fit_by_model.csv".into(), report::by_model_csv(&result)),
                 ("timeseries.csv".into(), report::timeseries_csv(&result)),
             ];
+            files.extend(
+                report::timeseries_chart(&header, &result).map(|c| ("timeseries.svg".into(), c)),
+            );
             let events = result.summary.events;
             let elapsed = started.elapsed().as_secs_f64();
             eprintln!(

@@ -3,14 +3,14 @@
 //! interrupted run never leaves a report that looks complete.
 
 mod atomic;
+pub mod chart;
 mod simulation;
 pub mod study;
-pub mod svg;
 
 pub use atomic::write_report_dir;
 pub use simulation::{
-    by_class_csv, by_model_csv, fill_csv, fill_summary_rows, metrics_csv, rows_csv, summary_rows,
-    timeseries_csv, RunHeader,
+    by_class_csv, by_model_csv, fill_chart, fill_csv, fill_summary_rows, metrics_csv, rows_csv,
+    summary_rows, timeseries_chart, timeseries_csv, RunHeader,
 };
 
 /// Formats a ratio or mean with six decimals: stable bytes, easy to read.

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use crate::profile::Precision;
 use crate::sim::fill::FillPoint;
-use crate::sim::{ClassCounts, RunResult};
+use crate::sim::{ClassCounts, RunResult, Sample};
 use crate::workload::Skipped;
 
+use super::chart::{render_stacked, LineChart, Series};
 use super::{csv_text, decimal};
 
 /// What a run was, for the head of its reports.
@@ -267,5 +268,73 @@ pub fn rows_csv(rows: &[(String, String)]) -> String {
     csv_text(
         &["metric", "value"],
         rows.iter().map(|(k, v)| vec![k.clone(), v.clone()]),
+    )
+}
+
+/// `timeseries.svg`: GPUs busy and online above; memory utilisation and
+/// both fragmentation measures below; `None` with fewer than two samples.
+pub fn timeseries_chart(header: &RunHeader, result: &RunResult) -> Option<String> {
+    if result.series.len() < 2 {
+        return None;
+    }
+    let line = |name: &str, value: &dyn Fn(&Sample) -> f64| Series {
+        name: name.to_string(),
+        points: result
+            .series
+            .iter()
+            .map(|s| (s.time.as_hours_f64(), value(s)))
+            .collect(),
+    };
+    let gpus = LineChart {
+        title: format!("{}: GPUs over time (seed {})", header.scenario, header.seed),
+        x_label: "simulated hours".into(),
+        y_label: "GPUs".into(),
+        series: vec![
+            line("GPUs holding a replica", &|s| f64::from(s.gpus_busy)),
+            line("GPUs online", &|s| f64::from(s.gpus_online)),
+        ],
+        ..LineChart::default()
+    };
+    let shares = LineChart {
+        title: format!("{}: memory over time", header.scenario),
+        x_label: "simulated hours".into(),
+        y_label: "share".into(),
+        series: vec![
+            line("utilisation (used / online)", &|s| s.utilisation),
+            line("fragmentation (stranded / free)", &|s| s.fragmentation),
+            line("expected fragmentation (FGD)", &|s| {
+                s.expected_fragmentation
+            }),
+        ],
+        ..LineChart::default()
+    };
+    Some(render_stacked(&[gpus, shares]))
+}
+
+/// `fill.svg`: the fill experiment's allocation ratio against the share of
+/// capacity requested; `None` with fewer than two points.
+pub fn fill_chart(header: &RunHeader, points: &[FillPoint]) -> Option<String> {
+    if points.len() < 2 {
+        return None;
+    }
+    let line = |name: &str, value: fn(&FillPoint) -> f64| Series {
+        name: name.to_string(),
+        points: points.iter().map(|p| (p.requested, value(p))).collect(),
+    };
+    Some(
+        LineChart {
+            title: format!(
+                "{}: fill experiment ({}, seed {})",
+                header.scenario, header.policy, header.seed
+            ),
+            x_label: "memory requested / capacity".into(),
+            y_label: "share".into(),
+            series: vec![
+                line("allocation ratio (placed / capacity)", |p| p.allocated),
+                line("fragmentation (stranded / free)", |p| p.fragmentation),
+            ],
+            ..LineChart::default()
+        }
+        .render(),
     )
 }

@@ -10,20 +10,20 @@
 
 mod demand_mix;
 mod index;
+mod invariants;
 pub mod policies;
 mod request;
 mod scheduler;
 mod search;
 
 pub use demand_mix::DemandMix;
+pub use invariants::InvariantError;
 pub use policies::{ConfiguredPolicy, Policy, Scope, UnknownPolicy};
 pub use request::{
     Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
     ReplicaId, Shard, MAX_SHARDS,
 };
-pub use scheduler::{
-    InvariantError, OnlineError, Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS,
-};
+pub use scheduler::{OnlineError, Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS};
 
 #[cfg(test)]
 mod tests;

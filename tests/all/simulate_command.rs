@@ -41,12 +41,19 @@ fn quickstart_runs_from_a_fresh_directory_and_writes_its_report() {
             "fit_by_class.csv",
             "fit_by_model.csv",
             "metrics.csv",
-            "timeseries.csv"
+            "timeseries.csv",
+            "timeseries.svg"
         ]
     );
     let series = fs::read_to_string(report.join("timeseries.csv")).unwrap();
     // 13 days measured, sampled every 6 h from the warm-up's end: 53 rows.
     assert_eq!(series.lines().count(), 1 + 53);
+    // The chart of that series: GPUs above, memory shares below.
+    let chart = fs::read_to_string(report.join("timeseries.svg")).unwrap();
+    assert!(chart.starts_with("<svg"), "{chart}");
+    for title in ["quickstart: GPUs over time", "quickstart: memory over time"] {
+        assert!(chart.contains(title), "{title}");
+    }
     assert!(
         run.stderr
             .contains("report written to reports/quickstart/simulation"),

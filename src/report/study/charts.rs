@@ -4,7 +4,7 @@ use crate::profile::Precision;
 use crate::schedule::Policy;
 use crate::sweep::{Cell, Needed, PlanRow, PointSummary};
 
-use super::super::svg::{LineChart, Series};
+use super::super::chart::{LineChart, Mark, Reference, Series};
 use super::needed::{needed_from_sweep, SweptNeed};
 use super::{setup, Setup, StudyHeader};
 
@@ -12,9 +12,21 @@ use super::{setup, Setup, StudyHeader};
 /// line per layout and pure precision), and GPUs needed against the INT4
 /// share on the FP16-INT4 edge. Empty when the grid has one fleet size.
 pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(String, String)> {
-    let entries: Vec<(&Cell, u32, f64)> = points
+    let needed = needed_from_sweep(points, header.target_fit);
+    let answer = |cell: &Cell| {
+        needed.iter().find_map(|(s, m, n)| match n {
+            SweptNeed::Within { gpus, .. } if *s == setup(cell) && *m == cell.mix => Some(*gpus),
+            _ => None,
+        })
+    };
+    let entries: Vec<Entry> = points
         .iter()
-        .map(|p| (&p.cell, p.cell.gpus.unwrap_or(0), p.fit.mean))
+        .map(|p| Entry {
+            cell: &p.cell,
+            gpus: p.cell.gpus.unwrap_or(0),
+            fit: p.fit.mean,
+            answer: answer(&p.cell),
+        })
         .collect();
     let mut charts = fit_vs_gpus_charts(header, &entries);
     if charts.is_empty() {
@@ -23,7 +35,6 @@ pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(Strin
             .map(|c| vec![("fit-vs-int4.svg".to_string(), c)])
             .unwrap_or_default();
     }
-    let needed = needed_from_sweep(points, header.target_fit);
     let edge: Vec<(Setup, f64, u32)> = needed
         .iter()
         .filter_map(|(s, m, n)| match (m, n) {
@@ -39,52 +50,79 @@ pub fn sweep_charts(header: &StudyHeader, points: &[PointSummary]) -> Vec<(Strin
     charts
 }
 
+/// One fleet size a study ran for a grid point.
+struct Entry<'a> {
+    /// The point.
+    cell: &'a Cell,
+    /// The fleet size.
+    gpus: u32,
+    /// Its mean fit rate.
+    fit: f64,
+    /// The GPUs the point needs, if the study found the number.
+    answer: Option<u32>,
+}
+
+/// The target line of fit-rate charts.
+fn target(header: &StudyHeader) -> Reference {
+    Reference {
+        y: header.target_fit,
+        label: format!("target fit rate {}", header.target_fit),
+    }
+}
+
 /// Fit rate against fleet size, one chart per policy, one line per layout
-/// and pure precision (or per layout when the workload's mix is not swept).
-/// `entries` are (point, fleet size, mean fit rate); none without at least
-/// two fleet sizes.
-fn fit_vs_gpus_charts(
-    header: &StudyHeader,
-    entries: &[(&Cell, u32, f64)],
-) -> Vec<(String, String)> {
-    let first_size = entries.first().map(|e| e.1);
-    if entries.iter().all(|e| Some(e.1) == first_size) {
+/// and pure precision (or per layout when the workload's mix is not swept),
+/// each line's answer marked; none without at least two fleet sizes.
+fn fit_vs_gpus_charts(header: &StudyHeader, entries: &[Entry]) -> Vec<(String, String)> {
+    let first_size = entries.first().map(|e| e.gpus);
+    if entries.iter().all(|e| Some(e.gpus) == first_size) {
         return Vec::new();
     }
     let mut policies: Vec<Policy> = Vec::new();
-    for (cell, _, _) in entries {
-        if !policies.contains(&cell.policy) {
-            policies.push(cell.policy);
+    for entry in entries {
+        if !policies.contains(&entry.cell.policy) {
+            policies.push(entry.cell.policy);
         }
     }
+    // Pure precisions only (or the workload's own mix).
+    let name = |cell: &Cell| {
+        let precision = match cell.mix {
+            None => String::new(),
+            Some(m) => format!(" {}", m.as_pure()?),
+        };
+        Some(format!("{} {}{precision}", cell.kind, cell.layout))
+    };
     let mut charts = Vec::new();
     for policy in policies {
-        let series = Series::group(entries.iter().filter(|e| e.0.policy == policy).filter_map(
-            |&(cell, gpus, fit)| {
-                // Pure precisions only (or the workload's own mix).
-                let precision = match cell.mix {
-                    None => String::new(),
-                    Some(m) => format!(" {}", m.as_pure()?),
-                };
-                Some((
-                    format!("{} {}{precision}", cell.kind, cell.layout),
-                    (f64::from(gpus), fit),
-                ))
-            },
-        ));
-        if !series.is_empty() {
-            let chart = LineChart {
-                title: format!(
-                    "{}: fit rate against fleet size ({policy})",
-                    header.scenario
-                ),
-                x_label: "GPUs".into(),
-                y_label: "fit rate (mean over seeds)".into(),
-                series,
-                reference: Some((header.target_fit, format!("target {}", header.target_fit))),
-            };
-            charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
+        let of_policy = || entries.iter().filter(move |e| e.cell.policy == policy);
+        let series = Series::group(
+            of_policy().filter_map(|e| Some((name(e.cell)?, (f64::from(e.gpus), e.fit)))),
+        );
+        if series.is_empty() {
+            continue;
         }
+        let marks = of_policy()
+            .filter(|e| e.answer == Some(e.gpus))
+            .filter_map(|e| {
+                let label = name(e.cell)?;
+                Some(Mark {
+                    series: series.iter().position(|s| s.name == label)?,
+                    at: (f64::from(e.gpus), e.fit),
+                })
+            })
+            .collect();
+        let chart = LineChart {
+            title: format!(
+                "{}: fit rate against fleet size ({policy})",
+                header.scenario
+            ),
+            x_label: "GPUs (marked: the fewest that reach the target)".into(),
+            y_label: "fit rate (mean over seeds)".into(),
+            series,
+            reference: Some(target(header)),
+            marks,
+        };
+        charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
     }
     charts
 }
@@ -113,7 +151,8 @@ fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<St
             x_label: "INT4 share of deployments (rest FP16)".into(),
             y_label: "fit rate (mean over seeds)".into(),
             series,
-            reference: Some((header.target_fit, format!("target {}", header.target_fit))),
+            reference: Some(target(header)),
+            marks: Vec::new(),
         }
         .render(),
     )
@@ -142,6 +181,7 @@ fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Optio
             y_label: "GPUs needed".into(),
             series,
             reference: None,
+            marks: Vec::new(),
         }
         .render(),
     )
@@ -162,9 +202,16 @@ pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, Strin
     let mut charts: Vec<(String, String)> = gpus_vs_int4_chart(header, &edge)
         .map(|c| vec![("gpus-vs-int4.svg".to_string(), c)])
         .unwrap_or_default();
-    let entries: Vec<(&Cell, u32, f64)> = rows
+    let entries: Vec<Entry> = rows
         .iter()
-        .flat_map(|r| r.evaluated.iter().map(move |(g, e)| (&r.cell, *g, e.mean)))
+        .flat_map(|r| {
+            r.evaluated.iter().map(move |(gpus, e)| Entry {
+                cell: &r.cell,
+                gpus: *gpus,
+                fit: e.mean,
+                answer: r.needed.gpus(),
+            })
+        })
         .collect();
     charts.extend(fit_vs_gpus_charts(header, &entries));
     charts
