@@ -89,6 +89,19 @@ pub enum BooksError {
         /// Its quota.
         capacity: Mib,
     },
+    /// The GPU's totals (charge, replicas, largest free partition)
+    /// disagree with its partitions.
+    #[error("the GPU's totals say {used} GiB for {replicas} replicas, its partitions {partitions_used} GiB for {partitions_replicas} (or its largest free partition is stale)")]
+    Totals {
+        /// The kept total charge.
+        used: Mib,
+        /// The kept replica count.
+        replicas: u32,
+        /// The partitions' charges, added up.
+        partitions_used: Mib,
+        /// The partitions' replicas, added up.
+        partitions_replicas: u32,
+    },
     /// Memory is charged to a partition that holds no replica.
     #[error("partition {partition} has {used} GiB charged but no replica")]
     ChargeWithoutReplica {
@@ -104,6 +117,13 @@ pub enum BooksError {
 pub struct GpuState {
     kind: GpuKind,
     partitions: Vec<Partition>,
+    /// Sums over the partitions, kept with every charge and refund so that
+    /// the GPU's totals cost one read.
+    capacity: Mib,
+    used: Mib,
+    replicas: u32,
+    /// The most free memory of one partition.
+    largest_free: Mib,
 }
 
 impl GpuState {
@@ -120,6 +140,10 @@ impl GpuState {
                     replicas: 0,
                 })
                 .collect(),
+            capacity: layout.partitions().iter().copied().sum(),
+            used: Mib::ZERO,
+            replicas: 0,
+            largest_free: layout.largest_partition(),
         }
     }
 
@@ -147,8 +171,14 @@ impl GpuState {
                 size,
             });
         }
+        let was_largest = p.free() == self.largest_free;
         p.used += size;
         p.replicas += 1;
+        self.used += size;
+        self.replicas += 1;
+        if was_largest {
+            self.largest_free = self.largest_partition_free();
+        }
         Ok(())
     }
 
@@ -169,22 +199,25 @@ impl GpuState {
         }
         p.used -= size;
         p.replicas -= 1;
+        self.largest_free = self.largest_free.max(p.free());
+        self.used -= size;
+        self.replicas -= 1;
         Ok(())
     }
 
     /// Total quota of all partitions.
     pub fn capacity(&self) -> Mib {
-        self.partitions.iter().map(Partition::capacity).sum()
+        self.capacity
     }
 
     /// Total memory charged.
     pub fn used(&self) -> Mib {
-        self.partitions.iter().map(Partition::used).sum()
+        self.used
     }
 
     /// Total memory not charged.
     pub fn free_memory(&self) -> Mib {
-        self.partitions.iter().map(Partition::free).sum()
+        self.capacity - self.used
     }
 
     /// Charged share of the quota, in [0, 1].
@@ -199,17 +232,61 @@ impl GpuState {
 
     /// Replicas (or shards) charged on the whole GPU.
     pub fn replicas(&self) -> u32 {
-        self.partitions.iter().map(|p| p.replicas).sum()
+        self.replicas
+    }
+
+    /// The most free memory of one partition: no request larger can be
+    /// placed here.
+    #[inline]
+    pub fn largest_free(&self) -> Mib {
+        self.largest_free
+    }
+
+    fn largest_partition_free(&self) -> Mib {
+        self.partitions
+            .iter()
+            .map(Partition::free)
+            .max()
+            .unwrap_or(Mib::ZERO)
     }
 
     /// Whether any replica is charged here.
     pub fn is_busy(&self) -> bool {
-        self.partitions.iter().any(|p| p.replicas > 0)
+        self.replicas > 0
+    }
+
+    /// Whether both GPUs are empty and laid out alike (then every policy
+    /// scores them the same).
+    #[inline]
+    pub fn both_empty_alike(&self, other: &GpuState) -> bool {
+        self.replicas == 0
+            && other.replicas == 0
+            && self.kind == other.kind
+            && self.capacity == other.capacity
+            && self.partitions.len() == other.partitions.len()
+            && self
+                .partitions
+                .iter()
+                .zip(&other.partitions)
+                .all(|(a, b)| a.capacity == b.capacity)
     }
 
     /// Checks that no partition is over its quota and that a partition with
     /// no replica has nothing charged. Returns the first inconsistency.
     pub fn check(&self) -> Result<(), BooksError> {
+        let used: Mib = self.partitions.iter().map(Partition::used).sum();
+        let replicas: u32 = self.partitions.iter().map(|p| p.replicas).sum();
+        if used != self.used
+            || replicas != self.replicas
+            || self.largest_free != self.largest_partition_free()
+        {
+            return Err(BooksError::Totals {
+                used: self.used,
+                replicas: self.replicas,
+                partitions_used: used,
+                partitions_replicas: replicas,
+            });
+        }
         for (index, p) in self.partitions.iter().enumerate() {
             if p.used > p.capacity {
                 return Err(BooksError::OverCommitted {

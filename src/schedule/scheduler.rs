@@ -358,7 +358,7 @@ impl Scheduler {
                     found: gpus_found,
                 });
             };
-            for &partition in &pick.partitions[..pick.len] {
+            for partition in pick.picked() {
                 shards[count] = Shard {
                     at: PartitionRef { gpu, partition },
                     size: demand.size,

@@ -56,12 +56,17 @@ pub(crate) fn scan<P: PlacementPolicy, E: Fn(u32) -> bool>(
     let mut previous: Option<&GpuState> = None;
     for (index, gpu) in search.gpus.iter().enumerate() {
         let index = index as u32;
-        if !search.online[index as usize] || (search.excluded)(index) {
+        // Every policy's filter asks for at least `size` free.
+        if gpu.largest_free() < search.size
+            || !search.online[index as usize]
+            || (search.excluded)(index)
+        {
             continue;
         }
-        // A GPU in the same state as the one before scores the same and
-        // loses the tie: skip it (many empty GPUs in a row cost one look).
-        if whole_fleet && previous.is_some_and(|p| p == gpu) {
+        // An empty GPU laid out like the empty one before scores the same
+        // and loses the tie: skip it (many empty GPUs in a row cost one
+        // look).
+        if whole_fleet && previous.is_some_and(|p| p.both_empty_alike(gpu)) {
             continue;
         }
         previous = Some(gpu);

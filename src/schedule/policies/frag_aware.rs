@@ -91,11 +91,7 @@ impl PlacementPolicy for FragAware {
         }
         let mut current = self.mix.expected_stranded(&frees[..n]) as i128;
         let mut taken = [false; MAX_PARTITIONS];
-        let mut pick = GpuPick {
-            score: 0,
-            partitions: [0; MAX_PARTITIONS],
-            len: k,
-        };
+        let mut pick = GpuPick::of(k);
         let (mut growth_total, mut left_total) = (0i128, Mib::ZERO);
         for slot in 0..k {
             let mut best: Option<(i128, usize, i128)> = None;
@@ -123,7 +119,7 @@ impl PlacementPolicy for FragAware {
             taken[index] = true;
             current += growth;
             growth_total += growth;
-            pick.partitions[slot] = index as u32;
+            pick.partitions[slot] = index as u8;
         }
         pick.score = Self::rank(growth_total, left_total);
         Some(pick)

@@ -56,22 +56,38 @@ pub enum Scope {
 pub(crate) struct GpuPick {
     /// Higher wins; ties go to the lower GPU index.
     pub score: i128,
-    /// Partition indexes, in the order picked.
-    pub partitions: [u32; MAX_PARTITIONS],
+    /// Partition indexes (below [`MAX_PARTITIONS`]), in the order picked.
+    pub partitions: [u8; MAX_PARTITIONS],
     /// How many of `partitions` are used.
-    pub len: usize,
+    pub len: u8,
 }
 
 impl GpuPick {
     /// A pick of the single partition `partition`, ranked `score`.
     pub fn one(partition: u32, score: i128) -> GpuPick {
         let mut partitions = [0; MAX_PARTITIONS];
-        partitions[0] = partition;
+        partitions[0] = partition as u8;
         GpuPick {
             score,
             partitions,
             len: 1,
         }
+    }
+
+    /// An empty pick of `k` partitions, to fill in.
+    pub fn of(k: usize) -> GpuPick {
+        GpuPick {
+            score: 0,
+            partitions: [0; MAX_PARTITIONS],
+            len: k as u8,
+        }
+    }
+
+    /// The partitions picked.
+    pub fn picked(&self) -> impl Iterator<Item = u32> + '_ {
+        self.partitions[..self.len as usize]
+            .iter()
+            .map(|&p| u32::from(p))
     }
 }
 
@@ -182,14 +198,10 @@ pub(crate) fn best_scoring<P: PlacementPolicy>(
     }
     // Highest score first, lowest index among equals.
     candidates[..n].sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut pick = GpuPick {
-        score: 0,
-        partitions: [0; MAX_PARTITIONS],
-        len: k,
-    };
+    let mut pick = GpuPick::of(k);
     for (slot, &(score, index)) in candidates[..k].iter().enumerate() {
         pick.score += score;
-        pick.partitions[slot] = index;
+        pick.partitions[slot] = index as u8;
     }
     Some(pick)
 }
