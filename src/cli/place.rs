@@ -208,13 +208,14 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
             .iter()
             .map(|r| (demand_of(catalog.variant(r.variant)), 1)),
     );
-    let mut fleet = Scheduler::uniform(args.policy.configure(&mix), &layout, args.gpus as usize);
+    let mut scheduler =
+        Scheduler::uniform(args.policy.configure(&mix), &layout, args.gpus as usize);
     let outcomes: Vec<Outcome> = resolved
         .iter()
         .enumerate()
-        .map(|(order, r)| place_one(&mut fleet, catalog, order + 1, r))
+        .map(|(order, r)| place_one(&mut scheduler, catalog, order + 1, r))
         .collect();
-    let report = build_report(&args, &layout, catalog, &fleet, outcomes);
+    let report = build_report(&args, &layout, catalog, &scheduler, outcomes);
     let text = match args.format {
         Format::Table => render_table(&report),
         Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
@@ -258,7 +259,7 @@ fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
     Ok(spec.build(args.gpu)?)
 }
 
-fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
+fn place_one(scheduler: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
     let variant = catalog.variant(r.variant);
     let request = PlacementRequest {
         demand: demand_of(variant),
@@ -278,7 +279,7 @@ fn place_one(fleet: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolve
         code: None,
         reason: None,
     };
-    match fleet.schedule(&request) {
+    match scheduler.schedule(&request) {
         Ok(placement) => {
             outcome.replica = Some(placement.replica.to_string());
             outcome.gpus = placement.shards().iter().map(|s| s.at.gpu).collect();
@@ -297,11 +298,11 @@ fn build_report(
     args: &PlaceArgs,
     layout: &Layout,
     catalog: &Catalog,
-    fleet: &Scheduler,
+    scheduler: &Scheduler,
     requests: Vec<Outcome>,
 ) -> Report {
     let mut partitions = Vec::new();
-    for (g, gpu) in fleet.gpus().iter().enumerate() {
+    for (g, gpu) in scheduler.gpus().iter().enumerate() {
         for (p, part) in gpu.partitions().iter().enumerate() {
             partitions.push(PartitionReport {
                 gpu: g as u32,
@@ -314,8 +315,8 @@ fn build_report(
             });
         }
     }
-    let capacity: u64 = fleet.gpus().iter().map(|g| g.capacity().0).sum();
-    let used: u64 = fleet.gpus().iter().map(|g| g.used().0).sum();
+    let capacity: u64 = scheduler.gpus().iter().map(|g| g.capacity().0).sum();
+    let used: u64 = scheduler.gpus().iter().map(|g| g.used().0).sum();
     Report {
         gpu: args.gpu.to_string(),
         layout: layout.spec().to_string(),
@@ -326,7 +327,7 @@ fn build_report(
         requested: requests.len(),
         requests,
         partitions,
-        gpus_used: fleet.gpus_in_use(),
+        gpus_used: scheduler.gpus_in_use(),
         memory_utilisation: used as f64 / capacity as f64,
     }
 }

@@ -218,7 +218,7 @@ fn replicas_per_gpu(
     size: aimsim::units::Mib,
     gpu_count: u32,
 ) -> usize {
-    let mut fleet = Scheduler::uniform(Policy::FirstFit, layout, gpu_count as usize);
+    let mut scheduler = Scheduler::uniform(Policy::FirstFit, layout, gpu_count as usize);
     let request = PlacementRequest {
         demand: Demand {
             size,
@@ -227,5 +227,5 @@ fn replicas_per_gpu(
         },
         preferred: None,
     };
-    std::iter::from_fn(|| fleet.schedule(&request).ok()).count()
+    std::iter::from_fn(|| scheduler.schedule(&request).ok()).count()
 }

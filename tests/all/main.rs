@@ -13,5 +13,6 @@ mod scheduler_properties;
 mod simulate_command;
 mod simulation;
 mod simulation_properties;
+mod structure;
 mod study_commands;
 mod support;
