@@ -5,14 +5,17 @@
 //! variants up by exact model id and precision; an unknown id is an error
 //! that suggests the closest known ids.
 
+mod architecture;
 mod catalog;
 mod generate;
-mod known_models;
 mod precision;
 mod schema;
 mod sizing;
 pub mod validate;
 
+pub use architecture::{
+    weight_bytes_per_parameter, Architecture, ArchitectureError, ArchitectureTable,
+};
 pub use catalog::{Catalog, CatalogError, LookupError, Variant, VariantId};
 pub use generate::{generate_profiles, render_profile, write_profiles, GeneratedFile};
 pub use precision::{MixError, Precision, PrecisionMix};

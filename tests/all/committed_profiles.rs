@@ -92,7 +92,7 @@ fn the_shipped_set_validates_with_the_expected_warnings() {
     }
     assert!(warned(
         "Qwen_Qwen3-235B-A22B-fp16.json",
-        "fewer bytes than 235B parameters need at fp16"
+        "fewer bytes than 235.1B parameters need at fp16"
     ));
     assert!(warned(
         "Qwen_Qwen3-235B-A22B-int4.json",
@@ -100,7 +100,7 @@ fn the_shipped_set_validates_with_the_expected_warnings() {
     ));
     assert!(warned(
         "deepseek-ai_DeepSeek-V3-fp16.json",
-        "fewer bytes than 671B parameters need"
+        "fewer bytes than 671.0B parameters need"
     ));
     assert!(warned(
         "deepseek-ai_DeepSeek-V3-fp16.json",

@@ -287,6 +287,7 @@ fn sizing_warnings() {
         Some("recommended_partition_gb"),
         "is not 1.25 x memory_requirement_gb (25 GB)",
     );
+    // The model's real size comes from aim_profiles/architectures.csv.
     assert_finding(
         &[(
             FILE,
@@ -294,8 +295,20 @@ fn sizing_warnings() {
         )],
         Warning,
         FILE,
+        Some("parameters"),
+        "`80B` overstates the model: meta-llama/Llama-3.1-8B-Instruct has 8.0B parameters",
+    );
+    let mut small = good();
+    small["memory_requirement_gb"] = json!(12.0);
+    small["recommended_partition_gb"] = json!(15.0);
+    small["resource_requirements"]["gpu_memory_gb"] = json!(12.0);
+    small["gpu_sharing"]["memory_limit_gb"] = json!(15.0);
+    assert_finding(
+        &[(FILE, text(&small))],
+        Warning,
+        FILE,
         Some("memory_requirement_gb"),
-        "fewer bytes than 80B parameters need at fp16",
+        "12 GB holds fewer bytes than 8.0B parameters need at fp16 (2 bytes each: 15.0 GiB of weights)",
     );
     let mut huge = good();
     for (path, v) in [

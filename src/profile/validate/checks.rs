@@ -3,8 +3,12 @@
 //! weights.
 
 use crate::hardware::{ComputeMode, GpuKind, MemoryMode};
-use crate::profile::known_models::published_size;
-use crate::profile::{parse_parameter_count, profile_file_name, Profile};
+use std::sync::OnceLock;
+
+use crate::profile::{
+    parse_parameter_count, profile_file_name, weight_bytes_per_parameter, ArchitectureTable,
+    Profile,
+};
 
 use super::FindingSink;
 
@@ -275,35 +279,61 @@ fn check_physical_plausibility(p: &Profile, sink: &mut FindingSink) {
     let Some(declared) = parse_parameter_count(&p.parameters) else {
         return;
     };
-    let published = published_size(&p.model_id);
-    if let Some(published) = published {
-        if published.total_billions * 1e9 > 1.5 * declared {
+    // The model's real size, from its published configuration.
+    let architecture = architectures().get(&p.model_id);
+    if let Some(arch) = architecture {
+        if declared > 1.5 * arch.total_params_b * 1e9 {
             sink.warn(
                 "parameters",
                 format!(
-                    "`{}` understates the model: {}",
-                    p.parameters, published.note
+                    "`{}` overstates the model: {} has {:.1}B parameters (aim_profiles/architectures.csv)",
+                    p.parameters, arch.source_repo, arch.total_params_b
+                ),
+            );
+        }
+        if arch.total_params_b * 1e9 > 1.5 * declared {
+            let moe = if arch.is_moe() {
+                format!(
+                    "MoE, {:.1}B total and {:.1}B active per token",
+                    arch.total_params_b, arch.active_params_b
+                )
+            } else {
+                format!("{:.1}B parameters", arch.total_params_b)
+            };
+            sink.warn(
+                "parameters",
+                format!(
+                    "`{}` understates the model: {} has {moe} (aim_profiles/architectures.csv)",
+                    p.parameters, arch.source_repo
                 ),
             );
         }
     }
-    let total = published.map_or(declared, |pub_| declared.max(pub_.total_billions * 1e9));
-    let weight_bytes = total * p.precision.bytes_per_parameter();
+    let total = architecture.map_or(declared, |arch| arch.total_params_b * 1e9);
+    let bytes_each = weight_bytes_per_parameter(p.precision);
+    let weight_bytes = total * bytes_each;
     let memory_bytes = p.memory_requirement_gb * (1u64 << 30) as f64;
     if memory_bytes < weight_bytes {
         sink.warn(
             "memory_requirement_gb",
             format!(
-                "{} GB holds fewer bytes than {:.0}B parameters need at {} ({} each: {:.1} GiB)",
+                "{} GB holds fewer bytes than {:.1}B parameters need at {} ({}: {:.1} GiB of weights)",
                 p.memory_requirement_gb,
                 total / 1e9,
                 p.precision,
-                match p.precision.bytes_per_parameter() {
-                    1.0 => "1 byte".to_string(),
-                    bytes => format!("{bytes} bytes"),
+                match bytes_each {
+                    1.0 => "1 byte each".to_string(),
+                    b if b.fract() == 0.0 => format!("{b} bytes each"),
+                    b => format!("{b:.3} bytes each with group scales"),
                 },
                 weight_bytes / (1u64 << 30) as f64
             ),
         );
     }
+}
+
+/// The compiled-in architecture table, read once.
+fn architectures() -> &'static ArchitectureTable {
+    static TABLE: OnceLock<ArchitectureTable> = OnceLock::new();
+    TABLE.get_or_init(ArchitectureTable::builtin)
 }
