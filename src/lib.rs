@@ -37,6 +37,7 @@ pub mod fuzzing;
 pub mod hardware;
 pub mod input;
 pub mod partition;
+pub mod perf;
 pub mod profile;
 pub mod report;
 pub mod scenario;

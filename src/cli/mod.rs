@@ -3,6 +3,7 @@
 //! environment on behalf of the engine, and only here do errors become
 //! exit codes.
 
+mod perf;
 mod place;
 mod profiles;
 mod simulate;
@@ -14,8 +15,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use aimsim::hardware::{LayoutError, LayoutParseError};
+use aimsim::perf::MeasuredError;
 use aimsim::profile::validate::FolderError;
-use aimsim::profile::{Catalog, CatalogError, LookupError, SizingError};
+use aimsim::profile::{ArchitectureError, Catalog, CatalogError, LookupError, SizingError};
 use aimsim::report::study::ResultsCsvError;
 use aimsim::scenario::{NotSweepable, ScenarioError, SourceError};
 use aimsim::schedule::Policy;
@@ -54,6 +56,10 @@ enum Command {
     /// Combine the shard folders of `sweep --shard K/N` into one report,
     /// identical to an unsharded run's.
     Merge(study::MergeArgs),
+    /// What one replica of a model serves on a GPU kind, partition and
+    /// precision: time to first token, time per output token and tokens/s
+    /// per batch size, from the calibrated performance model.
+    Perf(perf::PerfArgs),
 }
 
 /// Parses a policy name: the registry's names, listed with what each does
@@ -140,6 +146,12 @@ pub enum CliError {
     /// A sizing table is malformed.
     #[error(transparent)]
     Sizing(#[from] SizingError),
+    /// An architecture file is malformed.
+    #[error(transparent)]
+    Architecture(#[from] ArchitectureError),
+    /// A measured table is malformed.
+    #[error(transparent)]
+    Measured(#[from] MeasuredError),
     /// A shard's results cannot be read back.
     #[error(transparent)]
     Results(#[from] ResultsCsvError),
@@ -180,7 +192,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Sweep(sweep) => study::sweep(sweep, &load_catalog(args.profiles.as_deref())?),
         Command::Plan(plan) => study::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
         Command::Merge(merge) => study::merge(merge),
+        Command::Perf(perf) => perf::run(perf),
     }
+}
+
+/// Reads a text file the user named, or says which and why not.
+fn read_input(path: &std::path::Path, what: &'static str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|error| CliError::Read {
+        what,
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// The catalog from `--profiles DIR`, or the built-in one.

@@ -93,6 +93,50 @@ impl GpuKind {
         }
     }
 
+    /// Dense FP4/FP6 (MXFP4/MXFP6) throughput in TFLOPS, on the kinds that
+    /// have it (CDNA4: 16,384 FP4 FLOP per clock per CU x 256 CUs at
+    /// 2.2 / 2.4 GHz; AMD quotes "20 PF" FP4 with sparsity for MI355X).
+    pub fn fp4_dense_tflops(self) -> Option<f64> {
+        match self {
+            GpuKind::Mi300x | GpuKind::Mi325x => None,
+            GpuKind::Mi350x => Some(9228.0),
+            GpuKind::Mi355x => Some(10_000.0),
+        }
+    }
+
+    /// Peak engine clock in MHz (MI300X: 1307.4 TFLOPS / (2048 FLOP/clk/CU
+    /// x 304 CUs); MI325X from AMD's MLPerf v5.0 blog; MI350X/MI355X from
+    /// AMD's Hot Chips 2025 figures).
+    pub fn peak_clock_mhz(self) -> u32 {
+        match self {
+            GpuKind::Mi300x | GpuKind::Mi325x => 2100,
+            GpuKind::Mi350x => 2200,
+            GpuKind::Mi355x => 2400,
+        }
+    }
+
+    /// Infinity Fabric links to the other GPUs of an 8-GPU node (ROCm
+    /// MI300 microarchitecture docs: 7 links per GPU).
+    pub fn peer_links(self) -> u32 {
+        7
+    }
+
+    /// Peak bandwidth of one Infinity Fabric link in GB/s, both directions
+    /// together (AMD platform pages: 128 GB/s on MI300X/MI325X, 153.6 GB/s
+    /// on MI350X/MI355X; AMD does not say whether the figure is one way, so
+    /// aimsim reads it as both ways, half each direction).
+    pub fn peer_link_gbps(self) -> f64 {
+        match self {
+            GpuKind::Mi300x | GpuKind::Mi325x => 128.0,
+            GpuKind::Mi350x | GpuKind::Mi355x => 153.6,
+        }
+    }
+
+    /// Infinity Cache (last-level cache) in MiB (ROCm GPU specifications).
+    pub fn infinity_cache_mib(self) -> u32 {
+        256
+    }
+
     /// Board power in watts.
     pub fn board_power_w(self) -> u32 {
         match self {
@@ -151,6 +195,21 @@ impl FromStr for GpuKind {
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(text.trim()))
             .ok_or_else(|| UnknownGpuKind(text.to_string()))
+    }
+}
+
+impl serde::Serialize for GpuKind {
+    /// As its name: `"MI300X"`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GpuKind {
+    /// From its name, case-insensitive.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

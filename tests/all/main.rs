@@ -6,6 +6,8 @@ mod documentation;
 mod fuzz_corpus;
 mod index_properties;
 mod partition_properties;
+mod perf_command;
+mod perf_model;
 mod place_command;
 mod profile_commands;
 mod profile_validation;
