@@ -42,6 +42,7 @@ pub mod profile;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
+pub mod serve;
 pub mod sim;
 pub mod sweep;
 pub mod time;

@@ -9,6 +9,13 @@ use std::fmt;
 use std::ops::{Add, Sub};
 use std::str::FromStr;
 
+/// A clock reading an event queue orders by: copied, ordered, zero by
+/// default, and countable in ticks for error messages.
+pub trait Timestamp: Copy + Ord + Default {
+    /// The reading in the clock's own unit.
+    fn ticks(self) -> u64;
+}
+
 /// A point in, or a span of, simulated time in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SimTime(pub u64);
@@ -48,6 +55,45 @@ impl SimTime {
     /// `self + other`, saturating at [`SimTime::NEVER`].
     pub fn saturating_add(self, other: SimTime) -> SimTime {
         SimTime(self.0.saturating_add(other.0))
+    }
+}
+
+impl Timestamp for SimTime {
+    fn ticks(self) -> u64 {
+        self.0
+    }
+}
+
+/// A point in, or a span of, simulated time in nanoseconds: the serving
+/// simulator's clock, fine enough for engine iterations of a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Nanos(pub u64);
+
+impl Nanos {
+    /// The start of a run.
+    pub const ZERO: Nanos = Nanos(0);
+
+    /// A non-negative, finite number of seconds, rounded to the
+    /// nanosecond; `None` beyond 500 years.
+    pub fn from_secs_f64(seconds: f64) -> Option<Nanos> {
+        (seconds.is_finite() && (0.0..1.6e10).contains(&seconds))
+            .then(|| Nanos((seconds * 1e9).round() as u64))
+    }
+
+    /// The time in seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// A millisecond time, in nanoseconds.
+    pub fn from_millis(time: SimTime) -> Nanos {
+        Nanos(time.0.saturating_mul(1_000_000))
+    }
+}
+
+impl Timestamp for Nanos {
+    fn ticks(self) -> u64 {
+        self.0
     }
 }
 

@@ -6,6 +6,8 @@
 mod perf;
 mod place;
 mod profiles;
+mod progress;
+mod serve;
 mod simulate;
 mod study;
 mod table;
@@ -22,6 +24,7 @@ use aimsim::report::study::ResultsCsvError;
 use aimsim::scenario::{NotSweepable, ScenarioError, SourceError};
 use aimsim::schedule::Policy;
 use aimsim::sweep::SweepError;
+use aimsim::workload::WorkloadError;
 
 /// Simulation and capacity planning for AMD Instinct GPU fleets shared by
 /// LLM deployments.
@@ -60,6 +63,10 @@ enum Command {
     /// precision: time to first token, time per output token and tokens/s
     /// per batch size, from the calibrated performance model.
     Perf(perf::PerfArgs),
+    /// Place a serving scenario's replicas, replay inference traffic
+    /// against them, and report TTFT, TPOT, latency percentiles,
+    /// throughput and SLO attainment.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses a policy name: the registry's names, listed with what each does
@@ -162,6 +169,9 @@ pub enum CliError {
     /// profiles with errors, nothing matching a filter).
     #[error("{0}")]
     Found(String),
+    /// Inference traffic cannot be read.
+    #[error(transparent)]
+    Traffic(#[from] WorkloadError),
     /// Worker threads cannot be started.
     #[error("cannot start worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
@@ -193,6 +203,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Plan(plan) => study::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
         Command::Merge(merge) => study::merge(merge),
         Command::Perf(perf) => perf::run(perf),
+        Command::Serve(serve) => serve::run(serve, &load_catalog(args.profiles.as_deref())?),
     }
 }
 

@@ -181,7 +181,8 @@ pub fn run(args: PerfArgs) -> Result<(), CliError> {
         .as_deref()
         .or(args.mode.as_deref())
         .unwrap_or("SPX");
-    let layout = layout_text.parse::<LayoutSpec>()?.build(args.gpu)?;
+    let layout_spec = layout_text.parse::<LayoutSpec>()?;
+    let layout = layout_spec.build(args.gpu)?;
     if args.partition >= layout.partitions().len() {
         return Err(CliError::Usage(format!(
             "--partition {} does not exist: the layout has {} partitions",
@@ -197,7 +198,7 @@ pub fn run(args: PerfArgs) -> Result<(), CliError> {
                 model: model_id.to_string(),
                 precision,
                 gpu: args.gpu,
-                layout: layout_text.trim().to_ascii_uppercase(),
+                layout: layout_spec.to_string(),
                 tp: args.tp,
             };
             Some(set.table(&setup).cloned().ok_or_else(|| {

@@ -1,6 +1,5 @@
 //! `aimsim simulate`: replay a scenario's workload on its fleet.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -11,9 +10,8 @@ use aimsim::report::{self, RunHeader};
 use aimsim::scenario::{RunMode, Scenario, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
 use aimsim::sim::fill::run_fill;
-use aimsim::sim::Progress;
-use aimsim::time::SimTime;
 
+use super::progress::ProgressReporter;
 use super::table::Table;
 use super::{CliError, Format};
 
@@ -187,57 +185,6 @@ fn print_summary(
                 table.row(vec![k.clone(), v.clone()]);
             }
             print!("{}", table.render());
-        }
-    }
-}
-
-/// Progress on stderr: a line that updates in place on a terminal, a line
-/// every ten seconds otherwise, nothing for runs shorter than a second.
-struct ProgressReporter {
-    started: Instant,
-    last: Instant,
-    end: Option<SimTime>,
-    terminal: bool,
-    shown: bool,
-}
-
-impl ProgressReporter {
-    fn new(end: Option<SimTime>) -> Self {
-        let now = Instant::now();
-        ProgressReporter {
-            started: now,
-            last: now,
-            end,
-            terminal: std::io::stderr().is_terminal(),
-            shown: false,
-        }
-    }
-
-    fn report(&mut self, p: Progress) {
-        let every = if self.terminal { 0.25 } else { 10.0 };
-        if self.started.elapsed().as_secs_f64() < 1.0 || self.last.elapsed().as_secs_f64() < every {
-            return;
-        }
-        self.last = Instant::now();
-        let share = self.end.map_or(String::new(), |end| {
-            format!(" ({:.0}%)", 100.0 * p.now.0 as f64 / end.0.max(1) as f64)
-        });
-        let line = format!(
-            "simulated {:.1} h{share}, {} events",
-            p.now.as_hours_f64(),
-            p.events
-        );
-        if self.terminal {
-            eprint!("\r{line}  ");
-        } else {
-            eprintln!("{line}");
-        }
-        self.shown = true;
-    }
-
-    fn finish(&self) {
-        if self.shown && self.terminal {
-            eprintln!();
         }
     }
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::hardware::GpuKind;
+use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::Precision;
 
 /// One row of a measured table.
@@ -61,7 +61,8 @@ pub struct Setup {
     pub precision: Precision,
     /// GPU kind.
     pub gpu: GpuKind,
-    /// Layout as written (`SPX`, `CPX/NPS4`, `40,40,40,40`), upper-cased.
+    /// Layout in its canonical form ([`LayoutSpec`]'s display: `SPX/NPS1`,
+    /// `CPX/NPS4`, `40,40,40,40`).
     pub layout: String,
     /// Tensor-parallel degree.
     pub tp: u32,
@@ -145,11 +146,15 @@ impl MeasuredSet {
             if row.ttft_ms.is_none() && row.tpot_ms.is_none() {
                 return Err(fail(line, "give ttft_ms, tpot_ms or both".into()));
             }
+            let layout: LayoutSpec = row
+                .layout
+                .parse()
+                .map_err(|e| fail(line, format!("column `layout`: {e}")))?;
             let setup = Setup {
                 model: row.model.clone(),
                 precision,
                 gpu,
-                layout: row.layout.trim().to_ascii_uppercase(),
+                layout: layout.to_string(),
                 tp: row.tp,
             };
             let table = set.tables.entry(setup).or_default();
@@ -239,7 +244,7 @@ mod tests {
             model: "m".into(),
             precision: Precision::Fp16,
             gpu: GpuKind::Mi300x,
-            layout: "SPX".into(),
+            layout: "SPX/NPS1".into(),
             tp: 1,
         }
     }

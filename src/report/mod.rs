@@ -4,6 +4,7 @@
 
 mod atomic;
 pub mod chart;
+pub mod serving;
 mod simulation;
 pub mod study;
 

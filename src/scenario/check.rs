@@ -142,8 +142,33 @@ impl Checker<'_> {
     }
 }
 
+/// Reads a scenario file's TOML into its schema `T`, applying `key=value`
+/// overrides first; errors name the key (and the line and column where the
+/// parser knows them).
+pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+    overrides: &[String],
+) -> Result<T, ScenarioError> {
+    if overrides.is_empty() {
+        let deserializer = toml::Deserializer::new(text);
+        return serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| toml_error(text, file, e));
+    }
+    let value = super::overrides::apply(text, file, overrides)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().to_string();
+        ScenarioError {
+            file: file.to_string(),
+            position: None,
+            key: (key != ".").then_some(key),
+            message: e.into_inner().message().to_string(),
+        }
+    })
+}
+
 /// A TOML or schema error from the parser, with its position and key.
-pub(super) fn toml_error(
+fn toml_error(
     text: &str,
     file: &str,
     error: serde_path_to_error::Error<toml::de::Error>,

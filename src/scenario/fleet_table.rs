@@ -5,13 +5,13 @@ use crate::schedule::Policy;
 use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, ELASTIC_CAP, MAX_FLEET_GPUS};
 
 use super::check::{Checker, ScenarioError};
-use super::schema::ScenarioFile;
+use super::schema::FleetTable;
 
 /// Checks `[fleet]`.
-pub(super) fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, ScenarioError> {
-    let policy: Policy = check.parsed("fleet.policy", &raw.fleet.policy)?;
+pub(super) fn fleet(check: &Checker, raw: &FleetTable) -> Result<FleetSpec, ScenarioError> {
+    let policy: Policy = check.parsed("fleet.policy", &raw.policy)?;
     let mut groups = Vec::new();
-    for (i, group) in raw.fleet.gpus.iter().enumerate() {
+    for (i, group) in raw.gpus.iter().enumerate() {
         let kind: GpuKind = check.parsed(&format!("fleet.gpus[{i}].kind"), &group.kind)?;
         if group.count == 0 || group.count > MAX_FLEET_GPUS {
             return Err(check.fail(
@@ -37,7 +37,7 @@ pub(super) fn fleet(check: &Checker, raw: &ScenarioFile) -> Result<FleetSpec, Sc
         ));
     }
     let initial = initial as u32;
-    let elastic = match &raw.fleet.elastic {
+    let elastic = match &raw.elastic {
         Some(e) => {
             let kind: GpuKind = check.parsed("fleet.elastic.kind", &e.kind)?;
             let layout = check.layout("fleet.elastic.layout", &e.layout, kind)?;

@@ -10,11 +10,13 @@ mod check;
 mod fleet_table;
 mod overrides;
 mod schema;
+mod serving;
 mod source;
 mod sweep_table;
 mod workload_table;
 
 pub use check::ScenarioError;
+pub use serving::{LengthSpec, ServeScenario, StreamSpec, TrafficSpec};
 pub use source::{SourceError, Survey, WorkloadSource};
 pub use sweep_table::{NotSweepable, SweepSpec, DEFAULT_TARGET_FIT};
 
@@ -28,7 +30,7 @@ use crate::time::SimTime;
 use crate::workload::alibaba::TraceGpu;
 use crate::workload::synthetic::SyntheticSpec;
 
-use check::{toml_error, Checker};
+use check::Checker;
 use schema::ScenarioFile;
 
 /// A checked scenario.
@@ -101,30 +103,9 @@ impl Scenario {
     /// before checking, the value written as in TOML (`run.seed=7`,
     /// `fleet.policy="best-fit"`; a bare word is taken as a string).
     pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-        let raw: ScenarioFile = if overrides.is_empty() {
-            let deserializer = toml::Deserializer::new(text);
-            serde_path_to_error::deserialize(deserializer).map_err(|e| toml_error(text, file, e))?
-        } else {
-            let value = overrides::apply(text, file, overrides)?;
-            serde_path_to_error::deserialize(value).map_err(|e| {
-                let key = e.path().to_string();
-                ScenarioError {
-                    file: file.to_string(),
-                    position: None,
-                    key: (key != ".").then_some(key),
-                    message: e.into_inner().message().to_string(),
-                }
-            })?
-        };
+        let raw: ScenarioFile = check::deserialize(text, file, overrides)?;
         let check = Checker { file };
-        let name = raw.name.clone().unwrap_or_else(|| {
-            std::path::Path::new(file)
-                .file_stem()
-                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
-        });
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(check.fail("name", format!("`{name}` cannot name a report folder")));
-        }
+        let name = report_name(&check, raw.name.as_deref(), file)?;
         let run = &raw.run;
         let horizon = run
             .horizon
@@ -183,7 +164,7 @@ impl Scenario {
                 ))
             }
         };
-        let fleet = fleet_table::fleet(&check, &raw)?;
+        let fleet = fleet_table::fleet(&check, &raw.fleet)?;
         if matches!(mode, RunMode::Fill(_)) && fleet.elastic.is_some() {
             return Err(check.fail("fleet.elastic", "the fill experiment needs a fixed fleet"));
         }
@@ -231,6 +212,23 @@ impl Scenario {
             prices,
         })
     }
+}
+
+/// A scenario's name: the `name` key, else the file's stem; it must be
+/// usable as a report folder's name.
+fn report_name(check: &Checker, name: Option<&str>, file: &str) -> Result<String, ScenarioError> {
+    let name = name.map_or_else(
+        || {
+            std::path::Path::new(file)
+                .file_stem()
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
+        },
+        str::to_string,
+    );
+    if name.is_empty() || name.len() > 200 || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(check.fail("name", format!("`{name}` cannot name a report folder")));
+    }
+    Ok(name)
 }
 
 impl Scenario {

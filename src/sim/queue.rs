@@ -9,72 +9,73 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::time::SimTime;
+use crate::time::{SimTime, Timestamp};
 
 /// An event scheduled before the current time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("event scheduled at {at} ms, before the current time {now} ms")]
+#[error("event scheduled at {at}, before the current time {now} (clock ticks)")]
 pub struct PastEvent {
-    /// When it was asked for.
+    /// When it was asked for, in clock ticks.
     pub at: u64,
-    /// The clock then.
+    /// The clock then, in clock ticks.
     pub now: u64,
 }
 
-struct Entry<E> {
-    time: SimTime,
+struct Entry<E, T> {
+    time: T,
     sequence: u64,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
+impl<E, T: Timestamp> PartialEq for Entry<E, T> {
     fn eq(&self, other: &Self) -> bool {
         (self.time, self.sequence) == (other.time, other.sequence)
     }
 }
 
-impl<E> Eq for Entry<E> {}
+impl<E, T: Timestamp> Eq for Entry<E, T> {}
 
-impl<E> PartialOrd for Entry<E> {
+impl<E, T: Timestamp> PartialOrd for Entry<E, T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<E> Ord for Entry<E> {
+impl<E, T: Timestamp> Ord for Entry<E, T> {
     /// Reversed, so the max-heap pops the earliest (time, sequence) first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.sequence).cmp(&(self.time, self.sequence))
     }
 }
 
-/// Pending events and the simulation clock.
-pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
-    lane: VecDeque<Entry<E>>,
+/// Pending events and the simulation clock, in time units `T` (the
+/// deployment simulator's milliseconds by default).
+pub struct EventQueue<E, T = SimTime> {
+    heap: BinaryHeap<Entry<E, T>>,
+    lane: VecDeque<Entry<E, T>>,
     next_sequence: u64,
-    now: SimTime,
+    now: T,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E, T: Timestamp> Default for EventQueue<E, T> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
             lane: VecDeque::new(),
             next_sequence: 0,
-            now: SimTime::ZERO,
+            now: T::default(),
         }
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E, T: Timestamp> EventQueue<E, T> {
     /// The time of the last event popped.
-    pub fn now(&self) -> SimTime {
+    pub fn now(&self) -> T {
         self.now
     }
 
     /// Schedules `event` at `time`, which may not be in the past.
-    pub fn schedule(&mut self, time: SimTime, event: E) -> Result<(), PastEvent> {
+    pub fn schedule(&mut self, time: T, event: E) -> Result<(), PastEvent> {
         let entry = self.entry(time, event)?;
         self.heap.push(entry);
         Ok(())
@@ -82,12 +83,12 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `time` in the in-order lane: `time` may be
     /// neither in the past nor before the lane's last event.
-    pub fn schedule_in_order(&mut self, time: SimTime, event: E) -> Result<(), PastEvent> {
+    pub fn schedule_in_order(&mut self, time: T, event: E) -> Result<(), PastEvent> {
         if let Some(last) = self.lane.back() {
             if time < last.time {
                 return Err(PastEvent {
-                    at: time.0,
-                    now: last.time.0,
+                    at: time.ticks(),
+                    now: last.time.ticks(),
                 });
             }
         }
@@ -96,11 +97,11 @@ impl<E> EventQueue<E> {
         Ok(())
     }
 
-    fn entry(&mut self, time: SimTime, event: E) -> Result<Entry<E>, PastEvent> {
+    fn entry(&mut self, time: T, event: E) -> Result<Entry<E, T>, PastEvent> {
         if time < self.now {
             return Err(PastEvent {
-                at: time.0,
-                now: self.now.0,
+                at: time.ticks(),
+                now: self.now.ticks(),
             });
         }
         let sequence = self.next_sequence;
@@ -122,7 +123,7 @@ impl<E> EventQueue<E> {
     }
 
     /// When the next event is due.
-    pub fn next_time(&self) -> Option<SimTime> {
+    pub fn next_time(&self) -> Option<T> {
         if self.lane_first() {
             self.lane.front().map(|e| e.time)
         } else {
@@ -131,7 +132,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Removes the next event and advances the clock to it.
-    pub fn pop(&mut self) -> Option<(SimTime, E)> {
+    pub fn pop(&mut self) -> Option<(T, E)> {
         let entry = if self.lane_first() {
             self.lane.pop_front()
         } else {

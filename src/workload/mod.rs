@@ -9,7 +9,7 @@
 
 pub mod alibaba;
 mod classes;
-mod csv_rows;
+pub(crate) mod csv_rows;
 mod scan;
 pub mod synthetic;
 pub mod trace;

@@ -12,6 +12,7 @@ mod place_command;
 mod profile_commands;
 mod profile_validation;
 mod scheduler_properties;
+mod serving;
 mod simulate_command;
 mod simulation;
 mod simulation_properties;

@@ -1,0 +1,216 @@
+//! `aimsim serve`: place a serving scenario's replicas on its fleet, replay
+//! inference traffic against them and report latencies, throughput and
+//! service-level attainment.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+
+use aimsim::perf::{MeasuredSet, FITTED};
+use aimsim::profile::{ArchitectureTable, Catalog};
+use aimsim::report::serving::{
+    deployments_csv, gpus_csv, latency_cdf_csv, latency_chart, over_time_chart, replicas_csv,
+    serving_json, serving_markdown, serving_summary_rows, serving_timeseries_csv, ServeRun,
+};
+use aimsim::scenario::ServeScenario;
+use aimsim::schedule::Policy;
+use aimsim::serve::{deploy, serve, Routing, ServeConfig};
+use aimsim::time::SimTime;
+
+use super::progress::ProgressReporter;
+use super::simulate::{scenario_dir, write_report};
+use super::table::Table;
+use super::{read_input, CliError, Format};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aimsim serve scenarios/serving-quickstart.toml
+  aimsim serve scenarios/serving-azure-conv.toml --trace AzureLLMInferenceTrace_conv.csv --rate-scale 2
+  aimsim serve scenarios/serving-quickstart.toml --set 'deployments.0.precision=\"int4\"' --format json")]
+pub struct ServeArgs {
+    /// Serving scenario file (TOML); see scenarios/README.md.
+    scenario: PathBuf,
+    /// Trace to replay (for traffic.source = "azure" or "trace").
+    #[arg(long, value_name = "PATH")]
+    trace: Option<PathBuf>,
+    /// Replay the traffic this many times as fast (2 doubles the rate).
+    #[arg(long, value_name = "X")]
+    rate_scale: Option<f64>,
+    /// Seed of every random draw (default: the scenario's run.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Report folder (default: reports/<scenario name>/serving).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Placement policy, overriding fleet.policy.
+    #[arg(long, ignore_case = true, value_parser = super::policy_parser())]
+    policy: Option<Policy>,
+    /// Routing rule, overriding routing.policy (round-robin,
+    /// least-outstanding, power-of-two).
+    #[arg(long)]
+    routing: Option<Routing>,
+    /// Architecture CSV (format of aim_profiles/architectures.csv) for
+    /// models the built-in table lacks.
+    #[arg(long, value_name = "FILE")]
+    arch: Option<PathBuf>,
+    /// Measured table (CSV, see PERFORMANCE_MODEL.md) used instead of the
+    /// model for the replicas whose setup it measures.
+    #[arg(long, value_name = "FILE")]
+    measured: Option<PathBuf>,
+    /// Override a scenario key before it is checked, e.g.
+    /// --set deployments.0.replicas=4 --set traffic.streams.0.rate=20.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Format of the summary on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
+    let text = read_input(&args.scenario, "scenario")?;
+    let mut scenario =
+        ServeScenario::parse(&text, &args.scenario.display().to_string(), &args.overrides)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(policy) = args.policy {
+        scenario.fleet.policy = policy;
+    }
+    if let Some(routing) = args.routing {
+        scenario.routing = routing;
+    }
+    if let Some(factor) = args.rate_scale {
+        scenario
+            .traffic
+            .set_rate_scale(factor)
+            .map_err(|e| CliError::Usage(format!("--rate-scale: {e}")))?;
+    }
+    let mut architectures = ArchitectureTable::builtin();
+    if let Some(path) = &args.arch {
+        let text = read_input(path, "architecture file")?;
+        architectures.extend(ArchitectureTable::parse(
+            &text,
+            &path.display().to_string(),
+        )?);
+    }
+    let measured = match &args.measured {
+        Some(path) => Some(MeasuredSet::parse(
+            &read_input(path, "measured table")?,
+            &path.display().to_string(),
+        )?),
+        None => None,
+    };
+    let deployed = deploy(
+        &scenario.fleet,
+        &scenario.deployments,
+        catalog,
+        &architectures,
+        measured.as_ref(),
+        &scenario.engine,
+        FITTED,
+    )
+    .map_err(|e| CliError::Found(format!("{}: {e}", args.scenario.display())))?;
+    for u in &deployed.unplaced {
+        eprintln!(
+            "warning: {} replica(s) of {} did not fit the fleet: {}",
+            u.count,
+            scenario.deployments[u.deployment as usize].name(),
+            u.reason
+        );
+    }
+    let dir = scenario_dir(&args.scenario);
+    let trace = scenario.trace_path(dir, args.trace.as_deref());
+    let mut traffic = scenario
+        .traffic
+        .open(trace.as_deref(), dir, scenario.seed, scenario.horizon)
+        .map_err(|e| {
+            if trace.is_none() {
+                CliError::Usage(e.message)
+            } else {
+                CliError::Traffic(e)
+            }
+        })?;
+    let config = ServeConfig {
+        horizon: scenario.horizon,
+        warmup: scenario.warmup,
+        interval: scenario.series_interval(),
+        routing: scenario.routing,
+        seed: scenario.seed,
+        slo: scenario.slo,
+        engine: scenario.engine,
+    };
+    let started = Instant::now();
+    let mut reporter = ProgressReporter::new(scenario.horizon.map(|h| SimTime(h.0 / 1_000_000)));
+    let outcome = serve(
+        &deployed.replicas,
+        &scenario.deployment_keys(),
+        deployed.gpus,
+        deployed.devices,
+        &mut traffic,
+        &config,
+        |p| reporter.report(p),
+    )?;
+    reporter.finish();
+    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "simulated {} requests and {} iterations in {elapsed:.2} s ({:.0} requests/s)",
+        outcome.arrived,
+        outcome.iterations,
+        outcome.arrived as f64 / elapsed
+    );
+    for u in &outcome.unserved {
+        eprintln!(
+            "warning: {} request(s) for {} found no replica serving it",
+            u.requests, u.target
+        );
+    }
+    let fleet = scenario.fleet.describe();
+    let policy = scenario.fleet.policy.to_string();
+    let routing = scenario.routing.to_string();
+    let traffic_text = scenario.traffic.describe(trace.as_deref());
+    let report = ServeRun {
+        scenario: &scenario.name,
+        seed: scenario.seed,
+        fleet: &fleet,
+        policy: &policy,
+        routing: &routing,
+        traffic: &traffic_text,
+        deployments: &scenario.deployments,
+        deployed: &deployed,
+        outcome: &outcome,
+        slo: &scenario.slo,
+    };
+    let rows = serving_summary_rows(&report);
+    let mut files = vec![
+        ("summary.csv".to_string(), aimsim::report::rows_csv(&rows)),
+        ("deployments.csv".into(), deployments_csv(&report)),
+        ("replicas.csv".into(), replicas_csv(&report)),
+        ("gpus.csv".into(), gpus_csv(&report)),
+        ("timeseries.csv".into(), serving_timeseries_csv(&report)),
+        ("latency_cdf.csv".into(), latency_cdf_csv(&report)),
+        ("summary.md".into(), serving_markdown(&report)),
+    ];
+    files.extend(latency_chart(&report).map(|c| ("latency.svg".into(), c)));
+    files.extend(over_time_chart(&report).map(|c| ("over_time.svg".into(), c)));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(&scenario.name).join("serving"));
+    write_report(&out, &files)?;
+    match args.format {
+        Format::Csv => print!("{}", files[1].1),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serving_json(&report)).expect("serialises")
+        ),
+        Format::Table => {
+            let mut table = Table::new(&["metric", "value"]);
+            for (k, v) in rows {
+                table.row(vec![k, v]);
+            }
+            print!("{}", table.render());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,624 @@
+//! The tables and charts of one serving run.
+
+use serde_json::json;
+
+use crate::serve::histogram::{Histogram, Quantiles};
+use crate::serve::metrics::{Slo, Tally, TallySummary};
+use crate::serve::run::Unfinished;
+use crate::serve::{Deployed, DeploymentSpec, ServeOutcome};
+
+use super::chart::{render_stacked, LineChart, Mark, Reference, Series};
+use super::{csv_text, decimal};
+
+/// A serving run, for its reports.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeRun<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Seed.
+    pub seed: u64,
+    /// Fleet description.
+    pub fleet: &'a str,
+    /// Placement policy.
+    pub policy: &'a str,
+    /// Routing rule.
+    pub routing: &'a str,
+    /// Traffic description.
+    pub traffic: &'a str,
+    /// The deployments asked for.
+    pub deployments: &'a [DeploymentSpec],
+    /// What was placed.
+    pub deployed: &'a Deployed,
+    /// What the run measured.
+    pub outcome: &'a ServeOutcome,
+    /// Latency targets.
+    pub slo: &'a Slo,
+}
+
+impl ServeRun<'_> {
+    fn summary(&self, tally: &Tally) -> TallySummary {
+        tally.summary(self.outcome.window_seconds(), self.slo)
+    }
+
+    fn placed(&self, deployment: usize) -> usize {
+        self.deployed
+            .replicas
+            .iter()
+            .filter(|r| r.deployment as usize == deployment)
+            .count()
+    }
+
+    fn window_ns(&self) -> f64 {
+        (self.outcome.window.1 - self.outcome.window.0).max(1) as f64
+    }
+
+    /// Mean busy share of the GPUs holding a replica.
+    fn gpu_busy(&self) -> f64 {
+        let used: Vec<usize> = (0..self.deployed.gpus as usize)
+            .filter(|&g| {
+                self.deployed
+                    .replicas
+                    .iter()
+                    .any(|r| r.gpus.contains(&(g as u32)))
+            })
+            .collect();
+        if used.is_empty() {
+            return 0.0;
+        }
+        used.iter()
+            .map(|&g| self.outcome.gpu_busy_ns[g] as f64 / self.window_ns())
+            .sum::<f64>()
+            / used.len() as f64
+    }
+
+    /// Time-weighted key/value-cache use over all replicas' blocks.
+    fn kv_utilisation(&self) -> f64 {
+        let blocks: f64 = self
+            .outcome
+            .replicas
+            .iter()
+            .map(|r| f64::from(r.blocks))
+            .sum();
+        let used: f64 = self.outcome.replicas.iter().map(|r| r.block_ns).sum();
+        if blocks == 0.0 {
+            0.0
+        } else {
+            used / blocks / self.window_ns()
+        }
+    }
+
+    fn slo_text(&self) -> String {
+        let mut parts = Vec::new();
+        let ms = |s: f64| format!("{} ms", (s * 1000.0).round());
+        if let Some(t) = self.slo.ttft {
+            parts.push(format!("TTFT <= {}", ms(t)));
+        }
+        if let Some(t) = self.slo.tpot {
+            parts.push(format!("TPOT <= {}", ms(t)));
+        }
+        if let Some(t) = self.slo.e2e {
+            parts.push(format!("E2E <= {}", ms(t)));
+        }
+        format!(
+            "{} for {}% of requests",
+            parts.join(", "),
+            self.slo.percentile * 100.0
+        )
+    }
+}
+
+/// `(metric, value)` rows of a run, in a fixed order: `summary.csv` and
+/// the table on stdout.
+pub fn serving_summary_rows(run: &ServeRun) -> Vec<(String, String)> {
+    let o = run.outcome;
+    let all = run.summary(&o.overall());
+    let unserved: u64 = o.unserved.iter().map(|u| u.requests).sum();
+    let unplaced: u32 = run.deployed.unplaced.iter().map(|u| u.count).sum();
+    let mut rows: Vec<(String, String)> = vec![
+        ("scenario".into(), run.scenario.to_string()),
+        ("seed".into(), run.seed.to_string()),
+        ("fleet".into(), run.fleet.to_string()),
+        ("policy".into(), run.policy.to_string()),
+        ("routing".into(), run.routing.to_string()),
+        ("traffic".into(), run.traffic.to_string()),
+        ("slo".into(), run.slo_text()),
+        (
+            "replicas_placed".into(),
+            run.deployed.replicas.len().to_string(),
+        ),
+        ("replicas_unplaced".into(), unplaced.to_string()),
+        ("measured_from_s".into(), decimal(o.window.0 as f64 / 1e9)),
+        ("end_s".into(), decimal(o.window.1 as f64 / 1e9)),
+        ("arrived".into(), all.arrived.to_string()),
+        ("finished".into(), all.finished.to_string()),
+        ("refused_too_long".into(), all.too_long.to_string()),
+        ("unfinished".into(), all.unfinished.to_string()),
+        ("unserved_no_replica".into(), unserved.to_string()),
+        ("requests_per_s".into(), decimal(all.requests_per_second)),
+        (
+            "output_tokens_per_s".into(),
+            decimal(all.output_tokens_per_second),
+        ),
+        ("goodput_per_s".into(), decimal(all.goodput)),
+        ("slo_attainment".into(), decimal(all.attainment.all)),
+        ("slo_met".into(), all.slo_met.to_string()),
+    ];
+    for (name, q) in [
+        ("queue", &all.queue),
+        ("ttft", &all.ttft),
+        ("tpot", &all.tpot),
+        ("e2e", &all.e2e),
+    ] {
+        rows.push((format!("{name}_mean_s"), decimal(q.mean)));
+        rows.push((format!("{name}_p50_s"), decimal(q.p50)));
+        rows.push((format!("{name}_p99_s"), decimal(q.p99)));
+    }
+    let preemptions: u64 = o.replicas.iter().map(|r| r.preemptions).sum();
+    rows.extend([
+        ("gpu_busy_mean".into(), decimal(run.gpu_busy())),
+        ("kv_cache_utilisation".into(), decimal(run.kv_utilisation())),
+        ("preemptions".into(), preemptions.to_string()),
+        ("iterations".into(), o.iterations.to_string()),
+    ]);
+    rows
+}
+
+const QUANTILE_COLUMNS: [&str; 7] = ["count", "mean", "p50", "p90", "p95", "p99", "max"];
+
+fn quantile_cells(q: &Quantiles) -> Vec<String> {
+    vec![
+        q.count.to_string(),
+        decimal(q.mean),
+        decimal(q.p50),
+        decimal(q.p90),
+        decimal(q.p95),
+        decimal(q.p99),
+        decimal(q.max),
+    ]
+}
+
+/// `deployments.csv`: one row per deployment and one for all.
+pub fn deployments_csv(run: &ServeRun) -> String {
+    let mut header: Vec<String> = [
+        "deployment",
+        "replicas_wanted",
+        "replicas_placed",
+        "arrived",
+        "finished",
+        "refused_too_long",
+        "unfinished",
+        "requests_per_s",
+        "output_tokens_per_s",
+        "output_tokens_per_s_per_replica",
+        "goodput_per_s",
+        "attainment_ttft",
+        "attainment_tpot",
+        "attainment_e2e",
+        "attainment_all",
+        "slo_met",
+    ]
+    .map(String::from)
+    .to_vec();
+    for metric in ["queue", "ttft", "tpot", "e2e"] {
+        header.extend(QUANTILE_COLUMNS.iter().map(|&c| match c {
+            "count" => format!("{metric}_count"),
+            _ => format!("{metric}_{c}_s"),
+        }));
+    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let row = |name: String, wanted: u64, placed: usize, s: &TallySummary| {
+        let mut cells = vec![
+            name,
+            wanted.to_string(),
+            placed.to_string(),
+            s.arrived.to_string(),
+            s.finished.to_string(),
+            s.too_long.to_string(),
+            s.unfinished.to_string(),
+            decimal(s.requests_per_second),
+            decimal(s.output_tokens_per_second),
+            decimal(s.output_tokens_per_second / placed.max(1) as f64),
+            decimal(s.goodput),
+            decimal(s.attainment.ttft),
+            decimal(s.attainment.tpot),
+            decimal(s.attainment.e2e),
+            decimal(s.attainment.all),
+            s.slo_met.to_string(),
+        ];
+        for q in [&s.queue, &s.ttft, &s.tpot, &s.e2e] {
+            cells.extend(quantile_cells(q));
+        }
+        cells
+    };
+    let mut rows: Vec<Vec<String>> = run
+        .deployments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            row(
+                d.name(),
+                u64::from(d.replicas),
+                run.placed(i),
+                &run.summary(&run.outcome.deployments[i]),
+            )
+        })
+        .collect();
+    let wanted: u64 = run.deployments.iter().map(|d| u64::from(d.replicas)).sum();
+    rows.push(row(
+        "all".into(),
+        wanted,
+        run.deployed.replicas.len(),
+        &run.summary(&run.outcome.overall()),
+    ));
+    csv_text(&header, rows)
+}
+
+/// `replicas.csv`: one row per placed replica.
+pub fn replicas_csv(run: &ServeRun) -> String {
+    let window = run.window_ns();
+    let rows = run
+        .deployed
+        .replicas
+        .iter()
+        .zip(&run.outcome.replicas)
+        .enumerate()
+        .map(|(i, (setup, tally))| {
+            let blocks = f64::from(tally.blocks.max(1));
+            vec![
+                i.to_string(),
+                run.deployments[setup.deployment as usize].name(),
+                setup.location.clone(),
+                setup.model.kv_capacity_tokens().to_string(),
+                tally.routed.to_string(),
+                tally.iterations.to_string(),
+                decimal(tally.busy_ns as f64 / window),
+                decimal(tally.tokens as f64 / (window / 1e9)),
+                decimal(tally.block_ns / blocks / window),
+                decimal(f64::from(tally.peak_blocks) / blocks),
+                tally.preemptions.to_string(),
+                tally.peak_outstanding.to_string(),
+            ]
+        });
+    csv_text(
+        &[
+            "replica",
+            "deployment",
+            "location",
+            "kv_capacity_tokens",
+            "routed",
+            "iterations",
+            "busy_share",
+            "output_tokens_per_s",
+            "kv_utilisation_mean",
+            "kv_utilisation_peak",
+            "preemptions",
+            "outstanding_peak",
+        ],
+        rows,
+    )
+}
+
+/// `gpus.csv`: each GPU's replicas and busy share.
+pub fn gpus_csv(run: &ServeRun) -> String {
+    let window = run.window_ns();
+    let rows = (0..run.deployed.gpus as usize).map(|g| {
+        let replicas = run
+            .deployed
+            .replicas
+            .iter()
+            .filter(|r| r.gpus.contains(&(g as u32)))
+            .count();
+        vec![
+            g.to_string(),
+            replicas.to_string(),
+            decimal(run.outcome.gpu_busy_ns[g] as f64 / window),
+        ]
+    });
+    csv_text(&["gpu", "replicas", "busy_share"], rows)
+}
+
+/// `timeseries.csv`: per interval, rates, requests in the system and
+/// latency percentiles.
+pub fn serving_timeseries_csv(run: &ServeRun) -> String {
+    let series = &run.outcome.series;
+    let interval = series.interval() as f64 / 1e9;
+    let rows = series.points().iter().enumerate().map(|(i, p)| {
+        vec![
+            decimal(series.start() as f64 / 1e9 + i as f64 * interval),
+            decimal(p.arrivals as f64 / interval),
+            decimal(p.finished as f64 / interval),
+            decimal(p.tokens as f64 / interval),
+            decimal(p.in_system / 1e9 / interval),
+            decimal(p.ttft.quantile(0.5)),
+            decimal(p.ttft.quantile(0.99)),
+            decimal(p.tpot.quantile(0.5)),
+            decimal(p.tpot.quantile(0.99)),
+        ]
+    });
+    csv_text(
+        &[
+            "start_s",
+            "arrivals_per_s",
+            "finished_per_s",
+            "output_tokens_per_s",
+            "in_system_mean",
+            "ttft_p50_s",
+            "ttft_p99_s",
+            "tpot_p50_s",
+            "tpot_p99_s",
+        ],
+        rows,
+    )
+}
+
+/// `latency_cdf.csv`: the empirical CDF of each latency, per deployment
+/// (to the histogram's 0.5% resolution).
+pub fn latency_cdf_csv(run: &ServeRun) -> String {
+    let mut rows = Vec::new();
+    for (d, tally) in run.deployments.iter().zip(&run.outcome.deployments) {
+        for (metric, h) in [
+            ("queue", &tally.queue),
+            ("ttft", &tally.ttft),
+            ("tpot", &tally.tpot),
+            ("e2e", &tally.e2e),
+        ] {
+            rows.extend(
+                h.cdf().into_iter().map(|(x, share)| {
+                    vec![d.name(), metric.to_string(), decimal(x), decimal(share)]
+                }),
+            );
+        }
+    }
+    csv_text(
+        &["deployment", "metric", "seconds", "share_at_or_below"],
+        rows,
+    )
+}
+
+/// `latency.svg`: TTFT and TPOT CDFs per deployment, the targets marked;
+/// `None` when nothing finished.
+pub fn latency_chart(run: &ServeRun) -> Option<String> {
+    let tallies = &run.outcome.deployments;
+    if tallies.iter().all(|t| t.finished == 0) {
+        return None;
+    }
+    let cdf_chart = |title: &str,
+                     unit: f64,
+                     unit_name: &str,
+                     target: Option<f64>,
+                     pick: &dyn Fn(&Tally) -> &Histogram| {
+        let mut series = Vec::new();
+        let mut marks = Vec::new();
+        for (d, tally) in run.deployments.iter().zip(tallies) {
+            let h = pick(tally);
+            if h.count() == 0 {
+                continue;
+            }
+            if let Some(t) = target {
+                marks.push(Mark {
+                    series: series.len(),
+                    at: (t * unit, h.share_at_most(t)),
+                });
+            }
+            series.push(Series {
+                name: d.name(),
+                points: h.cdf().into_iter().map(|(x, y)| (x * unit, y)).collect(),
+            });
+        }
+        LineChart {
+            title: format!("{}: {title} (seed {})", run.scenario, run.seed),
+            x_label: unit_name.into(),
+            y_label: "share of requests at or below".into(),
+            series,
+            reference: Some(Reference {
+                y: run.slo.percentile,
+                label: format!("p{} target share", run.slo.percentile * 100.0),
+            }),
+            marks,
+        }
+    };
+    Some(render_stacked(&[
+        cdf_chart(
+            "time to first token, CDF",
+            1.0,
+            "seconds",
+            run.slo.ttft,
+            &|t| &t.ttft,
+        ),
+        cdf_chart(
+            "time per output token, CDF",
+            1000.0,
+            "milliseconds",
+            run.slo.tpot,
+            &|t| &t.tpot,
+        ),
+    ]))
+}
+
+/// `over_time.svg`: TTFT and TPOT percentiles against time with their
+/// targets, and arrivals, completions and requests in the system; `None`
+/// with fewer than two points.
+pub fn over_time_chart(run: &ServeRun) -> Option<String> {
+    let series = &run.outcome.series;
+    if series.points().len() < 2 {
+        return None;
+    }
+    let interval = series.interval() as f64 / 1e9;
+    let minutes = |i: usize| (series.start() as f64 / 1e9 + (i as f64 + 0.5) * interval) / 60.0;
+    let line = |name: &str, value: &dyn Fn(&crate::serve::metrics::Point) -> f64| Series {
+        name: name.to_string(),
+        points: series
+            .points()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (minutes(i), value(p)))
+            .collect(),
+    };
+    let ttft = LineChart {
+        title: format!(
+            "{}: time to first token over time (seed {})",
+            run.scenario, run.seed
+        ),
+        x_label: "simulated minutes".into(),
+        y_label: "seconds".into(),
+        series: vec![
+            line("TTFT p50", &|p| p.ttft.quantile(0.5)),
+            line("TTFT p99", &|p| p.ttft.quantile(0.99)),
+        ],
+        reference: run.slo.ttft.map(|t| Reference {
+            y: t,
+            label: format!("target {t} s"),
+        }),
+        marks: Vec::new(),
+    };
+    let tpot = LineChart {
+        title: format!("{}: time per output token over time", run.scenario),
+        x_label: "simulated minutes".into(),
+        y_label: "milliseconds".into(),
+        series: vec![
+            line("TPOT p50", &|p| p.tpot.quantile(0.5) * 1e3),
+            line("TPOT p99", &|p| p.tpot.quantile(0.99) * 1e3),
+        ],
+        reference: run.slo.tpot.map(|t| Reference {
+            y: t * 1e3,
+            label: format!("target {} ms", t * 1e3),
+        }),
+        marks: Vec::new(),
+    };
+    let load = LineChart {
+        title: format!("{}: load over time", run.scenario),
+        x_label: "simulated minutes".into(),
+        y_label: "requests per second / requests".into(),
+        series: vec![
+            line("arrivals/s", &|p| p.arrivals as f64 / interval),
+            line("finished/s", &|p| p.finished as f64 / interval),
+            line("requests in the system", &|p| p.in_system / 1e9 / interval),
+        ],
+        ..LineChart::default()
+    };
+    Some(render_stacked(&[ttft, tpot, load]))
+}
+
+/// `summary.md`: what was placed, what was served, and whether the targets
+/// were met.
+pub fn serving_markdown(run: &ServeRun) -> String {
+    let o = run.outcome;
+    let mut md = format!(
+        "# {}: serving simulation (seed {})\n\n",
+        run.scenario, run.seed
+    );
+    md.push_str(&format!(
+        "- Fleet: {} (placement `{}`, routing `{}`)\n- Traffic: {}\n- Targets: {}\n- Measured window: {:.1} s to {:.1} s\n\n",
+        run.fleet,
+        run.policy,
+        run.routing,
+        run.traffic,
+        run.slo_text(),
+        o.window.0 as f64 / 1e9,
+        o.window.1 as f64 / 1e9
+    ));
+    md.push_str("| deployment | replicas | finished | req/s | out tok/s | p50 TTFT s | p99 TTFT s | p50 TPOT ms | p99 TPOT ms | p99 E2E s | attainment | SLO |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    let mut line = |name: String, placed: String, s: &TallySummary| {
+        md.push_str(&format!(
+            "| {name} | {placed} | {} | {:.2} | {:.0} | {:.3} | {:.3} | {:.1} | {:.1} | {:.2} | {:.2}% | {} |\n",
+            s.finished,
+            s.requests_per_second,
+            s.output_tokens_per_second,
+            s.ttft.p50,
+            s.ttft.p99,
+            s.tpot.p50 * 1e3,
+            s.tpot.p99 * 1e3,
+            s.e2e.p99,
+            s.attainment.all * 100.0,
+            if s.slo_met { "met" } else { "**missed**" }
+        ));
+    };
+    for (i, d) in run.deployments.iter().enumerate() {
+        line(
+            d.name(),
+            format!("{}/{}", run.placed(i), d.replicas),
+            &run.summary(&o.deployments[i]),
+        );
+    }
+    line(
+        "all".into(),
+        run.deployed.replicas.len().to_string(),
+        &run.summary(&o.overall()),
+    );
+    let Unfinished {
+        waiting,
+        prefilling,
+        decoding,
+    } = o.unfinished;
+    md.push_str(&format!(
+        "\nRequests over the whole run, warm-up included: {} arrived, {} finished, {} refused as longer than a replica holds, {} unfinished at the end ({waiting} waiting, {prefilling} prefilling, {decoding} decoding). GPUs busy {:.1}% of the time on average; key/value cache {:.1}% used; {} preemptions.\n",
+        o.arrived,
+        o.finished,
+        o.too_long,
+        waiting + prefilling + decoding,
+        run.gpu_busy() * 100.0,
+        run.kv_utilisation() * 100.0,
+        o.replicas.iter().map(|r| r.preemptions).sum::<u64>(),
+    ));
+    if !run.deployed.unplaced.is_empty() {
+        md.push_str("\nReplicas that did not fit:\n\n");
+        for u in &run.deployed.unplaced {
+            md.push_str(&format!(
+                "- {}: {} replica(s): {}\n",
+                run.deployments[u.deployment as usize].name(),
+                u.count,
+                u.reason
+            ));
+        }
+    }
+    if !o.unserved.is_empty() {
+        md.push_str("\nRequests for models no replica serves:\n\n");
+        for u in &o.unserved {
+            md.push_str(&format!("- {}: {} request(s)\n", u.target, u.requests));
+        }
+    }
+    md.push_str("\nLatencies: queueing delay to first admission, TTFT to the first token, TPOT over the tokens after the first, E2E to the last token; quantiles within 0.5% (streaming histogram). Attainment counts every measured arrival: a refused or unfinished request misses.\n");
+    md
+}
+
+/// The run as one JSON document (numbers as numbers).
+pub fn serving_json(run: &ServeRun) -> serde_json::Value {
+    let deployments: Vec<serde_json::Value> = run
+        .deployments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            json!({
+                "deployment": d.name(),
+                "replicas_wanted": d.replicas,
+                "replicas_placed": run.placed(i),
+                "summary": run.summary(&run.outcome.deployments[i]),
+            })
+        })
+        .collect();
+    json!({
+        "scenario": run.scenario,
+        "seed": run.seed,
+        "fleet": run.fleet,
+        "policy": run.policy,
+        "routing": run.routing,
+        "traffic": run.traffic,
+        "slo": run.slo,
+        "window_s": [run.outcome.window.0 as f64 / 1e9, run.outcome.window.1 as f64 / 1e9],
+        "overall": run.summary(&run.outcome.overall()),
+        "deployments": deployments,
+        "unplaced": run.deployed.unplaced.iter().map(|u| json!({
+            "deployment": run.deployments[u.deployment as usize].name(),
+            "replicas": u.count,
+            "reason": u.reason,
+        })).collect::<Vec<_>>(),
+        "unserved": run.outcome.unserved.iter().map(|u| json!({
+            "target": u.target.to_string(),
+            "requests": u.requests,
+        })).collect::<Vec<_>>(),
+        "gpu_busy_mean": run.gpu_busy(),
+        "kv_cache_utilisation": run.kv_utilisation(),
+        "iterations": run.outcome.iterations,
+    })
+}

@@ -1,0 +1,294 @@
+//! Serving scenarios (`aimsim serve`): a fleet, the deployments placed on
+//! it, the engine they run, how requests are routed, the traffic and the
+//! latency targets, in TOML. `scenarios/README.md` documents every key.
+
+mod schema;
+mod traffic_table;
+
+pub use traffic_table::{LengthSpec, StreamSpec, TrafficSpec};
+
+use std::path::Path;
+
+use crate::perf::{EngineLimits, KvCache};
+use crate::profile::Precision;
+use crate::serve::deploy::MAX_REPLICAS;
+use crate::serve::{DeploymentSpec, EngineConfig, Routing, Slo};
+use crate::sim::FleetSpec;
+use crate::time::{Nanos, SimTime};
+
+use super::check::{deserialize, Checker};
+use super::{fleet_table, ScenarioError};
+use schema::{EngineTable, ServeFile, SloTable};
+
+/// Most `[[deployments]]` entries.
+pub const MAX_DEPLOYMENTS: usize = 1000;
+
+/// A checked serving scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeScenario {
+    /// Name used for the report folder (the `name` key, or the file stem).
+    pub name: String,
+    /// Free text for the report.
+    pub description: Option<String>,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// End of the run; `None` runs until the traffic ends and drains.
+    pub horizon: Option<Nanos>,
+    /// Requests arriving before this are served but not measured.
+    pub warmup: Nanos,
+    /// First interval of the time series.
+    pub interval: Option<Nanos>,
+    /// The fleet (fixed: serving places every replica up front).
+    pub fleet: FleetSpec,
+    /// Replicas to place, in order.
+    pub deployments: Vec<DeploymentSpec>,
+    /// The engine every replica runs.
+    pub engine: EngineConfig,
+    /// How requests pick a replica.
+    pub routing: Routing,
+    /// Where requests come from.
+    pub traffic: TrafficSpec,
+    /// Latency targets.
+    pub slo: Slo,
+}
+
+impl ServeScenario {
+    /// Parses and checks `text`; `file` names it in errors and gives the
+    /// default name. `overrides` are `key=value` pairs applied first, as
+    /// for [`super::Scenario::parse`].
+    pub fn parse(
+        text: &str,
+        file: &str,
+        overrides: &[String],
+    ) -> Result<ServeScenario, ScenarioError> {
+        let raw: ServeFile = deserialize(text, file, overrides)?;
+        let check = Checker { file };
+        let name = super::report_name(&check, raw.name.as_deref(), file)?;
+        let run = &raw.run;
+        if run.mode.is_some() || run.fill_target.is_some() || run.fill_step.is_some() {
+            return Err(check.fail(
+                "run.mode",
+                "a serving scenario replays its traffic; run.mode, run.fill_target and run.fill_step do not apply",
+            ));
+        }
+        let horizon = run
+            .horizon
+            .as_deref()
+            .map(|h| check.positive_duration("run.horizon", h))
+            .transpose()?;
+        let warmup = run
+            .warmup
+            .as_deref()
+            .map(|w| check.duration("run.warmup", w))
+            .transpose()?
+            .unwrap_or_default();
+        if horizon.is_some_and(|h| warmup >= h) {
+            return Err(check.fail("run.warmup", "must end before run.horizon"));
+        }
+        let interval = run
+            .interval
+            .as_deref()
+            .map(|i| check.positive_duration("run.interval", i))
+            .transpose()?;
+        let fleet = fleet_table::fleet(&check, &raw.fleet)?;
+        if fleet.elastic.is_some() {
+            return Err(check.fail(
+                "fleet.elastic",
+                "a serving run places every replica before traffic starts; give a fixed fleet",
+            ));
+        }
+        let deployments = deployments(&check, &raw)?;
+        let engine = engine(&check, raw.engine.as_ref())?;
+        let routing = match &raw.routing {
+            Some(table) => check.parsed("routing.policy", &table.policy)?,
+            None => Routing::default(),
+        };
+        let traffic = traffic_table::traffic(&check, &raw.traffic)?;
+        if horizon.is_none() {
+            if let TrafficSpec::Synthetic { requests: None, .. } = traffic {
+                return Err(check.fail(
+                    "run.horizon",
+                    "synthetic traffic without traffic.requests needs a horizon",
+                ));
+            }
+        }
+        let slo = slo(&check, raw.slo.as_ref())?;
+        Ok(ServeScenario {
+            name,
+            description: raw.description,
+            seed: run.seed,
+            horizon: horizon.map(Nanos::from_millis),
+            warmup: Nanos::from_millis(warmup),
+            interval: interval.map(Nanos::from_millis),
+            fleet,
+            deployments,
+            engine,
+            routing,
+            traffic,
+            slo,
+        })
+    }
+
+    /// `(model, precision)` of each deployment, as the simulator names them.
+    pub fn deployment_keys(&self) -> Vec<(String, Precision)> {
+        self.deployments
+            .iter()
+            .map(|d| (d.model.clone(), d.precision))
+            .collect()
+    }
+
+    /// The first interval of the time series: the scenario's, else 1/100 of
+    /// the horizon after the warm-up, else 10 seconds (it doubles as the run
+    /// grows).
+    pub fn series_interval(&self) -> Nanos {
+        self.interval.unwrap_or_else(|| match self.horizon {
+            Some(h) => Nanos(((h.0 - self.warmup.0) / 100).max(1_000_000_000)),
+            None => Nanos(10_000_000_000),
+        })
+    }
+
+    /// Where a trace is read: `--trace` if given, else the scenario's
+    /// `traffic.path` relative to the scenario's folder.
+    pub fn trace_path(
+        &self,
+        scenario_dir: &Path,
+        cli: Option<&Path>,
+    ) -> Option<std::path::PathBuf> {
+        cli.map(Path::to_path_buf).or_else(|| match &self.traffic {
+            TrafficSpec::Azure { path, .. } | TrafficSpec::Trace { path, .. } => {
+                path.as_deref().map(|p| scenario_dir.join(p))
+            }
+            TrafficSpec::Synthetic { .. } => None,
+        })
+    }
+}
+
+fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, ScenarioError> {
+    if raw.deployments.is_empty() || raw.deployments.len() > MAX_DEPLOYMENTS {
+        return Err(check.fail(
+            "deployments",
+            format!("give 1 to {MAX_DEPLOYMENTS} [[deployments]] entries"),
+        ));
+    }
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for (i, d) in raw.deployments.iter().enumerate() {
+        let key = |field: &str| format!("deployments[{i}].{field}");
+        let precision: Precision = check.parsed(&key("precision"), &d.precision)?;
+        if d.replicas == 0 || d.replicas > MAX_REPLICAS {
+            return Err(check.fail(
+                &key("replicas"),
+                format!("must be between 1 and {MAX_REPLICAS}, got {}", d.replicas),
+            ));
+        }
+        total += u64::from(d.replicas);
+        if out
+            .iter()
+            .any(|o: &DeploymentSpec| o.model == d.model && o.precision == precision)
+        {
+            return Err(check.fail(
+                &key("model"),
+                format!(
+                    "{}:{precision} is deployed twice; give one entry with the total replicas",
+                    d.model
+                ),
+            ));
+        }
+        out.push(DeploymentSpec {
+            model: d.model.clone(),
+            precision,
+            replicas: d.replicas,
+        });
+    }
+    if total > u64::from(MAX_REPLICAS) {
+        return Err(check.fail(
+            "deployments",
+            format!("{total} replicas in all; a scenario deploys at most {MAX_REPLICAS}"),
+        ));
+    }
+    Ok(out)
+}
+
+fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, ScenarioError> {
+    let default = EngineConfig::default();
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let kv_cache = match raw.kv_cache_bits {
+        None | Some(16) => KvCache::Bits16,
+        Some(8) => KvCache::Bits8,
+        Some(other) => {
+            return Err(check.fail(
+                "engine.kv_cache_bits",
+                format!("must be 16 or 8, got {other}"),
+            ))
+        }
+    };
+    let limits = EngineLimits {
+        max_seqs: raw.max_seqs.unwrap_or(default.limits.max_seqs),
+        max_batched_tokens: raw
+            .max_batched_tokens
+            .unwrap_or(default.limits.max_batched_tokens),
+        memory_utilization: check.within(
+            "engine.memory_utilization",
+            raw.memory_utilization
+                .unwrap_or(default.limits.memory_utilization),
+            0.05,
+            1.0,
+        )?,
+        scheduler_steps: check.within(
+            "engine.scheduler_steps",
+            f64::from(raw.scheduler_steps.unwrap_or(1)),
+            1.0,
+            64.0,
+        )? as u32,
+    };
+    if !(1..=1 << 20).contains(&limits.max_batched_tokens) {
+        return Err(check.fail(
+            "engine.max_batched_tokens",
+            format!(
+                "must be between 1 and {}, got {}",
+                1 << 20,
+                limits.max_batched_tokens
+            ),
+        ));
+    }
+    let config = EngineConfig {
+        limits,
+        chunked_prefill: raw.chunked_prefill.unwrap_or(default.chunked_prefill),
+        block_size: raw.block_size.unwrap_or(default.block_size),
+        kv_cache,
+    };
+    config
+        .check()
+        .map_err(|e| check.fail(&format!("engine.{}", e.key), e.message))?;
+    Ok(config)
+}
+
+fn slo(check: &Checker, raw: Option<&SloTable>) -> Result<Slo, ScenarioError> {
+    let Some(raw) = raw else {
+        return Ok(Slo::default());
+    };
+    let seconds = |key: &str, text: &Option<String>| -> Result<Option<f64>, ScenarioError> {
+        text.as_deref()
+            .map(|t| check.positive_duration(key, t).map(SimTime::as_secs_f64))
+            .transpose()
+    };
+    let percentile = raw.percentile.unwrap_or(0.99);
+    if !(percentile.is_finite() && percentile > 0.0 && percentile < 1.0) {
+        return Err(check.fail(
+            "slo.percentile",
+            format!("must be a share strictly between 0 and 1 (0.99 for p99), got {percentile}"),
+        ));
+    }
+    let slo = Slo {
+        ttft: seconds("slo.ttft", &raw.ttft)?,
+        tpot: seconds("slo.tpot", &raw.tpot)?,
+        e2e: seconds("slo.e2e", &raw.e2e)?,
+        percentile,
+    };
+    if slo.ttft.is_none() && slo.tpot.is_none() && slo.e2e.is_none() {
+        return Err(check.fail("slo", "give at least one of ttft, tpot and e2e"));
+    }
+    Ok(slo)
+}

@@ -1,0 +1,112 @@
+//! The serving scenario's TOML schema, as written by users. Every table
+//! rejects unknown keys; [`super::ServeScenario`] holds the checked values.
+
+use serde::Deserialize;
+
+use crate::scenario::schema::{FleetTable, RunTable};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub run: RunTable,
+    pub fleet: FleetTable,
+    pub deployments: Vec<DeploymentTable>,
+    pub engine: Option<EngineTable>,
+    pub routing: Option<RoutingTable>,
+    pub traffic: TrafficTable,
+    pub slo: Option<SloTable>,
+}
+
+/// One `[[deployments]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentTable {
+    pub model: String,
+    pub precision: String,
+    pub replicas: u32,
+}
+
+/// `[engine]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineTable {
+    pub max_seqs: Option<u32>,
+    pub max_batched_tokens: Option<u32>,
+    pub chunked_prefill: Option<bool>,
+    pub block_size: Option<u32>,
+    pub kv_cache_bits: Option<u32>,
+    pub memory_utilization: Option<f64>,
+    pub scheduler_steps: Option<u32>,
+}
+
+/// `[routing]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingTable {
+    pub policy: String,
+}
+
+/// `[slo]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloTable {
+    pub ttft: Option<String>,
+    pub tpot: Option<String>,
+    pub e2e: Option<String>,
+    pub percentile: Option<f64>,
+}
+
+/// `[traffic]`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum TrafficTable {
+    Synthetic {
+        requests: Option<u64>,
+        rate_scale: Option<f64>,
+        streams: Vec<StreamTable>,
+    },
+    Azure {
+        path: Option<String>,
+        rate_scale: Option<f64>,
+        models: Vec<WeightTable>,
+    },
+    Trace {
+        path: Option<String>,
+        rate_scale: Option<f64>,
+    },
+}
+
+/// One `[[traffic.streams]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamTable {
+    pub model: String,
+    pub precision: Option<String>,
+    pub rate: f64,
+    pub arrivals: Option<String>,
+    pub cv: Option<f64>,
+    pub prompt: LengthTable,
+    pub output: LengthTable,
+}
+
+/// A length distribution.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "distribution", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LengthTable {
+    Fixed { tokens: u64 },
+    Lognormal { median: f64, sigma: f64, max: u64 },
+    Geometric { mean: f64, max: u64 },
+    Empirical { path: String, column: String },
+}
+
+/// One `[[traffic.models]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightTable {
+    pub model: String,
+    pub precision: Option<String>,
+    pub weight: Option<f64>,
+}

@@ -1,0 +1,31 @@
+//! Request-level serving simulation: inference traffic replayed against
+//! replicas placed on a fleet by the same scheduler as every other run.
+//!
+//! The pieces, in the order data flows:
+//!
+//! - [`traffic`]: time-ordered inference requests (the Azure LLM trace,
+//!   aimsim's request CSV, or seeded synthetic streams), read one at a time;
+//! - [`deploy`]: places each deployment's replicas with the fleet's policy
+//!   and builds every placed replica's performance model
+//!   ([`crate::perf::ReplicaModel`]) from the device it landed on;
+//! - [`router`]: picks a replica of the request's model;
+//! - [`engine`]: one replica's continuous-batching engine (vLLM's
+//!   scheduler: chunked prefill, paged key/value cache, preemption by
+//!   recomputation), its iterations timed by the performance model;
+//! - [`run`]: the discrete-event loop tying them together;
+//! - [`metrics`] and [`histogram`]: latencies, service-level attainment and
+//!   series over time, in constant memory.
+
+pub mod deploy;
+pub mod engine;
+pub mod histogram;
+pub mod metrics;
+pub mod router;
+pub mod run;
+pub mod traffic;
+
+pub use deploy::{deploy, DeployError, Deployed, DeploymentSpec, ReplicaSetup, Unplaced};
+pub use engine::{EngineConfig, EngineConfigError};
+pub use metrics::{Slo, Tally, TallySummary};
+pub use router::Routing;
+pub use run::{serve, ServeConfig, ServeOutcome};

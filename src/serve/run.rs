@@ -1,0 +1,616 @@
+//! The serving simulation: requests arrive, are routed to a replica of
+//! their model, and each replica's engine runs iteration after iteration
+//! while it has work.
+//!
+//! Events are arrivals (read one at a time from the traffic) and iteration
+//! ends (at most one pending per replica, in a heap). At equal times,
+//! iteration ends come first, replica by replica in index order, then
+//! arrivals in trace order: a request arriving exactly when an iteration
+//! ends can join the next one. An iteration's length is fixed when it
+//! starts, from its batch and the co-tenants on its device busy at that
+//! moment. Nothing depends on wall time or hashing: a scenario and seed
+//! give the same result on every machine.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::sim::Progress;
+use crate::time::{Nanos, SimTime};
+use crate::workload::WorkloadError;
+
+use super::deploy::ReplicaSetup;
+use super::engine::{EngineConfig, Outcome, ReplicaEngine, Seq, SeqState};
+use super::metrics::{Latencies, Slo, Tally, TimeSeries};
+use super::router::{Router, Routing};
+use super::traffic::{InferenceRequest, Target, Traffic};
+
+/// How a run goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    /// Stop here; requests still in the system are reported unfinished.
+    /// `None`: run until the traffic ends and every request is done.
+    pub horizon: Option<Nanos>,
+    /// Requests arriving before this are served but not measured.
+    pub warmup: Nanos,
+    /// First interval of the time series (it doubles to keep at most
+    /// [`super::metrics::MAX_POINTS`] points).
+    pub interval: Nanos,
+    /// Routing rule.
+    pub routing: Routing,
+    /// Seed of routing draws.
+    pub seed: u64,
+    /// Latency targets.
+    pub slo: Slo,
+    /// The engine every replica runs.
+    pub engine: EngineConfig,
+}
+
+/// One replica's figures over the measured window.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaTally {
+    /// Iterations run.
+    pub iterations: u64,
+    /// Time spent in iterations, ns.
+    pub busy_ns: u64,
+    /// Output tokens emitted.
+    pub tokens: u64,
+    /// Requests routed to it.
+    pub routed: u64,
+    /// Preemptions (recomputations).
+    pub preemptions: u64,
+    /// Integral of cache blocks in use, block-ns.
+    pub block_ns: f64,
+    /// Most cache blocks in use at once.
+    pub peak_blocks: u32,
+    /// Cache blocks in all.
+    pub blocks: u32,
+    /// Most requests queued or running at once.
+    pub peak_outstanding: usize,
+}
+
+/// Requests of a target no replica serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unserved {
+    /// What they asked for.
+    pub target: Target,
+    /// How many arrived (measured or not).
+    pub requests: u64,
+}
+
+/// Requests still in the system at the horizon, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Waiting for admission (after a preemption too).
+    pub waiting: u64,
+    /// Prompt being processed.
+    pub prefilling: u64,
+    /// Generating output.
+    pub decoding: u64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone)]
+pub struct ServeOutcome {
+    /// Per deployment.
+    pub deployments: Vec<Tally>,
+    /// Per replica.
+    pub replicas: Vec<ReplicaTally>,
+    /// Per GPU: time with at least one replica in an iteration, ns.
+    pub gpu_busy_ns: Vec<u64>,
+    /// Targets no replica serves.
+    pub unserved: Vec<Unserved>,
+    /// Requests in the system at the end, by state (all, measured or not).
+    pub unfinished: Unfinished,
+    /// Requests read from the traffic (all, measured or not).
+    pub arrived: u64,
+    /// Requests finished (all).
+    pub finished: u64,
+    /// Requests refused as too long (all).
+    pub too_long: u64,
+    /// Output tokens requested by finished requests (all).
+    pub requested_tokens: u64,
+    /// Output tokens generated so far by requests unfinished at the end.
+    pub unfinished_tokens: u64,
+    /// Output tokens emitted by every iteration (all).
+    pub emitted_tokens: u64,
+    /// Start and end of the measured window, ns.
+    pub window: (u64, u64),
+    /// Integral over the window of requests in the system, request-ns.
+    pub in_system_ns: f64,
+    /// Sum over measured finished requests of their time in the system, ns.
+    pub sojourn_ns: f64,
+    /// Series over time.
+    pub series: TimeSeries,
+    /// Iterations run in all.
+    pub iterations: u64,
+}
+
+impl ServeOutcome {
+    /// The measured window's length, seconds.
+    pub fn window_seconds(&self) -> f64 {
+        (self.window.1.saturating_sub(self.window.0)) as f64 / 1e9
+    }
+
+    /// All deployments together.
+    pub fn overall(&self) -> Tally {
+        let mut all = Tally::default();
+        for tally in &self.deployments {
+            all.merge(tally);
+        }
+        all
+    }
+}
+
+/// A request in the system.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    arrival: u64,
+    admitted: u64,
+    first_token: u64,
+    prompt: u32,
+    output: u32,
+}
+
+/// Not yet (a sentinel time).
+const NOT_YET: u64 = u64::MAX;
+
+/// Requests in the system, by slot; freed slots are reused.
+#[derive(Debug, Default)]
+struct LiveSet {
+    slots: Vec<Live>,
+    free: Vec<u32>,
+}
+
+impl LiveSet {
+    fn insert(&mut self, live: Live) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = live;
+                id
+            }
+            None => {
+                self.slots.push(live);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u32) -> Live {
+        self.free.push(id);
+        self.slots[id as usize]
+    }
+}
+
+/// Replicas serving each target, resolved on first sight.
+struct Routes {
+    by_target: Vec<Option<Vec<u32>>>,
+    unserved: Vec<u64>,
+}
+
+/// Serves `traffic` with `replicas` (of `deployments`, named
+/// `model:precision`, on `gpus` GPUs and `devices` devices). `progress` is
+/// called every 65,536 requests with the simulated time and the requests
+/// and iterations so far.
+#[allow(clippy::too_many_arguments)]
+pub fn serve(
+    replicas: &[ReplicaSetup],
+    deployments: &[(String, crate::profile::Precision)],
+    gpus: u32,
+    devices: u32,
+    traffic: &mut dyn Traffic,
+    config: &ServeConfig,
+    mut progress: impl FnMut(Progress),
+) -> Result<ServeOutcome, WorkloadError> {
+    let mut sim = Simulation::new(replicas, deployments, gpus, devices, config);
+    let horizon = config.horizon.map_or(u64::MAX, |h| h.0);
+    let mut pending = next(traffic)?;
+    let mut outcomes = Vec::new();
+    let mut admitted = Vec::new();
+    loop {
+        let next_end = sim.ends.peek().map(|Reverse((t, _))| *t);
+        let next_arrival = pending.map(|r| r.arrival.0);
+        let now = match (next_end, next_arrival) {
+            (None, None) => break,
+            (Some(e), Some(a)) => e.min(a),
+            (Some(t), None) | (None, Some(t)) => t,
+        };
+        if now > horizon {
+            break;
+        }
+        sim.advance(now);
+        if next_end == Some(now) {
+            let Reverse((_, replica)) = sim.ends.pop().expect("peeked");
+            sim.end_iteration(replica, &mut outcomes, &mut admitted);
+        } else {
+            let request = pending.take().expect("an arrival is next");
+            sim.arrive(&request, traffic.targets(), &mut admitted);
+            if sim.arrived % 65_536 == 0 {
+                progress(Progress {
+                    now: SimTime(now / 1_000_000),
+                    events: sim.arrived + sim.out.iterations,
+                });
+            }
+            pending = next(traffic)?;
+        }
+    }
+    let end = if config.horizon.is_some() {
+        horizon
+    } else {
+        sim.now
+    };
+    sim.advance(end.max(sim.now));
+    Ok(sim.finish(traffic.targets()))
+}
+
+fn next(traffic: &mut dyn Traffic) -> Result<Option<InferenceRequest>, WorkloadError> {
+    traffic.next_request().transpose()
+}
+
+/// The run's state.
+struct Simulation<'a> {
+    config: &'a ServeConfig,
+    setups: &'a [ReplicaSetup],
+    deployments: &'a [(String, crate::profile::Precision)],
+    engines: Vec<ReplicaEngine>,
+    /// Longest request (prompt + output) each replica accepts.
+    longest: Vec<u64>,
+    /// Iteration start of a busy replica, or `NOT_YET`.
+    started: Vec<u64>,
+    /// Cache blocks in use during the current iteration.
+    blocks_in_use: Vec<u32>,
+    ends: BinaryHeap<Reverse<(u64, u32)>>,
+    device_busy: Vec<u32>,
+    gpu_busy: Vec<u32>,
+    gpu_busy_since: Vec<u64>,
+    router: Router,
+    routes: Routes,
+    live: LiveSet,
+    now: u64,
+    in_system: u64,
+    arrived: u64,
+    out: ServeOutcome,
+}
+
+impl<'a> Simulation<'a> {
+    fn new(
+        setups: &'a [ReplicaSetup],
+        deployments: &'a [(String, crate::profile::Precision)],
+        gpus: u32,
+        devices: u32,
+        config: &'a ServeConfig,
+    ) -> Simulation<'a> {
+        let engines: Vec<ReplicaEngine> = setups
+            .iter()
+            .map(|s| {
+                ReplicaEngine::new(
+                    config.engine,
+                    s.model.kv_capacity_tokens(),
+                    s.model.window(),
+                )
+            })
+            .collect();
+        let longest = setups
+            .iter()
+            .zip(&engines)
+            .map(|(s, e)| {
+                config
+                    .engine
+                    .longest_request(e.capacity_tokens())
+                    .min(u64::from(s.max_context))
+            })
+            .collect();
+        let replicas = engines
+            .iter()
+            .map(|e| ReplicaTally {
+                blocks: e.blocks_total(),
+                ..ReplicaTally::default()
+            })
+            .collect();
+        let warmup = config.warmup.0;
+        Simulation {
+            config,
+            setups,
+            deployments,
+            longest,
+            started: vec![NOT_YET; setups.len()],
+            blocks_in_use: vec![0; setups.len()],
+            engines,
+            ends: BinaryHeap::with_capacity(setups.len()),
+            device_busy: vec![0; devices as usize],
+            gpu_busy: vec![0; gpus as usize],
+            gpu_busy_since: vec![0; gpus as usize],
+            router: Router::new(config.routing, config.seed),
+            routes: Routes {
+                by_target: Vec::new(),
+                unserved: Vec::new(),
+            },
+            live: LiveSet::default(),
+            now: 0,
+            in_system: 0,
+            arrived: 0,
+            out: ServeOutcome {
+                deployments: vec![Tally::default(); deployments.len()],
+                replicas,
+                gpu_busy_ns: vec![0; gpus as usize],
+                unserved: Vec::new(),
+                unfinished: Unfinished::default(),
+                arrived: 0,
+                finished: 0,
+                too_long: 0,
+                requested_tokens: 0,
+                unfinished_tokens: 0,
+                emitted_tokens: 0,
+                window: (warmup, warmup),
+                in_system_ns: 0.0,
+                sojourn_ns: 0.0,
+                series: TimeSeries::new(warmup, config.interval.0),
+                iterations: 0,
+            },
+        }
+    }
+
+    /// Moves the clock to `t`, integrating requests in the system.
+    fn advance(&mut self, t: u64) {
+        let warmup = self.config.warmup.0;
+        let from = self.now.max(warmup);
+        if t > from {
+            self.out.in_system_ns += (self.in_system * (t - from)) as f64;
+            self.out.series.occupy(from, t, self.in_system);
+        }
+        self.now = t;
+    }
+
+    fn measured(&self, arrival: u64) -> bool {
+        arrival >= self.config.warmup.0
+    }
+
+    /// The time `t` clipped to the measured window's start.
+    fn clip(&self, t: u64) -> u64 {
+        t.max(self.config.warmup.0)
+    }
+
+    /// Finds the replicas serving target `t` on first sight; whether any
+    /// does.
+    fn resolve(&mut self, t: usize, targets: &[Target]) -> bool {
+        if t >= self.routes.by_target.len() {
+            self.routes.by_target.resize(t + 1, None);
+            self.routes.unserved.resize(t + 1, 0);
+        }
+        if self.routes.by_target[t].is_none() {
+            let wanted = &targets[t];
+            let deployments = self.deployments;
+            let serving: Vec<u32> = self
+                .setups
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    let (model, precision) = &deployments[s.deployment as usize];
+                    *model == wanted.model && wanted.precision.is_none_or(|p| p == *precision)
+                })
+                .map(|(i, _)| i as u32)
+                .collect();
+            self.routes.by_target[t] = Some(serving);
+        }
+        self.routes.by_target[t]
+            .as_ref()
+            .is_some_and(|serving| !serving.is_empty())
+    }
+
+    fn arrive(&mut self, request: &InferenceRequest, targets: &[Target], admitted: &mut Vec<u32>) {
+        self.arrived += 1;
+        self.out.arrived += 1;
+        let t = self.now;
+        let measured = self.measured(t);
+        if measured {
+            self.out.series.at(t).arrivals += 1;
+        }
+        let target = request.target as usize;
+        if !self.resolve(target, targets) {
+            self.routes.unserved[target] += 1;
+            return;
+        }
+        let serving = self.routes.by_target[target].as_deref().expect("resolved");
+        let engines = &self.engines;
+        let replica = self
+            .router
+            .pick(target, serving, |r| engines[r as usize].outstanding());
+        let r = replica as usize;
+        let deployment = self.setups[r].deployment as usize;
+        if measured {
+            self.out.deployments[deployment].arrived += 1;
+        }
+        self.out.replicas[r].routed += 1;
+        if u64::from(request.prompt) + u64::from(request.output) > self.longest[r] {
+            self.out.too_long += 1;
+            if measured {
+                self.out.deployments[deployment].too_long += 1;
+            }
+            return;
+        }
+        let id = self.live.insert(Live {
+            arrival: t,
+            admitted: NOT_YET,
+            first_token: NOT_YET,
+            prompt: request.prompt,
+            output: request.output,
+        });
+        self.in_system += 1;
+        self.engines[r].enqueue(Seq::new(id, request.prompt, request.output));
+        let outstanding = self.engines[r].outstanding();
+        let tally = &mut self.out.replicas[r];
+        tally.peak_outstanding = tally.peak_outstanding.max(outstanding);
+        if self.started[r] == NOT_YET {
+            self.start_iteration(replica, admitted);
+        }
+    }
+
+    /// Plans and starts the replica's next iteration, if it has work.
+    fn start_iteration(&mut self, replica: u32, admitted: &mut Vec<u32>) {
+        let r = replica as usize;
+        admitted.clear();
+        let Some(batch) = self.engines[r].plan(admitted) else {
+            return;
+        };
+        let now = self.now;
+        for &id in admitted.iter() {
+            self.live.slots[id as usize].admitted = now;
+        }
+        let setups = self.setups;
+        let setup = &setups[r];
+        let busy = setup
+            .devices
+            .iter()
+            .map(|&d| {
+                self.device_busy[d as usize] += 1;
+                self.device_busy[d as usize]
+            })
+            .max()
+            .unwrap_or(1);
+        for &g in &setup.gpus {
+            let g = g as usize;
+            if self.gpu_busy[g] == 0 {
+                self.gpu_busy_since[g] = now;
+            }
+            self.gpu_busy[g] += 1;
+        }
+        let seconds = setup.model.step_time(&batch, busy);
+        let length = ((seconds * 1e9).ceil() as u64).max(1);
+        self.started[r] = now;
+        self.blocks_in_use[r] = self.engines[r].blocks_used();
+        self.ends
+            .push(Reverse((now.saturating_add(length), replica)));
+    }
+
+    fn end_iteration(
+        &mut self,
+        replica: u32,
+        outcomes: &mut Vec<Outcome>,
+        admitted: &mut Vec<u32>,
+    ) {
+        let r = replica as usize;
+        let now = self.now;
+        let start = std::mem::replace(&mut self.started[r], NOT_YET);
+        let measured_span = now.saturating_sub(self.clip(start));
+        let setups = self.setups;
+        let setup = &setups[r];
+        for &d in &setup.devices {
+            self.device_busy[d as usize] -= 1;
+        }
+        for &g in &setup.gpus {
+            let g = g as usize;
+            self.gpu_busy[g] -= 1;
+            if self.gpu_busy[g] == 0 {
+                let since = self.clip(self.gpu_busy_since[g]);
+                self.out.gpu_busy_ns[g] += now.saturating_sub(since);
+            }
+        }
+        outcomes.clear();
+        let tokens = self.engines[r].complete(outcomes);
+        self.out.iterations += 1;
+        self.out.emitted_tokens += tokens;
+        let tally = &mut self.out.replicas[r];
+        tally.iterations += 1;
+        tally.busy_ns += measured_span;
+        tally.tokens += tokens;
+        tally.block_ns += f64::from(self.blocks_in_use[r]) * measured_span as f64;
+        tally.peak_blocks = tally.peak_blocks.max(self.blocks_in_use[r]);
+        tally.preemptions = self.engines[r].preemptions();
+        if self.measured(now) {
+            self.out.series.at(now).tokens += tokens;
+        }
+        let deployment = setup.deployment as usize;
+        for outcome in outcomes.iter() {
+            match *outcome {
+                Outcome::FirstToken(id) => {
+                    let live = &mut self.live.slots[id as usize];
+                    live.first_token = now;
+                    let ttft = (now - live.arrival) as f64 / 1e9;
+                    if self.measured(now) {
+                        self.out.series.at(now).ttft.record(ttft);
+                    }
+                }
+                Outcome::Finished(id) => {
+                    let live = self.live.remove(id);
+                    self.in_system -= 1;
+                    self.out.finished += 1;
+                    self.out.requested_tokens += u64::from(live.output);
+                    let seconds = |from: u64, to: u64| (to - from) as f64 / 1e9;
+                    let tpot = (live.output > 1)
+                        .then(|| seconds(live.first_token, now) / f64::from(live.output - 1));
+                    if self.measured(now) {
+                        let point = self.out.series.at(now);
+                        point.finished += 1;
+                        if let Some(tpot) = tpot {
+                            point.tpot.record(tpot);
+                        }
+                    }
+                    if !self.measured(live.arrival) {
+                        continue;
+                    }
+                    let latencies = Latencies {
+                        queue: seconds(live.arrival, live.admitted),
+                        ttft: seconds(live.arrival, live.first_token),
+                        tpot,
+                        e2e: seconds(live.arrival, now),
+                    };
+                    self.out.sojourn_ns += (now - live.arrival) as f64;
+                    self.out.deployments[deployment].finish(
+                        &latencies,
+                        live.prompt,
+                        live.output,
+                        &self.config.slo,
+                    );
+                }
+            }
+        }
+        self.start_iteration(replica, admitted);
+    }
+
+    fn finish(mut self, targets: &[Target]) -> ServeOutcome {
+        let now = self.now;
+        // Busy GPUs and iterations in flight count up to the end.
+        for g in 0..self.gpu_busy.len() {
+            if self.gpu_busy[g] > 0 {
+                let since = self.clip(self.gpu_busy_since[g]);
+                self.out.gpu_busy_ns[g] += now.saturating_sub(since);
+            }
+        }
+        for (r, &start) in self.started.iter().enumerate() {
+            if start != NOT_YET {
+                let span = now.saturating_sub(start.max(self.config.warmup.0));
+                let tally = &mut self.out.replicas[r];
+                tally.busy_ns += span;
+                tally.block_ns += f64::from(self.blocks_in_use[r]) * span as f64;
+                tally.peak_blocks = tally.peak_blocks.max(self.blocks_in_use[r]);
+            }
+        }
+        for (r, engine) in self.engines.iter().enumerate() {
+            let deployment = self.setups[r].deployment as usize;
+            for (seq, state) in engine.unfinished() {
+                match state {
+                    SeqState::Waiting => self.out.unfinished.waiting += 1,
+                    SeqState::Prefilling => self.out.unfinished.prefilling += 1,
+                    SeqState::Decoding => self.out.unfinished.decoding += 1,
+                }
+                self.out.unfinished_tokens += u64::from(seq.generated);
+                if self.live.slots[seq.id as usize].arrival >= self.config.warmup.0 {
+                    self.out.deployments[deployment].unfinished += 1;
+                }
+            }
+            self.out.replicas[r].preemptions = engine.preemptions();
+        }
+        self.out.unserved = self
+            .routes
+            .unserved
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(t, &requests)| Unserved {
+                target: targets[t].clone(),
+                requests,
+            })
+            .collect();
+        self.out.window = (self.config.warmup.0, now.max(self.config.warmup.0));
+        self.out
+    }
+}

@@ -1,0 +1,397 @@
+//! Seeded synthetic inference traffic: one stream per target, each with its
+//! own rate, arrival pattern and prompt and output length distributions.
+//!
+//! Stream `i` draws from its own ChaCha8 generator (the run's seed, stream
+//! number `i`), so adding a stream or changing one's rate leaves the others'
+//! requests as they were; the streams are merged in time order (ties by
+//! stream order).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, Gamma, LogNormal};
+
+use crate::time::Nanos;
+use crate::workload::csv_rows::CsvRows;
+use crate::workload::WorkloadError;
+
+use super::{tokens, InferenceRequest, Target, Traffic, MAX_TOKENS};
+
+/// Highest arrival rate of one stream, requests per second.
+pub const MAX_RATE: f64 = 1e6;
+/// Most values an empirical length distribution holds.
+pub const MAX_EMPIRICAL: usize = 10_000_000;
+
+/// How a stream's inter-arrival times are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArrivalPattern {
+    /// Exponential gaps: a Poisson process.
+    Poisson,
+    /// Gamma gaps with this coefficient of variation (above 1: burstier
+    /// than Poisson; 1: Poisson; below 1: more regular).
+    Gamma {
+        /// Standard deviation over mean of a gap, in (0, 10].
+        cv: f64,
+    },
+    /// Equal gaps.
+    Uniform,
+}
+
+/// How a stream's prompt or output lengths are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LengthDistribution {
+    /// Always this many tokens.
+    Fixed(u32),
+    /// Log-normal, rounded, at least 1 and at most `max`.
+    LogNormal {
+        /// Median tokens.
+        median: f64,
+        /// Standard deviation of the log.
+        sigma: f64,
+        /// Largest length drawn (longer draws are clamped).
+        max: u32,
+    },
+    /// Geometric on 1, 2, ...: the ceiling of an exponential draw with this
+    /// mean (the discrete memoryless law), at most `max`.
+    Geometric {
+        /// Mean tokens of the exponential draw (the geometric mean is
+        /// `1 / (1 - exp(-1 / mean))`).
+        mean: f64,
+        /// Largest length drawn (longer draws are clamped).
+        max: u32,
+    },
+    /// Uniformly one of these lengths (a trace's column).
+    Empirical(Arc<[u32]>),
+}
+
+impl LengthDistribution {
+    /// The lengths in `column` of the CSV file at `path`, each checked like a
+    /// trace's token count.
+    pub fn from_csv_column(path: &Path, column: &str) -> Result<LengthDistribution, WorkloadError> {
+        let mut rows = CsvRows::open(path, &[], &[column], false)?;
+        let index = rows.column(column).expect("required column checked");
+        let mut values = Vec::new();
+        while rows.advance()? {
+            if values.len() == MAX_EMPIRICAL {
+                return Err(rows.error(format!(
+                    "more than {MAX_EMPIRICAL} rows; an empirical distribution holds at most that many"
+                )));
+            }
+            let value: u64 = rows.parse(index, "a whole number of tokens")?;
+            values.push(tokens(value, &format!("column `{column}`")).map_err(|m| rows.error(m))?);
+        }
+        if values.is_empty() {
+            return Err(WorkloadError {
+                source_name: path.display().to_string(),
+                line: None,
+                message: format!("column `{column}` has no values"),
+            });
+        }
+        Ok(LengthDistribution::Empirical(values.into()))
+    }
+
+    /// Checks the parameters; `Err` says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            LengthDistribution::Fixed(n) => tokens(u64::from(*n), "a fixed length").map(|_| ()),
+            LengthDistribution::LogNormal { median, sigma, max } => {
+                if !(median.is_finite() && *median >= 1.0 && *median <= f64::from(MAX_TOKENS)) {
+                    return Err(format!(
+                        "median must be between 1 and {MAX_TOKENS} tokens, got {median}"
+                    ));
+                }
+                if !(sigma.is_finite() && (0.0..=5.0).contains(sigma)) {
+                    return Err(format!("sigma must be between 0 and 5, got {sigma}"));
+                }
+                tokens(u64::from(*max), "max").map(|_| ())
+            }
+            LengthDistribution::Geometric { mean, max } => {
+                if !(mean.is_finite() && *mean > 0.0 && *mean <= f64::from(MAX_TOKENS)) {
+                    return Err(format!(
+                        "mean must be above 0 and at most {MAX_TOKENS} tokens, got {mean}"
+                    ));
+                }
+                tokens(u64::from(*max), "max").map(|_| ())
+            }
+            LengthDistribution::Empirical(values) => {
+                if values.is_empty() {
+                    Err("an empirical distribution needs at least one value".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn sample(&self, rng: &mut ChaCha8Rng) -> u32 {
+        match self {
+            LengthDistribution::Fixed(n) => *n,
+            LengthDistribution::LogNormal { median, sigma, max } => {
+                let draw = LogNormal::new(median.ln(), *sigma)
+                    .expect("parameters checked")
+                    .sample(rng);
+                (draw.round().clamp(1.0, f64::from(*max))) as u32
+            }
+            LengthDistribution::Geometric { mean, max } => {
+                let draw = Exp::new(1.0 / mean).expect("mean checked").sample(rng);
+                (draw.ceil().clamp(1.0, f64::from(*max))) as u32
+            }
+            LengthDistribution::Empirical(values) => values[rng.random_range(0..values.len())],
+        }
+    }
+}
+
+/// One target's traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    /// What the requests ask for.
+    pub target: Target,
+    /// Mean requests per second, in (0, [`MAX_RATE`]].
+    pub rate: f64,
+    /// How gaps between arrivals are drawn.
+    pub arrivals: ArrivalPattern,
+    /// Prompt lengths.
+    pub prompt: LengthDistribution,
+    /// Output lengths.
+    pub output: LengthDistribution,
+}
+
+impl Stream {
+    /// Checks the rate and distributions; `Err` names the field.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= MAX_RATE) {
+            return Err((
+                "rate",
+                format!(
+                    "must be above 0 and at most {MAX_RATE} requests per second, got {}",
+                    self.rate
+                ),
+            ));
+        }
+        if let ArrivalPattern::Gamma { cv } = self.arrivals {
+            if !(cv.is_finite() && cv > 0.0 && cv <= 10.0) {
+                return Err(("cv", format!("must be above 0 and at most 10, got {cv}")));
+            }
+        }
+        self.prompt.check().map_err(|m| ("prompt", m))?;
+        self.output.check().map_err(|m| ("output", m))
+    }
+}
+
+/// A seeded generator over several streams, in time order.
+pub struct SyntheticTraffic {
+    streams: Vec<Stream>,
+    targets: Vec<Target>,
+    rngs: Vec<ChaCha8Rng>,
+    /// Next arrival of each stream, seconds.
+    next: Vec<f64>,
+    emitted: u64,
+    limit: Option<u64>,
+    until: Nanos,
+}
+
+impl SyntheticTraffic {
+    /// Requests from `streams` (each checked with [`Stream::check`]) seeded
+    /// by `seed`: `limit` of them at most, none arriving after `until`.
+    pub fn new(
+        streams: Vec<Stream>,
+        seed: u64,
+        limit: Option<u64>,
+        until: Option<Nanos>,
+    ) -> SyntheticTraffic {
+        let mut rngs: Vec<ChaCha8Rng> = (0..streams.len())
+            .map(|i| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(i as u64);
+                rng
+            })
+            .collect();
+        let next = streams
+            .iter()
+            .zip(&mut rngs)
+            .map(|(stream, rng)| gap(stream, rng))
+            .collect();
+        SyntheticTraffic {
+            targets: streams.iter().map(|s| s.target.clone()).collect(),
+            streams,
+            rngs,
+            next,
+            emitted: 0,
+            limit,
+            until: until.unwrap_or(Nanos(u64::MAX)),
+        }
+    }
+}
+
+/// The time to a stream's next arrival, seconds.
+fn gap(stream: &Stream, rng: &mut ChaCha8Rng) -> f64 {
+    let mean = 1.0 / stream.rate;
+    match stream.arrivals {
+        ArrivalPattern::Poisson => Exp::new(stream.rate).expect("rate checked").sample(rng),
+        ArrivalPattern::Gamma { cv } => {
+            let shape = 1.0 / (cv * cv);
+            Gamma::new(shape, mean / shape)
+                .expect("cv checked")
+                .sample(rng)
+        }
+        ArrivalPattern::Uniform => mean,
+    }
+}
+
+impl Traffic for SyntheticTraffic {
+    fn next_request(&mut self) -> Option<Result<InferenceRequest, WorkloadError>> {
+        if self.limit.is_some_and(|l| self.emitted >= l) {
+            return None;
+        }
+        let (i, &seconds) = self
+            .next
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(&b.0)))?;
+        let arrival = Nanos::from_secs_f64(seconds).filter(|&t| t <= self.until)?;
+        let stream = &self.streams[i];
+        let rng = &mut self.rngs[i];
+        let prompt = stream.prompt.sample(rng);
+        let output = stream.output.sample(rng);
+        self.next[i] = seconds + gap(stream, rng);
+        self.emitted += 1;
+        Some(Ok(InferenceRequest {
+            arrival,
+            target: i as u32,
+            prompt,
+            output,
+        }))
+    }
+
+    fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(model: &str, rate: f64, arrivals: ArrivalPattern) -> Stream {
+        Stream {
+            target: Target {
+                model: model.into(),
+                precision: None,
+            },
+            rate,
+            arrivals,
+            prompt: LengthDistribution::LogNormal {
+                median: 100.0,
+                sigma: 0.5,
+                max: 1000,
+            },
+            output: LengthDistribution::Fixed(7),
+        }
+    }
+
+    fn gaps(arrivals: ArrivalPattern, n: u64) -> Vec<f64> {
+        let mut traffic =
+            SyntheticTraffic::new(vec![stream("a", 10.0, arrivals)], 3, Some(n), None);
+        let times: Vec<f64> = std::iter::from_fn(|| traffic.next_request())
+            .map(|r| r.unwrap().arrival.as_secs_f64())
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    fn mean_and_cv(values: &[f64]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var.sqrt() / mean)
+    }
+
+    #[test]
+    fn gaps_have_the_stated_mean_and_variability() {
+        for (pattern, cv) in [
+            (ArrivalPattern::Poisson, 1.0),
+            (ArrivalPattern::Gamma { cv: 3.0 }, 3.0),
+            (ArrivalPattern::Uniform, 0.0),
+        ] {
+            let (mean, measured_cv) = mean_and_cv(&gaps(pattern, 50_000));
+            assert!(
+                (mean - 0.1).abs() < 0.1 * 0.05,
+                "{pattern:?}: mean gap {mean}"
+            );
+            assert!(
+                (measured_cv - cv).abs() < 0.05 * cv.max(0.2),
+                "{pattern:?}: cv {measured_cv}"
+            );
+        }
+    }
+
+    #[test]
+    fn streams_merge_in_time_order_and_each_keeps_its_own_draws() {
+        let alone: Vec<_> = {
+            let mut t = SyntheticTraffic::new(
+                vec![stream("a", 5.0, ArrivalPattern::Poisson)],
+                9,
+                None,
+                Some(Nanos(60_000_000_000)),
+            );
+            std::iter::from_fn(|| t.next_request())
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let mut both = SyntheticTraffic::new(
+            vec![
+                stream("a", 5.0, ArrivalPattern::Poisson),
+                stream("b", 50.0, ArrivalPattern::Poisson),
+            ],
+            9,
+            None,
+            Some(Nanos(60_000_000_000)),
+        );
+        let merged: Vec<_> = std::iter::from_fn(|| both.next_request())
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(merged.windows(2).all(|w| w[0].arrival <= w[1].arrival));
+        let a: Vec<_> = merged.iter().filter(|r| r.target == 0).copied().collect();
+        assert_eq!(a, alone);
+        assert!(merged.iter().all(|r| r.arrival <= Nanos(60_000_000_000)));
+    }
+
+    #[test]
+    fn lognormal_lengths_have_the_stated_median_within_bounds() {
+        let mut t = SyntheticTraffic::new(
+            vec![stream("a", 1.0, ArrivalPattern::Poisson)],
+            5,
+            Some(20_001),
+            None,
+        );
+        let mut prompts: Vec<u32> = std::iter::from_fn(|| t.next_request())
+            .map(|r| r.unwrap().prompt)
+            .collect();
+        prompts.sort_unstable();
+        let median = prompts[prompts.len() / 2];
+        assert!((97..=103).contains(&median), "median {median}");
+        assert!(prompts.iter().all(|&p| (1..=1000).contains(&p)));
+    }
+
+    #[test]
+    fn absurd_parameters_are_refused() {
+        assert_eq!(
+            stream("a", 1e12, ArrivalPattern::Poisson)
+                .check()
+                .unwrap_err()
+                .0,
+            "rate"
+        );
+        assert_eq!(
+            stream("a", 1.0, ArrivalPattern::Gamma { cv: 0.0 })
+                .check()
+                .unwrap_err()
+                .0,
+            "cv"
+        );
+        let mut bad = stream("a", 1.0, ArrivalPattern::Poisson);
+        bad.output = LengthDistribution::Fixed(0);
+        assert_eq!(bad.check().unwrap_err().0, "output");
+    }
+}
