@@ -63,7 +63,8 @@ pub struct EngineConfigError {
 impl EngineConfig {
     /// Checks the settings against each other: every running sequence must
     /// be able to decode in one iteration (`max_seqs <=
-    /// max_batched_tokens`), blocks hold 1 to [`MAX_BLOCK_SIZE`] tokens.
+    /// max_batched_tokens`), blocks hold a power of two of tokens, at most
+    /// [`MAX_BLOCK_SIZE`].
     pub fn check(&self) -> Result<(), EngineConfigError> {
         let limits = &self.limits;
         if limits.max_seqs == 0 || limits.max_seqs > limits.max_batched_tokens {
@@ -75,11 +76,11 @@ impl EngineConfig {
                 ),
             });
         }
-        if !(1..=MAX_BLOCK_SIZE).contains(&self.block_size) {
+        if !(self.block_size.is_power_of_two() && self.block_size <= MAX_BLOCK_SIZE) {
             return Err(EngineConfigError {
                 key: "block_size",
                 message: format!(
-                    "must be between 1 and {MAX_BLOCK_SIZE} tokens, got {}",
+                    "must be a power of two from 1 to {MAX_BLOCK_SIZE} tokens (vLLM's sizes are 8, 16, 32...), got {}",
                     self.block_size
                 ),
             });
@@ -171,10 +172,13 @@ pub struct ReplicaEngine {
     /// Admitted, prompt not fully processed, with the chunk planned for
     /// the current iteration (0 when none).
     prefilling: Vec<(Seq, u32)>,
-    /// Decoding sequences and their contexts (cache tokens + 1) for the
-    /// next step.
+    /// Decoding sequences, their contexts (cache tokens + 1) for the next
+    /// step and their output tokens still to come, side by side (the hot
+    /// loops touch only the two counts; `Seq::generated` is brought up to
+    /// date when a sequence leaves).
     decoding: Vec<Seq>,
     contexts: Vec<u32>,
+    remaining: Vec<u32>,
     /// Decodes in the current iteration (the first this many of
     /// `decoding`); 0 in a prefill-only iteration.
     planned_decodes: usize,
@@ -182,9 +186,10 @@ pub struct ReplicaEngine {
     preemptions: u64,
 }
 
-/// Blocks `tokens` cache tokens occupy.
+/// Blocks `tokens` cache tokens occupy (`block_size` a power of two).
+#[inline]
 fn blocks_for(tokens: u32, block_size: u32) -> u32 {
-    tokens.div_ceil(block_size)
+    (tokens + (block_size - 1)) >> block_size.trailing_zeros()
 }
 
 impl ReplicaEngine {
@@ -201,6 +206,7 @@ impl ReplicaEngine {
             prefilling: Vec::new(),
             decoding: Vec::new(),
             contexts: Vec::new(),
+            remaining: Vec::new(),
             planned_decodes: 0,
             admissions: 0,
             preemptions: 0,
@@ -253,16 +259,23 @@ impl ReplicaEngine {
     }
 
     /// Every request in the replica, with its state, for a horizon report.
-    pub fn unfinished(&self) -> impl Iterator<Item = (&Seq, SeqState)> {
+    pub fn unfinished(&self) -> impl Iterator<Item = (Seq, SeqState)> + '_ {
         self.waiting
             .iter()
-            .map(|s| (s, SeqState::Waiting))
+            .map(|&s| (s, SeqState::Waiting))
             .chain(
                 self.prefilling
                     .iter()
-                    .map(|(s, _)| (s, SeqState::Prefilling)),
+                    .map(|&(s, _)| (s, SeqState::Prefilling)),
             )
-            .chain(self.decoding.iter().map(|s| (s, SeqState::Decoding)))
+            .chain((0..self.decoding.len()).map(|r| (self.decoding_seq(r), SeqState::Decoding)))
+    }
+
+    /// Decoding sequence `r` with its `generated` count up to date.
+    fn decoding_seq(&self, r: usize) -> Seq {
+        let mut seq = self.decoding[r];
+        seq.generated = seq.output - self.remaining[r];
+        seq
     }
 
     /// Chooses the next iteration's work and returns its batch, or `None`
@@ -295,7 +308,12 @@ impl ReplicaEngine {
             // Every decoding sequence whose cache fills its last block needs
             // a new one; preempt the latest admitted until they fit.
             loop {
-                let needed = self.contexts.iter().filter(|&&c| (c - 1) % bs == 0).count() as u32;
+                let mask = bs - 1;
+                let needed = self
+                    .contexts
+                    .iter()
+                    .map(|&c| u32::from((c - 1) & mask == 0))
+                    .sum::<u32>();
                 if needed <= self.blocks_free {
                     self.blocks_free -= needed;
                     break;
@@ -407,9 +425,12 @@ impl ReplicaEngine {
             seq
         } else {
             let i = latest_decoding.expect("a running sequence to preempt");
+            let seq = self.decoding_seq(i);
             let context = self.contexts.swap_remove(i);
+            self.remaining.swap_remove(i);
+            self.decoding.swap_remove(i);
             self.blocks_free += blocks_for(context - 1, bs);
-            self.decoding.swap_remove(i)
+            seq
         };
         seq.processed = 0;
         self.waiting.push_front(seq);
@@ -422,28 +443,26 @@ impl ReplicaEngine {
     pub fn complete(&mut self, outcomes: &mut Vec<Outcome>) -> u64 {
         let bs = self.config.block_size;
         let mut tokens = 0u64;
-        // Decodes: one token each; finished ones leave (the rest keep
-        // their order).
-        let mut kept = 0;
-        for r in 0..self.decoding.len() {
-            let mut seq = self.decoding[r];
-            let mut context = self.contexts[r];
-            if r < self.planned_decodes {
-                context += 1;
-                seq.generated += 1;
-                tokens += 1;
-                if seq.generated >= seq.output {
-                    self.blocks_free += blocks_for(context - 1, bs);
-                    outcomes.push(Outcome::Finished(seq.id));
+        // Decodes: one token each (every decoding sequence, or none in a
+        // prefill-only iteration); finished ones leave.
+        debug_assert!(self.planned_decodes == 0 || self.planned_decodes == self.decoding.len());
+        if self.planned_decodes > 0 {
+            tokens += self.planned_decodes as u64;
+            let mut r = 0;
+            while r < self.contexts.len() {
+                self.contexts[r] += 1;
+                self.remaining[r] -= 1;
+                if self.remaining[r] > 0 {
+                    r += 1;
                     continue;
                 }
+                self.blocks_free += blocks_for(self.contexts[r] - 1, bs);
+                outcomes.push(Outcome::Finished(self.decoding[r].id));
+                self.decoding.swap_remove(r);
+                self.contexts.swap_remove(r);
+                self.remaining.swap_remove(r);
             }
-            self.decoding[kept] = seq;
-            self.contexts[kept] = context;
-            kept += 1;
         }
-        self.decoding.truncate(kept);
-        self.contexts.truncate(kept);
         // Prefill chunks: finished prompts emit a token.
         let mut j = 0;
         while j < self.prefilling.len() {
@@ -471,9 +490,139 @@ impl ReplicaEngine {
             } else {
                 self.decoding.push(seq);
                 self.contexts.push(cached + 1);
+                self.remaining.push(seq.output - seq.generated);
             }
         }
         self.planned_decodes = 0;
         tokens
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    impl ReplicaEngine {
+        /// Between iterations: the free blocks are the total less what
+        /// every running sequence's cache holds.
+        fn audit(&self) {
+            let bs = self.config.block_size;
+            let held: u32 = self
+                .prefilling
+                .iter()
+                .map(|(s, _)| blocks_for(s.processed, bs))
+                .chain(self.contexts.iter().map(|&c| blocks_for(c - 1, bs)))
+                .sum();
+            assert_eq!(held + self.blocks_free, self.blocks_total);
+            assert!(self.running() <= self.config.limits.max_seqs as usize);
+            assert_eq!(self.decoding.len(), self.contexts.len());
+            assert_eq!(self.decoding.len(), self.remaining.len());
+        }
+    }
+
+    fn config(
+        max_seqs: u32,
+        max_batched_tokens: u32,
+        chunked: bool,
+        block_size: u32,
+    ) -> EngineConfig {
+        EngineConfig {
+            limits: EngineLimits {
+                max_seqs,
+                max_batched_tokens,
+                ..EngineLimits::default()
+            },
+            chunked_prefill: chunked,
+            block_size,
+            kv_cache: KvCache::Bits16,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Random engines and requests, enqueued between random numbers of
+        /// iterations: the cache is never over-committed, blocks are
+        /// charged and freed exactly, every request finishes once with all
+        /// its tokens, and preempted ones too.
+        #[test]
+        fn every_request_finishes_once_and_the_cache_balances(
+            max_seqs in 1u32..16,
+            extra_tokens in 0u32..600,
+            chunked in any::<bool>(),
+            block_size in prop::sample::select(vec![1u32, 4, 16]),
+            capacity in 64u64..3000,
+            requests in prop::collection::vec((1u32..400, 1u32..300, 0usize..4), 1..40),
+        ) {
+            let config = config(max_seqs, max_seqs + extra_tokens, chunked, block_size);
+            prop_assume!(config.check().is_ok());
+            let mut engine = ReplicaEngine::new(config, capacity, 0);
+            let longest = config.longest_request(engine.capacity_tokens());
+            let mut wanted = std::collections::BTreeMap::new();
+            let mut finished = std::collections::BTreeMap::new();
+            let mut first = std::collections::BTreeSet::new();
+            let (mut emitted, mut outcomes, mut admitted) = (0u64, Vec::new(), Vec::new());
+            let mut step = |engine: &mut ReplicaEngine, emitted: &mut u64| -> bool {
+                outcomes.clear();
+                if engine.plan(&mut admitted).is_none() {
+                    return false;
+                }
+                *emitted += engine.complete(&mut outcomes);
+                engine.audit();
+                for outcome in &outcomes {
+                    match *outcome {
+                        Outcome::FirstToken(id) => assert!(first.insert(id), "two first tokens for {id}"),
+                        Outcome::Finished(id) => assert!(finished.insert(id, ()).is_none(), "{id} finished twice"),
+                    }
+                }
+                true
+            };
+            for (id, &(prompt, output, pause)) in requests.iter().enumerate() {
+                if u64::from(prompt + output) > longest {
+                    continue;
+                }
+                engine.enqueue(Seq::new(id as u32, prompt, output));
+                wanted.insert(id as u32, output);
+                for _ in 0..pause {
+                    step(&mut engine, &mut emitted);
+                }
+            }
+            let mut guard = 0;
+            while step(&mut engine, &mut emitted) {
+                guard += 1;
+                prop_assert!(guard < 1_000_000, "the engine does not drain");
+            }
+            prop_assert!(!engine.has_work(), "work left with nothing planned");
+            prop_assert_eq!(engine.blocks_used(), 0);
+            prop_assert_eq!(finished.len(), wanted.len());
+            prop_assert_eq!(emitted, wanted.values().map(|&o| u64::from(o)).sum::<u64>());
+        }
+    }
+
+    #[test]
+    fn a_full_cache_preempts_the_latest_admitted_and_recomputes_it() {
+        // 4 blocks of 4 tokens; two requests of 4-token prompts and 8
+        // outputs cannot both hold 11 tokens.
+        let mut engine = ReplicaEngine::new(config(4, 64, true, 4), 16, 0);
+        engine.enqueue(Seq::new(1, 4, 8));
+        engine.enqueue(Seq::new(2, 4, 8));
+        let (mut outcomes, mut admitted) = (Vec::new(), Vec::new());
+        let mut order = Vec::new();
+        while engine.plan(&mut admitted).is_some() {
+            outcomes.clear();
+            engine.complete(&mut outcomes);
+            engine.audit();
+            order.extend(outcomes.iter().filter_map(|o| match o {
+                Outcome::Finished(id) => Some(*id),
+                Outcome::FirstToken(_) => None,
+            }));
+        }
+        assert!(engine.preemptions() >= 1);
+        assert_eq!(
+            order,
+            [1, 2],
+            "the earlier request keeps its cache and finishes first"
+        );
     }
 }

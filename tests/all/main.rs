@@ -12,6 +12,7 @@ mod place_command;
 mod profile_commands;
 mod profile_validation;
 mod scheduler_properties;
+mod serve_command;
 mod serving;
 mod simulate_command;
 mod simulation;

@@ -1,0 +1,165 @@
+//! The serving simulator end to end (trace parsing, placement, every
+//! engine iteration, metrics), on the two shipped scenarios the speed
+//! targets name:
+//!
+//! - `azure_conv/8x8b_cpx`: the Azure LLM conversation trace (19,366
+//!   requests, one hour) on eight Llama-3.1-8B replicas of one MI300X in
+//!   CPX (`scenarios/serving-azure-conv.toml`). The trace is read from
+//!   `AIMSIM_AZURE_CONV` or `../shared/traces/azure-llm-2023/` when present;
+//!   otherwise a stand-in of the same size and shape is generated (the
+//!   benchmark's name says which).
+//! - `hour_1000rps/64_replicas`: one simulated hour at 1,000 requests/s
+//!   over 64 replicas (`scenarios/serving-scale.toml`), 3.6 M requests.
+//!
+//! `cargo bench --bench serve`
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, LogNormal};
+
+use aimsim::perf::FITTED;
+use aimsim::profile::{ArchitectureTable, Catalog};
+use aimsim::scenario::{ServeScenario, TrafficSpec};
+use aimsim::serve::traffic::{Assignment, AzureTraffic, Traffic};
+use aimsim::serve::{deploy, serve, Deployed, ServeConfig, ServeOutcome};
+
+fn scenario(text: &str) -> ServeScenario {
+    ServeScenario::parse(text, "bench", &[]).expect("a shipped scenario")
+}
+
+fn deployed(s: &ServeScenario) -> Deployed {
+    deploy(
+        &s.fleet,
+        &s.deployments,
+        &Catalog::builtin(),
+        &ArchitectureTable::builtin(),
+        None,
+        &s.engine,
+        FITTED,
+    )
+    .expect("the shipped fleet serves")
+}
+
+fn config(s: &ServeScenario) -> ServeConfig {
+    ServeConfig {
+        horizon: s.horizon,
+        warmup: s.warmup,
+        interval: s.series_interval(),
+        routing: s.routing,
+        seed: s.seed,
+        slo: s.slo,
+        engine: s.engine,
+    }
+}
+
+fn run(s: &ServeScenario, d: &Deployed, traffic: &mut dyn Traffic) -> ServeOutcome {
+    serve(
+        &d.replicas,
+        &s.deployment_keys(),
+        d.gpus,
+        d.devices,
+        traffic,
+        &config(s),
+        |_| {},
+    )
+    .expect("the traffic is well formed")
+}
+
+/// The conversation trace's bytes and whether they are the real trace.
+fn azure_conv() -> (Vec<u8>, bool) {
+    let candidates = [
+        std::env::var_os("AIMSIM_AZURE_CONV").map(PathBuf::from),
+        Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv"),
+        ),
+    ];
+    for path in candidates.into_iter().flatten() {
+        if let Ok(bytes) = std::fs::read(&path) {
+            return (bytes, true);
+        }
+    }
+    (stand_in(), false)
+}
+
+/// 19,366 Poisson arrivals over an hour with conversation-like lengths
+/// (prompt median ~1,000, output median ~200 tokens), in the trace's format.
+fn stand_in() -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(19_366);
+    let gap = Exp::new(19_366.0 / 3600.0).unwrap();
+    let prompt = LogNormal::new(1000f64.ln(), 0.8).unwrap();
+    let output = LogNormal::new(200f64.ln(), 0.7).unwrap();
+    let mut text = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
+    let mut t = 0.0;
+    for _ in 0..19_366 {
+        t += gap.sample(&mut rng);
+        let whole = t as u64;
+        text.push_str(&format!(
+            "2023-11-16 {:02}:{:02}:{:02}.{:07},{},{}\n",
+            18 + whole / 3600,
+            (whole / 60) % 60,
+            whole % 60,
+            ((t - whole as f64) * 1e7) as u64,
+            (prompt.sample(&mut rng) as u64).clamp(1, 14_000),
+            (output.sample(&mut rng) as u64).clamp(1, 1000) + u64::from(rng.random::<bool>()),
+        ));
+    }
+    text.into_bytes()
+}
+
+fn azure(c: &mut Criterion) {
+    let s = scenario(include_str!("../scenarios/serving-azure-conv.toml"));
+    let d = deployed(&s);
+    let (bytes, real) = azure_conv();
+    let TrafficSpec::Azure { models, .. } = &s.traffic else {
+        panic!("the Azure scenario reads the Azure trace")
+    };
+    let mut group = c.benchmark_group("azure_conv");
+    group.throughput(Throughput::Elements(19_366));
+    group.sample_size(20);
+    let name = if real {
+        "8x8b_cpx"
+    } else {
+        "8x8b_cpx_stand_in"
+    };
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let mut traffic = AzureTraffic::from_reader(
+                Box::new(Cursor::new(bytes.clone())),
+                "conv",
+                Assignment::new(models.clone()).unwrap(),
+                s.seed,
+            )
+            .unwrap();
+            run(&s, &d, &mut traffic)
+        })
+    });
+    group.finish();
+}
+
+fn hour(c: &mut Criterion) {
+    let s = scenario(include_str!("../scenarios/serving-scale.toml"));
+    let d = deployed(&s);
+    let mut group = c.benchmark_group("hour_1000rps");
+    group.throughput(Throughput::Elements(3_600_000));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(60));
+    group.bench_function("64_replicas", |b| {
+        b.iter(|| {
+            let mut traffic = s
+                .traffic
+                .open(None, Path::new("."), s.seed, s.horizon)
+                .unwrap();
+            run(&s, &d, &mut traffic)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, azure, hour);
+criterion_main!(benches);

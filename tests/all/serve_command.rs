@@ -1,0 +1,310 @@
+//! `aimsim serve` as a user runs it: the shipped scenario from a fresh
+//! folder, identical bytes for the same seed, traces with a rate scale and
+//! a model no replica serves, and refusals that name the file, the key or
+//! the line.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{aimsim, aimsim_in, files};
+
+const QUICKSTART: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/scenarios/serving-quickstart.toml"
+);
+const AZURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/scenarios/serving-azure-conv.toml"
+);
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn metric(stdout: &str, name: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no `{name}` in\n{stdout}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_quickstart_runs_from_a_fresh_folder_and_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = aimsim_in(Some(dir.path()), &["serve", QUICKSTART]).expect_code(0);
+    let out = dir.path().join("reports/serving-quickstart/serving");
+    let names: Vec<String> = files(&out).into_iter().map(|(n, _)| n).collect();
+    for expected in [
+        "summary.csv",
+        "deployments.csv",
+        "replicas.csv",
+        "gpus.csv",
+        "timeseries.csv",
+        "latency_cdf.csv",
+        "summary.md",
+        "latency.svg",
+        "over_time.svg",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing: {names:?}"
+        );
+    }
+    assert_eq!(metric(&run.stdout, "replicas_placed"), "10");
+    let finished: u64 = metric(&run.stdout, "finished").parse().unwrap();
+    assert!(finished > 1000, "{}", run.stdout);
+    assert!(run.stderr.contains("report written to"), "{}", run.stderr);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("meta-llama/Llama-3.3-70B-Instruct:int8 | 2/2"),
+        "{md}"
+    );
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: &str, out: &str| {
+        let out = dir.path().join(out);
+        aimsim(&[
+            "serve",
+            QUICKSTART,
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .expect_code(0);
+        files(&out)
+    };
+    let (a, b, c) = (run("3", "a"), run("3", "b"), run("4", "c"));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn json_numbers_are_numbers_and_percentiles_are_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = aimsim(&[
+        "serve",
+        QUICKSTART,
+        "--format",
+        "json",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let ttft = &doc["overall"]["ttft"];
+    let (p50, p99) = (ttft["p50"].as_f64().unwrap(), ttft["p99"].as_f64().unwrap());
+    assert!(0.0 < p50 && p50 <= p99, "{ttft}");
+    let attainment = doc["overall"]["attainment"]["all"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&attainment));
+    assert_eq!(doc["deployments"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_trace_replays_at_twice_its_rate_with_rate_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = fixture("azure_format_small.csv");
+    let end = |scale: &str| {
+        let out = dir.path().join(scale);
+        let run = aimsim(&[
+            "serve",
+            AZURE,
+            "--trace",
+            &trace,
+            "--rate-scale",
+            scale,
+            "--set",
+            "run.warmup=\"0s\"",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .expect_code(0);
+        let arrived: u64 = metric(&run.stdout, "arrived").parse().unwrap();
+        let rate: f64 = metric(&run.stdout, "requests_per_s").parse().unwrap();
+        (arrived, rate)
+    };
+    let (n1, r1) = end("1");
+    let (n2, r2) = end("2");
+    assert_eq!(n1, 1156, "every row of the fixture arrives");
+    assert_eq!(n1, n2);
+    assert!((r2 / r1 - 2.0).abs() < 0.15, "rate {r1} -> {r2}");
+}
+
+#[test]
+fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    let text = std::fs::read_to_string(QUICKSTART)
+        .unwrap()
+        .split("[traffic]")
+        .next()
+        .unwrap()
+        .to_string()
+        + "[traffic]\nsource = \"trace\"\n";
+    std::fs::write(&scenario, text).unwrap();
+    let run = aimsim(&[
+        "serve",
+        scenario.to_str().unwrap(),
+        "--trace",
+        &fixture("inference_requests.csv"),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("30 request(s) for Qwen/Qwen3-32B found no replica"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(metric(&run.stdout, "unserved_no_replica"), "30");
+    let md = std::fs::read_to_string(dir.path().join("r/summary.md")).unwrap();
+    assert!(md.contains("- Qwen/Qwen3-32B: 30 request(s)"), "{md}");
+}
+
+fn scenario_with(dir: &Path, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(QUICKSTART).unwrap();
+    assert!(text.contains(from), "the quickstart has no `{from}`");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn bad_scenarios_name_the_key_and_what_was_expected() {
+    let cases = [
+        (
+            "percentile = 0.95",
+            "percentile = 1.5",
+            "slo.percentile",
+            "strictly between 0 and 1",
+        ),
+        (
+            "replicas = 2",
+            "replicas = 0",
+            "deployments[0].replicas",
+            "between 1 and",
+        ),
+        (
+            "rate = 6.0",
+            "rate = 1e12",
+            "traffic.streams[0].rate",
+            "at most",
+        ),
+        (
+            "model = \"meta-llama/Llama-3.3-70B-Instruct\"\nprecision",
+            "model = \"meta-llama/Llama-3.3-70B-Instrukt\"\nprecision",
+            "deployments[0]",
+            "did you mean",
+        ),
+        (
+            "policy = \"least-outstanding\"",
+            "policy = \"random\"",
+            "routing.policy",
+            "power-of-two",
+        ),
+        (
+            "max_seqs = 256",
+            "max_seqs = 9000",
+            "engine.max_seqs",
+            "max_batched_tokens",
+        ),
+        ("cv = 2.0", "cv = 0.0", "traffic.streams[1].cv", "above 0"),
+        ("horizon = \"10m\"\n", "", "run.horizon", "needs a horizon"),
+    ];
+    for (from, to, key, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = scenario_with(dir.path(), from, to);
+        let out = dir.path().join("r");
+        let run = aimsim(&["serve", &path, "--out", out.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{to}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(key) && run.stderr.contains(message),
+            "{to}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
+        assert!(!out.exists(), "{to}: a report was written");
+    }
+}
+
+#[test]
+fn a_bad_row_at_the_end_of_a_long_trace_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("long.csv");
+    let mut text = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
+    for i in 0..100_000u64 {
+        text.push_str(&format!(
+            "2023-11-16 18:{:02}:{:02}.{:07},100,5\n",
+            i / 60_000,
+            (i / 1000) % 60,
+            (i % 1000) * 10_000
+        ));
+    }
+    text.push_str("2023-11-16 18:02:00.0000000,100,-5\n");
+    std::fs::write(&trace, text).unwrap();
+    let out = dir.path().join("r");
+    let run = aimsim(&[
+        "serve",
+        AZURE,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("line 100002") && run.stderr.contains("GeneratedTokens"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_trace_going_back_in_time_or_missing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("back.csv");
+    std::fs::write(
+        &trace,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:01,10,5\n2023-11-16 18:00:00,10,5\n",
+    )
+    .unwrap();
+    let run = aimsim(&[
+        "serve",
+        AZURE,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("line 3") && run.stderr.contains("time order"),
+        "{}",
+        run.stderr
+    );
+    let missing = aimsim(&[
+        "serve",
+        AZURE,
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("--trace"), "{}", missing.stderr);
+    let scale = aimsim(&[
+        "serve",
+        QUICKSTART,
+        "--rate-scale",
+        "0",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(scale.code, 2, "{}", scale.stderr);
+}
