@@ -1,6 +1,7 @@
-//! Writing a report folder all at once.
+//! Writing a report folder all at once, safely against other runs writing
+//! the same folder.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::path::Path;
 
@@ -10,31 +11,32 @@ pub const MARKER: &str = ".aimsim-report";
 
 /// Writes `files` (name, contents) as the folder `dir`: first into a
 /// temporary sibling, then renamed into place, replacing an earlier aimsim
-/// report. A crash before the rename leaves the earlier report (or none),
-/// never a mix; a leftover temporary folder is hidden (its name starts with
-/// `.`). An existing file, or a non-empty folder that is not an aimsim
+/// report. An existing file, or a non-empty folder that is not an aimsim
 /// report, is left alone and the write fails.
+///
+/// Runs writing the same folder take turns: each holds an exclusive lock on
+/// the hidden sibling file `.NAME.lock` from its check of the folder to the
+/// rename, so the last one to finish wins and every one of them leaves a
+/// complete report. The lock is released when the run ends, however it
+/// ends, so a temporary folder (`.NAME.tmp-PID`, `.NAME.old-PID`) found
+/// while holding it belongs to a run that died, and is removed. A crash
+/// leaves the earlier report (or none), never a mix; a failed final rename
+/// removes the temporary folder and says so.
 pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
-    let refuse = |what: &str| {
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} {what}; choose another --out", dir.display()),
-        ))
-    };
-    if dir.exists() {
-        if !dir.is_dir() {
-            return refuse("is a file, not a report folder");
-        }
-        let is_report = dir.join(MARKER).is_file();
-        if !is_report && fs::read_dir(dir)?.next().is_some() {
-            return refuse("is a folder aimsim did not write, and it is not empty");
-        }
-    }
+    write_with_rename(dir, files, |from, to| fs::rename(from, to))
+}
+
+/// [`write_report_dir`] with the rename that moves the finished folder into
+/// place given (tests make it fail).
+fn write_with_rename(
+    dir: &Path,
+    files: &[(String, String)],
+    rename_into_place: impl Fn(&Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent)?;
     let name = dir
         .file_name()
         .ok_or_else(|| {
@@ -45,19 +47,13 @@ pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()
         })?
         .to_string_lossy()
         .into_owned();
+    fs::create_dir_all(parent)?;
+    let _turn = take_turn(&parent.join(format!(".{name}.lock")))?;
+    check_replaceable(dir)?;
+    remove_leftovers(parent, &name)?;
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.tmp-{pid}"));
     let retired = parent.join(format!(".{name}.old-{pid}"));
-    // Staging folders of runs that were killed before their rename.
-    for entry in fs::read_dir(parent)?.filter_map(Result::ok) {
-        let leftover = entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(&format!(".{name}.tmp-"));
-        if leftover && entry.path().is_dir() {
-            fs::remove_dir_all(entry.path())?;
-        }
-    }
     fs::create_dir(&staging)?;
     let written = std::iter::once((
         MARKER,
@@ -71,16 +67,82 @@ pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()
     }
     let had_old = dir.exists();
     if had_old {
-        fs::rename(dir, &retired)?;
-    }
-    if let Err(err) = fs::rename(&staging, dir) {
-        if had_old {
-            let _ = fs::rename(&retired, dir);
+        if let Err(err) = fs::rename(dir, &retired) {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(err);
         }
-        return Err(err);
+    }
+    if let Err(err) = rename_into_place(&staging, dir) {
+        let _ = fs::remove_dir_all(&staging);
+        let kept = if had_old && fs::rename(&retired, dir).is_ok() {
+            "the earlier report is kept"
+        } else if had_old {
+            "the earlier report is in the hidden folder beside it"
+        } else {
+            "nothing was written"
+        };
+        return Err(io::Error::new(
+            err.kind(),
+            format!("the finished report could not be moved into place ({err}); its temporary folder was removed and {kept}"),
+        ));
     }
     if had_old {
-        fs::remove_dir_all(&retired)?;
+        // The new report is in place; a retired folder that resists removal
+        // is a leftover the next run clears.
+        let _ = fs::remove_dir_all(&retired);
+    }
+    Ok(())
+}
+
+/// Waits for this run's turn to write the folder: an exclusive lock on
+/// `lock_path`, held until the returned file is dropped. On a file system
+/// without locks, runs do not wait for each other.
+fn take_turn(lock_path: &Path) -> io::Result<Option<File>> {
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path)?;
+    match lock.lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(err) if err.kind() == io::ErrorKind::Unsupported => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Fails unless `dir` is absent, empty, or an aimsim report.
+fn check_replaceable(dir: &Path) -> io::Result<()> {
+    let refuse = |what: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} {what}; choose another --out", dir.display()),
+        ))
+    };
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        return refuse("is a file, not a report folder");
+    }
+    let is_report = dir.join(MARKER).is_file();
+    if !is_report && fs::read_dir(dir)?.next().is_some() {
+        return refuse("is a folder aimsim did not write, and it is not empty");
+    }
+    Ok(())
+}
+
+/// Removes the temporary folders of runs that died writing `name` (only
+/// called while holding the turn, when no live run has one).
+fn remove_leftovers(parent: &Path, name: &str) -> io::Result<()> {
+    let staging = format!(".{name}.tmp-");
+    let retired = format!(".{name}.old-");
+    for entry in fs::read_dir(parent)?.filter_map(Result::ok) {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let leftover = file_name.starts_with(&staging) || file_name.starts_with(&retired);
+        if leftover && entry.path().is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        }
     }
     Ok(())
 }
@@ -114,11 +176,61 @@ mod tests {
             [MARKER, "a.csv"],
             "files of the old report do not linger"
         );
-        assert_eq!(names(root.path()), ["report"], "no staging folder is left");
-        // A killed run's staging folder is cleared by the next run.
+        assert_eq!(
+            names(root.path()),
+            [".report.lock", "report"],
+            "no staging folder is left"
+        );
+        // The folders of a run killed mid-write are cleared by the next run.
         fs::create_dir(root.path().join(".report.tmp-1")).unwrap();
+        fs::create_dir(root.path().join(".report.old-1")).unwrap();
         write_report_dir(&dir, &[("a.csv".into(), "4".into())]).unwrap();
-        assert_eq!(names(root.path()), ["report"]);
+        assert_eq!(names(root.path()), [".report.lock", "report"]);
+    }
+
+    #[test]
+    fn a_failed_final_rename_leaves_no_temporary_folder_and_says_so() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("report");
+        let busy = |_: &Path, _: &Path| Err(io::Error::from_raw_os_error(16));
+        let err = write_with_rename(&dir, &[("a.csv".into(), "1".into())], busy).unwrap_err();
+        assert!(
+            err.to_string().contains("could not be moved into place")
+                && err.to_string().contains("nothing was written"),
+            "{err}"
+        );
+        assert_eq!(names(root.path()), [".report.lock"]);
+        // Over an earlier report: that report stays, whole.
+        write_report_dir(&dir, &[("a.csv".into(), "1".into())]).unwrap();
+        let err = write_with_rename(&dir, &[("a.csv".into(), "2".into())], busy).unwrap_err();
+        assert!(err.to_string().contains("earlier report is kept"), "{err}");
+        assert_eq!(names(root.path()), [".report.lock", "report"]);
+        assert_eq!(fs::read_to_string(dir.join("a.csv")).unwrap(), "1");
+    }
+
+    #[test]
+    fn writers_of_one_folder_take_turns_and_leave_a_whole_report() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("report");
+        std::thread::scope(|scope| {
+            for writer in 0..8 {
+                let dir = &dir;
+                scope.spawn(move || {
+                    for round in 0..10 {
+                        let text = format!("{writer}-{round}");
+                        let files = [("a.csv".into(), text.clone()), ("b.csv".into(), text)];
+                        write_report_dir(dir, &files).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(names(&dir), [MARKER, "a.csv", "b.csv"]);
+        assert_eq!(
+            fs::read_to_string(dir.join("a.csv")).unwrap(),
+            fs::read_to_string(dir.join("b.csv")).unwrap(),
+            "both files come from the same run"
+        );
+        assert_eq!(names(root.path()), [".report.lock", "report"]);
     }
 
     #[test]

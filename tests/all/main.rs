@@ -2,6 +2,7 @@
 //! a user would run it. One test binary, topical modules.
 
 mod committed_profiles;
+mod concurrent_reports;
 mod documentation;
 mod fuzz_corpus;
 mod index_properties;

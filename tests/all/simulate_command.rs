@@ -536,9 +536,10 @@ fn a_run_killed_midway_leaves_no_report_and_a_rerun_succeeds() {
     ])
     .expect_code(0);
     assert!(out.join("metrics.csv").is_file());
-    let leftovers: Vec<String> = fs::read_dir(dir.path())
+    let mut leftovers: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers, ["report"]);
+    leftovers.sort();
+    assert_eq!(leftovers, [".report.lock", "report"]);
 }
