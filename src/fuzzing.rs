@@ -93,13 +93,14 @@ pub fn trace_csv(data: &[u8]) {
 /// An Alibaba pod CSV, as whole-GPU shares and as partition shares mapped
 /// to profiles: checked, then replayed.
 pub fn alibaba_csv(data: &[u8]) {
-    for (trace_gpu, map) in [
-        (TraceGpu::Gpu(Mib::gib(192)), false),
-        (TraceGpu::Partition(Mib::gib(24)), true),
+    for (trace_gpu, map, timed) in [
+        (TraceGpu::Gpu(Mib::gib(192)), false, true),
+        (TraceGpu::Partition(Mib::gib(24)), true, false),
     ] {
         let options = AlibabaOptions {
             trace_gpu,
             map_to_profiles: map.then(catalog),
+            timed,
         };
         scan_and_replay(|| {
             AlibabaWorkload::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz.csv", options)

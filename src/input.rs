@@ -32,3 +32,120 @@ pub fn describe_csv_error(error: &csv::Error, headers: Option<&csv::StringRecord
         _ => error.to_string(),
     }
 }
+
+/// Largest text file read whole: scenarios, profiles, sizing, architecture
+/// and measured tables, shard results (a real one is a few hundred KiB at
+/// most).
+pub const MAX_TEXT_FILE_BYTES: u64 = 64 << 20;
+
+/// Longest line of a streamed trace; a longer one is not a trace line (a
+/// binary file, `/dev/zero`) and is refused before it fills memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads a whole text file of at most [`MAX_TEXT_FILE_BYTES`]; a larger one
+/// is refused without being read.
+pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, too large for this kind of file",
+                MAX_TEXT_FILE_BYTES >> 20
+            ),
+        )
+    };
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > MAX_TEXT_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut text = String::new();
+    file.take(MAX_TEXT_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_TEXT_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(text)
+}
+
+/// A reader that fails on a line longer than [`MAX_LINE_BYTES`], so a
+/// streamed file without line breaks cannot grow a record without bound.
+pub struct LineLimit<R> {
+    inner: R,
+    line: u64,
+    line_bytes: usize,
+}
+
+impl<R> LineLimit<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> LineLimit<R> {
+        LineLimit {
+            inner,
+            line: 1,
+            line_bytes: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = &buf[..n];
+        match read.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                self.line += read.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.line_bytes = n - last - 1;
+            }
+            None => self.line_bytes += n,
+        }
+        if self.line_bytes > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than {} MiB; is this a text file of the expected format?",
+                    self.line,
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    #[test]
+    fn a_line_past_the_limit_fails_and_names_its_line() {
+        let mut text = b"a,b\n1,2\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 1));
+        let mut sink = Vec::new();
+        let err = LineLimit::new(&text[..])
+            .read_to_end(&mut sink)
+            .unwrap_err();
+        assert!(err.to_string().contains("line 3 is longer"), "{err}");
+        // Many lines each under the limit pass whole.
+        let lines = "x".repeat(1000) + "\n";
+        let many = lines.repeat(3 * MAX_LINE_BYTES / 1000);
+        let mut sink = Vec::new();
+        LineLimit::new(many.as_bytes())
+            .read_to_end(&mut sink)
+            .unwrap();
+        assert_eq!(sink.len(), many.len());
+    }
+
+    #[test]
+    fn a_text_file_past_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.toml");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_TEXT_FILE_BYTES + 1).unwrap();
+        let err = read_text(&path).unwrap_err();
+        assert!(err.to_string().contains("larger than 64 MiB"), "{err}");
+        std::fs::write(&path, "name = \"x\"\n").unwrap();
+        assert_eq!(read_text(&path).unwrap(), "name = \"x\"\n");
+    }
+}

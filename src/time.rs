@@ -122,7 +122,7 @@ impl fmt::Display for SimTime {
             (1000, "s"),
         ]
         .iter()
-        .find(|(unit, _)| ms != 0 && ms % unit == 0)
+        .find(|(unit, _)| ms != 0 && ms.is_multiple_of(*unit))
         .map_or(format!("{ms}ms"), |(unit, suffix)| {
             format!("{}{suffix}", ms / unit)
         });

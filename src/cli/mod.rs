@@ -14,7 +14,7 @@ mod table;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use aimsim::hardware::{LayoutError, LayoutParseError};
 use aimsim::perf::MeasuredError;
@@ -67,6 +67,14 @@ enum Command {
     /// against them, and report TTFT, TPOT, latency percentiles,
     /// throughput and SLO attainment.
     Serve(serve::ServeArgs),
+    /// Print a shell completion script for bash, zsh, fish, elvish or
+    /// PowerShell (e.g. `aimsim completions bash > ~/.local/share/bash-completion/completions/aimsim`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print aimsim's man page (roff), e.g. `aimsim man > aimsim.1; man ./aimsim.1`.
+    Man,
 }
 
 /// Parses a policy name: the registry's names, listed with what each does
@@ -204,12 +212,25 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Merge(merge) => study::merge(merge),
         Command::Perf(perf) => perf::run(perf),
         Command::Serve(serve) => serve::run(serve, &load_catalog(args.profiles.as_deref())?),
+        Command::Completions { shell } => {
+            let mut command = Args::command();
+            clap_complete::generate(shell, &mut command, "aimsim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Args::command())
+                .render(&mut page)
+                .expect("rendering to memory");
+            print!("{}", String::from_utf8_lossy(&page));
+            Ok(())
+        }
     }
 }
 
 /// Reads a text file the user named, or says which and why not.
 fn read_input(path: &std::path::Path, what: &'static str) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|error| CliError::Read {
+    aimsim::input::read_text(path).map_err(|error| CliError::Read {
         what,
         path: path.to_path_buf(),
         error,

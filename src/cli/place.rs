@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
-use aimsim::profile::{Catalog, Precision, Variant, VariantId};
+use aimsim::profile::{Catalog, Precision, SizingTable, Variant, VariantId};
 use aimsim::schedule::{
     Demand, DemandMix, PartitionRef, PlacementRequest, Policy, RejectCode, Scheduler,
 };
@@ -17,14 +17,22 @@ use super::table::Table;
 use super::{CliError, Format};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aimsim place meta-llama/Llama-3.1-8B-Instruct:int4 Qwen/Qwen3-14B-Instruct --partitions 40,40,40,40
+  aimsim place --all-models --precision int4 --gpus 4 --mode CPX/NPS4
+  aimsim place meta-llama/Llama-3.3-70B-Instruct:int4*200 meta-llama/Llama-3.1-8B-Instruct:int4*400 --gpus 128")]
 pub struct PlaceArgs {
     /// Requests, placed in order (higher priority first):
-    /// MODEL[:PRECISION][@[GPU.]PARTITION][^PRIORITY], e.g.
+    /// MODEL[:PRECISION][@[GPU.]PARTITION][^PRIORITY][*COUNT], e.g.
     /// meta-llama/Llama-3.1-8B-Instruct:int4@2^5 prefers partition 2 of GPU 0
-    /// and has priority 5.
+    /// and has priority 5; meta-llama/Llama-3.3-70B-Instruct:int4*200 asks
+    /// for 200 replicas.
     #[arg(value_name = "REQUEST", required_unless_present = "all_models")]
     requests: Vec<RequestSpec>,
-    /// Request one replica of every model in the catalog (at --precision).
+    /// Request one replica of every model in the catalog (at --precision),
+    /// in the order of the sizing table (aim_profiles/sizing.csv), as the
+    /// AIM runtime's example lists them; models of a --profiles folder that
+    /// the table lacks follow in id order.
     #[arg(long, conflicts_with = "requests")]
     all_models: bool,
     /// Precision of requests that name none.
@@ -58,19 +66,37 @@ struct RequestSpec {
     precision: Option<Precision>,
     preferred: Option<PartitionRef>,
     priority: i32,
+    count: u32,
 }
+
+/// Most replicas one `*COUNT` may ask for.
+const MAX_COUNT: u32 = 1_000_000;
 
 impl FromStr for RequestSpec {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (rest, priority) = match text.rsplit_once('^') {
+        let (rest, count) = match text.rsplit_once('*') {
+            Some((rest, n)) => (
+                rest,
+                n.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_COUNT).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "count `{n}` in `{text}` is not a whole number from 1 to {MAX_COUNT}"
+                        )
+                    })?,
+            ),
+            None => (text, 1),
+        };
+        let (rest, priority) = match rest.rsplit_once('^') {
             Some((rest, p)) => (
                 rest,
                 p.parse()
                     .map_err(|_| format!("priority `{p}` in `{text}` is not an integer"))?,
             ),
-            None => (text, 0),
+            None => (rest, 0),
         };
         let (rest, preferred) = match rest.rsplit_once('@') {
             Some((rest, at)) => (
@@ -97,6 +123,7 @@ impl FromStr for RequestSpec {
             precision,
             preferred,
             priority,
+            count,
         })
     }
 }
@@ -180,17 +207,27 @@ struct Report {
 pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
     let layout = build_layout(&args)?;
     let mut specs: Vec<RequestSpec> = if args.all_models {
-        catalog
-            .model_ids()
+        sizing_table_order(catalog)
+            .into_iter()
             .map(|model| RequestSpec {
                 model: model.to_string(),
                 precision: Some(args.precision),
                 preferred: None,
                 priority: 0,
+                count: 1,
             })
             .collect()
     } else {
-        args.requests.clone()
+        let replicas: u64 = args.requests.iter().map(|r| u64::from(r.count)).sum();
+        if replicas > u64::from(MAX_COUNT) {
+            return Err(CliError::Usage(format!(
+                "{replicas} replicas asked for; at most {MAX_COUNT} in one run"
+            )));
+        }
+        args.requests
+            .iter()
+            .flat_map(|r| std::iter::repeat_n(r.clone(), r.count as usize))
+            .collect()
     };
     // Priority decides admission order: higher first, ties in the order given.
     specs.sort_by_key(|s| std::cmp::Reverse(s.priority));
@@ -239,6 +276,16 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
         return Err(CliError::Found(message));
     }
     Ok(())
+}
+
+/// The catalog's model ids in the built-in sizing table's order, then any
+/// the table lacks in id order.
+fn sizing_table_order(catalog: &Catalog) -> Vec<&str> {
+    let sizing = SizingTable::builtin();
+    let position = |id: &str| sizing.rows().iter().position(|row| row.model_id == id);
+    let mut ids: Vec<&str> = catalog.model_ids().collect();
+    ids.sort_by_key(|id| (position(id).unwrap_or(usize::MAX), *id));
+    ids
 }
 
 fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {

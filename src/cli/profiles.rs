@@ -10,7 +10,7 @@ use aimsim::profile::{generate_profiles, write_profiles, Catalog, Precision, Siz
 use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler};
 
 use super::table::Table;
-use super::{load_catalog, CliError};
+use super::{load_catalog, read_input, CliError};
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {
@@ -24,12 +24,12 @@ pub enum ProfilesCommand {
         #[arg(long, value_name = "DIR", default_value = "aim_profiles")]
         out: PathBuf,
     },
-    /// Check every profile of a folder; exit 1 on any error, print warnings
-    /// a sizing study should see.
+    /// Check every profile of a folder (the built-in catalog if none is
+    /// given); exit 1 on any error, print warnings a sizing study should see.
     Validate {
-        /// The folder of *.json profiles.
-        #[arg(default_value = "aim_profiles")]
-        dir: PathBuf,
+        /// The folder of *.json profiles (default: `--profiles DIR` if
+        /// given, else the built-in catalog).
+        dir: Option<PathBuf>,
     },
     /// List the catalog's variants.
     List {
@@ -53,7 +53,7 @@ pub enum ProfilesCommand {
 pub fn run(command: ProfilesCommand, profiles: Option<&Path>) -> Result<(), CliError> {
     match command {
         ProfilesCommand::Generate { table, out } => generate(table.as_deref(), &out),
-        ProfilesCommand::Validate { dir } => validate(&dir),
+        ProfilesCommand::Validate { dir } => validate(dir.as_deref().or(profiles)),
         ProfilesCommand::List { model, precision } => {
             list(&load_catalog(profiles)?, model.as_deref(), precision)
         }
@@ -64,11 +64,7 @@ pub fn run(command: ProfilesCommand, profiles: Option<&Path>) -> Result<(), CliE
 fn generate(table: Option<&Path>, out: &Path) -> Result<(), CliError> {
     let table = match table {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|error| CliError::Read {
-                what: "sizing table",
-                path: path.to_path_buf(),
-                error,
-            })?;
+            let text = read_input(path, "sizing table")?;
             SizingTable::parse(&text, &path.display().to_string())?
         }
         None => SizingTable::builtin(),
@@ -88,8 +84,15 @@ fn generate(table: Option<&Path>, out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn validate(dir: &Path) -> Result<(), CliError> {
-    let inspection = inspect_dir(dir)?;
+fn validate(dir: Option<&Path>) -> Result<(), CliError> {
+    let (inspection, source) = match dir {
+        Some(dir) => (inspect_dir(dir)?, dir.display().to_string()),
+        None => {
+            let catalog = Catalog::builtin();
+            let profiles = catalog.variants().iter().map(|v| &v.profile);
+            (inspect_profiles(profiles), "built-in catalog".to_string())
+        }
+    };
     for finding in &inspection.findings {
         println!("{finding}");
     }
@@ -99,8 +102,7 @@ fn validate(dir: &Path) -> Result<(), CliError> {
         .map(|(_, p)| p.model_id.as_str())
         .collect();
     let summary = format!(
-        "{}: {} profile files, {} models: {} errors, {} warnings",
-        dir.display(),
+        "{source}: {} profile files, {} models: {} errors, {} warnings",
         inspection.files_read,
         models.len(),
         inspection.error_count(),

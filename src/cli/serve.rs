@@ -20,7 +20,7 @@ use aimsim::time::SimTime;
 
 use super::progress::ProgressReporter;
 use super::simulate::{scenario_dir, write_report};
-use super::table::Table;
+use super::table::metric_table;
 use super::{read_input, CliError, Format};
 
 #[derive(Debug, Args)]
@@ -204,13 +204,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
             "{}",
             serde_json::to_string_pretty(&serving_json(&report)).expect("serialises")
         ),
-        Format::Table => {
-            let mut table = Table::new(&["metric", "value"]);
-            for (k, v) in rows {
-                table.row(vec![k, v]);
-            }
-            print!("{}", table.render());
-        }
+        Format::Table => print!("{}", metric_table(&rows)),
     }
     Ok(())
 }

@@ -1,21 +1,28 @@
 //! `aimsim simulate`: replay a scenario's workload on its fleet.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use serde::Serialize;
 
 use aimsim::profile::Catalog;
-use aimsim::report::{self, RunHeader};
+use aimsim::report::{self, MetricRows, MetricValue, RunHeader};
 use aimsim::scenario::{RunMode, Scenario, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
 use aimsim::sim::fill::run_fill;
 
 use super::progress::ProgressReporter;
-use super::table::Table;
-use super::{CliError, Format};
+use super::table::metric_table;
+use super::{read_input, CliError, Format};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aimsim simulate scenarios/quickstart.toml
+  aimsim simulate scenarios/quickstart.toml --policy frag-aware --seed 7 --format json
+  aimsim simulate scenarios/openb-replay.toml --trace openb_pod_list_default.csv
+  aimsim simulate scenarios/quickstart.toml --set 'run.horizon=\"30d\"' --out reports/month")]
 pub struct SimulateArgs {
     /// Scenario file (TOML); see scenarios/README.md.
     scenario: PathBuf,
@@ -40,18 +47,18 @@ pub struct SimulateArgs {
     format: Format,
 }
 
-/// Reads and checks a scenario file, applying `--set` overrides.
-pub fn load_scenario(path: &Path, overrides: &[String]) -> Result<Scenario, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|error| CliError::Read {
-        what: "scenario",
-        path: path.to_path_buf(),
-        error,
-    })?;
-    Ok(Scenario::parse(
-        &text,
-        &path.display().to_string(),
-        overrides,
-    )?)
+/// Reads and checks a scenario file, applying `--set` overrides, and the
+/// models it names against `catalog`.
+pub fn load_scenario(
+    path: &Path,
+    overrides: &[String],
+    catalog: &Catalog,
+) -> Result<Scenario, CliError> {
+    let text = read_input(path, "scenario")?;
+    let file = path.display().to_string();
+    let scenario = Scenario::parse(&text, &file, overrides)?;
+    scenario.check_models(catalog, &file)?;
+    Ok(scenario)
 }
 
 /// Writes a report folder atomically and says where it went.
@@ -71,7 +78,7 @@ pub fn scenario_dir(path: &Path) -> &Path {
 }
 
 pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
-    let mut scenario = load_scenario(&args.scenario, &args.overrides)?;
+    let mut scenario = load_scenario(&args.scenario, &args.overrides, catalog)?;
     if let Some(policy) = args.policy {
         scenario.fleet.policy = policy;
     }
@@ -144,47 +151,52 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What `simulate --format json` prints: the metrics by name and, for a
+/// replay, the fit of every class.
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    metrics: BTreeMap<&'a str, &'a MetricValue>,
+    classes: Vec<ClassJson<'a>>,
+}
+
+/// One class (model and precision) in [`SummaryJson`].
+#[derive(Serialize)]
+struct ClassJson<'a> {
+    class: &'a str,
+    precision: Option<String>,
+    arrived: u64,
+    placed: u64,
+    fit_rate: f64,
+}
+
 fn print_summary(
     format: Format,
-    rows: &[(String, String)],
+    rows: &MetricRows,
     result: Option<&aimsim::sim::RunResult>,
     files: &[(String, String)],
 ) {
     match format {
         Format::Csv => print!("{}", files[0].1),
         Format::Json => {
-            let metrics: serde_json::Map<String, serde_json::Value> = rows
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect();
-            let classes: Vec<serde_json::Value> = result
-                .map(|r| {
-                    r.classes
-                        .iter()
-                        .map(|c| {
-                            serde_json::json!({
-                                "class": c.name,
-                                "precision": c.precision.map(|p| p.to_string()),
-                                "arrived": c.counts.arrived,
-                                "placed": c.counts.placed,
-                                "fit_rate": c.counts.fit_rate(),
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let doc = serde_json::json!({ "metrics": metrics, "classes": classes });
+            let classes = result.map_or(&[][..], |r| &r.classes);
+            let doc = SummaryJson {
+                metrics: rows.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                classes: classes
+                    .iter()
+                    .map(|c| ClassJson {
+                        class: &c.name,
+                        precision: c.precision.map(|p| p.to_string()),
+                        arrived: c.counts.arrived,
+                        placed: c.counts.placed,
+                        fit_rate: c.counts.fit_rate(),
+                    })
+                    .collect(),
+            };
             println!(
                 "{}",
                 serde_json::to_string_pretty(&doc).expect("serialises")
             );
         }
-        Format::Table => {
-            let mut table = Table::new(&["metric", "value"]);
-            for (k, v) in rows {
-                table.row(vec![k.clone(), v.clone()]);
-            }
-            print!("{}", table.render());
-        }
+        Format::Table => print!("{}", metric_table(rows)),
     }
 }

@@ -18,7 +18,7 @@ use aimsim::scenario::{Scenario, SweepSpec};
 use aimsim::sweep::{plan, summarise, Cell, FitCriterion, GridShard, RunRow, Sweeper};
 
 use super::simulate::{load_scenario, scenario_dir, write_report};
-use super::CliError;
+use super::{read_input, CliError, Format};
 
 /// Options shared by `sweep` and `plan`.
 #[derive(Debug, Args)]
@@ -40,9 +40,21 @@ pub struct StudyArgs {
     /// Override a scenario key before it is checked (see `simulate --set`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// What to print on stdout: the markdown summary (`table`), the main
+    /// CSV (`summary.csv` of a sweep, `plan.csv` of a plan), or the same
+    /// rows as JSON records. The report folder is the same whatever this is.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Print nothing on stdout (the report folder is still written).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aimsim sweep scenarios/precision-sweep.toml
+  aimsim sweep scenarios/precision-sweep.toml --seeds 3 --threads 2 --format csv --out reports/ps
+  aimsim sweep scenarios/precision-sweep.toml --shard 1/4 --out shard1   (then aimsim merge shard1 ...)")]
 pub struct SweepArgs {
     #[command(flatten)]
     study: StudyArgs,
@@ -62,6 +74,9 @@ pub enum On {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aimsim plan scenarios/fp16-vs-int4.toml
+  aimsim plan scenarios/fp16-vs-int4.toml --target-fit 0.999 --on lower --seeds 5 --quiet")]
 pub struct PlanArgs {
     #[command(flatten)]
     study: StudyArgs,
@@ -75,6 +90,8 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  aimsim merge shard1 shard2 shard3 shard4 --out reports/precision-sweep")]
 pub struct MergeArgs {
     /// Shard folders written by `aimsim sweep --shard K/N`.
     #[arg(required = true, value_name = "SHARD_DIR")]
@@ -108,8 +125,13 @@ struct Study {
     header: StudyHeader,
 }
 
-fn prepare(args: &StudyArgs, verb: &str, target_fit: Option<f64>) -> Result<Study, CliError> {
-    let scenario = load_scenario(&args.scenario, &args.overrides)?;
+fn prepare(
+    args: &StudyArgs,
+    catalog: &Catalog,
+    verb: &str,
+    target_fit: Option<f64>,
+) -> Result<Study, CliError> {
+    let scenario = load_scenario(&args.scenario, &args.overrides, catalog)?;
     let mut spec = scenario
         .sweep_spec()
         .map_err(|error| CliError::NotSweepable {
@@ -178,12 +200,52 @@ fn default_out(name: &str, leaf: &str) -> PathBuf {
     Path::new("reports").join(name).join(leaf)
 }
 
-/// The `summary.md` of a report's files, printed on stdout.
-fn summary(files: &[(String, String)]) -> &str {
-    files
-        .iter()
-        .find(|f| f.0 == "summary.md")
-        .map_or("", |f| f.1.as_str())
+/// Prints a study report as `args` ask: its `summary.md`, its main CSV
+/// (`table_file`), that CSV as JSON records, or nothing.
+fn print_report(args: &StudyArgs, files: &[(String, String)], table_file: &str) {
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|f| f.0 == name)
+            .map_or("", |f| f.1.as_str())
+    };
+    if args.quiet {
+        return;
+    }
+    match args.format {
+        Format::Table => print!("{}", file("summary.md")),
+        Format::Csv => print!("{}", file(table_file)),
+        Format::Json => println!("{}", csv_as_json(file(table_file))),
+    }
+}
+
+/// A CSV table as a JSON array of records: a cell that reads as a number is
+/// a number, an empty cell `null`, any other a string.
+fn csv_as_json(csv_text: &str) -> String {
+    use serde_json::{Map, Number, Value};
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().expect("a report's own CSV").clone();
+    let records: Vec<Value> = reader
+        .records()
+        .map(|record| {
+            let record = record.expect("a report's own CSV");
+            let cells = headers.iter().zip(record.iter()).map(|(name, cell)| {
+                let value = if cell.is_empty() {
+                    Value::Null
+                } else if let Ok(n) = cell.parse::<i64>() {
+                    Value::from(n)
+                } else {
+                    cell.parse::<f64>()
+                        .ok()
+                        .and_then(Number::from_f64)
+                        .map_or_else(|| Value::from(cell), Value::Number)
+                };
+                (name.to_string(), value)
+            });
+            Value::Object(cells.collect::<Map<_, _>>())
+        })
+        .collect();
+    serde_json::to_string_pretty(&records).expect("serialises")
 }
 
 /// Every file of an unsharded sweep report, from its rows alone.
@@ -202,7 +264,7 @@ fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(St
 }
 
 pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
-    let study = prepare(&args.study, "sweep", None)?;
+    let study = prepare(&args.study, catalog, "sweep", None)?;
     let shard = args.shard.unwrap_or(GridShard::ALL);
     let cells = aimsim::sweep::cells(&study.spec);
     let runs = cells.iter().filter(|c| shard.contains(c.index)).count() as u64
@@ -226,7 +288,7 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
             .clone()
             .unwrap_or_else(|| default_out(&study.scenario.name, "sweep"));
         write_report(&out, &files)?;
-        print!("{}", summary(&files));
+        print_report(&args.study, &files, "summary.csv");
         return Ok(());
     }
     let manifest = ShardManifest {
@@ -296,7 +358,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     let mut manifests: Vec<(PathBuf, ShardManifest)> = Vec::new();
     for dir in &args.shards {
         let path = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&path)
+        let text = aimsim::input::read_text(&path)
             .map_err(|e| CliError::Merge(format!("{}: not a shard folder ({e})", dir.display())))?;
         let manifest: ShardManifest = serde_json::from_str(&text)
             .map_err(|e| CliError::Merge(format!("{}: {e}", path.display())))?;
@@ -356,11 +418,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     let mut rows: Vec<RunRow> = Vec::new();
     for (dir, _) in &manifests {
         let path = dir.join("results.csv");
-        let text = std::fs::read_to_string(&path).map_err(|error| CliError::Read {
-            what: "shard results",
-            path: path.clone(),
-            error,
-        })?;
+        let text = read_input(&path, "shard results")?;
         let (shard_cells, shard_rows) = parse_results_csv(&text, &path.display().to_string())?;
         cells.extend(shard_cells.into_iter().map(|c| (c.index, c)));
         rows.extend(shard_rows);
@@ -405,12 +463,14 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| default_out(&first.scenario, "sweep"));
     write_report(&out, &files)?;
-    print!("{}", summary(&files));
+    if let Some((_, summary)) = files.iter().find(|f| f.0 == "summary.md") {
+        print!("{summary}");
+    }
     Ok(())
 }
 
 pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
-    let study = prepare(&args.study, "plan", args.target_fit)?;
+    let study = prepare(&args.study, catalog, "plan", args.target_fit)?;
     let criterion = match args.on {
         On::Mean => FitCriterion::Mean,
         On::Lower if study.spec.seeds < 2 => {
@@ -462,6 +522,6 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| default_out(&study.scenario.name, "plan"));
     write_report(&out, &files)?;
-    print!("{}", summary(&files));
+    print_report(&args.study, &files, "plan.csv");
     Ok(())
 }

@@ -62,3 +62,12 @@ impl Table {
         out
     }
 }
+
+/// `(metric, value)` rows as a two-column table.
+pub fn metric_table(rows: &[(String, aimsim::report::MetricValue)]) -> String {
+    let mut table = Table::new(&["metric", "value"]);
+    for (metric, value) in rows {
+        table.row(vec![metric.clone(), value.to_string()]);
+    }
+    table.render()
+}

@@ -128,7 +128,9 @@ impl MeasuredSet {
             let positive = |name: &str, v: Option<f64>| match v {
                 Some(v) if !(v.is_finite() && v > 0.0 && v < 1e9) => Err(fail(
                     line,
-                    format!("column `{name}`: must be a positive number of milliseconds, got {v}"),
+                    format!(
+                        "column `{name}`: must be a positive number of milliseconds, got {v:?}"
+                    ),
                 )),
                 _ => Ok(()),
             };

@@ -281,8 +281,8 @@ impl ReplicaModel {
         let a = spec.arch;
         let tp = spec.tp;
         if !matches!(tp, 1 | 2 | 4 | 8)
-            || (a.kv_heads % tp != 0 && tp % a.kv_heads != 0)
-            || a.attention_heads % tp != 0
+            || (!a.kv_heads.is_multiple_of(tp) && !tp.is_multiple_of(a.kv_heads))
+            || !a.attention_heads.is_multiple_of(tp)
         {
             return Err(ReplicaError::BadTp {
                 tp,

@@ -125,7 +125,7 @@ impl Architecture {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be at least 1"));
         }
-        if self.attention_heads % self.kv_heads != 0 {
+        if !self.attention_heads.is_multiple_of(self.kv_heads) {
             return Err(format!(
                 "kv_heads {} must divide attention_heads {}",
                 self.kv_heads, self.attention_heads

@@ -194,7 +194,23 @@ impl Catalog {
 
     /// Up to three known ids closest to `id`: ids containing it (ignoring
     /// case) first, then by normalised edit distance.
+    /// An id longer than any model id gets no suggestions and is shown
+    /// cut short.
     fn unknown(&self, id: &str) -> LookupError {
+        if id.len() > super::MAX_MODEL_ID_BYTES {
+            let mut cut = 64;
+            while !id.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            return LookupError::UnknownModel {
+                id: format!(
+                    "{}... ({} bytes, longer than any model id)",
+                    &id[..cut],
+                    id.len()
+                ),
+                suggestions: Vec::new(),
+            };
+        }
         let wanted = id.to_ascii_lowercase();
         let mut scored: Vec<(u8, f64, &str)> = self
             .model_ids()
@@ -262,6 +278,16 @@ mod tests {
         };
         assert!(!suggestions.is_empty(), "{err}");
         assert!(err.to_string().contains("did you mean"), "{err}");
+        // A field of megabytes is neither compared nor printed back whole.
+        let huge = "m".repeat(16 << 20);
+        let err = catalog
+            .find(&huge, Precision::Fp16)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.len() < 300 && err.contains("longer than any model id"),
+            "{err}"
+        );
     }
 
     #[test]

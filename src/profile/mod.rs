@@ -13,6 +13,14 @@ mod schema;
 mod sizing;
 pub mod validate;
 
+/// Longest model id accepted in any input (a Hugging Face repository name
+/// is at most 96 characters, its owner fewer); a longer one is refused
+/// before it is looked up or printed.
+pub const MAX_MODEL_ID_BYTES: usize = 256;
+
+/// Most distinct model ids one trace may name.
+pub const MAX_DISTINCT_MODELS: usize = 4096;
+
 pub use architecture::{
     weight_bytes_per_parameter, Architecture, ArchitectureError, ArchitectureTable,
 };

@@ -105,7 +105,7 @@ impl SizingTable {
                 let gb = row.memory_gb(precision);
                 if !(gb.is_finite() && gb > 0.0) {
                     return Err(fail(format!(
-                        "{precision}_gb must be a positive number, got {gb}"
+                        "{precision}_gb must be a positive number, got {gb:?}"
                     )));
                 }
             }

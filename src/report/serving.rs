@@ -8,7 +8,7 @@ use crate::serve::run::Unfinished;
 use crate::serve::{Deployed, DeploymentSpec, ServeOutcome};
 
 use super::chart::{render_stacked, LineChart, Mark, Reference, Series};
-use super::{csv_text, decimal};
+use super::{count, csv_text, decimal, measure, text, MetricRows, MetricValue};
 
 /// A serving run, for its reports.
 #[derive(Debug, Clone, Copy)]
@@ -109,39 +109,36 @@ impl ServeRun<'_> {
 
 /// `(metric, value)` rows of a run, in a fixed order: `summary.csv` and
 /// the table on stdout.
-pub fn serving_summary_rows(run: &ServeRun) -> Vec<(String, String)> {
+pub fn serving_summary_rows(run: &ServeRun) -> MetricRows {
     let o = run.outcome;
     let all = run.summary(&o.overall());
     let unserved: u64 = o.unserved.iter().map(|u| u.requests).sum();
     let unplaced: u32 = run.deployed.unplaced.iter().map(|u| u.count).sum();
-    let mut rows: Vec<(String, String)> = vec![
-        ("scenario".into(), run.scenario.to_string()),
-        ("seed".into(), run.seed.to_string()),
-        ("fleet".into(), run.fleet.to_string()),
-        ("policy".into(), run.policy.to_string()),
-        ("routing".into(), run.routing.to_string()),
-        ("traffic".into(), run.traffic.to_string()),
-        ("slo".into(), run.slo_text()),
-        (
-            "replicas_placed".into(),
-            run.deployed.replicas.len().to_string(),
-        ),
-        ("replicas_unplaced".into(), unplaced.to_string()),
-        ("measured_from_s".into(), decimal(o.window.0 as f64 / 1e9)),
-        ("end_s".into(), decimal(o.window.1 as f64 / 1e9)),
-        ("arrived".into(), all.arrived.to_string()),
-        ("finished".into(), all.finished.to_string()),
-        ("refused_too_long".into(), all.too_long.to_string()),
-        ("unfinished".into(), all.unfinished.to_string()),
-        ("unserved_no_replica".into(), unserved.to_string()),
-        ("requests_per_s".into(), decimal(all.requests_per_second)),
+    let mut rows: MetricRows = vec![
+        ("scenario".into(), text(run.scenario)),
+        ("seed".into(), count(run.seed)),
+        ("fleet".into(), text(run.fleet)),
+        ("policy".into(), text(run.policy)),
+        ("routing".into(), text(run.routing)),
+        ("traffic".into(), text(run.traffic)),
+        ("slo".into(), text(run.slo_text())),
+        ("replicas_placed".into(), count(run.deployed.replicas.len())),
+        ("replicas_unplaced".into(), count(unplaced)),
+        ("measured_from_s".into(), measure(o.window.0 as f64 / 1e9)),
+        ("end_s".into(), measure(o.window.1 as f64 / 1e9)),
+        ("arrived".into(), count(all.arrived)),
+        ("finished".into(), count(all.finished)),
+        ("refused_too_long".into(), count(all.too_long)),
+        ("unfinished".into(), count(all.unfinished)),
+        ("unserved_no_replica".into(), count(unserved)),
+        ("requests_per_s".into(), measure(all.requests_per_second)),
         (
             "output_tokens_per_s".into(),
-            decimal(all.output_tokens_per_second),
+            measure(all.output_tokens_per_second),
         ),
-        ("goodput_per_s".into(), decimal(all.goodput)),
-        ("slo_attainment".into(), decimal(all.attainment.all)),
-        ("slo_met".into(), all.slo_met.to_string()),
+        ("goodput_per_s".into(), measure(all.goodput)),
+        ("slo_attainment".into(), measure(all.attainment.all)),
+        ("slo_met".into(), MetricValue::Flag(all.slo_met)),
     ];
     for (name, q) in [
         ("queue", &all.queue),
@@ -149,16 +146,16 @@ pub fn serving_summary_rows(run: &ServeRun) -> Vec<(String, String)> {
         ("tpot", &all.tpot),
         ("e2e", &all.e2e),
     ] {
-        rows.push((format!("{name}_mean_s"), decimal(q.mean)));
-        rows.push((format!("{name}_p50_s"), decimal(q.p50)));
-        rows.push((format!("{name}_p99_s"), decimal(q.p99)));
+        rows.push((format!("{name}_mean_s"), measure(q.mean)));
+        rows.push((format!("{name}_p50_s"), measure(q.p50)));
+        rows.push((format!("{name}_p99_s"), measure(q.p99)));
     }
     let preemptions: u64 = o.replicas.iter().map(|r| r.preemptions).sum();
     rows.extend([
-        ("gpu_busy_mean".into(), decimal(run.gpu_busy())),
-        ("kv_cache_utilisation".into(), decimal(run.kv_utilisation())),
-        ("preemptions".into(), preemptions.to_string()),
-        ("iterations".into(), o.iterations.to_string()),
+        ("gpu_busy_mean".into(), measure(run.gpu_busy())),
+        ("kv_cache_utilisation".into(), measure(run.kv_utilisation())),
+        ("preemptions".into(), count(preemptions)),
+        ("iterations".into(), count(o.iterations)),
     ]);
     rows
 }

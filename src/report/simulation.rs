@@ -8,7 +8,7 @@ use crate::sim::{ClassCounts, RunResult, Sample};
 use crate::workload::Skipped;
 
 use super::chart::{render_stacked, LineChart, Series};
-use super::{csv_text, decimal};
+use super::{count, csv_text, decimal, measure, text, MetricRows, MetricValue};
 
 /// What a run was, for the head of its reports.
 #[derive(Debug, Clone)]
@@ -29,67 +29,64 @@ pub struct RunHeader {
 
 /// `(metric, value)` rows of a run, in a fixed order: what `metrics.csv`
 /// holds and the summary table shows.
-pub fn summary_rows(header: &RunHeader, result: &RunResult) -> Vec<(String, String)> {
+pub fn summary_rows(header: &RunHeader, result: &RunResult) -> MetricRows {
     let s = &result.summary;
     let t = &s.totals;
-    let mut rows: Vec<(String, String)> = vec![
-        ("scenario".into(), header.scenario.clone()),
-        ("seed".into(), header.seed.to_string()),
-        ("policy".into(), header.policy.clone()),
-        ("fleet".into(), header.fleet.clone()),
-        ("workload".into(), header.workload.clone()),
+    let mut rows: MetricRows = vec![
+        ("scenario".into(), text(&header.scenario)),
+        ("seed".into(), count(header.seed)),
+        ("policy".into(), text(&header.policy)),
+        ("fleet".into(), text(&header.fleet)),
+        ("workload".into(), text(&header.workload)),
         (
             "measured_from_hours".into(),
-            decimal(s.measured_from.as_hours_f64()),
+            measure(s.measured_from.as_hours_f64()),
         ),
-        ("end_hours".into(), decimal(s.end.as_hours_f64())),
-        ("arrivals".into(), t.arrived.to_string()),
-        ("placed".into(), t.placed.to_string()),
-        ("rejected_no_capacity".into(), t.rejected[0].to_string()),
-        ("rejected_never_fits".into(), t.rejected[1].to_string()),
-        ("rejected_invalid".into(), t.rejected[2].to_string()),
-        ("fit_rate".into(), decimal(t.fit_rate())),
+        ("end_hours".into(), measure(s.end.as_hours_f64())),
+        ("arrivals".into(), count(t.arrived)),
+        ("placed".into(), count(t.placed)),
+        ("rejected_no_capacity".into(), count(t.rejected[0])),
+        ("rejected_never_fits".into(), count(t.rejected[1])),
+        ("rejected_invalid".into(), count(t.rejected[2])),
+        ("fit_rate".into(), measure(t.fit_rate())),
     ];
     for (precision, counts) in by_precision(result) {
-        rows.push((format!("fit_rate_{precision}"), decimal(counts.fit_rate())));
+        rows.push((format!("fit_rate_{precision}"), measure(counts.fit_rate())));
     }
     rows.extend([
-        ("departures".into(), s.departures.to_string()),
-        ("live_at_end".into(), s.live_at_end.to_string()),
-        ("live_mean".into(), decimal(s.live_mean)),
-        ("live_peak".into(), s.live_peak.to_string()),
-        ("gpus_busy_mean".into(), decimal(s.gpus_busy_mean)),
-        ("gpus_busy_peak".into(), s.gpus_busy_peak.to_string()),
-        ("gpus_online_mean".into(), decimal(s.gpus_online_mean)),
-        ("gpus_online_peak".into(), s.gpus_online_peak.to_string()),
-        ("gpu_hours_busy".into(), decimal(s.gpu_hours_busy)),
-        ("gpu_hours_online".into(), decimal(s.gpu_hours_online)),
-        ("utilisation_mean".into(), decimal(s.utilisation_mean)),
-        ("utilisation_peak".into(), decimal(s.utilisation_peak)),
-        ("used_gib_mean".into(), decimal(s.used_gib_mean)),
-        ("used_gib_peak".into(), decimal(s.used_gib_peak)),
-        ("fragmentation_mean".into(), decimal(s.fragmentation_mean)),
-        ("fragmentation_peak".into(), decimal(s.fragmentation_peak)),
-        ("fragmentation_end".into(), decimal(s.fragmentation_end)),
+        ("departures".into(), count(s.departures)),
+        ("live_at_end".into(), count(s.live_at_end)),
+        ("live_mean".into(), measure(s.live_mean)),
+        ("live_peak".into(), count(s.live_peak)),
+        ("gpus_busy_mean".into(), measure(s.gpus_busy_mean)),
+        ("gpus_busy_peak".into(), count(s.gpus_busy_peak)),
+        ("gpus_online_mean".into(), measure(s.gpus_online_mean)),
+        ("gpus_online_peak".into(), count(s.gpus_online_peak)),
+        ("gpu_hours_busy".into(), measure(s.gpu_hours_busy)),
+        ("gpu_hours_online".into(), measure(s.gpu_hours_online)),
+        ("utilisation_mean".into(), measure(s.utilisation_mean)),
+        ("utilisation_peak".into(), measure(s.utilisation_peak)),
+        ("used_gib_mean".into(), measure(s.used_gib_mean)),
+        ("used_gib_peak".into(), measure(s.used_gib_peak)),
+        ("fragmentation_mean".into(), measure(s.fragmentation_mean)),
+        ("fragmentation_peak".into(), measure(s.fragmentation_peak)),
+        ("fragmentation_end".into(), measure(s.fragmentation_end)),
         (
             "expected_fragmentation_mean".into(),
-            decimal(s.expected_fragmentation_mean),
+            measure(s.expected_fragmentation_mean),
         ),
-        ("gpus_added".into(), s.gpus_added.to_string()),
-        ("gpus_released".into(), s.gpus_released.to_string()),
-        ("events".into(), s.events.to_string()),
+        ("gpus_added".into(), count(s.gpus_added)),
+        ("gpus_released".into(), count(s.gpus_released)),
+        ("events".into(), count(s.events)),
     ]);
     if s.series_truncated {
         rows.push((
             "timeseries_truncated_at_samples".into(),
-            crate::sim::MAX_SAMPLES.to_string(),
+            count(crate::sim::MAX_SAMPLES),
         ));
     }
     for skipped in &header.skipped {
-        rows.push((
-            format!("skipped: {}", skipped.what),
-            skipped.rows.to_string(),
-        ));
+        rows.push((format!("skipped: {}", skipped.what), count(skipped.rows)));
     }
     rows
 }
@@ -242,32 +239,32 @@ pub fn fill_csv(points: &[FillPoint]) -> String {
 
 /// `(metric, value)` rows of a fill experiment: its header and where the
 /// fill stopped (the last point).
-pub fn fill_summary_rows(header: &RunHeader, points: &[FillPoint]) -> Vec<(String, String)> {
+pub fn fill_summary_rows(header: &RunHeader, points: &[FillPoint]) -> MetricRows {
     let mut rows = vec![
-        ("scenario".to_string(), header.scenario.clone()),
-        ("seed".into(), header.seed.to_string()),
-        ("policy".into(), header.policy.clone()),
-        ("fleet".into(), header.fleet.clone()),
-        ("workload".into(), header.workload.clone()),
+        ("scenario".to_string(), text(&header.scenario)),
+        ("seed".into(), count(header.seed)),
+        ("policy".into(), text(&header.policy)),
+        ("fleet".into(), text(&header.fleet)),
+        ("workload".into(), text(&header.workload)),
     ];
     if let Some(p) = points.last() {
         rows.extend([
-            ("requested_share".into(), decimal(p.requested)),
-            ("allocation_ratio".into(), decimal(p.allocated)),
-            ("placed".into(), p.placed.to_string()),
-            ("rejected".into(), p.rejected.to_string()),
-            ("gpus_busy".into(), p.gpus_busy.to_string()),
-            ("fragmentation".into(), decimal(p.fragmentation)),
+            ("requested_share".into(), measure(p.requested)),
+            ("allocation_ratio".into(), measure(p.allocated)),
+            ("placed".into(), count(p.placed)),
+            ("rejected".into(), count(p.rejected)),
+            ("gpus_busy".into(), count(p.gpus_busy)),
+            ("fragmentation".into(), measure(p.fragmentation)),
         ]);
     }
     rows
 }
 
 /// `metrics.csv` from `(metric, value)` rows.
-pub fn rows_csv(rows: &[(String, String)]) -> String {
+pub fn rows_csv(rows: &[(String, MetricValue)]) -> String {
     csv_text(
         &["metric", "value"],
-        rows.iter().map(|(k, v)| vec![k.clone(), v.clone()]),
+        rows.iter().map(|(k, v)| vec![k.clone(), v.to_string()]),
     )
 }
 

@@ -67,7 +67,7 @@ impl Checker<'_> {
         if value.is_finite() && value > 0.0 {
             Ok(value)
         } else {
-            Err(self.fail(key, format!("must be a positive number, got {value}")))
+            Err(self.fail(key, format!("must be a positive number, got {value:?}")))
         }
     }
 
@@ -76,7 +76,10 @@ impl Checker<'_> {
         if value.is_finite() && (min..=max).contains(&value) {
             Ok(value)
         } else {
-            Err(self.fail(key, format!("must be between {min} and {max}, got {value}")))
+            Err(self.fail(
+                key,
+                format!("must be between {min} and {max}, got {value:?}"),
+            ))
         }
     }
 
@@ -131,7 +134,7 @@ impl Checker<'_> {
         {
             return Err(self.fail(
                 key,
-                format!("every share must be between 0 and 1, got {bad}"),
+                format!("every share must be between 0 and 1, got {bad:?}"),
             ));
         }
         let sum: f64 = shares.iter().sum();

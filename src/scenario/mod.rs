@@ -24,11 +24,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::hardware::GpuKind;
+use crate::profile::{Catalog, Precision};
 use crate::sim::fill::FillSpec;
 use crate::sim::FleetSpec;
 use crate::time::SimTime;
 use crate::workload::alibaba::TraceGpu;
-use crate::workload::synthetic::SyntheticSpec;
+use crate::workload::synthetic::{SyntheticSpec, MAX_REQUESTS};
 
 use check::Checker;
 use schema::ScenarioFile;
@@ -180,6 +181,16 @@ impl Scenario {
                     "a synthetic workload without workload.requests needs a horizon",
                 ));
             }
+            let expected = horizon.and_then(|h| spec.arrivals.expected_before(h));
+            if !finite && expected.is_some_and(|n| n > MAX_REQUESTS as f64) {
+                return Err(check.fail(
+                    "run.horizon",
+                    format!(
+                        "gives about {:.2e} requests at this arrival rate, more than the {MAX_REQUESTS} a run may generate; shorten it or set workload.requests",
+                        expected.unwrap_or_default()
+                    ),
+                ));
+            }
         }
         let sweep = raw
             .sweep
@@ -193,7 +204,7 @@ impl Scenario {
             if !(price.is_finite() && price >= 0.0) {
                 return Err(check.fail(
                     &key,
-                    format!("must be a non-negative price per GPU-hour, got {price}"),
+                    format!("must be a non-negative price per GPU-hour, got {price:?}"),
                 ));
             }
             prices.insert(kind, price);
@@ -232,6 +243,26 @@ fn report_name(check: &Checker, name: Option<&str>, file: &str) -> Result<String
 }
 
 impl Scenario {
+    /// Checks that every model a synthetic workload lists is in `catalog`
+    /// at every precision its mix draws, naming the entry's key
+    /// (`workload.models[1]`) in `file`.
+    pub fn check_models(&self, catalog: &Catalog, file: &str) -> Result<(), ScenarioError> {
+        let WorkloadSpec::Synthetic(spec) = &self.workload else {
+            return Ok(());
+        };
+        let check = Checker { file };
+        for (i, model) in spec.models.iter().enumerate() {
+            for precision in Precision::ALL {
+                if spec.precision_mix.share(precision) > 0.0 {
+                    catalog
+                        .find(model, precision)
+                        .map_err(|e| check.fail(&format!("workload.models[{i}]"), e.to_string()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// How a replay of this scenario runs: its horizon and warm-up, and its
     /// sampling interval (by default 1/100 of the measured span, at least a
     /// second; none when the span is unknown). `last_arrival` is a trace's.

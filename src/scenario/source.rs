@@ -14,7 +14,7 @@ use crate::workload::synthetic::{SyntheticError, SyntheticSpec, SyntheticWorkloa
 use crate::workload::trace::TraceWorkload;
 use crate::workload::{scan, Skipped, Workload, WorkloadError};
 
-use super::{Scenario, WorkloadSpec};
+use super::{RunMode, Scenario, WorkloadSpec};
 
 /// Why a workload cannot be prepared or read.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,9 @@ pub enum SourceError {
     /// A trace scenario without a trace path (a usage error).
     #[error("scenario `{0}` replays a trace: give its path with --trace PATH (or workload.path)")]
     MissingTrace(String),
+    /// The trace is a pipe or a device, which cannot be read twice.
+    #[error("{0}: not a regular file (a pipe or a device?); simulate reads a trace twice, once to check it and once to replay it, so save it to a file first")]
+    NotAFile(String),
     /// A malformed record, or a file that cannot be read.
     #[error(transparent)]
     Workload(#[from] WorkloadError),
@@ -86,6 +89,12 @@ impl<'a> WorkloadSource<'a> {
         if trace.is_none() && !matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
             return Err(SourceError::MissingTrace(scenario.name.clone()));
         }
+        if let Some(path) = &trace {
+            // A missing file is reported when it is opened, with the reason.
+            if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+                return Err(SourceError::NotAFile(path.display().to_string()));
+            }
+        }
         Ok(WorkloadSource {
             scenario,
             catalog,
@@ -108,6 +117,7 @@ impl<'a> WorkloadSource<'a> {
                 AlibabaOptions {
                     trace_gpu: self.scenario.trace_gpu(),
                     map_to_profiles: map_to_profiles.then_some(self.catalog),
+                    timed: self.scenario.mode == RunMode::Replay,
                 },
             )?),
         })

@@ -191,7 +191,7 @@ pub(super) fn sweep(
     if !(target_fit > 0.0 && target_fit <= 1.0) {
         return Err(check.fail(
             "sweep.target_fit",
-            format!("must be in (0, 1], got {target_fit}"),
+            format!("must be in (0, 1], got {target_fit:?}"),
         ));
     }
     Ok(SweepSpec {

@@ -1,7 +1,9 @@
 //! `[workload]`: a synthetic generator, an aimsim trace or the Alibaba pod
 //! trace, checked.
 
-use crate::workload::synthetic::{ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec};
+use crate::workload::synthetic::{
+    ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec, MAX_REQUESTS, MAX_SIGMA,
+};
 
 use super::check::{Checker, ScenarioError};
 use super::schema::{
@@ -30,8 +32,11 @@ pub(super) fn workload(
             precision_mix,
             priorities,
         }) => {
-            if *requests == Some(0) {
-                return Err(check.fail("workload.requests", "must be at least 1"));
+            if requests.is_some_and(|n| n == 0 || n > MAX_REQUESTS) {
+                return Err(check.fail(
+                    "workload.requests",
+                    format!("must be between 1 and {MAX_REQUESTS}"),
+                ));
             }
             let arrivals = match arrivals {
                 ArrivalsTable::Poisson { rate_per_hour } => ArrivalProcess::Poisson {
@@ -60,10 +65,10 @@ pub(super) fn workload(
                     mean: check.positive_duration("workload.lifetime.mean", mean)?,
                 },
                 LifetimeTable::Lognormal { median, sigma } => {
-                    if !(sigma.is_finite() && *sigma >= 0.0) {
+                    if !(sigma.is_finite() && (0.0..=MAX_SIGMA).contains(sigma)) {
                         return Err(check.fail(
                             "workload.lifetime.sigma",
-                            format!("must be a non-negative number, got {sigma}"),
+                            format!("must be between 0 and {MAX_SIGMA}, got {sigma:?}"),
                         ));
                     }
                     LifetimeDistribution::LogNormal {

@@ -224,6 +224,10 @@ pub enum RejectReason {
         needed: u32,
         /// GPUs on which a candidate was found before giving up.
         found: u32,
+        /// Free memory the policy requires of a partition before it takes
+        /// anything (the `aim` policy's 8 GiB, the AIM runtime's rule);
+        /// `size` for policies without such a floor.
+        min_free: Mib,
     },
 }
 
@@ -286,6 +290,7 @@ impl fmt::Display for Rejection {
                 partitions,
                 needed,
                 found,
+                min_free,
             } => {
                 let each = if partitions == 1 {
                     format!("{size} GiB")
@@ -293,6 +298,10 @@ impl fmt::Display for Rejection {
                     format!("{partitions} partitions of {size} GiB")
                 };
                 match (needed, partitions) {
+                    (1, 1) if min_free > size => write!(
+                        f,
+                        "no capacity now: no partition has the {min_free} GiB free the policy requires before it takes {size} GiB (the AIM runtime's minimum-free rule)"
+                    ),
                     (1, 1) => write!(f, "no capacity now: no partition can take {size} GiB"),
                     (1, _) => write!(f, "no capacity now: no GPU has {each} free"),
                     _ => write!(f, "no capacity now: {each} fits on {found} of the {needed} distinct GPUs needed"),

@@ -356,6 +356,7 @@ impl Scheduler {
                     partitions: demand.partitions,
                     needed: demand.gpu_count,
                     found: gpus_found,
+                    min_free: self.policy.strands_below(demand.size),
                 });
             };
             for partition in pick.picked() {

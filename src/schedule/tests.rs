@@ -242,7 +242,8 @@ fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
             size: Mib::gib(100),
             partitions: 1,
             needed: 2,
-            found: 0
+            found: 0,
+            min_free: Mib::gib(100),
         }
     );
     let after: Vec<Mib> = s.gpus().iter().map(|g| g.used()).collect();

@@ -224,7 +224,7 @@ pub fn serve(
         } else {
             let request = pending.take().expect("an arrival is next");
             sim.arrive(&request, traffic.targets(), &mut admitted);
-            if sim.arrived % 65_536 == 0 {
+            if sim.arrived.is_multiple_of(65_536) {
                 progress(Progress {
                     now: SimTime(now / 1_000_000),
                     events: sim.arrived + sim.out.iterations,

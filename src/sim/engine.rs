@@ -180,7 +180,7 @@ pub fn simulate(
             );
         }
         run.events += 1;
-        if run.events % PROGRESS_EVERY == 0 {
+        if run.events.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {
                 now: time,
                 events: run.events,

@@ -22,6 +22,9 @@ pub struct Estimate {
     /// Half-width of the 95% confidence interval on the mean (`None` with
     /// fewer than two values).
     pub half_width: Option<f64>,
+    /// Range the metric cannot leave (a rate's is 0 to 1): the interval's
+    /// ends are clamped to it.
+    pub range: (f64, f64),
 }
 
 impl Estimate {
@@ -36,6 +39,7 @@ impl Estimate {
                 mean,
                 sd: None,
                 half_width: None,
+                range: (f64::NEG_INFINITY, f64::INFINITY),
             };
         }
         let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
@@ -48,17 +52,29 @@ impl Estimate {
             mean,
             sd: Some(sd),
             half_width: Some(t * sd / (n as f64).sqrt()),
+            range: (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+
+    /// The estimate of a metric that lies in `min..=max` (a fit rate, a
+    /// utilisation: 0 to 1), whose interval is clamped to that range. The
+    /// Student-t interval over seeds is kept rather than a binomial one
+    /// (Wilson): the replications are runs, not single trials.
+    pub fn of_bounded(values: &[f64], min: f64, max: f64) -> Estimate {
+        Estimate {
+            range: (min, max),
+            ..Estimate::of(values)
         }
     }
 
     /// Lower end of the 95% interval (the mean with one replication).
     pub fn lower(&self) -> f64 {
-        self.mean - self.half_width.unwrap_or(0.0)
+        (self.mean - self.half_width.unwrap_or(0.0)).max(self.range.0)
     }
 
     /// Upper end of the 95% interval (the mean with one replication).
     pub fn upper(&self) -> f64 {
-        self.mean + self.half_width.unwrap_or(0.0)
+        (self.mean + self.half_width.unwrap_or(0.0)).min(self.range.1)
     }
 }
 
@@ -69,6 +85,9 @@ pub struct PointSummary {
     pub cell: Cell,
     /// Fit rate.
     pub fit: Estimate,
+    /// Share of requests that could fit a fleet of any size of this kind
+    /// and layout (the rest never fit one of its GPUs).
+    pub reachable: Estimate,
     /// Time-weighted mean of GPUs holding a replica.
     pub gpus_busy: Estimate,
     /// Memory utilisation.
@@ -93,21 +112,21 @@ pub fn summarise(
     by_cell
         .into_iter()
         .map(|(index, runs)| {
-            let of = |f: fn(&RunRow) -> f64| {
-                Estimate::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>())
-            };
+            let values = |f: fn(&RunRow) -> f64| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
+            let share = |f: fn(&RunRow) -> f64| Estimate::of_bounded(&values(f), 0.0, 1.0);
             let cell = cells
                 .iter()
                 .find(|c| c.index == index)
                 .expect("rows refer to known cells")
                 .clone();
-            let hours = of(|r| r.gpu_hours_online).mean;
+            let hours = Estimate::of(&values(|r| r.gpu_hours_online)).mean;
             PointSummary {
                 cost: prices.get(&cell.kind).map(|p| p * hours),
-                fit: of(|r| r.fit_rate),
-                gpus_busy: of(|r| r.gpus_busy_mean),
-                utilisation: of(|r| r.utilisation_mean),
-                fragmentation: of(|r| r.fragmentation_mean),
+                fit: share(|r| r.fit_rate),
+                reachable: share(|r| 1.0 - r.rejected_never_fits as f64 / r.arrivals.max(1) as f64),
+                gpus_busy: Estimate::of_bounded(&values(|r| r.gpus_busy_mean), 0.0, f64::INFINITY),
+                utilisation: share(|r| r.utilisation_mean),
+                fragmentation: share(|r| r.fragmentation_mean),
                 cell,
             }
         })
@@ -126,6 +145,18 @@ mod tests {
         assert!((e.sd.unwrap() - 2.5f64.sqrt()).abs() < 1e-12);
         assert!((e.half_width.unwrap() - 2.776445 * 2.5f64.sqrt() / 5f64.sqrt()).abs() < 1e-5);
         assert!(e.lower() < 3.0 && e.upper() > 3.0);
+    }
+
+    #[test]
+    fn a_rate_interval_stays_between_zero_and_one() {
+        // Unclamped: 0.95 +- 0.215, past 1.
+        let values = [0.85, 1.0, 1.0];
+        assert!(Estimate::of(&values).upper() > 1.1);
+        let e = Estimate::of_bounded(&values, 0.0, 1.0);
+        assert_eq!(e.upper(), 1.0);
+        assert!(e.lower() > 0.7 && e.lower() < 0.75, "{}", e.lower());
+        let low = Estimate::of_bounded(&[0.0, 0.15, 0.0], 0.0, 1.0);
+        assert_eq!(low.lower(), 0.0);
     }
 
     #[test]

@@ -26,8 +26,14 @@ use crate::units::Mib;
 use super::csv_rows::{next_row_request, CsvRows, RowReader};
 use super::{ClassId, ClassTable, DeploymentRequest, Skipped, Workload, WorkloadError};
 
-/// Columns the reader needs.
-pub const REQUIRED_COLUMNS: [&str; 4] = ["num_gpu", "gpu_milli", "creation_time", "deletion_time"];
+/// Columns the reader always needs.
+pub const REQUIRED_COLUMNS: [&str; 2] = ["num_gpu", "gpu_milli"];
+
+/// Columns a replay over time needs besides; the fill experiment, which
+/// only draws from the pods' mix of demands, reads pods in any order and
+/// needs neither (the trace's `multigpu*` variants have no time columns,
+/// its `gpushare*` variants are not in creation order).
+pub const TIME_COLUMNS: [&str; 2] = ["creation_time", "deletion_time"];
 
 /// What one GPU of the trace stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +61,10 @@ pub struct AlibabaOptions<'a> {
     /// Map each single-GPU pod to the closest AIM profile of this catalog
     /// instead of its raw share.
     pub map_to_profiles: Option<&'a Catalog>,
+    /// Whether pods are replayed over time: then the [`TIME_COLUMNS`] are
+    /// required and pods must come in creation order; otherwise every pod
+    /// arrives at time zero and lives forever.
+    pub timed: bool,
 }
 
 /// Reads the pod trace, streaming.
@@ -66,7 +76,9 @@ pub struct AlibabaWorkload<'a> {
     profiles_by_memory: Vec<(Mib, VariantId)>,
     cpu_only: u64,
     last_creation: SimTime,
-    columns: [usize; 4],
+    columns: [usize; 2],
+    /// `creation_time` and `deletion_time`, when replayed over time.
+    time_columns: Option<[usize; 2]>,
 }
 
 impl<'a> AlibabaWorkload<'a> {
@@ -95,6 +107,22 @@ impl<'a> AlibabaWorkload<'a> {
         options: AlibabaOptions<'a>,
     ) -> Result<AlibabaWorkload<'a>, WorkloadError> {
         let columns = REQUIRED_COLUMNS.map(|name| rows.column(name).expect("required"));
+        let time_columns = if options.timed {
+            let found = TIME_COLUMNS.map(|name| rows.column(name));
+            if let Some(missing) = TIME_COLUMNS.iter().zip(found).find(|(_, c)| c.is_none()) {
+                return Err(WorkloadError {
+                    source_name: rows.source_name().to_string(),
+                    line: Some(1),
+                    message: format!(
+                        "missing column `{}`: replaying pods over time needs creation_time and deletion_time (the fill experiment, run.mode = \"fill\", does not)",
+                        missing.0
+                    ),
+                });
+            }
+            Some(found.map(|c| c.expect("checked")))
+        } else {
+            None
+        };
         let mut profiles_by_memory: Vec<(Mib, VariantId)> = options
             .map_to_profiles
             .map(|catalog| {
@@ -119,6 +147,7 @@ impl<'a> AlibabaWorkload<'a> {
             cpu_only: 0,
             last_creation: SimTime::ZERO,
             columns,
+            time_columns,
         })
     }
 
@@ -202,31 +231,37 @@ impl RowReader for AlibabaWorkload<'_> {
     }
 
     fn read_row(&mut self) -> Result<Option<DeploymentRequest>, WorkloadError> {
-        let [num_gpu_col, milli_col, creation_col, deletion_col] = self.columns;
+        let [num_gpu_col, milli_col] = self.columns;
         let rows = &self.rows;
         let num_gpu: u32 = rows.parse(num_gpu_col, "a whole number of GPUs")?;
-        let creation = rows.seconds(creation_col)?;
-        if creation < self.last_creation {
-            return Err(rows.error(format!(
-                "creation_time {} is before the previous pod's {}; pods must be in creation order",
-                creation.as_secs_f64(),
-                self.last_creation.as_secs_f64()
-            )));
-        }
-        let lifetime = if rows.field(deletion_col).is_empty() {
-            None
-        } else {
-            let deletion = rows.seconds(deletion_col)?;
-            if deletion < creation {
-                return Err(rows.error(format!(
-                    "deletion_time {} is before creation_time {} (a negative duration)",
-                    deletion.as_secs_f64(),
-                    creation.as_secs_f64()
-                )));
+        let (creation, lifetime) = match self.time_columns {
+            Some([creation_col, deletion_col]) => {
+                let creation = rows.seconds(creation_col)?;
+                if creation < self.last_creation {
+                    return Err(rows.error(format!(
+                        "creation_time {} is before the previous pod's {}; a replay over time needs pods in creation order (the fill experiment does not)",
+                        creation.as_secs_f64(),
+                        self.last_creation.as_secs_f64()
+                    )));
+                }
+                let lifetime = if rows.field(deletion_col).is_empty() {
+                    None
+                } else {
+                    let deletion = rows.seconds(deletion_col)?;
+                    if deletion < creation {
+                        return Err(rows.error(format!(
+                            "deletion_time {} is before creation_time {} (a negative duration)",
+                            deletion.as_secs_f64(),
+                            creation.as_secs_f64()
+                        )));
+                    }
+                    Some(deletion - creation)
+                };
+                self.last_creation = creation;
+                (creation, lifetime)
             }
-            Some(deletion - creation)
+            None => (SimTime::ZERO, None),
         };
-        self.last_creation = creation;
         if num_gpu == 0 {
             self.cpu_only += 1;
             return Ok(None);

@@ -7,8 +7,9 @@ use std::str::FromStr;
 
 use csv::StringRecord;
 
-use crate::input::describe_csv_error;
-use crate::time::SimTime;
+use crate::input::{describe_csv_error, LineLimit};
+use crate::profile::MAX_MODEL_ID_BYTES;
+use crate::time::{Nanos, SimTime};
 
 use super::{DeploymentRequest, WorkloadError};
 
@@ -81,7 +82,7 @@ impl CsvRows {
     ) -> Result<CsvRows, WorkloadError> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
-            .from_reader(reader);
+            .from_reader(Box::new(LineLimit::new(reader)) as Box<dyn Read>);
         let fail = |message: String| WorkloadError {
             source_name: source_name.to_string(),
             line: Some(1),
@@ -123,6 +124,11 @@ impl CsvRows {
             headers,
             source_name: source_name.to_string(),
         })
+    }
+
+    /// The name errors give the file.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
     }
 
     /// Index of a column, if the header has it.
@@ -172,15 +178,45 @@ impl CsvRows {
         })
     }
 
+    /// The current record's model id in `column`: 1 to
+    /// [`MAX_MODEL_ID_BYTES`] bytes.
+    pub fn model_id(&self, column: usize) -> Result<&str, WorkloadError> {
+        let id = self.field(column);
+        if id.is_empty() || id.len() > MAX_MODEL_ID_BYTES {
+            return Err(self.error(format!(
+                "column `{}`: expected a model id of 1 to {MAX_MODEL_ID_BYTES} bytes, got {} bytes",
+                &self.headers[column],
+                id.len()
+            )));
+        }
+        Ok(id)
+    }
+
     /// Parses `column` as a time in seconds (non-negative decimal).
     pub fn seconds(&self, column: usize) -> Result<SimTime, WorkloadError> {
         let value: f64 = self.parse(column, "a number of seconds")?;
-        SimTime::from_secs_f64(value).ok_or_else(|| {
-            self.error(format!(
-                "column `{}`: `{}` must be a non-negative number of seconds",
-                &self.headers[column],
-                self.field(column)
-            ))
-        })
+        SimTime::from_secs_f64(value)
+            .ok_or_else(|| self.time_out_of_range(column, value, "about 292 million years"))
+    }
+
+    /// Parses `column` as a time in seconds at nanosecond resolution.
+    pub fn nanos(&self, column: usize) -> Result<Nanos, WorkloadError> {
+        let value: f64 = self.parse(column, "a number of seconds")?;
+        Nanos::from_secs_f64(value)
+            .ok_or_else(|| self.time_out_of_range(column, value, "about 500 years"))
+    }
+
+    /// Why a number of seconds is not a time: negative, or past `longest`.
+    fn time_out_of_range(&self, column: usize, value: f64, longest: &str) -> WorkloadError {
+        let why = if value.is_nan() || value < 0.0 {
+            "must be a non-negative number of seconds".to_string()
+        } else {
+            format!("is later than the longest time aimsim represents here ({longest})")
+        };
+        self.error(format!(
+            "column `{}`: `{}` {why}",
+            &self.headers[column],
+            self.field(column)
+        ))
     }
 }

@@ -18,6 +18,14 @@ use crate::time::SimTime;
 
 use super::{ClassId, ClassTable, DeploymentRequest, Workload, WorkloadError};
 
+/// Most requests one synthetic run may generate: at the engine's ~6.7 M
+/// events per second (two per request), a few minutes of one thread.
+pub const MAX_REQUESTS: u64 = 1_000_000_000;
+
+/// Largest log-normal `sigma` accepted: at 20 a draw spans e^±60 of its
+/// median, far past any lifetime or length that means something.
+pub const MAX_SIGMA: f64 = 20.0;
+
 /// When requests arrive.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ArrivalProcess {
@@ -33,6 +41,22 @@ pub enum ArrivalProcess {
     },
     /// Every request at time zero: a static set.
     AllAtOnce,
+}
+
+impl ArrivalProcess {
+    /// Expected arrivals before `horizon` (`None` for all-at-once, where
+    /// only the request count bounds them).
+    pub fn expected_before(self, horizon: SimTime) -> Option<f64> {
+        match self {
+            ArrivalProcess::Poisson { rate_per_hour } => {
+                Some(rate_per_hour * horizon.as_hours_f64())
+            }
+            ArrivalProcess::Deterministic { interval } => {
+                Some(horizon.as_secs_f64() / interval.as_secs_f64() + 1.0)
+            }
+            ArrivalProcess::AllAtOnce => None,
+        }
+    }
 }
 
 /// How long a placed replica lives.

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
 
-use crate::profile::{Catalog, Precision};
+use crate::profile::{Catalog, Precision, MAX_DISTINCT_MODELS};
 use crate::schedule::Demand;
 use crate::time::SimTime;
 
@@ -108,6 +108,11 @@ impl<'a> TraceWorkload<'a> {
         {
             return done;
         }
+        if self.resolved.len() >= MAX_DISTINCT_MODELS {
+            return Err(format!(
+                "more than {MAX_DISTINCT_MODELS} distinct models in one trace"
+            ));
+        }
         let model = model.to_string();
         let resolved = self
             .catalog
@@ -143,10 +148,7 @@ impl RowReader for TraceWorkload<'_> {
                 self.last_arrival.as_secs_f64()
             )));
         }
-        let model = rows.field(c.model);
-        if model.is_empty() {
-            return Err(rows.error("column `model` is empty".into()));
-        }
+        rows.model_id(c.model)?;
         let precision = rows
             .field(c.precision)
             .parse::<Precision>()

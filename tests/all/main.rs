@@ -1,6 +1,7 @@
 //! Integration tests: the library's public API and the built binary, run as
 //! a user would run it. One test binary, topical modules.
 
+mod command_line;
 mod committed_profiles;
 mod concurrent_reports;
 mod documentation;

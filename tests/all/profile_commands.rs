@@ -1,6 +1,6 @@
 //! `aimsim profiles generate | validate | list | show`, run as a user would.
 
-use crate::support::aimsim;
+use crate::support::{aimsim, aimsim_in, shipped_profiles};
 
 #[test]
 fn validate_reports_errors_with_file_and_field_and_exits_1() {
@@ -31,7 +31,8 @@ fn validate_reports_errors_with_file_and_field_and_exits_1() {
 
 #[test]
 fn validate_of_the_shipped_set_passes_with_warnings() {
-    let run = aimsim(&["profiles", "validate"]).expect_code(0);
+    let folder = shipped_profiles().to_str().unwrap();
+    let run = aimsim(&["profiles", "validate", folder]).expect_code(0);
     assert!(
         run.stdout.lines().all(|l| l.starts_with("warning: ")),
         "{}",
@@ -42,6 +43,18 @@ fn validate_of_the_shipped_set_passes_with_warnings() {
             .contains("aim_profiles: 114 profile files, 38 models: 0 errors"),
         "{}",
         run.stderr
+    );
+    // With no folder, outside any checkout (as after `cargo install`): the
+    // built-in catalog, which is the shipped folder compiled in.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let builtin = aimsim_in(Some(elsewhere.path()), &["profiles", "validate"]).expect_code(0);
+    assert_eq!(builtin.stdout, run.stdout);
+    assert!(
+        builtin
+            .stderr
+            .contains("built-in catalog: 114 profile files, 38 models: 0 errors"),
+        "{}",
+        builtin.stderr
     );
 }
 

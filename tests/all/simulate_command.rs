@@ -247,7 +247,7 @@ fn bad_scenarios_name_the_file_the_key_and_what_was_expected() {
         ("policy = \"aim\"", "policy = \"random\"", "key `fleet.policy`: unknown policy `random`"),
         ("process = \"poisson\", rate_per_hour = 5", "process = \"bursty\"", "unknown variant `bursty`, expected one of `poisson`, `deterministic`, `all-at-once`"),
         ("horizon = \"1d\"", "horizon = \"1d\"\nwarmup = \"2d\"", "key `run.warmup`: must end before run.horizon"),
-        ("[workload]", "[workload]\nrequests = 0", "key `workload.requests`: must be at least 1"),
+        ("[workload]", "[workload]\nrequests = 0", "key `workload.requests`: must be between 1 and 1000000000"),
         ("count = 2", "count = 0", "key `fleet.gpus[0].count`: must be between 1 and 1000000, got 0"),
                 ("seed = 1", "seed = 1\nseed = 2", "duplicate key `seed`"),
         ("rate_per_hour = 5", "rate_per_hour = 1e300", "key `workload.arrivals.rate_per_hour`: must be between"),
@@ -256,6 +256,16 @@ fn bad_scenarios_name_the_file_the_key_and_what_was_expected() {
         ("count = 2", "count = 4000000000", "key `fleet.gpus[0].count`"),
         ("[workload]", "[workload]\nmodels = []", "key `workload.models`: the list is empty"),
         ("source = \"synthetic\"", "source = \"synthetic\"\nburst = 3", "key `workload.burst`: unknown field `burst`"),
+        // A TOML syntax error, whose parser message spans two lines.
+        ("[fleet]", "[fleet", "line 4, column 7: invalid table header; expected `.`, `]`"),
+        // Unbounded work: a request count or a horizon x rate past the cap.
+        ("[workload]", "[workload]\nrequests = 9223372036854775807", "key `workload.requests`: must be between 1 and 1000000000"),
+        ("horizon = \"1d\"", "horizon = \"100000000d\"", "key `run.horizon`: gives about 1.20e10 requests at this arrival rate, more than the 1000000000"),
+        // Numbers echoed as written, not as 300 digits.
+        ("rate_per_hour = 5", "rate_per_hour = 1e-308", "must be between 0.000001 and 1000000, got 1e-308"),
+        ("distribution = \"exponential\", mean = \"2h\" }", "distribution = \"lognormal\", median = \"2h\", sigma = 1e308 }", "key `workload.lifetime.sigma`: must be between 0 and 20, got 1e308"),
+        // A model the catalog lacks, with the file and the key.
+        ("[workload]", "[workload]\nmodels = [\"meta-llama/Llama-3.1-8B-Instruct\", \"nope/x\"]", "key `workload.models[1]`: unknown model `nope/x`"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (from, to, message) in cases {

@@ -383,6 +383,57 @@ fn a_plan_of_a_static_set_shows_the_bin_packing_bounds_below_what_the_policy_use
 }
 
 #[test]
+fn sweep_and_plan_print_as_asked_and_say_unreachable_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), SMALL_SWEEP);
+    let out = dir.path().join("s");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", &path, "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        aimsim(&args).expect_code(0)
+    };
+    assert_eq!(sweep(&["--quiet"]).stdout, "");
+    let csv = sweep(&["--format", "csv"]);
+    assert_eq!(
+        csv.stdout,
+        fs::read_to_string(out.join("summary.csv")).unwrap()
+    );
+    let json = sweep(&["--format", "json"]);
+    let points: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        points.as_array().unwrap().len(),
+        csv.stdout.lines().count() - 1
+    );
+    assert!(
+        points[0]["fit_rate_mean"].is_number() && points[0]["gpus"].is_u64(),
+        "{}",
+        points[0]
+    );
+    // A 27B model at FP16 never fits a 24 GiB CPX partition: both commands
+    // call that setup unreachable, with the share that can fit.
+    let table = sweep(&[]).stdout;
+    let cpx_row = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("| MI300X | CPX/NPS4 | aim |"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no CPX row in\n{text}"))
+    };
+    assert!(cpx_row(&table).contains("unreachable ("), "{table}");
+    let plan = aimsim(&[
+        "plan",
+        &path,
+        "--seeds",
+        "1",
+        "--out",
+        dir.path().join("p").to_str().unwrap(),
+    ])
+    .expect_code(0)
+    .stdout;
+    assert!(cpx_row(&plan).contains("unreachable ("), "{plan}");
+    assert!(plan.contains("(the mean over 1 seed)"), "{plan}");
+}
+
+#[test]
 fn bad_sweeps_and_plans_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &str, &str)] = &[

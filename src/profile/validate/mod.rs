@@ -116,7 +116,7 @@ pub fn inspect_dir(dir: &Path) -> Result<Inspection, FolderError> {
     let mut files = Vec::with_capacity(names.len());
     let mut unreadable = Vec::new();
     for name in names {
-        match fs::read_to_string(dir.join(&name)) {
+        match crate::input::read_text(&dir.join(&name)) {
             Ok(text) => files.push((name, text)),
             Err(err) => unreadable.push(Finding {
                 severity: Severity::Error,

@@ -38,6 +38,15 @@ pub struct StudyHeader {
     pub prices: BTreeMap<GpuKind, f64>,
 }
 
+/// `1 seed`, `5 seeds`.
+pub(super) fn seeds(n: u32) -> String {
+    if n == 1 {
+        "1 seed".into()
+    } else {
+        format!("{n} seeds")
+    }
+}
+
 /// The columns that name a grid point.
 pub(super) const CELL_COLUMNS: [&str; 8] = [
     "cell", "mix_fp16", "mix_int8", "mix_int4", "kind", "layout", "policy", "gpus",

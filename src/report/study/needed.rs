@@ -11,12 +11,20 @@ use super::{price, setup, Setup, StudyHeader};
 /// What a sweep says of the fleet a setup needs at a mix: the smallest
 /// swept size whose mean fit reaches the target, and the largest swept size
 /// below it (the answer lies between).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum SweptNeed {
     /// Reached at `gpus`; `below` is the next smaller swept size, if any.
     Within { below: Option<u32>, gpus: u32 },
     /// Not reached at any swept size up to this one.
     Beyond(u32),
+    /// No fleet can reach it: only this share of requests can ever fit.
+    Unreachable(f64),
+}
+
+/// What `plan` and `sweep` both print when no fleet of a kind and layout
+/// can reach the target, with the share of requests that can ever fit it.
+pub(super) fn unreachable_text(reachable: f64) -> String {
+    format!("unreachable ({:.1}% can fit)", reachable * 100.0)
 }
 
 impl SweptNeed {
@@ -29,6 +37,7 @@ impl SweptNeed {
                 gpus,
             } => format!("{}-{gpus}", b + 1),
             SweptNeed::Beyond(max) => format!("> {max}"),
+            SweptNeed::Unreachable(reachable) => unreachable_text(reachable),
         }
     }
 }
@@ -38,14 +47,16 @@ pub(super) fn needed_from_sweep(
     points: &[PointSummary],
     target: f64,
 ) -> Vec<(Setup, Option<PrecisionMix>, SweptNeed)> {
-    // Per setup and mix, the swept sizes and whether each reached the target.
-    type Swept = (Setup, Option<PrecisionMix>, Vec<(u32, bool)>);
+    // Per setup and mix, the swept sizes, whether each reached the target,
+    // and the share of requests that could ever fit.
+    type Swept = (Setup, Option<PrecisionMix>, Vec<(u32, bool, f64)>);
     let mut found: Vec<Swept> = Vec::new();
     for p in points {
         let (s, mix) = (setup(&p.cell), p.cell.mix);
         let size = (
             p.cell.gpus.expect("sweep points have a size"),
             p.fit.mean >= target,
+            p.reachable.mean,
         );
         match found.iter_mut().find(|(fs, fm, _)| *fs == s && *fm == mix) {
             Some(entry) => entry.2.push(size),
@@ -55,12 +66,14 @@ pub(super) fn needed_from_sweep(
     found
         .into_iter()
         .map(|(s, mix, mut swept)| {
-            swept.sort_unstable();
-            let need = match swept.iter().position(|&(_, ok)| ok) {
+            swept.sort_unstable_by_key(|&(gpus, _, _)| gpus);
+            let reachable = swept.iter().map(|&(_, _, r)| r).fold(1.0, f64::min);
+            let need = match swept.iter().position(|&(_, ok, _)| ok) {
                 Some(i) => SweptNeed::Within {
                     below: i.checked_sub(1).map(|j| swept[j].0),
                     gpus: swept[i].0,
                 },
+                None if reachable < target => SweptNeed::Unreachable(reachable),
                 None => SweptNeed::Beyond(swept.last().map_or(0, |l| l.0)),
             };
             (s, mix, need)

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use crate::sweep::{FitCriterion, Needed, PlanRow};
 
 use super::super::{csv_text, decimal};
-use super::needed::needed_table;
-use super::{cell_cells, distinct_setups, heading, price, setup, StudyHeader, CELL_COLUMNS};
+use super::needed::{needed_table, unreachable_text};
+use super::{cell_cells, distinct_setups, heading, price, seeds, setup, StudyHeader, CELL_COLUMNS};
 
 /// `plan.csv`: one row per grid point.
 pub fn plan_csv(header: &StudyHeader, criterion: FitCriterion, rows: &[PlanRow]) -> String {
@@ -84,12 +84,12 @@ pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[Plan
     md.push('\n');
     let _ = writeln!(
         md,
-        "GPUs needed: the smallest fixed fleet whose fit rate ({} over {} seeds) reaches {}, found by bisection on the fleet size. `unreachable`: some requests can never fit this GPU kind and layout, so no fleet reaches the target.\n",
+        "GPUs needed: the smallest fixed fleet whose fit rate ({} over {}) reaches {}, found by bisection on the fleet size. `unreachable`: some requests can never fit this GPU kind and layout, so no fleet reaches the target.\n",
         match criterion {
             FitCriterion::Mean => "the mean",
             FitCriterion::LowerBound => "the lower end of the 95% confidence interval",
         },
-        header.seeds,
+        seeds(header.seeds),
         header.target_fit
     );
     let setups = distinct_setups(rows.iter().map(|r| &r.cell));
@@ -106,9 +106,7 @@ pub fn plan_markdown(header: &StudyHeader, criterion: FitCriterion, rows: &[Plan
                     .iter()
                     .find(|r| &setup(&r.cell) == s && r.cell.mix == Some(*mix))?;
                 let text = match r.needed {
-                    Needed::Unreachable => {
-                        format!("unreachable ({:.1}% can fit)", r.reachable.mean * 100.0)
-                    }
+                    Needed::Unreachable => unreachable_text(r.reachable.mean),
                     other => other.to_string(),
                 };
                 Some((text, r.needed.gpus()))

@@ -6,7 +6,7 @@ use crate::sweep::{Estimate, PointSummary};
 
 use super::super::{csv_text, decimal};
 use super::needed::{needed_from_sweep, needed_table};
-use super::{cell_cells, distinct_setups, heading, StudyHeader, CELL_COLUMNS};
+use super::{cell_cells, distinct_setups, heading, seeds, StudyHeader, CELL_COLUMNS};
 
 fn estimate_cells(e: &Estimate) -> [String; 4] {
     let opt = |v: Option<f64>| v.map_or(String::new(), decimal);
@@ -49,9 +49,9 @@ pub fn sweep_markdown(header: &StudyHeader, points: &[PointSummary], runs: usize
     let mut md = heading("Sweep", header);
     let _ = writeln!(
         md,
-        "{} grid points x {} seeds = {runs} runs. Fit rates are means over seeds; `summary.csv` has every point with 95% confidence intervals, `results.csv` every run.\n",
+        "{} grid points x {} = {runs} runs. Fit rates are means over seeds; `summary.csv` has every point with 95% confidence intervals (Student-t over seeds, clamped to 0-1 for rates), `results.csv` every run.\n",
         points.len(),
-        header.seeds
+        seeds(header.seeds)
     );
     let needed = needed_from_sweep(points, header.target_fit);
     let setups = distinct_setups(points.iter().map(|p| &p.cell));
@@ -64,7 +64,7 @@ pub fn sweep_markdown(header: &StudyHeader, points: &[PointSummary], runs: usize
             "## GPUs needed for a fit rate of at least {}\n",
             header.target_fit
         );
-        md.push_str("Between the largest swept fleet that falls short and the smallest whose mean fit rate reaches the target (`<= N`: the smallest swept already does; `> N`: not even the largest swept). `aimsim plan` finds the exact count.\n\n");
+        md.push_str("Between the largest swept fleet that falls short and the smallest whose mean fit rate reaches the target (`<= N`: the smallest swept already does; `> N`: not even the largest swept; `unreachable`: some requests can never fit this GPU kind and layout, so no fleet reaches the target). `aimsim plan` finds the exact count.\n\n");
         md.push_str(&needed_table(
             header,
             &setups,

@@ -278,7 +278,7 @@ fn slo(check: &Checker, raw: Option<&SloTable>) -> Result<Slo, ScenarioError> {
     if !(percentile.is_finite() && percentile > 0.0 && percentile < 1.0) {
         return Err(check.fail(
             "slo.percentile",
-            format!("must be a share strictly between 0 and 1 (0.99 for p99), got {percentile}"),
+            format!("must be a share strictly between 0 and 1 (0.99 for p99), got {percentile:?}"),
         ));
     }
     let slo = Slo {

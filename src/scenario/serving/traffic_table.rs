@@ -94,7 +94,7 @@ impl TrafficSpec {
     pub fn set_rate_scale(&mut self, factor: f64) -> Result<(), String> {
         if !(factor.is_finite() && factor > 0.0 && factor <= MAX_RATE_SCALE) {
             return Err(format!(
-                "the rate scale must be above 0 and at most {MAX_RATE_SCALE}, got {factor}"
+                "the rate scale must be above 0 and at most {MAX_RATE_SCALE}, got {factor:?}"
             ));
         }
         match self {
@@ -203,7 +203,7 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
         if !(value.is_finite() && value > 0.0 && value <= MAX_RATE_SCALE) {
             return Err(check.fail(
                 "traffic.rate_scale",
-                format!("must be above 0 and at most {MAX_RATE_SCALE}, got {value}"),
+                format!("must be above 0 and at most {MAX_RATE_SCALE}, got {value:?}"),
             ));
         }
         Ok(value)
@@ -376,7 +376,7 @@ fn weighted(check: &Checker, i: usize, raw: &WeightTable) -> Result<(Target, f64
     if !(weight.is_finite() && weight > 0.0 && weight <= 1e9) {
         return Err(check.fail(
             &format!("{key}.weight"),
-            format!("must be a positive number, got {weight}"),
+            format!("must be a positive number, got {weight:?}"),
         ));
     }
     Ok((

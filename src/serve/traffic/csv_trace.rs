@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Required: `arrival` (seconds from the start, non-decreasing), `model`
-//! (an id, at most [`MAX_FIELD`] characters), `prompt_tokens` and
+//! (an id, at most
+//! [`MAX_MODEL_ID_BYTES`](crate::profile::MAX_MODEL_ID_BYTES) bytes), `prompt_tokens` and
 //! `output_tokens` (1 to [`super::MAX_TOKENS`]). Optional: `precision`
 //! (fp16, int8, int4; empty or absent: any replica of the model),
 //! `priority` (an integer) and `session` (a label, at most [`MAX_FIELD`]
@@ -39,7 +40,7 @@ pub const COLUMNS: [&str; 7] = [
 /// Columns a file must have.
 pub const REQUIRED: [&str; 4] = ["arrival", "model", "prompt_tokens", "output_tokens"];
 
-/// Longest model id or session label.
+/// Longest session label.
 pub const MAX_FIELD: usize = 256;
 
 /// Most distinct (model, precision) targets in one file.
@@ -109,24 +110,14 @@ impl CsvTraffic {
     fn read_row(&mut self) -> Result<InferenceRequest, WorkloadError> {
         let c = &self.columns;
         let rows = &self.rows;
-        let seconds: f64 = rows.parse(c.arrival, "a number of seconds")?;
-        let arrival = Nanos::from_secs_f64(seconds).ok_or_else(|| {
-            rows.error(format!(
-                "column `arrival`: `{}` must be a non-negative number of seconds",
-                rows.field(c.arrival)
-            ))
-        })?;
+        let arrival = rows.nanos(c.arrival)?;
         if arrival < self.last {
             return Err(rows.error(format!(
-                "column `arrival`: {seconds} s is before the previous row's arrival; rows must be in time order"
+                "column `arrival`: {} s is before the previous row's arrival; rows must be in time order",
+                rows.field(c.arrival)
             )));
         }
-        let model = rows.field(c.model);
-        if model.is_empty() || model.len() > MAX_FIELD {
-            return Err(rows.error(format!(
-                "column `model`: expected a model id of 1 to {MAX_FIELD} characters"
-            )));
-        }
+        let model = rows.model_id(c.model)?;
         let precision = match c.precision.map(|i| rows.field(i)) {
             None | Some("") => None,
             Some(text) => Some(

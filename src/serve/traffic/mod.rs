@@ -83,7 +83,7 @@ impl<T: Traffic> RateScaled<T> {
     pub fn new(inner: T, factor: f64) -> Result<RateScaled<T>, String> {
         if !(factor.is_finite() && factor > 0.0 && factor <= MAX_RATE_SCALE) {
             return Err(format!(
-                "the rate scale must be a number above 0 and at most {MAX_RATE_SCALE}, got {factor}"
+                "the rate scale must be a number above 0 and at most {MAX_RATE_SCALE}, got {factor:?}"
             ));
         }
         Ok(RateScaled { inner, factor })

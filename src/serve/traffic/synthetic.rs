@@ -99,18 +99,18 @@ impl LengthDistribution {
             LengthDistribution::LogNormal { median, sigma, max } => {
                 if !(median.is_finite() && *median >= 1.0 && *median <= f64::from(MAX_TOKENS)) {
                     return Err(format!(
-                        "median must be between 1 and {MAX_TOKENS} tokens, got {median}"
+                        "median must be between 1 and {MAX_TOKENS} tokens, got {median:?}"
                     ));
                 }
                 if !(sigma.is_finite() && (0.0..=5.0).contains(sigma)) {
-                    return Err(format!("sigma must be between 0 and 5, got {sigma}"));
+                    return Err(format!("sigma must be between 0 and 5, got {sigma:?}"));
                 }
                 tokens(u64::from(*max), "max").map(|_| ())
             }
             LengthDistribution::Geometric { mean, max } => {
                 if !(mean.is_finite() && *mean > 0.0 && *mean <= f64::from(MAX_TOKENS)) {
                     return Err(format!(
-                        "mean must be above 0 and at most {MAX_TOKENS} tokens, got {mean}"
+                        "mean must be above 0 and at most {MAX_TOKENS} tokens, got {mean:?}"
                     ));
                 }
                 tokens(u64::from(*max), "max").map(|_| ())
@@ -172,7 +172,7 @@ impl Stream {
         }
         if let ArrivalPattern::Gamma { cv } = self.arrivals {
             if !(cv.is_finite() && cv > 0.0 && cv <= 10.0) {
-                return Err(("cv", format!("must be above 0 and at most 10, got {cv}")));
+                return Err(("cv", format!("must be above 0 and at most 10, got {cv:?}")));
             }
         }
         self.prompt.check().map_err(|m| ("prompt", m))?;
