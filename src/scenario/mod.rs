@@ -29,6 +29,7 @@ use crate::sim::fill::FillSpec;
 use crate::sim::FleetSpec;
 use crate::time::SimTime;
 use crate::workload::alibaba::TraceGpu;
+use crate::workload::static_set::StaticDeployment;
 use crate::workload::synthetic::{SyntheticSpec, MAX_REQUESTS};
 
 use check::Checker;
@@ -83,6 +84,8 @@ pub enum WorkloadSpec {
         path: Option<String>,
         /// Skip rows whose model the catalog lacks (counted) instead of failing.
         skip_unknown_models: bool,
+        /// Every row at this precision instead of its own.
+        precision: Option<Precision>,
     },
     /// The Alibaba GPU-sharing pod trace.
     Alibaba {
@@ -96,6 +99,27 @@ pub enum WorkloadSpec {
         /// Whether a trace GPU is a whole GPU or one partition.
         per_partition: bool,
     },
+    /// Deployments all present at once, as listed.
+    Static {
+        /// Each model, precision and replica count.
+        deployments: Vec<StaticDeployment>,
+        /// Every deployment at this precision instead of its own.
+        precision: Option<Precision>,
+    },
+}
+
+impl WorkloadSpec {
+    /// Sets every request's precision, for workloads that name models
+    /// (a trace, a static set); `false` for the others.
+    pub fn override_precision(&mut self, to: Precision) -> bool {
+        match self {
+            WorkloadSpec::Trace { precision, .. } | WorkloadSpec::Static { precision, .. } => {
+                *precision = Some(to);
+                true
+            }
+            WorkloadSpec::Synthetic(_) | WorkloadSpec::Alibaba { .. } => false,
+        }
+    }
 }
 
 impl Scenario {
@@ -243,22 +267,37 @@ fn report_name(check: &Checker, name: Option<&str>, file: &str) -> Result<String
 }
 
 impl Scenario {
-    /// Checks that every model a synthetic workload lists is in `catalog`
-    /// at every precision its mix draws, naming the entry's key
-    /// (`workload.models[1]`) in `file`.
+    /// Checks that every model a synthetic workload or a static set lists
+    /// is in `catalog` at every precision it draws, naming the entry's key
+    /// (`workload.models[1]`, `workload.deployments[0].model`) in `file`.
     pub fn check_models(&self, catalog: &Catalog, file: &str) -> Result<(), ScenarioError> {
-        let WorkloadSpec::Synthetic(spec) = &self.workload else {
-            return Ok(());
-        };
         let check = Checker { file };
-        for (i, model) in spec.models.iter().enumerate() {
-            for precision in Precision::ALL {
-                if spec.precision_mix.share(precision) > 0.0 {
-                    catalog
-                        .find(model, precision)
-                        .map_err(|e| check.fail(&format!("workload.models[{i}]"), e.to_string()))?;
+        let lookup = |key: String, model: &str, precision: Precision| {
+            catalog
+                .find(model, precision)
+                .map(|_| ())
+                .map_err(|e| check.fail(&key, e.to_string()))
+        };
+        match &self.workload {
+            WorkloadSpec::Synthetic(spec) => {
+                for (i, model) in spec.models.iter().enumerate() {
+                    for precision in Precision::ALL {
+                        if spec.precision_mix.share(precision) > 0.0 {
+                            lookup(format!("workload.models[{i}]"), model, precision)?;
+                        }
+                    }
                 }
             }
+            WorkloadSpec::Static {
+                deployments,
+                precision,
+            } => {
+                for (i, d) in deployments.iter().enumerate() {
+                    let key = format!("workload.deployments[{i}].model");
+                    lookup(key, &d.model, precision.unwrap_or(d.precision))?;
+                }
+            }
+            WorkloadSpec::Trace { .. } | WorkloadSpec::Alibaba { .. } => {}
         }
         Ok(())
     }
@@ -296,7 +335,7 @@ impl Scenario {
             WorkloadSpec::Trace { path, .. } | WorkloadSpec::Alibaba { path, .. } => {
                 path.as_deref().map(|p| scenario_dir.join(p))
             }
-            WorkloadSpec::Synthetic(_) => None,
+            WorkloadSpec::Synthetic(_) | WorkloadSpec::Static { .. } => None,
         }
     }
 

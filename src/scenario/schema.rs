@@ -109,6 +109,7 @@ pub enum WorkloadTable {
     Synthetic(SyntheticTable),
     Trace(TraceTable),
     Alibaba(AlibabaTable),
+    Static(StaticTable),
 }
 
 /// `[workload]` with `source = "synthetic"`.
@@ -132,6 +133,24 @@ pub struct TraceTable {
     pub path: Option<String>,
     #[serde(default)]
     pub skip_unknown_models: bool,
+    pub precision: Option<String>,
+}
+
+/// `[workload]` with `source = "static"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticTable {
+    pub deployments: Vec<StaticEntry>,
+    pub precision: Option<String>,
+}
+
+/// One entry of `workload.deployments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticEntry {
+    pub model: String,
+    pub precision: Option<String>,
+    pub count: u64,
 }
 
 /// `[workload]` with `source = "alibaba"`.

@@ -10,6 +10,7 @@ use crate::schedule::DemandMix;
 use crate::sim::{simulate, PastEvent, Progress, RunConfig, RunResult, SimError};
 use crate::time::SimTime;
 use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
+use crate::workload::static_set::StaticSet;
 use crate::workload::synthetic::{SyntheticError, SyntheticSpec, SyntheticWorkload};
 use crate::workload::trace::TraceWorkload;
 use crate::workload::{scan, Skipped, Workload, WorkloadError};
@@ -86,7 +87,11 @@ impl<'a> WorkloadSource<'a> {
         trace: Option<&Path>,
     ) -> Result<Self, SourceError> {
         let trace = scenario.trace_path(scenario_dir, trace);
-        if trace.is_none() && !matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
+        let reads_a_trace = matches!(
+            scenario.workload,
+            WorkloadSpec::Trace { .. } | WorkloadSpec::Alibaba { .. }
+        );
+        if trace.is_none() && reads_a_trace {
             return Err(SourceError::MissingTrace(scenario.name.clone()));
         }
         if let Some(path) = &trace {
@@ -107,9 +112,13 @@ impl<'a> WorkloadSource<'a> {
     pub fn open(&self, seed: u64) -> Result<Box<dyn Workload + 'a>, SourceError> {
         Ok(match &self.scenario.workload {
             WorkloadSpec::Synthetic(spec) => Box::new(self.synthetic(spec, seed)?),
-            WorkloadSpec::Trace { .. } => {
-                Box::new(TraceWorkload::open(self.trace_path(), self.catalog)?)
-            }
+            WorkloadSpec::Trace { precision, .. } => Box::new(
+                TraceWorkload::open(self.trace_path(), self.catalog)?.with_precision(*precision),
+            ),
+            WorkloadSpec::Static {
+                deployments,
+                precision,
+            } => Box::new(StaticSet::new(deployments, *precision, self.catalog)?),
             WorkloadSpec::Alibaba {
                 map_to_profiles, ..
             } => Box::new(AlibabaWorkload::open(
@@ -168,6 +177,13 @@ impl<'a> WorkloadSource<'a> {
             });
         }
         let found = scan(self.open(self.scenario.seed)?)?;
+        if matches!(self.scenario.workload, WorkloadSpec::Static { .. }) {
+            return Ok(Survey {
+                mix: found.mix,
+                skipped: found.skipped,
+                last_arrival: Some(found.last_arrival),
+            });
+        }
         let skip_unknown = matches!(
             self.scenario.workload,
             WorkloadSpec::Trace {
@@ -233,7 +249,20 @@ impl<'a> WorkloadSource<'a> {
                     .map_or("until the horizon".into(), |c| format!("{c} requests")),
                 spec.precision_mix.shares().map(|s| s.to_string()).join("/")
             ),
-            WorkloadSpec::Trace { .. } => format!("trace {}", trace_name()),
+            WorkloadSpec::Trace { precision, .. } => format!(
+                "trace {}{}",
+                trace_name(),
+                precision.map_or(String::new(), |p| format!(", every row at {p}"))
+            ),
+            WorkloadSpec::Static {
+                deployments,
+                precision,
+            } => format!(
+                "static, {} replicas of {} deployments{}",
+                deployments.iter().map(|d| d.count).sum::<u64>(),
+                deployments.len(),
+                precision.map_or(String::new(), |p| format!(", all at {p}"))
+            ),
             WorkloadSpec::Alibaba {
                 map_to_profiles, ..
             } => format!(

@@ -86,10 +86,10 @@ pub(super) fn sweep(
     let first = fleet.groups.first();
     let mixes: Vec<PrecisionMix> = match &table.mixes {
         None => Vec::new(),
-        Some(_) if !matches!(workload, WorkloadSpec::Synthetic(_)) => {
+        Some(_) if matches!(workload, WorkloadSpec::Alibaba { .. }) => {
             return Err(check.fail(
                 "sweep.mixes",
-                "precision mixes apply to synthetic workloads only",
+                "precision mixes apply to synthetic workloads, traces and static sets only",
             ));
         }
         Some(MixesValue::Grid { step }) => PrecisionMix::simplex(*step)
@@ -107,6 +107,16 @@ pub(super) fn sweep(
                 .collect::<Result<_, _>>()?
         }
     };
+    let names_its_models = matches!(
+        workload,
+        WorkloadSpec::Trace { .. } | WorkloadSpec::Static { .. }
+    );
+    if names_its_models && mixes.iter().any(|m| m.as_pure().is_none()) {
+        return Err(check.fail(
+            "sweep.mixes",
+            "a trace or a static set takes pure mixes only ({ fp16 = 1 }, { int8 = 1 }, { int4 = 1 }): each puts every request at that precision",
+        ));
+    }
     let gpus: Vec<u32> = match &table.gpus {
         None => vec![first.map(|g| g.count).ok_or_else(|| {
             check.fail(

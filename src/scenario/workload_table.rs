@@ -1,14 +1,16 @@
 //! `[workload]`: a synthetic generator, an aimsim trace or the Alibaba pod
 //! trace, checked.
 
+use crate::profile::{Precision, MAX_MODEL_ID_BYTES};
+use crate::workload::static_set::StaticDeployment;
 use crate::workload::synthetic::{
     ArrivalProcess, LifetimeDistribution, Popularity, SyntheticSpec, MAX_REQUESTS, MAX_SIGMA,
 };
 
 use super::check::{Checker, ScenarioError};
 use super::schema::{
-    AlibabaTable, ArrivalsTable, LifetimeTable, PopularityTable, SyntheticTable, TraceTable,
-    WorkloadTable,
+    AlibabaTable, ArrivalsTable, LifetimeTable, PopularityTable, StaticTable, SyntheticTable,
+    TraceTable, WorkloadTable,
 };
 use super::WorkloadSpec;
 
@@ -16,6 +18,9 @@ use super::WorkloadSpec;
 /// would never see an arrival, or never get past its first instant.
 const MIN_RATE: f64 = 1e-6;
 const MAX_RATE: f64 = 1e6;
+
+/// Most entries in `workload.deployments`.
+const MAX_STATIC_ENTRIES: usize = 10_000;
 
 /// Checks the table of the workload's source.
 pub(super) fn workload(
@@ -133,10 +138,62 @@ pub(super) fn workload(
         WorkloadTable::Trace(TraceTable {
             path,
             skip_unknown_models,
+            precision,
         }) => WorkloadSpec::Trace {
             path: path.clone(),
             skip_unknown_models: *skip_unknown_models,
+            precision: precision
+                .as_deref()
+                .map(|p| check.parsed("workload.precision", p))
+                .transpose()?,
         },
+        WorkloadTable::Static(StaticTable {
+            deployments,
+            precision,
+        }) => {
+            if deployments.is_empty() || deployments.len() > MAX_STATIC_ENTRIES {
+                return Err(check.fail(
+                    "workload.deployments",
+                    format!("must list 1 to {MAX_STATIC_ENTRIES} entries"),
+                ));
+            }
+            let mut total = 0u64;
+            let deployments = deployments
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    let key = format!("workload.deployments[{i}]");
+                    if entry.model.is_empty() || entry.model.len() > MAX_MODEL_ID_BYTES {
+                        return Err(check.fail(
+                            &format!("{key}.model"),
+                            format!("expected a model id of 1 to {MAX_MODEL_ID_BYTES} bytes"),
+                        ));
+                    }
+                    total = total.saturating_add(entry.count);
+                    if entry.count == 0 || total > MAX_REQUESTS {
+                        return Err(check.fail(
+                            &format!("{key}.count"),
+                            format!("must be at least 1, with at most {MAX_REQUESTS} in all"),
+                        ));
+                    }
+                    Ok(StaticDeployment {
+                        model: entry.model.clone(),
+                        precision: match &entry.precision {
+                            Some(p) => check.parsed(&format!("{key}.precision"), p)?,
+                            None => Precision::Fp16,
+                        },
+                        count: entry.count,
+                    })
+                })
+                .collect::<Result<Vec<_>, ScenarioError>>()?;
+            WorkloadSpec::Static {
+                deployments,
+                precision: precision
+                    .as_deref()
+                    .map(|p| check.parsed("workload.precision", p))
+                    .transpose()?,
+            }
+        }
         WorkloadTable::Alibaba(AlibabaTable {
             path,
             map_to_profiles,
@@ -177,7 +234,7 @@ pub(super) fn workload_table(
         None => {
             return Err(check.fail(
                 "workload.source",
-                "missing; expected \"synthetic\", \"trace\" or \"alibaba\"",
+                "missing; expected \"synthetic\", \"trace\", \"alibaba\" or \"static\"",
             ))
         }
     };
@@ -202,10 +259,11 @@ pub(super) fn workload_table(
         "synthetic" => WorkloadTable::Synthetic(read(check, value)?),
         "trace" => WorkloadTable::Trace(read(check, value)?),
         "alibaba" => WorkloadTable::Alibaba(read(check, value)?),
+        "static" => WorkloadTable::Static(read(check, value)?),
         other => {
             return Err(check.fail(
                 "workload.source",
-                format!("`{other}`; expected \"synthetic\", \"trace\" or \"alibaba\""),
+                format!("`{other}`; expected \"synthetic\", \"trace\", \"alibaba\" or \"static\""),
             ))
         }
     })

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::profile::Catalog;
+use crate::profile::{Catalog, Precision};
 use crate::scenario::{Scenario, SourceError, Survey, SweepSpec, WorkloadSource, WorkloadSpec};
 use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, RunResult, ELASTIC_CAP};
 use crate::workload::alibaba::TraceGpu;
@@ -83,15 +83,23 @@ pub enum SweepError {
     NoArrivals(String),
 }
 
+/// What a trace's survey depends on: what a trace GPU becomes, and the
+/// precision every row is put at, if any.
+type TraceKey = (TraceGpu, Option<Precision>);
+
+/// Most requests of a static workload whose bin-packing bounds a plan
+/// computes (16 bytes each).
+pub const MAX_STATIC_DEMANDS: usize = 10_000_000;
+
 /// Runs variants of a base scenario.
 pub struct Sweeper<'a> {
     base: &'a Scenario,
     catalog: &'a Catalog,
     scenario_dir: &'a Path,
     trace: Option<&'a Path>,
-    /// A trace's survey depends only on what a trace GPU becomes: read it
-    /// once per distinct value.
-    trace_surveys: Mutex<Vec<(TraceGpu, Survey)>>,
+    /// A trace's survey depends only on what a trace GPU becomes and on a
+    /// precision override: read it once per distinct pair.
+    trace_surveys: Mutex<Vec<(TraceKey, Survey)>>,
 }
 
 impl<'a> Sweeper<'a> {
@@ -116,8 +124,14 @@ impl<'a> Sweeper<'a> {
         let mut scenario = self.base.clone();
         scenario.seed = seed;
         scenario.fleet = fleet;
-        if let (Some(mix), WorkloadSpec::Synthetic(spec)) = (cell.mix, &mut scenario.workload) {
-            spec.precision_mix = mix;
+        if let Some(mix) = cell.mix {
+            match &mut scenario.workload {
+                WorkloadSpec::Synthetic(spec) => spec.precision_mix = mix,
+                workload => {
+                    let pure = mix.as_pure().expect("checked: pure mixes only");
+                    workload.override_precision(pure);
+                }
+            }
         }
         scenario
     }
@@ -177,10 +191,13 @@ impl<'a> Sweeper<'a> {
     }
 
     fn survey(&self, scenario: &Scenario, source: &WorkloadSource) -> Result<Survey, SweepError> {
-        if matches!(scenario.workload, WorkloadSpec::Synthetic(_)) {
-            return Ok(source.survey(false)?);
-        }
-        let key = scenario.trace_gpu();
+        let key = match &scenario.workload {
+            WorkloadSpec::Synthetic(_) | WorkloadSpec::Static { .. } => {
+                return Ok(source.survey(false)?)
+            }
+            WorkloadSpec::Trace { precision, .. } => (scenario.trace_gpu(), *precision),
+            WorkloadSpec::Alibaba { .. } => (scenario.trace_gpu(), None),
+        };
         let cached = self
             .trace_surveys
             .lock()
@@ -224,19 +241,21 @@ impl<'a> Sweeper<'a> {
             .collect()
     }
 
-    /// The demands a static workload (everything at once) makes under
-    /// replication `replication`, in arrival order; `None` if the workload
-    /// is not static.
+    /// The demands a static workload makes under replication
+    /// `replication`, in arrival order: every request present at the end,
+    /// so that bin-packing bounds apply. That is a synthetic workload whose
+    /// requests all arrive at once, a static set, or a trace (aimsim's or
+    /// the Alibaba one) in which no request departs. `None` otherwise, or
+    /// past [`MAX_STATIC_DEMANDS`] requests.
     pub fn static_demands(
         &self,
         cell: &Cell,
         replication: u32,
     ) -> Result<Option<Vec<crate::schedule::Demand>>, SweepError> {
-        let WorkloadSpec::Synthetic(spec) = &self.base.workload else {
-            return Ok(None);
-        };
-        if spec.arrivals != crate::workload::synthetic::ArrivalProcess::AllAtOnce {
-            return Ok(None);
+        if let WorkloadSpec::Synthetic(spec) = &self.base.workload {
+            if spec.arrivals != crate::workload::synthetic::ArrivalProcess::AllAtOnce {
+                return Ok(None);
+            }
         }
         let seed = self.base.seed.wrapping_add(u64::from(replication));
         let scenario = self.variant(cell, Self::elastic_fleet(cell), seed);
@@ -244,7 +263,11 @@ impl<'a> Sweeper<'a> {
         let mut workload = source.open(seed)?;
         let mut demands = Vec::new();
         while let Some(request) = workload.next_request() {
-            demands.push(request.map_err(SourceError::from)?.demand);
+            let request = request.map_err(SourceError::from)?;
+            if request.lifetime.is_some() || demands.len() == MAX_STATIC_DEMANDS {
+                return Ok(None);
+            }
+            demands.push(request.demand);
         }
         Ok(Some(demands))
     }

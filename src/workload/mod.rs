@@ -3,7 +3,8 @@
 //! A workload yields [`DeploymentRequest`]s in arrival order, one at a time,
 //! so a multi-gigabyte trace is never held whole. Sources: a seeded
 //! [`synthetic`] generator, aimsim's own [`trace`] CSV, and the Alibaba
-//! GPU-sharing pod trace ([`alibaba`]). Each request belongs to a
+//! GPU-sharing pod trace ([`alibaba`]), and a [`static_set`] of deployments all
+//! present at once. Each request belongs to a
 //! [`RequestClass`] (a model at a precision, or a raw pod size) so fit rates
 //! can be reported per model and per precision.
 
@@ -11,6 +12,7 @@ pub mod alibaba;
 mod classes;
 pub(crate) mod csv_rows;
 mod scan;
+pub mod static_set;
 pub mod synthetic;
 pub mod trace;
 

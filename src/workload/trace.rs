@@ -44,6 +44,8 @@ pub struct TraceWorkload<'a> {
     unknown: BTreeMap<String, (u64, u64)>,
     last_arrival: SimTime,
     columns: Columns,
+    /// Replaces every row's precision, when set.
+    precision: Option<Precision>,
 }
 
 /// A model at a precision looked up once: its demand and class, or the
@@ -94,7 +96,14 @@ impl<'a> TraceWorkload<'a> {
             unknown: BTreeMap::new(),
             last_arrival: SimTime::ZERO,
             columns,
+            precision: None,
         })
+    }
+
+    /// Charges every row at `precision` instead of its own, when given.
+    pub fn with_precision(mut self, precision: Option<Precision>) -> TraceWorkload<'a> {
+        self.precision = precision;
+        self
     }
 
     /// The demand and class of `model` at `precision`, or why the catalog
@@ -153,6 +162,7 @@ impl RowReader for TraceWorkload<'_> {
             .field(c.precision)
             .parse::<Precision>()
             .map_err(|e| rows.error(format!("column `precision`: {e}")))?;
+        let precision = self.precision.unwrap_or(precision);
         let duration = match c.duration {
             Some(i) if !rows.field(i).is_empty() => Some(rows.seconds(i)?),
             _ => None,

@@ -19,6 +19,7 @@ mod serving;
 mod simulate_command;
 mod simulation;
 mod simulation_properties;
+mod static_sets;
 mod structure;
 mod study_commands;
 mod support;

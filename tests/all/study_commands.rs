@@ -522,7 +522,7 @@ fn bad_sweeps_and_plans_are_refused_with_the_reason() {
     expect_refusal(
         &["sweep", &path],
         1,
-        "key `sweep.mixes`: precision mixes apply to synthetic workloads only",
+        "key `sweep.mixes`: a trace or a static set takes pure mixes only",
     );
     // What a sweep point cannot represent is refused, not dropped.
     let fill = write_scenario(

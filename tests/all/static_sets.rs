@@ -1,0 +1,197 @@
+//! Exact counts of deployments, all at once: a static set in a scenario, a
+//! precision override for it and for traces, and the bin-packing bounds a
+//! plan shows for any workload whose requests never leave.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::aimsim;
+
+fn metric(stdout: &str, name: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no metric {name} in\n{stdout}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn simulate(args: &[&str], out: &Path) -> String {
+    let mut all = vec!["simulate"];
+    all.extend(args);
+    all.extend(["--out", out.to_str().unwrap()]);
+    aimsim(&all).expect_code(0).stdout
+}
+
+#[test]
+fn a_static_set_places_its_counts_and_int4_needs_fewer_gpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let fp16 = simulate(&["scenarios/static-set.toml"], &dir.path().join("fp16"));
+    assert_eq!(metric(&fp16, "arrivals"), 600.0);
+    assert_eq!(metric(&fp16, "placed"), 600.0);
+    assert_eq!(metric(&fp16, "departures"), 0.0);
+    let int4 = simulate(
+        &[
+            "scenarios/static-set.toml",
+            "--set",
+            "workload.precision=\"int4\"",
+        ],
+        &dir.path().join("int4"),
+    );
+    assert_eq!(metric(&int4, "fit_rate_int4"), 1.0);
+    assert!(metric(&int4, "gpus_busy_peak") < metric(&fp16, "gpus_busy_peak"));
+    // The per-model report has the counts asked for.
+    let by_model = fs::read_to_string(dir.path().join("int4/fit_by_model.csv")).unwrap();
+    assert!(
+        by_model.contains("meta-llama/Llama-3.3-70B-Instruct,200,200,"),
+        "{by_model}"
+    );
+    assert!(
+        by_model.contains("meta-llama/Llama-3.1-8B-Instruct,400,400,"),
+        "{by_model}"
+    );
+}
+
+#[test]
+fn a_plan_of_a_static_set_answers_per_precision_above_its_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan");
+    aimsim(&[
+        "plan",
+        "scenarios/static-set.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ])
+    .expect_code(0);
+    let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(plan.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut spx = Vec::new();
+    for record in reader.records() {
+        let r = record.unwrap();
+        let l2: f64 = r[col("l2_bound")].parse().unwrap();
+        if let Ok(needed) = r[col("gpus_needed")].parse::<f64>() {
+            assert!(l2 <= needed, "bound {l2} above the answer {needed}");
+        }
+        if &r[col("layout")] == "SPX/NPS1" && &r[col("policy")] == "best-fit" {
+            spx.push(r[col("gpus_needed")].parse::<u32>().unwrap());
+        }
+    }
+    // FP16, INT8, INT4 in that order: fewer bytes, fewer GPUs.
+    assert_eq!(spx.len(), 3);
+    assert!(spx[0] > spx[1] && spx[1] > spx[2], "{spx:?}");
+}
+
+#[test]
+fn a_trace_takes_a_precision_override_and_a_static_trace_gets_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("static.csv");
+    let mut text = String::from("arrival,model,precision\n");
+    for i in 0..40 {
+        let model = if i % 4 == 0 {
+            "meta-llama/Llama-3.3-70B-Instruct"
+        } else {
+            "Qwen/Qwen3-14B-Instruct"
+        };
+        text.push_str(&format!("{},{model},fp16\n", i * 10));
+    }
+    fs::write(&trace, text).unwrap();
+    let scenario = dir.path().join("t.toml");
+    fs::write(
+        &scenario,
+        "[run]\nseed = 1\n[fleet]\npolicy = \"best-fit\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 64\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n[sweep]\nmixes = [{ fp16 = 1.0 }, { int4 = 1.0 }]\ntarget_fit = 1.0\n",
+    )
+    .unwrap();
+    let scenario = scenario.to_str().unwrap();
+    let trace = trace.to_str().unwrap();
+    let as_is = simulate(&[scenario, "--trace", trace], &dir.path().join("a"));
+    assert_eq!(metric(&as_is, "fit_rate_fp16"), 1.0);
+    let int4 = simulate(
+        &[
+            scenario,
+            "--trace",
+            trace,
+            "--set",
+            "workload.precision=\"int4\"",
+        ],
+        &dir.path().join("b"),
+    );
+    assert_eq!(metric(&int4, "fit_rate_int4"), 1.0);
+    assert!(metric(&int4, "used_gib_peak") < metric(&as_is, "used_gib_peak"));
+
+    let out = dir.path().join("plan");
+    let run = aimsim(&[
+        "plan",
+        scenario,
+        "--trace",
+        trace,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert!(
+        run.stdout.contains("The workload is static"),
+        "{}",
+        run.stdout
+    );
+    let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(plan.as_bytes());
+    let l1 = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "l1_bound")
+        .unwrap();
+    for record in reader.records() {
+        let bound = record.unwrap()[l1].to_string();
+        assert!(bound.parse::<f64>().is_ok_and(|b| b >= 1.0), "L1 `{bound}`");
+    }
+}
+
+#[test]
+fn bad_static_sets_name_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/static-set.toml"
+    ))
+    .unwrap();
+    let cases = [
+        (
+            "count = 200",
+            "count = 0",
+            "key `workload.deployments[0].count`: must be at least 1",
+        ),
+        (
+            "precision = \"fp16\", count = 400",
+            "precision = \"fp8\", count = 400",
+            "key `workload.deployments[1].precision`",
+        ),
+        (
+            "model = \"meta-llama/Llama-3.1-8B-Instruct\"",
+            "model = \"meta-llama/Llama-3.1-8B-Instrukt\"",
+            "key `workload.deployments[1].model`: unknown model",
+        ),
+        (
+            "mixes = [{ fp16 = 1.0 }, { int8 = 1.0 }, { int4 = 1.0 }]",
+            "mixes = [{ fp16 = 0.5, int4 = 0.5 }]",
+            "key `sweep.mixes`: a trace or a static set takes pure mixes only",
+        ),
+    ];
+    for (from, to, message) in cases {
+        assert!(base.contains(from), "{from}");
+        let path = dir.path().join("bad.toml");
+        fs::write(&path, base.replacen(from, to, 1)).unwrap();
+        let run = aimsim(&[
+            "plan",
+            path.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .expect_code(1);
+        assert!(run.stderr.contains(message), "{to}: {}", run.stderr);
+    }
+}
