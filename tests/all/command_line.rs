@@ -6,14 +6,22 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::{aimsim, aimsim_in};
+use crate::support::{aimsim, aimsim_in, Run};
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn out_dir(root: &Path) -> String {
-    root.join("out").to_str().unwrap().to_string()
+/// `aimsim simulate SCENARIO --trace TRACE --out OUT`.
+fn simulate_trace(scenario: &str, trace: &Path, out: &Path) -> Run {
+    aimsim(&[
+        "simulate",
+        scenario,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
 }
 
 /// Runs `aimsim ARGS` with `input` on stdin.
@@ -46,7 +54,7 @@ fn a_trace_from_a_pipe_is_refused_before_it_is_half_read() {
             "--trace",
             "/dev/stdin",
             "--out",
-            &out_dir(root.path()),
+            root.path().join("out").to_str().unwrap(),
         ],
         &trace,
     );
@@ -66,14 +74,11 @@ fn a_line_without_end_is_refused_at_a_mebibyte() {
     let mut text = b"name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n".to_vec();
     text.extend(std::iter::repeat_n(b'0', 3 << 20));
     std::fs::write(&trace, text).unwrap();
-    let run = aimsim(&[
-        "simulate",
+    let run = simulate_trace(
         "scenarios/openb-replay.toml",
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        &out_dir(root.path()),
-    ])
+        &trace,
+        &root.path().join("out"),
+    )
     .expect_code(1);
     assert!(
         run.stderr.contains("line 2 is longer than 1 MiB"),
@@ -97,15 +102,8 @@ fn a_time_too_late_is_not_called_negative() {
         "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n",
     )
     .unwrap();
-    let run = aimsim(&[
-        "simulate",
-        scenario.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        &out_dir(root.path()),
-    ])
-    .expect_code(1);
+    let run =
+        simulate_trace(scenario.to_str().unwrap(), &trace, &root.path().join("out")).expect_code(1);
     assert!(
         run.stderr.contains("line 3")
             && run
@@ -135,26 +133,15 @@ fn the_fill_experiment_takes_trace_variants_without_time_or_order() {
     .unwrap();
     for trace in [&untimed, &unordered] {
         let out = root.path().join(trace.file_stem().unwrap());
-        aimsim(&[
-            "simulate",
-            "scenarios/openb-fill.toml",
-            "--trace",
-            trace.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .expect_code(0);
+        simulate_trace("scenarios/openb-fill.toml", trace, &out).expect_code(0);
         assert!(out.join("fill.csv").is_file());
     }
     // A replay over time needs them, and says the fill experiment does not.
-    let run = aimsim(&[
-        "simulate",
+    let run = simulate_trace(
         "scenarios/openb-replay.toml",
-        "--trace",
-        untimed.to_str().unwrap(),
-        "--out",
-        &out_dir(root.path()),
-    ])
+        &untimed,
+        &root.path().join("out"),
+    )
     .expect_code(1);
     assert!(
         run.stderr.contains("missing column `creation_time`")
@@ -162,14 +149,11 @@ fn the_fill_experiment_takes_trace_variants_without_time_or_order() {
         "{}",
         run.stderr
     );
-    let run = aimsim(&[
-        "simulate",
+    let run = simulate_trace(
         "scenarios/openb-replay.toml",
-        "--trace",
-        unordered.to_str().unwrap(),
-        "--out",
-        &out_dir(root.path()),
-    ])
+        &unordered,
+        &root.path().join("out"),
+    )
     .expect_code(1);
     assert!(
         run.stderr.contains("line 3") && run.stderr.contains("creation order"),
@@ -251,7 +235,7 @@ fn simulate_json_has_numbers() {
         "--format",
         "json",
         "--out",
-        &out_dir(root.path()),
+        root.path().join("out").to_str().unwrap(),
     ])
     .expect_code(0);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

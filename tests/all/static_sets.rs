@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::aimsim;
+use crate::support::{aimsim, csv_records, static_plan};
 
 fn metric(stdout: &str, name: &str) -> f64 {
     stdout
@@ -66,18 +66,14 @@ fn a_plan_of_a_static_set_answers_per_precision_above_its_bounds() {
     ])
     .expect_code(0);
     let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(plan.as_bytes());
-    let headers = reader.headers().unwrap().clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let mut spx = Vec::new();
-    for record in reader.records() {
-        let r = record.unwrap();
-        let l2: f64 = r[col("l2_bound")].parse().unwrap();
-        if let Ok(needed) = r[col("gpus_needed")].parse::<f64>() {
+    for r in csv_records(&plan) {
+        let l2: f64 = r["l2_bound"].parse().unwrap();
+        if let Ok(needed) = r["gpus_needed"].parse::<f64>() {
             assert!(l2 <= needed, "bound {l2} above the answer {needed}");
         }
-        if &r[col("layout")] == "SPX/NPS1" && &r[col("policy")] == "best-fit" {
-            spx.push(r[col("gpus_needed")].parse::<u32>().unwrap());
+        if r["layout"] == "SPX/NPS1" && r["policy"] == "best-fit" {
+            spx.push(r["gpus_needed"].parse::<u32>().unwrap());
         }
     }
     // FP16, INT8, INT4 in that order: fewer bytes, fewer GPUs.
@@ -122,31 +118,9 @@ fn a_trace_takes_a_precision_override_and_a_static_trace_gets_bounds() {
     assert_eq!(metric(&int4, "fit_rate_int4"), 1.0);
     assert!(metric(&int4, "used_gib_peak") < metric(&as_is, "used_gib_peak"));
 
-    let out = dir.path().join("plan");
-    let run = aimsim(&[
-        "plan",
-        scenario,
-        "--trace",
-        trace,
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    assert!(
-        run.stdout.contains("The workload is static"),
-        "{}",
-        run.stdout
-    );
-    let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(plan.as_bytes());
-    let l1 = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "l1_bound")
-        .unwrap();
-    for record in reader.records() {
-        let bound = record.unwrap()[l1].to_string();
+    let plan = static_plan(&[scenario, "--trace", trace], &dir.path().join("plan"));
+    for r in plan {
+        let bound = &r["l1_bound"];
         assert!(bound.parse::<f64>().is_ok_and(|b| b >= 1.0), "L1 `{bound}`");
     }
 }

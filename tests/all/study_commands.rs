@@ -1,10 +1,9 @@
 //! `aimsim sweep`, `plan` and `merge`, run as a user would.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use crate::support::{aimsim, files};
+use crate::support::{aimsim, csv_records, files, static_plan};
 
 /// A small sweep: 3 mixes x 2 sizes x 2 layouts x 2 policies, 2 seeds, 300
 /// deployments each.
@@ -220,21 +219,7 @@ fn summary_statistics_are_those_of_the_runs() {
         out.to_str().unwrap(),
     ])
     .expect_code(0);
-    let table = |name: &str| -> Vec<BTreeMap<String, String>> {
-        let text = fs::read_to_string(out.join(name)).unwrap();
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader.headers().unwrap().clone();
-        reader
-            .records()
-            .map(|r| {
-                headers
-                    .iter()
-                    .zip(r.unwrap().iter())
-                    .map(|(h, v)| (h.to_string(), v.to_string()))
-                    .collect()
-            })
-            .collect()
-    };
+    let table = |name: &str| csv_records(&fs::read_to_string(out.join(name)).unwrap());
     let (results, summary) = (table("results.csv"), table("summary.csv"));
     assert_eq!(summary.len(), 24);
     for point in &summary {
@@ -340,38 +325,19 @@ fn a_plan_of_a_static_set_shows_the_bin_packing_bounds_below_what_the_policy_use
         )
         .replace("requests = 300", "requests = 60");
     let path = write_scenario(dir.path(), &text);
-    let out = dir.path().join("p");
-    let run = aimsim(&[
-        "plan",
-        &path,
-        "--target-fit",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    assert!(
-        run.stdout.contains("The workload is static"),
-        "{}",
-        run.stdout
-    );
-    let plan = fs::read_to_string(out.join("plan.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(plan.as_bytes());
-    let headers = reader.headers().unwrap().clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let plan = static_plan(&[&path, "--target-fit", "1"], &dir.path().join("p"));
     let mut checked = 0;
-    for record in reader.records() {
-        let r = record.unwrap();
-        let (l1, peak): (f64, f64) = (
-            r[col("l1_bound")].parse().unwrap(),
-            r[col("elastic_peak_mean")].parse().unwrap(),
+    for r in plan {
+        let (l1, l2, peak): (f64, f64, f64) = (
+            r["l1_bound"].parse().unwrap(),
+            r["l2_bound"].parse().unwrap(),
+            r["elastic_peak_mean"].parse().unwrap(),
         );
-        let l2: f64 = r[col("l2_bound")].parse().unwrap();
         assert!(
             l1 <= l2 + 1e-9 && l2 <= peak + 1e-9,
             "L1 {l1} <= L2 {l2} <= used {peak}"
         );
-        if let Ok(needed) = r[col("gpus_needed")].parse::<f64>() {
+        if let Ok(needed) = r["gpus_needed"].parse::<f64>() {
             assert!(
                 l2 <= needed,
                 "a bound above the fleet found: {l2} > {needed}"

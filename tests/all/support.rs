@@ -61,3 +61,34 @@ pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// The rows of a CSV text, each a map from column name to cell.
+pub fn csv_records(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|record| {
+            headers
+                .iter()
+                .zip(record.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs `aimsim plan ARGS --out OUT` on a static workload, checks that the
+/// summary says so, and returns the rows of `plan.csv`.
+pub fn static_plan(args: &[&str], out: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut all = vec!["plan"];
+    all.extend(args);
+    all.extend(["--out", out.to_str().unwrap()]);
+    let run = aimsim(&all).expect_code(0);
+    assert!(
+        run.stdout.contains("The workload is static"),
+        "{}",
+        run.stdout
+    );
+    csv_records(&std::fs::read_to_string(out.join("plan.csv")).unwrap())
+}
