@@ -77,6 +77,7 @@ fn scan_and_replay<'a>(open: impl Fn() -> Option<Box<dyn Workload + 'a>>) {
         horizon: None,
         warmup: crate::time::SimTime::ZERO,
         interval: None,
+        precision_fallback: false,
     };
     let _ = simulate(fleet, workload.as_mut(), &found.mix, config, &mut |_| {});
 }

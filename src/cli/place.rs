@@ -8,11 +8,14 @@ use clap::Args;
 use serde::Serialize;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
-use aimsim::profile::{Catalog, Precision, SizingTable, Variant, VariantId};
+use aimsim::profile::{Catalog, Precision, SizingTable, VariantId};
 use aimsim::schedule::{
-    Demand, DemandMix, PartitionRef, PlacementRequest, Policy, RejectCode, Scheduler,
+    schedule_at_lower_precision, DemandMix, PartitionRef, PlacementRequest, Policy, RejectCode,
+    Scheduler,
 };
+use aimsim::workload::variant_demand;
 
+use super::simulate::warn_outgrown_profiles;
 use super::table::Table;
 use super::{CliError, Format};
 
@@ -54,6 +57,10 @@ pub struct PlaceArgs {
     /// given).
     #[arg(long, default_value = "aim", ignore_case = true, value_parser = super::policy_parser())]
     policy: Policy,
+    /// Place a request that fits nowhere at its precision at the next lower
+    /// one that fits (FP16 -> INT8 -> INT4), marked as a fallback.
+    #[arg(long)]
+    fallback: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -147,14 +154,6 @@ fn parse_partition_ref(text: &str) -> Result<PartitionRef, String> {
 }
 
 /// What one replica of `variant` asks of the fleet.
-fn demand_of(variant: &Variant) -> Demand {
-    Demand {
-        size: variant.memory,
-        gpu_count: variant.gpu_count,
-        partitions: 1,
-    }
-}
-
 /// A request resolved against the catalog.
 struct Resolved {
     spec: RequestSpec,
@@ -176,6 +175,8 @@ struct Outcome {
     partitions: Vec<u32>,
     code: Option<&'static str>,
     reason: Option<String>,
+    /// The precision asked for, when the replica was placed at a lower one.
+    fallback_from: Option<Precision>,
 }
 
 #[derive(Debug, Serialize)]
@@ -239,18 +240,26 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
             Ok(Resolved { spec, variant })
         })
         .collect::<Result<Vec<_>, CliError>>()?;
+    let used: std::collections::BTreeSet<(&str, Precision)> = resolved
+        .iter()
+        .map(|r| {
+            let profile = &catalog.variant(r.variant).profile;
+            (profile.model_id.as_str(), profile.precision)
+        })
+        .collect();
+    warn_outgrown_profiles(catalog, used);
 
     let mix = DemandMix::new(
         resolved
             .iter()
-            .map(|r| (demand_of(catalog.variant(r.variant)), 1)),
+            .map(|r| (variant_demand(catalog.variant(r.variant)), 1)),
     );
     let mut scheduler =
         Scheduler::uniform(args.policy.configure(&mix), &layout, args.gpus as usize);
     let outcomes: Vec<Outcome> = resolved
         .iter()
         .enumerate()
-        .map(|(order, r)| place_one(&mut scheduler, catalog, order + 1, r))
+        .map(|(order, r)| place_one(&mut scheduler, catalog, order + 1, r, args.fallback))
         .collect();
     let report = build_report(&args, &layout, catalog, &scheduler, outcomes);
     let text = match args.format {
@@ -306,10 +315,18 @@ fn build_layout(args: &PlaceArgs) -> Result<Layout, CliError> {
     Ok(spec.build(args.gpu)?)
 }
 
-fn place_one(scheduler: &mut Scheduler, catalog: &Catalog, order: usize, r: &Resolved) -> Outcome {
+/// Places one request; with `fallback`, a rejected one is tried at each
+/// lower precision of its model in turn.
+fn place_one(
+    scheduler: &mut Scheduler,
+    catalog: &Catalog,
+    order: usize,
+    r: &Resolved,
+    fallback: bool,
+) -> Outcome {
     let variant = catalog.variant(r.variant);
     let request = PlacementRequest {
-        demand: demand_of(variant),
+        demand: variant_demand(variant),
         preferred: r.spec.preferred,
     };
     let mut outcome = Outcome {
@@ -325,8 +342,32 @@ fn place_one(scheduler: &mut Scheduler, catalog: &Catalog, order: usize, r: &Res
         partitions: Vec::new(),
         code: None,
         reason: None,
+        fallback_from: None,
     };
-    match scheduler.schedule(&request) {
+    let mut result = scheduler.schedule(&request);
+    if result.is_err() && fallback {
+        let own = variant.profile.precision;
+        let lower = |p| {
+            catalog
+                .find(&r.spec.model, p)
+                .ok()
+                .map(|id| catalog.variant(id))
+        };
+        if let Some((placement, at)) =
+            schedule_at_lower_precision(scheduler, own, r.spec.preferred, |p| {
+                lower(p).map(variant_demand)
+            })
+        {
+            let placed = lower(at).expect("placed at a precision the catalog has");
+            outcome.fallback_from = Some(own);
+            outcome.precision = at;
+            outcome.size_gib = placed.memory.as_gib();
+            outcome.gpu_count = placed.gpu_count;
+            outcome.status = "fallback";
+            result = Ok(placement);
+        }
+    }
+    match result {
         Ok(placement) => {
             outcome.replica = Some(placement.replica.to_string());
             outcome.gpus = placement.shards().iter().map(|s| s.at.gpu).collect();
@@ -370,7 +411,7 @@ fn build_report(
         gpus: args.gpus,
         policy: args.policy.to_string(),
         catalog: catalog.source().to_string(),
-        placed: requests.iter().filter(|o| o.status == "placed").count(),
+        placed: requests.iter().filter(|o| o.reason.is_none()).count(),
         requested: requests.len(),
         requests,
         partitions,
@@ -411,7 +452,10 @@ fn render_table(report: &Report) -> String {
         requests.row(vec![
             o.order.to_string(),
             o.model.clone(),
-            o.precision.to_string(),
+            match o.fallback_from {
+                Some(asked) => format!("{} (asked {asked})", o.precision),
+                None => o.precision.to_string(),
+            },
             size,
             result,
         ]);
@@ -449,11 +493,21 @@ fn render_table(report: &Report) -> String {
         }
         out.push('\n');
     }
+    let fallbacks = report
+        .requests
+        .iter()
+        .filter(|o| o.fallback_from.is_some())
+        .count();
     let _ = writeln!(
         out,
-        "placed {}/{} requests on {} of {} GPUs; memory utilisation {:.1}%",
+        "placed {}/{} requests{} on {} of {} GPUs; memory utilisation {:.1}%",
         report.placed,
         report.requested,
+        if fallbacks > 0 {
+            format!(" ({fallbacks} at a lower precision than asked)")
+        } else {
+            String::new()
+        },
         report.gpus_used,
         report.gpus,
         report.memory_utilisation * 100.0
@@ -477,6 +531,7 @@ fn render_csv(report: &Report) -> String {
             "partitions",
             "code",
             "reason",
+            "requested_precision",
         ])
         .expect("writing to memory");
     for o in &report.requests {
@@ -494,6 +549,7 @@ fn render_csv(report: &Report) -> String {
                 join(&o.partitions),
                 o.code.unwrap_or_default().to_string(),
                 o.reason.clone().unwrap_or_default(),
+                o.fallback_from.map_or(String::new(), |p| p.to_string()),
             ])
             .expect("writing to memory");
     }

@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use aimsim::profile::Catalog;
+use aimsim::profile::validate::profile_outgrown;
+use aimsim::profile::{Catalog, Precision};
 use aimsim::report::{self, MetricRows, MetricValue, RunHeader};
 use aimsim::scenario::{RunMode, Scenario, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
@@ -22,7 +23,8 @@ use super::{read_input, CliError, Format};
   aimsim simulate scenarios/quickstart.toml
   aimsim simulate scenarios/quickstart.toml --policy frag-aware --seed 7 --format json
   aimsim simulate scenarios/openb-replay.toml --trace openb_pod_list_default.csv
-  aimsim simulate scenarios/quickstart.toml --set 'run.horizon=\"30d\"' --out reports/month")]
+  aimsim simulate scenarios/quickstart.toml --set 'run.horizon=\"30d\"' --out reports/month
+  aimsim simulate scenarios/fp16-vs-int4.toml --fallback   (FP16 where it fits, INT8 or INT4 when full)")]
 pub struct SimulateArgs {
     /// Scenario file (TOML); see scenarios/README.md.
     scenario: PathBuf,
@@ -38,6 +40,10 @@ pub struct SimulateArgs {
     /// Placement policy, overriding fleet.policy.
     #[arg(long, ignore_case = true, value_parser = super::policy_parser())]
     policy: Option<Policy>,
+    /// Place a deployment that fits nowhere at its precision at the next
+    /// lower one that fits (FP16 -> INT8 -> INT4), as fleet.precision_fallback.
+    #[arg(long)]
+    fallback: bool,
     /// Override a scenario key before it is checked, e.g.
     /// --set fleet.gpus.0.count=16 --set 'workload.precision_mix={int4=1.0}'.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -84,6 +90,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     }
     let seed = args.seed.unwrap_or(scenario.seed);
     scenario.seed = seed;
+    scenario.precision_fallback |= args.fallback;
     let source = WorkloadSource::new(
         &scenario,
         catalog,
@@ -98,6 +105,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         fleet: scenario.fleet.describe(),
         workload: source.describe(),
         skipped: survey.skipped.clone(),
+        precision_fallback: scenario.precision_fallback,
     };
     let out = args
         .out
@@ -137,6 +145,13 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
             files.extend(
                 report::timeseries_chart(&header, &result).map(|c| ("timeseries.svg".into(), c)),
             );
+            warn_outgrown_profiles(
+                catalog,
+                result
+                    .classes
+                    .iter()
+                    .filter_map(|c| Some((c.name.as_str(), c.precision?))),
+            );
             let events = result.summary.events;
             let elapsed = started.elapsed().as_secs_f64();
             eprintln!(
@@ -149,6 +164,26 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     write_report(&out, &files)?;
     print_summary(args.format, &rows, class_table.as_ref(), &files);
     Ok(())
+}
+
+/// Says on stderr, once per model and precision a run used, when the
+/// profile cannot hold the model's weights (`profiles validate` warns of
+/// the same); the run charges the profile's size as given, since the real
+/// profiles are the contract.
+pub fn warn_outgrown_profiles<'a>(
+    catalog: &Catalog,
+    used: impl IntoIterator<Item = (&'a str, Precision)>,
+) {
+    for (model, precision) in used {
+        let Ok(id) = catalog.find(model, precision) else {
+            continue;
+        };
+        if let Some(why) = profile_outgrown(&catalog.variant(id).profile) {
+            eprintln!(
+                "warning: {model} at {precision}: {why}; the run charges the profile's size as given"
+            );
+        }
+    }
 }
 
 /// What `simulate --format json` prints: the metrics by name and, for a
@@ -166,6 +201,7 @@ struct ClassJson<'a> {
     precision: Option<String>,
     arrived: u64,
     placed: u64,
+    placed_by_fallback: u64,
     fit_rate: f64,
 }
 
@@ -188,6 +224,7 @@ fn print_summary(
                         precision: c.precision.map(|p| p.to_string()),
                         arrived: c.counts.arrived,
                         placed: c.counts.placed,
+                        placed_by_fallback: c.counts.fallback,
                         fit_rate: c.counts.fit_rate(),
                     })
                     .collect(),

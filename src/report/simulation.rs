@@ -25,6 +25,8 @@ pub struct RunHeader {
     pub workload: String,
     /// Records the workload skipped.
     pub skipped: Vec<Skipped>,
+    /// Whether precision fallback was on.
+    pub precision_fallback: bool,
 }
 
 /// `(metric, value)` rows of a run, in a fixed order: what `metrics.csv`
@@ -50,6 +52,15 @@ pub fn summary_rows(header: &RunHeader, result: &RunResult) -> MetricRows {
         ("rejected_invalid".into(), count(t.rejected[2])),
         ("fit_rate".into(), measure(t.fit_rate())),
     ];
+    if header.precision_fallback {
+        rows.push(("placed_by_fallback".into(), count(t.fallback)));
+        let without = if t.arrived == 0 {
+            1.0
+        } else {
+            (t.placed - t.fallback) as f64 / t.arrived as f64
+        };
+        rows.push(("fit_rate_without_fallback".into(), measure(without)));
+    }
     for (precision, counts) in by_precision(result) {
         rows.push((format!("fit_rate_{precision}"), measure(counts.fit_rate())));
     }
@@ -113,6 +124,7 @@ fn add(total: &mut ClassCounts, counts: &ClassCounts) {
     for (t, c) in total.rejected.iter_mut().zip(counts.rejected) {
         *t += c;
     }
+    total.fallback += counts.fallback;
 }
 
 /// `metrics.csv`: one `metric,value` row per summary figure.
@@ -120,13 +132,14 @@ pub fn metrics_csv(header: &RunHeader, result: &RunResult) -> String {
     rows_csv(&summary_rows(header, result))
 }
 
-const COUNT_COLUMNS: [&str; 6] = [
+const COUNT_COLUMNS: [&str; 7] = [
     "arrived",
     "placed",
     "rejected_no_capacity",
     "rejected_never_fits",
     "rejected_invalid",
     "fit_rate",
+    "placed_by_fallback",
 ];
 
 fn count_cells(c: &ClassCounts) -> Vec<String> {
@@ -137,6 +150,7 @@ fn count_cells(c: &ClassCounts) -> Vec<String> {
         c.rejected[1].to_string(),
         c.rejected[2].to_string(),
         decimal(c.fit_rate()),
+        c.fallback.to_string(),
     ]
 }
 

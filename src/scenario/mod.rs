@@ -60,6 +60,9 @@ pub struct Scenario {
     pub sweep: Option<SweepSpec>,
     /// Price per GPU-hour by kind, for cost columns.
     pub prices: BTreeMap<GpuKind, f64>,
+    /// Place a request that fits nowhere at its precision at the next lower
+    /// one that fits (`fleet.precision_fallback`, `--fallback`).
+    pub precision_fallback: bool,
 }
 
 /// What a run does with the workload.
@@ -245,6 +248,7 @@ impl Scenario {
             workload,
             sweep,
             prices,
+            precision_fallback: raw.fleet.precision_fallback,
         })
     }
 }
@@ -318,6 +322,7 @@ impl Scenario {
             horizon: self.horizon,
             warmup: self.warmup,
             interval,
+            precision_fallback: self.precision_fallback,
         }
     }
 

@@ -73,6 +73,8 @@ pub struct FleetTable {
     #[serde(default)]
     pub gpus: Vec<GpuGroupTable>,
     pub elastic: Option<ElasticTable>,
+    #[serde(default)]
+    pub precision_fallback: bool,
 }
 
 /// One `[[fleet.gpus]]` entry.

@@ -9,6 +9,7 @@
 //! exactly what was charged.
 
 mod demand_mix;
+mod fallback;
 mod index;
 mod invariants;
 pub mod policies;
@@ -17,6 +18,7 @@ mod scheduler;
 mod search;
 
 pub use demand_mix::DemandMix;
+pub use fallback::schedule_at_lower_precision;
 pub use invariants::InvariantError;
 pub use policies::{ConfiguredPolicy, Policy, Scope, UnknownPolicy};
 pub use request::{

@@ -4,7 +4,10 @@
 use std::collections::VecDeque;
 
 use crate::hardware::MAX_PARTITIONS;
-use crate::schedule::{DemandMix, PlacementRequest, RejectCode, ReplicaId, Shard};
+use crate::schedule::{
+    schedule_at_lower_precision, DemandMix, Placement, PlacementRequest, RejectCode, ReplicaId,
+    Shard,
+};
 use crate::time::SimTime;
 use crate::units::Mib;
 use crate::workload::{DeploymentRequest, Workload, WorkloadError};
@@ -25,6 +28,9 @@ pub struct RunConfig {
     /// Sample the fleet's state every `interval` from the warm-up's end
     /// (`None`: no time series).
     pub interval: Option<SimTime>,
+    /// Place a request that fits nowhere at its precision at the next
+    /// lower one that fits (FP16 -> INT8 -> INT4), counted as a fallback.
+    pub precision_fallback: bool,
 }
 
 /// Where a run is, for progress reports.
@@ -303,6 +309,13 @@ impl Run<'_> {
             added.push(gpu);
             result = self.fleet.scheduler.schedule(&placement_request);
         }
+        let mut fell_back = false;
+        if result.is_err() && self.config.precision_fallback {
+            if let Some(placement) = self.place_at_lower_precision(&request) {
+                result = Ok(placement);
+                fell_back = true;
+            }
+        }
         let counted = time >= self.config.warmup;
         let class = request.class.0 as usize;
         if counted && self.classes.len() <= class {
@@ -328,6 +341,10 @@ impl Run<'_> {
                 if counted {
                     self.totals.record(Ok(()));
                     self.classes[class].record(Ok(()));
+                    if fell_back {
+                        self.totals.fallback += 1;
+                        self.classes[class].fallback += 1;
+                    }
                 }
             }
             Err(rejection) => {
@@ -343,6 +360,17 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The request placed at the highest precision below its own that
+    /// fits now (its model's profile at that precision), if any.
+    fn place_at_lower_precision(&mut self, request: &DeploymentRequest) -> Option<Placement> {
+        let own = self.workload.classes().get(request.class).precision?;
+        let workload = &*self.workload;
+        schedule_at_lower_precision(&mut self.fleet.scheduler, own, None, |p| {
+            workload.demand_at(request.class, p)
+        })
+        .map(|(placement, _)| placement)
     }
 
     fn depart(&mut self, time: SimTime, replica: ReplicaId) -> Result<(), SimError> {

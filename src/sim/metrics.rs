@@ -192,6 +192,9 @@ pub struct ClassCounts {
     pub placed: u64,
     /// Of those, rejected, by [`RejectCode`] (no capacity, never fits, invalid).
     pub rejected: [u64; 3],
+    /// Of the placed, those placed at a lower precision than asked
+    /// (precision fallback).
+    pub fallback: u64,
 }
 
 impl ClassCounts {

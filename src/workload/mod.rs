@@ -21,8 +21,34 @@ use std::fmt;
 pub use classes::{ClassId, ClassTable, RequestClass};
 pub use scan::{scan, WorkloadScan};
 
+use crate::profile::{Catalog, Precision, Variant};
 use crate::schedule::Demand;
 use crate::time::SimTime;
+
+/// The demand one replica of `variant` makes: its memory on each of its
+/// GPUs, one partition each.
+pub fn variant_demand(variant: &Variant) -> Demand {
+    Demand {
+        size: variant.memory,
+        gpu_count: variant.gpu_count,
+        partitions: 1,
+    }
+}
+
+/// One model's demand at FP16, INT8 and INT4 (by [`Precision::index`]),
+/// `None` where the catalog lacks the precision: what precision fallback
+/// tries.
+pub(crate) type PrecisionLadder = [Option<Demand>; 3];
+
+/// The [`PrecisionLadder`] of `model` in `catalog`.
+pub(crate) fn precision_ladder(catalog: &Catalog, model: &str) -> PrecisionLadder {
+    Precision::ALL.map(|p| {
+        catalog
+            .find(model, p)
+            .ok()
+            .map(|id| variant_demand(catalog.variant(id)))
+    })
+}
 
 /// One deployment request: a replica that arrives, may be placed, and
 /// departs after its lifetime.
@@ -72,6 +98,13 @@ pub trait Workload {
     fn skipped(&self) -> Vec<Skipped> {
         Vec::new()
     }
+
+    /// The demand of `class`'s model at `precision` instead of its own, for
+    /// precision fallback; `None` if the workload does not name models or
+    /// the catalog lacks that precision.
+    fn demand_at(&self, _class: ClassId, _precision: Precision) -> Option<Demand> {
+        None
+    }
 }
 
 impl<W: Workload + ?Sized> Workload for Box<W> {
@@ -85,6 +118,10 @@ impl<W: Workload + ?Sized> Workload for Box<W> {
 
     fn skipped(&self) -> Vec<Skipped> {
         (**self).skipped()
+    }
+
+    fn demand_at(&self, class: ClassId, precision: Precision) -> Option<Demand> {
+        (**self).demand_at(class, precision)
     }
 }
 

@@ -7,7 +7,10 @@ use crate::profile::{Catalog, LookupError, Precision};
 use crate::schedule::Demand;
 use crate::time::SimTime;
 
-use super::{ClassId, ClassTable, DeploymentRequest, Workload, WorkloadError};
+use super::{
+    precision_ladder, variant_demand, ClassId, ClassTable, DeploymentRequest, PrecisionLadder,
+    Workload, WorkloadError,
+};
 
 /// Replicas of one model at one precision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +28,8 @@ pub struct StaticDeployment {
 #[derive(Debug)]
 pub struct StaticSet {
     entries: Vec<(Demand, ClassId, u64)>,
+    /// Each class's model at every precision, by class id.
+    ladders: Vec<PrecisionLadder>,
     classes: ClassTable,
     next: usize,
     left: u64,
@@ -51,18 +56,18 @@ impl StaticSet {
                         line: None,
                         message: e.to_string(),
                     })?;
-                let variant = catalog.variant(id);
-                let demand = Demand {
-                    size: variant.memory,
-                    gpu_count: variant.gpu_count,
-                    partitions: 1,
-                };
+                let demand = variant_demand(catalog.variant(id));
                 Ok((demand, classes.intern(&d.model, Some(precision)), d.count))
             })
             .collect::<Result<Vec<_>, WorkloadError>>()?;
         let left = entries.first().map_or(0, |e| e.2);
+        let ladders = classes
+            .iter()
+            .map(|(_, class)| precision_ladder(catalog, &class.name))
+            .collect();
         Ok(StaticSet {
             entries,
+            ladders,
             classes,
             next: 0,
             left,
@@ -89,6 +94,10 @@ impl Workload for StaticSet {
 
     fn classes(&self) -> &ClassTable {
         &self.classes
+    }
+
+    fn demand_at(&self, class: ClassId, precision: Precision) -> Option<Demand> {
+        self.ladders[class.0 as usize][precision.index()]
     }
 }
 

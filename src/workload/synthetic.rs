@@ -16,7 +16,10 @@ use crate::profile::{Catalog, LookupError, Precision, PrecisionMix, VariantId};
 use crate::schedule::{Demand, DemandMix};
 use crate::time::SimTime;
 
-use super::{ClassId, ClassTable, DeploymentRequest, Workload, WorkloadError};
+use super::{
+    precision_ladder, variant_demand, ClassId, ClassTable, DeploymentRequest, PrecisionLadder,
+    Workload, WorkloadError,
+};
 
 /// Most requests one synthetic run may generate: at the engine's ~6.7 M
 /// events per second (two per request), a few minutes of one thread.
@@ -176,6 +179,8 @@ pub struct SyntheticWorkload {
     spec: SyntheticSpec,
     rng: ChaCha8Rng,
     classes: ClassTable,
+    /// Each class's model at every precision, by class id.
+    ladders: Vec<PrecisionLadder>,
     components: Vec<Component>,
     pick: WeightedIndex<f64>,
     priority_pick: Option<WeightedIndex<f64>>,
@@ -205,13 +210,8 @@ impl SyntheticWorkload {
                     continue;
                 }
                 let id: VariantId = catalog.find(model, precision)?;
-                let variant = catalog.variant(id);
                 components.push(Component {
-                    demand: Demand {
-                        size: variant.memory,
-                        gpu_count: variant.gpu_count,
-                        partitions: 1,
-                    },
+                    demand: variant_demand(catalog.variant(id)),
                     class: classes.intern(model, Some(precision)),
                     probability: model_probability * share,
                 });
@@ -228,9 +228,14 @@ impl SyntheticWorkload {
                     .map_err(|_| SyntheticError::BadPriorityShares)?,
             )
         };
+        let ladders = classes
+            .iter()
+            .map(|(_, class)| precision_ladder(catalog, &class.name))
+            .collect();
         Ok(SyntheticWorkload {
             spec,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            ladders,
             classes,
             components,
             pick,
@@ -317,6 +322,10 @@ impl Workload for SyntheticWorkload {
 
     fn classes(&self) -> &ClassTable {
         &self.classes
+    }
+
+    fn demand_at(&self, class: ClassId, precision: Precision) -> Option<Demand> {
+        self.ladders[class.0 as usize][precision.index()]
     }
 }
 

@@ -22,7 +22,10 @@ use crate::schedule::Demand;
 use crate::time::SimTime;
 
 use super::csv_rows::{next_row_request, CsvRows, RowReader};
-use super::{ClassId, ClassTable, DeploymentRequest, Skipped, Workload, WorkloadError};
+use super::{
+    precision_ladder, variant_demand, ClassId, ClassTable, DeploymentRequest, Skipped, Workload,
+    WorkloadError,
+};
 
 /// Every column the format defines.
 pub const COLUMNS: [&str; 6] = [
@@ -128,12 +131,7 @@ impl<'a> TraceWorkload<'a> {
             .find(&model, precision)
             .map_err(|e| e.to_string())
             .map(|id| {
-                let variant = self.catalog.variant(id);
-                let demand = Demand {
-                    size: variant.memory,
-                    gpu_count: variant.gpu_count,
-                    partitions: 1,
-                };
+                let demand = variant_demand(self.catalog.variant(id));
                 (demand, self.classes.intern(&model, Some(precision)))
             });
         self.resolved.entry(model).or_default()[precision.index()] = Some(resolved.clone());
@@ -227,5 +225,10 @@ impl Workload for TraceWorkload<'_> {
                 unknown_model: true,
             })
             .collect()
+    }
+
+    fn demand_at(&self, class: ClassId, precision: Precision) -> Option<Demand> {
+        let model = &self.classes.get(class).name;
+        precision_ladder(self.catalog, model)[precision.index()]
     }
 }

@@ -301,3 +301,29 @@ fn every_error_is_one_line_even_from_a_toml_parser() {
         "error: m.toml: line 2, column 7: invalid table header; expected `.`, `]`\n"
     );
 }
+
+#[test]
+fn a_profile_too_small_for_its_weights_is_named_once_per_run() {
+    let run = aimsim(&[
+        "place",
+        "--gpus",
+        "2",
+        "deepseek-ai/DeepSeek-R1-0528",
+        "deepseek-ai/DeepSeek-R1-0528",
+        "meta-llama/Llama-3.1-8B-Instruct",
+    ])
+    .expect_code(0);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains(
+            "deepseek-ai/DeepSeek-R1-0528 at fp16: 20 GB holds fewer bytes than 671.0B parameters"
+        ),
+        "{}",
+        warnings[0]
+    );
+}

@@ -11,6 +11,7 @@ mod partition_properties;
 mod perf_command;
 mod perf_model;
 mod place_command;
+mod precision_fallback;
 mod profile_commands;
 mod profile_validation;
 mod scheduler_properties;

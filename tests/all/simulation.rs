@@ -88,6 +88,7 @@ fn littles_law_holds_when_nothing_is_rejected() {
             horizon: Some(SimTime::hours(horizon_hours as u64)),
             warmup: SimTime::hours(warmup_hours as u64),
             interval: None,
+            precision_fallback: false,
         },
     );
     let s = &result.summary;
@@ -133,6 +134,7 @@ fn rejection_rate_matches_erlang_b() {
                     horizon: Some(SimTime::hours(3_000)),
                     warmup: SimTime::hours(20),
                     interval: None,
+                    precision_fallback: false,
                 },
             );
             let t = &r.summary.totals;
@@ -223,6 +225,7 @@ fn simultaneous_arrivals_are_admitted_by_priority() {
             horizon: Some(SimTime::seconds(10)),
             warmup: SimTime::ZERO,
             interval: None,
+            precision_fallback: false,
         },
     );
     let placed: Vec<&str> = result
@@ -252,6 +255,7 @@ fn warmup_arrivals_are_simulated_but_not_counted() {
             horizon: Some(SimTime::seconds(200)),
             warmup: SimTime::seconds(60),
             interval: None,
+            precision_fallback: false,
         },
     );
     let t = &result.summary.totals;
@@ -273,6 +277,7 @@ fn without_a_horizon_the_run_ends_at_the_last_arrival() {
             horizon: None,
             warmup: SimTime::ZERO,
             interval: Some(SimTime::seconds(10)),
+            precision_fallback: false,
         },
     );
     assert_eq!(result.summary.end, SimTime::seconds(30));
@@ -310,6 +315,7 @@ fn an_elastic_fleet_grows_when_nothing_fits_and_releases_idle_gpus() {
             horizon: Some(SimTime::seconds(1000)),
             warmup: SimTime::ZERO,
             interval: None,
+            precision_fallback: false,
         },
     );
     let s = &result.summary;
@@ -356,6 +362,7 @@ fn a_mixed_fleet_places_what_only_the_larger_kind_can_hold() {
             horizon: Some(SimTime::seconds(400)),
             warmup: SimTime::ZERO,
             interval: None,
+            precision_fallback: false,
         },
     );
     let t = &result.summary.totals;
@@ -381,6 +388,7 @@ fn peaks_and_elastic_counts_leave_the_warm_up_out() {
             horizon: Some(SimTime::hours(2)),
             warmup: SimTime::hours(1),
             interval: None,
+            precision_fallback: false,
         },
     );
     let s = &result.summary;
@@ -401,6 +409,7 @@ fn a_departure_frees_room_for_an_arrival_at_the_same_instant() {
             horizon: Some(SimTime::seconds(200)),
             warmup: SimTime::ZERO,
             interval: None,
+            precision_fallback: false,
         },
     );
     assert_eq!(result.summary.totals.placed, 2);
@@ -438,6 +447,7 @@ fn multi_partition_replicas_are_charged_and_freed_on_one_gpu() {
         horizon: Some(SimTime::seconds(500)),
         warmup: SimTime::ZERO,
         interval: None,
+        precision_fallback: false,
     };
     let result = replay(&spec, &mut workload, &mix, config);
     let s = &result.summary;

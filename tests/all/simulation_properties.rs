@@ -33,6 +33,7 @@ struct Case {
     mix: [f64; 3],
     horizon_hours: u64,
     seed: u64,
+    fallback: bool,
 }
 
 fn cases() -> impl Strategy<Value = Case> {
@@ -47,6 +48,7 @@ fn cases() -> impl Strategy<Value = Case> {
         (0.0f64..1.0, 0.0f64..1.0, 0.01f64..1.0),
         1u64..150,
         any::<u64>(),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -60,6 +62,7 @@ fn cases() -> impl Strategy<Value = Case> {
                 (a, b, c),
                 horizon_hours,
                 seed,
+                fallback,
             )| {
                 let sum = a + b + c;
                 Case {
@@ -73,6 +76,7 @@ fn cases() -> impl Strategy<Value = Case> {
                     mix: [a / sum, b / sum, c / sum],
                     horizon_hours,
                     seed,
+                    fallback,
                 }
             },
         )
@@ -102,7 +106,7 @@ proptest! {
         let horizon = SimTime::hours(case.horizon_hours);
         let mut workload = SyntheticWorkload::new(spec, &catalog, case.seed).unwrap().until(horizon);
         let mix = workload.demand_mix();
-        let config = RunConfig { horizon: Some(horizon), warmup: SimTime::ZERO, interval: Some(SimTime::seconds(1800)) };
+        let config = RunConfig { horizon: Some(horizon), warmup: SimTime::ZERO, interval: Some(SimTime::seconds(1800)), precision_fallback: case.fallback };
         let result = simulate(fleet.build(&mix).unwrap(), &mut workload, &mix, config, &mut |_| {}).unwrap();
         let s = &result.summary;
         let t = &s.totals;
@@ -129,5 +133,18 @@ proptest! {
         let arrived: u64 = result.classes.iter().map(|c| c.counts.arrived).sum();
         let placed: u64 = result.classes.iter().map(|c| c.counts.placed).sum();
         prop_assert_eq!((arrived, placed), (t.arrived, t.placed));
+        // Fallback placements are placements, per class as in total, and
+        // only with fallback on.
+        let fallback: u64 = result.classes.iter().map(|c| c.counts.fallback).sum();
+        prop_assert_eq!(fallback, t.fallback);
+        prop_assert!(t.fallback <= t.placed);
+        if !case.fallback {
+            prop_assert_eq!(t.fallback, 0);
+        }
+        for class in &result.classes {
+            if class.precision == Some(aimsim::profile::Precision::Int4) {
+                prop_assert_eq!(class.counts.fallback, 0, "nothing is below INT4");
+            }
+        }
     }
 }

@@ -309,27 +309,42 @@ fn check_physical_plausibility(p: &Profile, sink: &mut FindingSink) {
             );
         }
     }
-    let total = architecture.map_or(declared, |arch| arch.total_params_b * 1e9);
+    if let Some(message) = weights_outgrow(p, declared) {
+        sink.warn("memory_requirement_gb", message);
+    }
+}
+
+/// Why a profile's memory cannot hold its model's weights at its precision
+/// (from the real parameter count when the architecture table has the
+/// model, else the declared `parameters`), or `None` if it can.
+fn weights_outgrow(p: &Profile, declared: f64) -> Option<String> {
+    let total = architectures()
+        .get(&p.model_id)
+        .map_or(declared, |arch| arch.total_params_b * 1e9);
     let bytes_each = weight_bytes_per_parameter(p.precision);
     let weight_bytes = total * bytes_each;
     let memory_bytes = p.memory_requirement_gb * (1u64 << 30) as f64;
-    if memory_bytes < weight_bytes {
-        sink.warn(
-            "memory_requirement_gb",
-            format!(
-                "{} GB holds fewer bytes than {:.1}B parameters need at {} ({}: {:.1} GiB of weights)",
-                p.memory_requirement_gb,
-                total / 1e9,
-                p.precision,
-                match bytes_each {
-                    1.0 => "1 byte each".to_string(),
-                    b if b.fract() == 0.0 => format!("{b} bytes each"),
-                    b => format!("{b:.3} bytes each with group scales"),
-                },
-                weight_bytes / (1u64 << 30) as f64
-            ),
-        );
-    }
+    (memory_bytes < weight_bytes).then(|| {
+        format!(
+            "{} GB holds fewer bytes than {:.1}B parameters need at {} ({}: {:.1} GiB of weights)",
+            p.memory_requirement_gb,
+            total / 1e9,
+            p.precision,
+            match bytes_each {
+                1.0 => "1 byte each".to_string(),
+                b if b.fract() == 0.0 => format!("{b} bytes each"),
+                b => format!("{b:.3} bytes each with group scales"),
+            },
+            weight_bytes / (1u64 << 30) as f64
+        )
+    })
+}
+
+/// Why `profile` cannot hold its model's weights, if it cannot: what a run
+/// that uses it says once on stderr (the run still charges the profile's
+/// size: the real profiles are the contract).
+pub fn profile_outgrown(profile: &Profile) -> Option<String> {
+    weights_outgrow(profile, parse_parameter_count(&profile.parameters)?)
 }
 
 /// The compiled-in architecture table, read once.

@@ -19,6 +19,7 @@ use super::{profile_file_name, render_profile, Profile};
 
 use across::check_across_files;
 use checks::check_profile;
+pub use checks::profile_outgrown;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
