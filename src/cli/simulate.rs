@@ -91,6 +91,8 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     let seed = args.seed.unwrap_or(scenario.seed);
     scenario.seed = seed;
     scenario.precision_fallback |= args.fallback;
+    let sized = scenario.sized_catalog(catalog);
+    let catalog: &Catalog = &sized;
     let source = WorkloadSource::new(
         &scenario,
         catalog,

@@ -265,6 +265,8 @@ fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(St
 
 pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
     let study = prepare(&args.study, catalog, "sweep", None)?;
+    let sized = study.scenario.sized_catalog(catalog);
+    let catalog: &Catalog = &sized;
     let shard = args.shard.unwrap_or(GridShard::ALL);
     let cells = aimsim::sweep::cells(&study.spec);
     let runs = cells.iter().filter(|c| shard.contains(c.index)).count() as u64
@@ -471,6 +473,8 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
 
 pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
     let study = prepare(&args.study, catalog, "plan", args.target_fit)?;
+    let sized = study.scenario.sized_catalog(catalog);
+    let catalog: &Catalog = &sized;
     let criterion = match args.on {
         On::Mean => FitCriterion::Mean,
         On::Lower if study.spec.seeds < 2 => {

@@ -8,6 +8,7 @@
 mod architecture;
 mod catalog;
 mod generate;
+pub mod physical;
 mod precision;
 mod schema;
 mod sizing;

@@ -63,6 +63,45 @@ pub struct Scenario {
     /// Place a request that fits nowhere at its precision at the next lower
     /// one that fits (`fleet.precision_fallback`, `--fallback`).
     pub precision_fallback: bool,
+    /// What a replica is charged: its profile's memory, or its model's
+    /// physical size (`workload.sizes`).
+    pub sizes: Sizes,
+}
+
+/// What a replica of a catalog model is charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sizes {
+    /// The profile's `memory_requirement_gb` and GPU count: the runtime's
+    /// contract, the default.
+    Profile,
+    /// Its weights at the precision plus the catalog's headroom, split over
+    /// the fewest GPUs of the fleet's kind that hold it
+    /// ([`crate::profile::physical`]).
+    Physical,
+}
+
+impl Scenario {
+    /// The catalog this scenario's runs charge: `catalog` as is, or at
+    /// physical sizes for the fleet's first GPU kind.
+    pub fn sized_catalog<'c>(&self, catalog: &'c Catalog) -> std::borrow::Cow<'c, Catalog> {
+        match self.sizes {
+            Sizes::Profile => std::borrow::Cow::Borrowed(catalog),
+            Sizes::Physical => {
+                let kind = self
+                    .fleet
+                    .groups
+                    .first()
+                    .map(|g| g.kind)
+                    .or(self.fleet.elastic.as_ref().map(|e| e.kind))
+                    .unwrap_or(GpuKind::Mi300x);
+                std::borrow::Cow::Owned(crate::profile::physical::physical_catalog(
+                    catalog,
+                    &crate::profile::ArchitectureTable::builtin(),
+                    kind.memory(),
+                ))
+            }
+        }
+    }
 }
 
 /// What a run does with the workload.
@@ -200,6 +239,17 @@ impl Scenario {
             &check,
             &workload_table::workload_table(&check, &raw.workload)?,
         )?;
+        let sizes = match raw.workload.get("sizes") {
+            None => Sizes::Profile,
+            Some(toml::Value::String(s)) if s == "profile" => Sizes::Profile,
+            Some(toml::Value::String(s)) if s == "physical" => Sizes::Physical,
+            Some(other) => {
+                return Err(check.fail(
+                    "workload.sizes",
+                    format!("`{other}`; expected \"profile\" or \"physical\""),
+                ))
+            }
+        };
         if let WorkloadSpec::Synthetic(spec) = &workload {
             let finite = spec.count.is_some();
             if horizon.is_none() && !finite && mode == RunMode::Replay {
@@ -249,6 +299,7 @@ impl Scenario {
             sweep,
             prices,
             precision_fallback: raw.fleet.precision_fallback,
+            sizes,
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::workload::synthetic::{SyntheticError, SyntheticSpec, SyntheticWorkloa
 use crate::workload::trace::TraceWorkload;
 use crate::workload::{scan, Skipped, Workload, WorkloadError};
 
-use super::{RunMode, Scenario, WorkloadSpec};
+use super::{RunMode, Scenario, Sizes, WorkloadSpec};
 
 /// Why a workload cannot be prepared or read.
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +234,14 @@ impl<'a> WorkloadSource<'a> {
 
     /// One line describing the workload.
     pub fn describe(&self) -> String {
+        let mut text = self.describe_source();
+        if self.scenario.sizes == Sizes::Physical {
+            text.push_str(", physical sizes");
+        }
+        text
+    }
+
+    fn describe_source(&self) -> String {
         let trace_name = || {
             self.trace
                 .as_deref()

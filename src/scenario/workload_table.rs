@@ -240,6 +240,7 @@ pub(super) fn workload_table(
     };
     let mut rest = table.clone();
     rest.remove("source");
+    rest.remove("sizes");
     let value = toml::Value::Table(rest);
     fn read<T: serde::de::DeserializeOwned>(
         check: &Checker,

@@ -169,3 +169,51 @@ fn bad_static_sets_name_the_entry() {
         assert!(run.stderr.contains(message), "{to}: {}", run.stderr);
     }
 }
+
+#[test]
+fn physical_sizes_charge_the_real_model_over_the_gpus_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("deepseek.toml");
+    fs::write(
+        &scenario,
+        "[run]\nseed = 1\n[fleet]\npolicy = \"best-fit\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 8\nlayout = \"SPX\"\n[workload]\nsource = \"static\"\ndeployments = [{ model = \"deepseek-ai/DeepSeek-R1-0528\", precision = \"int8\", count = 1 }]\n",
+    )
+    .unwrap();
+    let scenario = scenario.to_str().unwrap();
+    // As profiled: 13 GB on one GPU (the profile cannot hold 671 B parameters).
+    let profile = simulate(&[scenario], &dir.path().join("profile"));
+    assert_eq!(metric(&profile, "gpus_busy_peak"), 1.0);
+    // Physically: 625 GiB of INT8 weights, split over all eight GPUs.
+    let physical = simulate(
+        &[scenario, "--set", "workload.sizes=\"physical\""],
+        &dir.path().join("physical"),
+    );
+    assert_eq!(metric(&physical, "gpus_busy_peak"), 8.0);
+    assert!(physical.contains("physical sizes"), "{physical}");
+    // With four GPUs it can never fit.
+    let four = simulate(
+        &[
+            scenario,
+            "--set",
+            "workload.sizes=\"physical\"",
+            "--set",
+            "fleet.gpus.0.count=4",
+        ],
+        &dir.path().join("four"),
+    );
+    assert_eq!(metric(&four, "rejected_never_fits"), 1.0);
+    let bad = aimsim(&[
+        "simulate",
+        scenario,
+        "--set",
+        "workload.sizes=\"real\"",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ])
+    .expect_code(1);
+    assert!(
+        bad.stderr.contains("key `workload.sizes`"),
+        "{}",
+        bad.stderr
+    );
+}
