@@ -112,6 +112,15 @@ fn fleet_scan(c: &mut Criterion) {
     pair_on_fleets(c, "scan", SearchMode::Scan, &FLEET_SIZES[..3]);
 }
 
+/// Small fleets with the index forced on and off: where the index starts
+/// to pay for its upkeep (`INDEX_FROM_GPUS`).
+const CROSSOVER_SIZES: [usize; 4] = [16, 32, 64, 128];
+
+fn crossover(c: &mut Criterion) {
+    pair_on_fleets(c, "crossover-index", SearchMode::Indexed, &CROSSOVER_SIZES);
+    pair_on_fleets(c, "crossover-scan", SearchMode::Scan, &CROSSOVER_SIZES);
+}
+
 /// A request nothing can take (the fleet is full to the last 4 GiB of
 /// every partition), at the same fleet sizes.
 fn rejection(c: &mut Criterion) {
@@ -228,6 +237,7 @@ criterion_group!(
     pair_on_one_gpu,
     fleet_indexed,
     fleet_scan,
+    crossover,
     rejection,
     simulator,
     openb,
