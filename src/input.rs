@@ -33,6 +33,13 @@ pub fn describe_csv_error(error: &csv::Error, headers: Option<&csv::StringRecord
     }
 }
 
+/// A CSV reader over `text`, with its header row read.
+pub fn csv_table(text: &str) -> Result<(csv::Reader<&[u8]>, csv::StringRecord), csv::Error> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers()?.clone();
+    Ok((reader, headers))
+}
+
 /// Largest text file read whole: scenarios, profiles, sizing, architecture
 /// and measured tables, shard results (a real one is a few hundred KiB at
 /// most).

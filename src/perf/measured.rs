@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::hardware::{GpuKind, LayoutSpec};
+use crate::input::csv_table;
 use crate::profile::Precision;
 
 /// One row of a measured table.
@@ -94,11 +95,7 @@ impl MeasuredSet {
             line,
             problem,
         };
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| fail(1, e.to_string()))?
-            .clone();
+        let (mut reader, headers) = csv_table(text).map_err(|e| fail(1, e.to_string()))?;
         let mut set = MeasuredSet::default();
         for (count, record) in reader.records().enumerate() {
             let record =

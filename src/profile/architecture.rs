@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::input::csv_table;
+
 use super::Precision;
 
 /// The architecture table compiled into the binary.
@@ -225,11 +227,7 @@ impl ArchitectureTable {
             line,
             problem,
         };
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| fail(1, e.to_string()))?
-            .clone();
+        let (mut reader, headers) = csv_table(text).map_err(|e| fail(1, e.to_string()))?;
         let mut rows = BTreeMap::new();
         for record in reader.records() {
             let record = record.map_err(|e| {

@@ -340,13 +340,7 @@ impl ReplicaEngine {
                 let (seq, _) = self.prefilling[i];
                 let chunk = self.fit_chunk(&seq, budget);
                 if chunk > 0 {
-                    self.take_blocks(&seq, chunk);
-                    batch.add_prefill(
-                        chunk,
-                        seq.processed,
-                        self.window,
-                        seq.processed + chunk == seq.prefill_len(),
-                    );
+                    self.add_chunk(&mut batch, &seq, chunk);
                     budget -= chunk;
                 }
                 self.prefilling[i].1 = chunk;
@@ -367,13 +361,7 @@ impl ReplicaEngine {
                 }
                 self.admissions += 1;
                 seq.admitted = self.admissions;
-                self.take_blocks(&seq, chunk);
-                batch.add_prefill(
-                    chunk,
-                    seq.processed,
-                    self.window,
-                    seq.processed + chunk == seq.prefill_len(),
-                );
+                self.add_chunk(&mut batch, &seq, chunk);
                 budget -= chunk;
                 self.prefilling.push((seq, chunk));
             }
@@ -399,6 +387,18 @@ impl ReplicaEngine {
         let held = blocks_for(seq.processed, bs);
         let room = (held + self.blocks_free) * bs - seq.processed;
         remaining.min(budget).min(room)
+    }
+
+    /// Charges the cache for the next `chunk` prompt tokens of `seq` and
+    /// adds them to `batch`.
+    fn add_chunk(&mut self, batch: &mut Batch, seq: &Seq, chunk: u32) {
+        self.take_blocks(seq, chunk);
+        batch.add_prefill(
+            chunk,
+            seq.processed,
+            self.window,
+            seq.processed + chunk == seq.prefill_len(),
+        );
     }
 
     fn take_blocks(&mut self, seq: &Seq, chunk: u32) {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::hardware::LayoutSpec;
+use crate::input::csv_table;
 use crate::profile::PrecisionMix;
 use crate::sweep::{Cell, RunRow};
 
@@ -67,11 +68,7 @@ pub fn parse_results_csv(
         line,
         problem,
     };
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| error(1, e.to_string()))?
-        .clone();
+    let (mut reader, headers) = csv_table(text).map_err(|e| error(1, e.to_string()))?;
     let expected: Vec<&str> = CELL_COLUMNS
         .iter()
         .chain(RUN_COLUMNS.iter())
