@@ -168,21 +168,46 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Says on stderr, once per model and precision a run used, when the
-/// profile cannot hold the model's weights (`profiles validate` warns of
-/// the same); the run charges the profile's size as given, since the real
+/// Says on stderr, in one line, which profiles a run used cannot hold
+/// their model's weights (`profiles validate` warns of the same): the
+/// figures when there is one, the models and precisions when there are
+/// several. The run charges the profiles' sizes as given, since the real
 /// profiles are the contract.
 pub fn warn_outgrown_profiles<'a>(
     catalog: &Catalog,
     used: impl IntoIterator<Item = (&'a str, Precision)>,
 ) {
+    let mut outgrown: Vec<(&str, Precision, String)> = Vec::new();
     for (model, precision) in used {
         let Ok(id) = catalog.find(model, precision) else {
             continue;
         };
         if let Some(why) = profile_outgrown(&catalog.variant(id).profile) {
+            outgrown.push((model, precision, why));
+        }
+    }
+    let tail = "the run charges the profiles' sizes as given (workload.sizes = \"physical\" charges real sizes)";
+    match outgrown.as_slice() {
+        [] => {}
+        [(model, precision, why)] => {
+            eprintln!("warning: {model} at {precision}: {why}; {tail}")
+        }
+        several => {
+            let mut by_model: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (model, precision, _) in several {
+                by_model
+                    .entry(model)
+                    .or_default()
+                    .push(precision.to_string());
+            }
+            let list: Vec<String> = by_model
+                .iter()
+                .map(|(model, precisions)| format!("{model} ({})", precisions.join(", ")))
+                .collect();
             eprintln!(
-                "warning: {model} at {precision}: {why}; the run charges the profile's size as given"
+                "warning: {} profiles this run used cannot hold their model's weights: {}; `aimsim profiles validate` gives the figures; {tail}",
+                several.len(),
+                list.join(", ")
             );
         }
     }

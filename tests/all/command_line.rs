@@ -326,4 +326,25 @@ fn a_profile_too_small_for_its_weights_is_named_once_per_run() {
         "{}",
         warnings[0]
     );
+    // Several: one line that lists them.
+    let run = aimsim(&[
+        "place",
+        "--gpus",
+        "2",
+        "deepseek-ai/DeepSeek-R1-0528",
+        "deepseek-ai/DeepSeek-R1-0528:int4",
+        "mistralai/Mistral-Large",
+    ])
+    .expect_code(0);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].starts_with("warning: 3 profiles this run used cannot hold their model's weights: deepseek-ai/DeepSeek-R1-0528 (fp16, int4), mistralai/Mistral-Large (fp16)"),
+        "{}",
+        warnings[0]
+    );
 }
