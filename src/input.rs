@@ -40,6 +40,24 @@ pub fn csv_table(text: &str) -> Result<(csv::Reader<&[u8]>, csv::StringRecord), 
     Ok((reader, headers))
 }
 
+/// Deserializes one record of a table with `headers`; an error names the
+/// column when it concerns one (`column `tp`: invalid digit...`).
+pub fn deserialize_record<T: serde::de::DeserializeOwned>(
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+) -> Result<T, String> {
+    record.deserialize(Some(headers)).map_err(|e| {
+        let column = match e.kind() {
+            csv::ErrorKind::Deserialize { err, .. } => err
+                .field()
+                .and_then(|i| headers.get(i as usize))
+                .map(|name| format!("column `{name}`: ")),
+            _ => None,
+        };
+        format!("{}{e}", column.unwrap_or_default())
+    })
+}
+
 /// Largest text file read whole: scenarios, profiles, sizing, architecture
 /// and measured tables, shard results (a real one is a few hundred KiB at
 /// most).

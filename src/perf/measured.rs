@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::hardware::{GpuKind, LayoutSpec};
-use crate::input::csv_table;
+use crate::input::{csv_table, deserialize_record};
 use crate::profile::Precision;
 
 /// One row of a measured table.
@@ -104,16 +104,7 @@ impl MeasuredSet {
             if count >= MAX_ROWS {
                 return Err(fail(line, format!("more than {MAX_ROWS} rows")));
             }
-            let row: Row = record.deserialize(Some(&headers)).map_err(|e| {
-                let column = match e.kind() {
-                    csv::ErrorKind::Deserialize { err, .. } => err
-                        .field()
-                        .and_then(|i| headers.get(i as usize))
-                        .map(|name| format!("column `{name}`: ")),
-                    _ => None,
-                };
-                fail(line, format!("{}{e}", column.unwrap_or_default()))
-            })?;
+            let row: Row = deserialize_record(&record, &headers).map_err(|e| fail(line, e))?;
             let gpu: GpuKind = row
                 .gpu
                 .parse()

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::input::csv_table;
+use crate::input::{csv_table, deserialize_record};
 
 use super::Precision;
 
@@ -238,16 +238,8 @@ impl ArchitectureTable {
             if rows.len() >= MAX_ROWS {
                 return Err(fail(line, format!("more than {MAX_ROWS} rows")));
             }
-            let arch: Architecture = record.deserialize(Some(&headers)).map_err(|e| {
-                let column = match e.kind() {
-                    csv::ErrorKind::Deserialize { err, .. } => err
-                        .field()
-                        .and_then(|i| headers.get(i as usize))
-                        .map(|name| format!("column `{name}`: ")),
-                    _ => None,
-                };
-                fail(line, format!("{}{e}", column.unwrap_or_default()))
-            })?;
+            let arch: Architecture =
+                deserialize_record(&record, &headers).map_err(|e| fail(line, e))?;
             arch.check()
                 .map_err(|problem| fail(line, format!("`{}`: {problem}", arch.model_id)))?;
             if rows.contains_key(&arch.model_id) {

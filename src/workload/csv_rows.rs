@@ -40,6 +40,19 @@ pub(crate) fn next_row_request(
     }
 }
 
+/// What a streamed format yields after [`CsvRows::advance`]: `None` at
+/// the end, the advance's error, or the current record read by `read`.
+pub(crate) fn read_advanced<T>(
+    advanced: Result<bool, WorkloadError>,
+    read: impl FnOnce() -> Result<T, WorkloadError>,
+) -> Option<Result<T, WorkloadError>> {
+    match advanced {
+        Ok(false) => None,
+        Ok(true) => Some(read()),
+        Err(e) => Some(Err(e)),
+    }
+}
+
 /// A CSV file read one record at a time, its columns looked up by header.
 pub(crate) struct CsvRows {
     reader: csv::Reader<Box<dyn Read>>,

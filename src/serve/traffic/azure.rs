@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::time::Nanos;
-use crate::workload::csv_rows::CsvRows;
+use crate::workload::csv_rows::{read_advanced, CsvRows};
 use crate::workload::WorkloadError;
 
 use super::{tokens, Assignment, InferenceRequest, Target, Traffic};
@@ -112,11 +112,7 @@ impl AzureTraffic {
 
 impl Traffic for AzureTraffic {
     fn next_request(&mut self) -> Option<Result<InferenceRequest, WorkloadError>> {
-        match self.rows.advance() {
-            Ok(false) => None,
-            Ok(true) => Some(self.read_row()),
-            Err(e) => Some(Err(e)),
-        }
+        read_advanced(self.rows.advance(), || self.read_row())
     }
 
     fn targets(&self) -> &[Target] {

@@ -21,7 +21,7 @@ use std::path::Path;
 
 use crate::profile::Precision;
 use crate::time::Nanos;
-use crate::workload::csv_rows::CsvRows;
+use crate::workload::csv_rows::{read_advanced, CsvRows};
 use crate::workload::WorkloadError;
 
 use super::{tokens, InferenceRequest, Target, Traffic};
@@ -171,11 +171,7 @@ impl CsvTraffic {
 
 impl Traffic for CsvTraffic {
     fn next_request(&mut self) -> Option<Result<InferenceRequest, WorkloadError>> {
-        match self.rows.advance() {
-            Ok(false) => None,
-            Ok(true) => Some(self.read_row()),
-            Err(e) => Some(Err(e)),
-        }
+        read_advanced(self.rows.advance(), || self.read_row())
     }
 
     fn targets(&self) -> &[Target] {
