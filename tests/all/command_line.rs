@@ -12,6 +12,13 @@ fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Writes `text` to `dir/name` and returns the path.
+fn write_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// `aimsim simulate SCENARIO --trace TRACE --out OUT`.
 fn simulate_trace(scenario: &str, trace: &Path, out: &Path) -> Run {
     aimsim(&[
@@ -90,18 +97,8 @@ fn a_line_without_end_is_refused_at_a_mebibyte() {
 #[test]
 fn a_time_too_late_is_not_called_negative() {
     let root = tempfile::tempdir().unwrap();
-    let trace = root.path().join("late.csv");
-    std::fs::write(
-        &trace,
-        "arrival,model,precision\n0,meta-llama/Llama-3.1-8B-Instruct,fp16\n1e308,meta-llama/Llama-3.1-8B-Instruct,fp16\n",
-    )
-    .unwrap();
-    let scenario = root.path().join("t.toml");
-    std::fs::write(
-        &scenario,
-        "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n",
-    )
-    .unwrap();
+    let trace = write_file(root.path(), "late.csv", "arrival,model,precision\n0,meta-llama/Llama-3.1-8B-Instruct,fp16\n1e308,meta-llama/Llama-3.1-8B-Instruct,fp16\n");
+    let scenario = write_file(root.path(), "t.toml", "[run]\nseed = 1\n[fleet]\npolicy = \"aim\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n[workload]\nsource = \"trace\"\n");
     let run =
         simulate_trace(scenario.to_str().unwrap(), &trace, &root.path().join("out")).expect_code(1);
     assert!(
@@ -118,19 +115,13 @@ fn a_time_too_late_is_not_called_negative() {
 fn the_fill_experiment_takes_trace_variants_without_time_or_order() {
     let root = tempfile::tempdir().unwrap();
     // Like the trace's multigpu* variants: no time columns.
-    let untimed = root.path().join("multigpu.csv");
-    std::fs::write(
-        &untimed,
-        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,1,500\np1,1000,1024,2,1000\np2,1000,1024,0,0\np3,1000,1024,1,250\n",
-    )
-    .unwrap();
+    let untimed = write_file(root.path(), "multigpu.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,1,500\np1,1000,1024,2,1000\np2,1000,1024,0,0\np3,1000,1024,1,250\n");
     // Like the gpushare* variants: not in creation order.
-    let unordered = root.path().join("gpushare.csv");
-    std::fs::write(
-        &unordered,
+    let unordered = write_file(
+        root.path(),
+        "gpushare.csv",
         "name,num_gpu,gpu_milli,creation_time,deletion_time\np0,1,500,100,200\np1,1,250,50,300\n",
-    )
-    .unwrap();
+    );
     for trace in [&untimed, &unordered] {
         let out = root.path().join(trace.file_stem().unwrap());
         simulate_trace("scenarios/openb-fill.toml", trace, &out).expect_code(0);
