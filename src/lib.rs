@@ -33,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+pub mod capacity;
 pub mod fuzzing;
 pub mod hardware;
 pub mod input;

@@ -8,6 +8,7 @@ mod place;
 mod profiles;
 mod progress;
 mod serve;
+mod serving_plan;
 mod simulate;
 mod study;
 mod table;

@@ -71,6 +71,12 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     let text = read_input(&args.scenario, "scenario")?;
     let mut scenario =
         ServeScenario::parse(&text, &args.scenario.display().to_string(), &args.overrides)?;
+    if scenario.deployments.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{}: no [[deployments]] to serve; this scenario is for `aimsim plan`, which chooses them",
+            args.scenario.display()
+        )));
+    }
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }

@@ -23,31 +23,32 @@ use super::{read_input, CliError, Format};
 /// Options shared by `sweep` and `plan`.
 #[derive(Debug, Args)]
 pub struct StudyArgs {
-    /// Scenario file (TOML) with a [sweep] table; see scenarios/README.md.
-    scenario: PathBuf,
+    /// Scenario file (TOML) with a [sweep] table, or for `plan` a serving
+    /// scenario with [slo] and [plan] tables; see scenarios/README.md.
+    pub(super) scenario: PathBuf,
     /// Seeds per grid point, overriding sweep.seeds.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    seeds: Option<u32>,
+    pub(super) seeds: Option<u32>,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
+    pub(super) threads: Option<u32>,
     /// Trace file, for scenarios that replay one.
     #[arg(long, value_name = "PATH")]
-    trace: Option<PathBuf>,
+    pub(super) trace: Option<PathBuf>,
     /// Report folder (default: reports/<scenario name>/<sweep|plan>).
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Override a scenario key before it is checked (see `simulate --set`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    pub(super) overrides: Vec<String>,
     /// What to print on stdout: the markdown summary (`table`), the main
     /// CSV (`summary.csv` of a sweep, `plan.csv` of a plan), or the same
     /// rows as JSON records. The report folder is the same whatever this is.
     #[arg(long, value_enum, default_value = "table")]
-    format: Format,
+    pub(super) format: Format,
     /// Print nothing on stdout (the report folder is still written).
     #[arg(long, short)]
-    quiet: bool,
+    pub(super) quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -175,7 +176,7 @@ fn prepare(
 }
 
 /// Runs `work` on a pool of `threads` threads (default: one per core).
-fn with_threads<T: Send>(
+pub(super) fn with_threads<T: Send>(
     threads: Option<u32>,
     work: impl FnOnce() -> T + Send,
 ) -> Result<T, CliError> {
@@ -187,7 +188,7 @@ fn with_threads<T: Send>(
 }
 
 /// A progress bar on stderr with the time left (drawn only on a terminal).
-fn progress(total: u64, unit: &str) -> ProgressBar {
+pub(super) fn progress(total: u64, unit: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{percent}}%), {{elapsed}} elapsed, about {{eta}} left"))
@@ -196,13 +197,13 @@ fn progress(total: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-fn default_out(name: &str, leaf: &str) -> PathBuf {
+pub(super) fn default_out(name: &str, leaf: &str) -> PathBuf {
     Path::new("reports").join(name).join(leaf)
 }
 
 /// Prints a study report as `args` ask: its `summary.md`, its main CSV
 /// (`table_file`), that CSV as JSON records, or nothing.
-fn print_report(args: &StudyArgs, files: &[(String, String)], table_file: &str) {
+pub(super) fn print_report(args: &StudyArgs, files: &[(String, String)], table_file: &str) {
     let file = |name: &str| {
         files
             .iter()
@@ -472,6 +473,15 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
 }
 
 pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
+    let text = read_input(&args.study.scenario, "scenario")?;
+    if super::serving_plan::is_serving(&text) {
+        if args.target_fit.is_some() || args.on != On::Mean || args.study.seeds.is_some() {
+            return Err(CliError::Usage(
+                "--target-fit, --on and --seeds apply to deployment plans; a serving plan's target is its [slo]".into(),
+            ));
+        }
+        return super::serving_plan::run(&args.study, &text, catalog);
+    }
     let study = prepare(&args.study, catalog, "plan", args.target_fit)?;
     let sized = study.scenario.sized_catalog(catalog);
     let catalog: &Catalog = &sized;

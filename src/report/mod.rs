@@ -3,6 +3,7 @@
 //! interrupted run never leaves a report that looks complete.
 
 mod atomic;
+pub mod capacity;
 pub mod chart;
 mod metric;
 pub mod serving;

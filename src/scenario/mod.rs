@@ -6,6 +6,7 @@
 //! TOML parser knows them) and what was expected, and returns checked
 //! engine inputs. `scenarios/README.md` documents every key.
 
+mod axes;
 mod check;
 mod fleet_table;
 mod overrides;
@@ -16,7 +17,9 @@ mod sweep_table;
 mod workload_table;
 
 pub use check::ScenarioError;
-pub use serving::{LengthSpec, ServeScenario, StreamSpec, TrafficSpec};
+pub use serving::{
+    LengthSpec, ServePlanSpec, ServeScenario, StreamSpec, TrafficSpec, MAX_PLAN_CELLS,
+};
 pub use source::{SourceError, Survey, WorkloadSource};
 pub use sweep_table::{NotSweepable, SweepSpec, DEFAULT_TARGET_FIT};
 
@@ -274,18 +277,7 @@ impl Scenario {
             .as_ref()
             .map(|table| sweep_table::sweep(&check, table, &fleet, &workload))
             .transpose()?;
-        let mut prices = BTreeMap::new();
-        for (kind, &price) in &raw.prices {
-            let key = format!("prices.{kind}");
-            let kind: GpuKind = check.parsed(&key, kind)?;
-            if !(price.is_finite() && price >= 0.0) {
-                return Err(check.fail(
-                    &key,
-                    format!("must be a non-negative price per GPU-hour, got {price:?}"),
-                ));
-            }
-            prices.insert(kind, price);
-        }
+        let prices = axes::prices(&check, &raw.prices)?;
         Ok(Scenario {
             name,
             description: raw.description,

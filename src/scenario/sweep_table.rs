@@ -5,6 +5,7 @@ use crate::profile::PrecisionMix;
 use crate::schedule::Policy;
 use crate::sim::{FleetSpec, MAX_FLEET_GPUS};
 
+use super::axes::{axes, Axes};
 use super::check::{Checker, ScenarioError};
 use super::schema::{GpusValue, MixesValue, SweepTable};
 use super::{RunMode, Scenario, WorkloadSpec};
@@ -142,50 +143,24 @@ pub(super) fn sweep(
             format!("needs at least one fleet size, each between 1 and {MAX_FLEET_GPUS}"),
         ));
     }
-    let kinds: Vec<GpuKind> = match &table.kinds {
-        None => vec![first.map_or(GpuKind::Mi300x, |g| g.kind)],
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, k)| check.parsed(&format!("sweep.kinds[{i}]"), k))
-            .collect::<Result<_, _>>()?,
-    };
-    let layouts: Vec<LayoutSpec> = match &table.layouts {
-        None => vec![
+    let Axes {
+        kinds,
+        layouts,
+        policies,
+    } = axes(
+        check,
+        "sweep",
+        table.kinds.as_deref(),
+        table.layouts.as_deref(),
+        table.policies.as_deref(),
+        (
+            first.map_or(GpuKind::Mi300x, |g| g.kind),
             first.map_or(LayoutSpec::Mode(ComputeMode::Spx, MemoryMode::Nps1), |g| {
                 g.layout.clone()
             }),
-        ],
-        Some(list) => {
-            let mut layouts = Vec::new();
-            for (i, value) in list.iter().enumerate() {
-                let key = format!("sweep.layouts[{i}]");
-                let mut spec = None;
-                for &kind in &kinds {
-                    spec = Some(check.layout(&key, value, kind)?);
-                }
-                layouts.push(spec.expect("kinds is not empty"));
-            }
-            layouts
-        }
-    };
-    let policies: Vec<Policy> = match &table.policies {
-        None => vec![fleet.policy],
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, p)| check.parsed(&format!("sweep.policies[{i}]"), p))
-            .collect::<Result<_, _>>()?,
-    };
-    for (key, empty) in [
-        ("sweep.kinds", kinds.is_empty()),
-        ("sweep.layouts", layouts.is_empty()),
-        ("sweep.policies", policies.is_empty()),
-    ] {
-        if empty {
-            return Err(check.fail(key, "the list is empty: the grid would have no point"));
-        }
-    }
+            fleet.policy,
+        ),
+    )?;
     let seeds = table.seeds.unwrap_or(1);
     if seeds == 0 {
         return Err(check.fail("sweep.seeds", "must be at least 1"));

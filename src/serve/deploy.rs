@@ -16,6 +16,7 @@ use crate::perf::{Device, Efficiency, MeasuredSet, ReplicaModel, ReplicaSpec, Se
 use crate::profile::{ArchitectureTable, Catalog, Precision};
 use crate::schedule::{Demand, DemandMix, PlacementRequest, Scheduler};
 use crate::sim::FleetSpec;
+use crate::units::Mib;
 
 use super::engine::EngineConfig;
 
@@ -31,6 +32,10 @@ pub struct DeploymentSpec {
     pub precision: Precision,
     /// Replicas wanted (at least 1).
     pub replicas: u32,
+    /// Memory charged per replica on each GPU it spans, when more than its
+    /// profile's (a plan reserving room so fewer co-tenants share a
+    /// device); the engine takes all of it. `None`: the profile's memory.
+    pub memory: Option<Mib>,
 }
 
 impl DeploymentSpec {
@@ -159,7 +164,7 @@ pub fn deploy(
             })?;
         demands.push((
             Demand {
-                size: variant.memory,
+                size: d.memory.map_or(variant.memory, |m| m.max(variant.memory)),
                 gpu_count: variant.gpu_count,
                 partitions: 1,
             },

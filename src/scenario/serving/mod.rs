@@ -2,12 +2,17 @@
 //! it, the engine they run, how requests are routed, the traffic and the
 //! latency targets, in TOML. `scenarios/README.md` documents every key.
 
+mod plan_table;
 mod schema;
 mod traffic_table;
 
+pub use plan_table::{ServePlanSpec, MAX_PLAN_CELLS};
 pub use traffic_table::{LengthSpec, StreamSpec, TrafficSpec};
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use crate::hardware::GpuKind;
 
 use crate::perf::{EngineLimits, KvCache};
 use crate::profile::Precision;
@@ -38,9 +43,10 @@ pub struct ServeScenario {
     pub warmup: Nanos,
     /// First interval of the time series.
     pub interval: Option<Nanos>,
-    /// The fleet (fixed: serving places every replica up front).
+    /// The fleet (fixed: serving places every replica up front). A plan
+    /// takes only its policy.
     pub fleet: FleetSpec,
-    /// Replicas to place, in order.
+    /// Replicas to place, in order (empty in a scenario only planned).
     pub deployments: Vec<DeploymentSpec>,
     /// The engine every replica runs.
     pub engine: EngineConfig,
@@ -50,6 +56,10 @@ pub struct ServeScenario {
     pub traffic: TrafficSpec,
     /// Latency targets.
     pub slo: Slo,
+    /// The grid `aimsim plan` searches, if the scenario has a `[plan]`.
+    pub plan: Option<ServePlanSpec>,
+    /// Price per GPU-hour by kind, for a plan's cost columns.
+    pub prices: BTreeMap<GpuKind, f64>,
 }
 
 impl ServeScenario {
@@ -90,14 +100,33 @@ impl ServeScenario {
             .as_deref()
             .map(|i| check.positive_duration("run.interval", i))
             .transpose()?;
-        let fleet = fleet_table::fleet(&check, &raw.fleet)?;
+        let fleet =
+            if raw.plan.is_some() && raw.fleet.gpus.is_empty() && raw.fleet.elastic.is_none() {
+                // A plan-only scenario: the plan chooses the GPUs.
+                FleetSpec {
+                    groups: Vec::new(),
+                    elastic: None,
+                    policy: check.parsed("fleet.policy", &raw.fleet.policy)?,
+                }
+            } else {
+                fleet_table::fleet(&check, &raw.fleet)?
+            };
         if fleet.elastic.is_some() {
             return Err(check.fail(
                 "fleet.elastic",
                 "a serving run places every replica before traffic starts; give a fixed fleet",
             ));
         }
-        let deployments = deployments(&check, &raw)?;
+        let plan = raw
+            .plan
+            .as_ref()
+            .map(|table| plan_table::plan(&check, table, fleet.policy))
+            .transpose()?;
+        let deployments = if raw.deployments.is_empty() && plan.is_some() {
+            Vec::new()
+        } else {
+            deployments(&check, &raw)?
+        };
         let engine = engine(&check, raw.engine.as_ref())?;
         let routing = match &raw.routing {
             Some(table) => check.parsed("routing.policy", &table.policy)?,
@@ -113,6 +142,15 @@ impl ServeScenario {
             }
         }
         let slo = slo(&check, raw.slo.as_ref())?;
+        if plan.is_some() && horizon.is_none() {
+            if let TrafficSpec::Synthetic { .. } = traffic {
+                return Err(check.fail(
+                    "run.horizon",
+                    "a plan replays its traffic many times; give synthetic traffic a horizon",
+                ));
+            }
+        }
+        let prices = super::axes::prices(&check, &raw.prices)?;
         Ok(ServeScenario {
             name,
             description: raw.description,
@@ -126,6 +164,8 @@ impl ServeScenario {
             routing,
             traffic,
             slo,
+            plan,
+            prices,
         })
     }
 
@@ -167,7 +207,7 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
     if raw.deployments.is_empty() || raw.deployments.len() > MAX_DEPLOYMENTS {
         return Err(check.fail(
             "deployments",
-            format!("give 1 to {MAX_DEPLOYMENTS} [[deployments]] entries"),
+            format!("give 1 to {MAX_DEPLOYMENTS} [[deployments]] entries (a scenario with a [plan] may give none: `aimsim plan` chooses them)"),
         ));
     }
     let mut total = 0u64;
@@ -198,6 +238,7 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
             model: d.model.clone(),
             precision,
             replicas: d.replicas,
+            memory: None,
         });
     }
     if total > u64::from(MAX_REPLICAS) {

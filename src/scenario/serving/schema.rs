@@ -3,7 +3,9 @@
 
 use serde::Deserialize;
 
-use crate::scenario::schema::{FleetTable, RunTable};
+use std::collections::BTreeMap;
+
+use crate::scenario::schema::{FleetTable, LayoutValue, RunTable};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -13,11 +15,27 @@ pub struct ServeFile {
     pub description: Option<String>,
     pub run: RunTable,
     pub fleet: FleetTable,
+    #[serde(default)]
     pub deployments: Vec<DeploymentTable>,
     pub engine: Option<EngineTable>,
     pub routing: Option<RoutingTable>,
     pub traffic: TrafficTable,
     pub slo: Option<SloTable>,
+    pub plan: Option<PlanTable>,
+    #[serde(default)]
+    pub prices: BTreeMap<String, f64>,
+}
+
+/// `[plan]`: the grid `aimsim plan` searches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanTable {
+    pub kinds: Option<Vec<String>>,
+    pub layouts: Option<Vec<LayoutValue>>,
+    pub precisions: Option<Vec<String>>,
+    pub policies: Option<Vec<String>>,
+    pub rate_scales: Option<Vec<f64>>,
+    pub max_gpus: Option<u32>,
 }
 
 /// One `[[deployments]]` entry.
@@ -100,6 +118,7 @@ pub enum LengthTable {
     Lognormal { median: f64, sigma: f64, max: u64 },
     Geometric { mean: f64, max: u64 },
     Empirical { path: String, column: String },
+    Quantiles { points: Vec<(f64, f64)> },
 }
 
 /// One `[[traffic.models]]` entry.

@@ -367,6 +367,9 @@ fn length(raw: &LengthTable) -> LengthSpec {
             path: path.clone(),
             column: column.clone(),
         },
+        LengthTable::Quantiles { points } => {
+            LengthSpec::Given(LengthDistribution::Quantiles(points.as_slice().into()))
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod csv_trace;
+pub mod recorded;
 pub mod synthetic;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use crate::workload::WorkloadError;
 
 pub use azure::AzureTraffic;
 pub use csv_trace::CsvTraffic;
+pub use recorded::{Recorded, Replay};
 pub use synthetic::{ArrivalPattern, LengthDistribution, Stream, SyntheticTraffic};
 
 /// Most tokens a prompt or an output may have.

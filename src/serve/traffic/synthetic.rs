@@ -64,7 +64,14 @@ pub enum LengthDistribution {
     },
     /// Uniformly one of these lengths (a trace's column).
     Empirical(Arc<[u32]>),
+    /// Piecewise linear between quantiles: `(p, tokens)` points with `p`
+    /// rising from 0 to 1 and tokens not falling (a trace's length
+    /// distribution summarised by its quantiles), rounded, at least 1.
+    Quantiles(Arc<[(f64, f64)]>),
 }
+
+/// Most points a quantile distribution may have.
+pub const MAX_QUANTILES: usize = 1000;
 
 impl LengthDistribution {
     /// The lengths in `column` of the CSV file at `path`, each checked like a
@@ -122,6 +129,7 @@ impl LengthDistribution {
                     Ok(())
                 }
             }
+            LengthDistribution::Quantiles(points) => check_quantiles(points),
         }
     }
 
@@ -139,8 +147,59 @@ impl LengthDistribution {
                 (draw.ceil().clamp(1.0, f64::from(*max))) as u32
             }
             LengthDistribution::Empirical(values) => values[rng.random_range(0..values.len())],
+            LengthDistribution::Quantiles(points) => {
+                let u: f64 = rng.random();
+                let upper = points
+                    .partition_point(|&(p, _)| p <= u)
+                    .min(points.len() - 1);
+                let (p0, t0) = points[upper - 1];
+                let (p1, t1) = points[upper];
+                let draw = t0 + (t1 - t0) * (u - p0) / (p1 - p0);
+                draw.round().max(1.0) as u32
+            }
         }
     }
+}
+
+/// Checks quantile points: 2 to [`MAX_QUANTILES`] of them, `p` strictly
+/// rising from exactly 0 to exactly 1, tokens not falling, every one a
+/// valid length.
+fn check_quantiles(points: &[(f64, f64)]) -> Result<(), String> {
+    if !(2..=MAX_QUANTILES).contains(&points.len()) {
+        return Err(format!(
+            "give 2 to {MAX_QUANTILES} [p, tokens] points, got {}",
+            points.len()
+        ));
+    }
+    if points[0].0 != 0.0 || points[points.len() - 1].0 != 1.0 {
+        return Err(
+            "the first point must be at p = 0 (the shortest) and the last at p = 1 (the longest)"
+                .into(),
+        );
+    }
+    for (i, pair) in points.windows(2).enumerate() {
+        let ((p0, t0), (p1, t1)) = (pair[0], pair[1]);
+        if p1.is_nan() || p1 <= p0 {
+            return Err(format!(
+                "point {}: p must rise strictly, got {p1:?} after {p0:?}",
+                i + 1
+            ));
+        }
+        if t1 < t0 {
+            return Err(format!(
+                "point {}: tokens must not fall, got {t1:?} after {t0:?}",
+                i + 1
+            ));
+        }
+    }
+    for &(_, t) in points {
+        if !(t.is_finite() && t >= 1.0 && t <= f64::from(MAX_TOKENS)) {
+            return Err(format!(
+                "tokens must be between 1 and {MAX_TOKENS}, got {t:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One target's traffic.

@@ -1,0 +1,302 @@
+//! One configuration tried by a search: replicas of each model placed by a
+//! policy on a fleet of one GPU kind and layout, and the traffic simulated
+//! against them.
+
+use crate::profile::Precision;
+use crate::schedule::Policy;
+use crate::serve::traffic::Recorded;
+use crate::serve::{deploy, serve, DeployError, DeploymentSpec, ServeConfig, ServeOutcome};
+use crate::sim::{FleetSpec, GpuGroup};
+use crate::time::Nanos;
+use crate::units::Mib;
+
+use super::{Cell, PlanContext};
+
+/// One model's figures in a simulated configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelResult {
+    /// Share of its measured requests within every target.
+    pub attainment: f64,
+    /// TTFT at the SLO's percentile, seconds.
+    pub ttft: f64,
+    /// TPOT at the SLO's percentile, seconds.
+    pub tpot: f64,
+    /// Whether `attainment` reaches the SLO's percentile.
+    pub met: bool,
+}
+
+/// A configuration and what the simulator made of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// GPUs in the fleet.
+    pub gpus: u32,
+    /// Replicas of each model (in the plan's model order).
+    pub replicas: Vec<u32>,
+    /// Memory each model's replicas were charged per GPU.
+    pub memory: Vec<Mib>,
+    /// Per model; empty when some replica did not fit.
+    pub models: Vec<ModelResult>,
+    /// Why some replica could not be placed, if one could not.
+    pub unplaced: Option<String>,
+    /// GPUs with at least one replica.
+    pub gpus_used: u32,
+    /// Mean over the fleet's GPUs of the share of the measured window with
+    /// some replica in an iteration.
+    pub gpu_busy: f64,
+    /// Output tokens of finished measured requests per second.
+    pub output_tokens_per_s: f64,
+    /// Share of all measured requests within every target.
+    pub attainment: f64,
+}
+
+impl Evaluation {
+    /// Whether every replica was placed and every model met the SLO.
+    pub fn met(&self) -> bool {
+        self.unplaced.is_none() && self.models.iter().all(|m| m.met)
+    }
+
+    /// The lowest attainment of any model (0 when unplaced).
+    pub fn worst_attainment(&self) -> f64 {
+        if self.unplaced.is_some() {
+            return 0.0;
+        }
+        self.models.iter().map(|m| m.attainment).fold(1.0, f64::min)
+    }
+}
+
+/// A cell's fleet of `gpus` GPUs under `policy`.
+pub fn fleet(cell: &Cell, gpus: u32, policy: Policy) -> FleetSpec {
+    FleetSpec {
+        groups: vec![GpuGroup {
+            kind: cell.kind,
+            count: gpus,
+            layout: cell.layout.clone(),
+        }],
+        elastic: None,
+        policy,
+    }
+}
+
+/// The deployments of `replicas` (per model), largest profile first so
+/// packing places the hardest replicas while the fleet is empty; `order` is
+/// that order of model indices.
+fn deployments(
+    models: &[String],
+    precision: Precision,
+    replicas: &[u32],
+    memory: &[Mib],
+    order: &[usize],
+) -> Vec<(usize, DeploymentSpec)> {
+    order
+        .iter()
+        .filter(|&&m| replicas[m] > 0)
+        .map(|&m| {
+            (
+                m,
+                DeploymentSpec {
+                    model: models[m].clone(),
+                    precision,
+                    replicas: replicas[m],
+                    memory: Some(memory[m]),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Places `replicas` (charged `memory` each) on `gpus` GPUs of the cell
+/// under `policy`; `Ok(None)` when they all fit, `Ok(Some(reason))` when
+/// one does not.
+#[allow(clippy::too_many_arguments)]
+pub fn placement_fails(
+    context: &PlanContext,
+    cell: &Cell,
+    models: &[String],
+    order: &[usize],
+    replicas: &[u32],
+    memory: &[Mib],
+    gpus: u32,
+    policy: Policy,
+) -> Result<Option<String>, DeployError> {
+    let specs: Vec<DeploymentSpec> = deployments(models, cell.precision, replicas, memory, order)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let deployed = deploy(
+        &fleet(cell, gpus, policy),
+        &specs,
+        context.catalog,
+        context.architectures,
+        context.measured,
+        &context.engine,
+        context.efficiency,
+    )?;
+    Ok(deployed.unplaced.first().map(|u| {
+        format!(
+            "{} replica(s) of {}: {}",
+            u.count,
+            specs[u.deployment as usize].name(),
+            u.reason
+        )
+    }))
+}
+
+/// Places `replicas` (per model, charged `memory` each) on `gpus` GPUs of
+/// the cell under `policy` and simulates `traffic` (whose targets are `models`, or the one model
+/// with replicas when `traffic` is a single model's) against them.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    context: &PlanContext,
+    cell: &Cell,
+    models: &[String],
+    order: &[usize],
+    replicas: &[u32],
+    memory: &[Mib],
+    gpus: u32,
+    policy: Policy,
+    traffic: &Recorded,
+) -> Result<Evaluation, DeployError> {
+    let placed = deployments(models, cell.precision, replicas, memory, order);
+    let specs: Vec<DeploymentSpec> = placed.iter().map(|(_, d)| d.clone()).collect();
+    let deployed = deploy(
+        &fleet(cell, gpus, policy),
+        &specs,
+        context.catalog,
+        context.architectures,
+        context.measured,
+        &context.engine,
+        context.efficiency,
+    )?;
+    let mut evaluation = Evaluation {
+        gpus,
+        replicas: replicas.to_vec(),
+        memory: memory.to_vec(),
+        models: Vec::new(),
+        unplaced: None,
+        gpus_used: 0,
+        gpu_busy: 0.0,
+        output_tokens_per_s: 0.0,
+        attainment: 0.0,
+    };
+    if let Some(u) = deployed.unplaced.first() {
+        evaluation.unplaced = Some(format!(
+            "{} replica(s) of {}: {}",
+            u.count,
+            specs[u.deployment as usize].name(),
+            u.reason
+        ));
+        return Ok(evaluation);
+    }
+    let mut used = vec![false; gpus as usize];
+    for r in &deployed.replicas {
+        for &g in &r.gpus {
+            used[g as usize] = true;
+        }
+    }
+    evaluation.gpus_used = used.iter().filter(|&&u| u).count() as u32;
+    let keys: Vec<(String, Precision)> = specs
+        .iter()
+        .map(|d| (d.model.clone(), d.precision))
+        .collect();
+    let config = ServeConfig {
+        horizon: None,
+        warmup: context.warmup,
+        interval: Nanos(60_000_000_000),
+        routing: context.routing,
+        seed: context.seed,
+        slo: context.slo,
+        engine: context.engine,
+    };
+    let outcome = serve(
+        &deployed.replicas,
+        &keys,
+        deployed.gpus,
+        deployed.devices,
+        &mut traffic.replay(),
+        &config,
+        |_| {},
+    )
+    .expect("a recording replays without error");
+    fill_figures(&mut evaluation, &outcome, context, &placed, models);
+    Ok(evaluation)
+}
+
+/// Per-model and fleet figures of a simulated configuration.
+fn fill_figures(
+    evaluation: &mut Evaluation,
+    outcome: &ServeOutcome,
+    context: &PlanContext,
+    placed: &[(usize, DeploymentSpec)],
+    names: &[String],
+) {
+    let slo = &context.slo;
+    let seconds = outcome.window_seconds();
+    let unmeasured = ModelResult {
+        attainment: 1.0,
+        ttft: 0.0,
+        tpot: 0.0,
+        met: true,
+    };
+    let mut models = vec![unmeasured; names.len()];
+    for ((m, _), tally) in placed.iter().zip(&outcome.deployments) {
+        let summary = tally.summary(seconds, slo);
+        models[*m] = ModelResult {
+            attainment: summary.attainment.all,
+            ttft: tally.ttft.quantile(slo.percentile),
+            tpot: tally.tpot.quantile(slo.percentile),
+            met: summary.slo_met,
+        };
+    }
+    // Requests for a model with no replica here are unserved: it misses.
+    for u in &outcome.unserved {
+        if let Some(m) = names.iter().position(|n| *n == u.target.model) {
+            models[m].met = false;
+            models[m].attainment = 0.0;
+        }
+    }
+    evaluation.models = models;
+    let overall = outcome.overall().summary(seconds, slo);
+    evaluation.attainment = overall.attainment.all;
+    evaluation.output_tokens_per_s = overall.output_tokens_per_second;
+    let window = (outcome.window.1.saturating_sub(outcome.window.0)).max(1) as f64;
+    evaluation.gpu_busy = outcome
+        .gpu_busy_ns
+        .iter()
+        .map(|&b| b as f64 / window)
+        .sum::<f64>()
+        / f64::from(evaluation.gpus.max(1));
+}
+
+/// The performance model of one replica of `model` alone on the cell's
+/// fleet (as many GPUs as its profile spans), or why it cannot be placed.
+pub fn lone_replica(
+    context: &PlanContext,
+    cell: &Cell,
+    model: &str,
+    gpu_count: u32,
+) -> Result<crate::perf::ReplicaModel, String> {
+    let spec = DeploymentSpec {
+        model: model.to_string(),
+        precision: cell.precision,
+        replicas: 1,
+        memory: None,
+    };
+    let deployed = deploy(
+        &fleet(cell, gpu_count, Policy::Spread),
+        std::slice::from_ref(&spec),
+        context.catalog,
+        context.architectures,
+        context.measured,
+        &context.engine,
+        context.efficiency,
+    )
+    .map_err(|e| e.to_string())?;
+    match (
+        deployed.replicas.into_iter().next(),
+        deployed.unplaced.first(),
+    ) {
+        (Some(replica), _) => Ok(replica.model),
+        (None, Some(u)) => Err(format!("{} does not fit: {}", spec.name(), u.reason)),
+        (None, None) => Err(format!("{} was not placed", spec.name())),
+    }
+}

@@ -1,0 +1,175 @@
+//! SLO-aware capacity plans: for inference traffic and latency targets, the
+//! fewest GPUs of each kind, layout and precision (under each placement
+//! policy) whose replicas serve the traffic within the targets, found with
+//! the request-level simulator ([`crate::serve`]) and placed by the same
+//! scheduler as every other run.
+//!
+//! One plan is a grid of [`Cell`]s (kind x layout x precision x policy x
+//! rate); each cell is searched on its own ([`search`]), in parallel, and
+//! gives the same answer at any thread count. The search, in four stages:
+//!
+//! Every simulation replays the recorded requests and runs until the last
+//! one has finished: a request arriving just before the traffic's end is
+//! measured like any other, not counted a miss for want of time.
+//!
+//! 1. **Floors** ([`bounds`]): each request alone on an idle replica; if
+//!    fewer than the SLO's share of requests could meet the targets even so,
+//!    the cell is unreachable, with the reason, and nothing is searched.
+//! 2. **Isolated replicas**: per model, the fewest replicas, each alone on
+//!    its own device, that meet the SLO on that model's traffic (probe at
+//!    the performance model's throughput bound, double until met, then
+//!    bisect; the answer `n` is met and `n - 1` is checked not to be).
+//! 3. **Packed check**: every replica reserves the share of its device it
+//!    kept busy alone (charged as that share of the layout's largest
+//!    partition, or its profile's memory if more), all models' replicas
+//!    are placed by the cell's policy on the fewest GPUs that hold them,
+//!    and the whole traffic is simulated on that fleet. Co-tenants of a
+//!    device slow each other, so a model that misses the SLO reserves a
+//!    quarter more (plus 5 points), leaving fewer co-tenants beside it;
+//!    once it reserves a whole partition it gets an eighth more replicas
+//!    instead; the fleet is packed and simulated again.
+//! 4. **Trim**: one GPU less is tried, dropping replicas (never below a
+//!    model's isolated minimum, the model with most slack first) until the
+//!    rest fit, and simulated; a success becomes the answer and the trim
+//!    goes on, a failure ends the search. So an answer of `G` GPUs was met
+//!    in simulation and `G - 1` was tried and missed (or could not hold the
+//!    isolated minimum), both recorded in the cell's steps.
+
+pub mod bounds;
+pub mod evaluate;
+pub mod search;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use crate::hardware::{GpuKind, LayoutSpec};
+use crate::perf::{Efficiency, MeasuredSet};
+use crate::profile::{ArchitectureTable, Catalog, Precision};
+use crate::schedule::Policy;
+use crate::serve::traffic::Recorded;
+use crate::serve::{EngineConfig, Routing, Slo};
+use crate::time::Nanos;
+
+pub use evaluate::{Evaluation, ModelResult};
+pub use search::{CellPlan, SearchStep, Stage, Verdict};
+
+/// Most GPUs one cell's search may use (a plan's `max_gpus` is at most this).
+pub const MAX_PLAN_GPUS: u32 = 4096;
+
+/// Everything a plan holds fixed across its cells.
+pub struct PlanContext<'a> {
+    /// The profiles.
+    pub catalog: &'a Catalog,
+    /// Model architectures for the performance model.
+    pub architectures: &'a ArchitectureTable,
+    /// Measured step times used instead of the model where they apply.
+    pub measured: Option<&'a MeasuredSet>,
+    /// The performance model's fitted efficiencies.
+    pub efficiency: Efficiency,
+    /// The engine every replica runs.
+    pub engine: EngineConfig,
+    /// How requests pick a replica.
+    pub routing: Routing,
+    /// The latency targets every model must meet.
+    pub slo: Slo,
+    /// Seed of routing draws.
+    pub seed: u64,
+    /// Requests arriving before this are served but not measured.
+    pub warmup: Nanos,
+    /// Most GPUs a cell may use before the search gives up.
+    pub max_gpus: u32,
+}
+
+/// One point of a plan's grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    /// GPU kind.
+    pub kind: GpuKind,
+    /// How every GPU is partitioned.
+    pub layout: LayoutSpec,
+    /// Precision of every replica.
+    pub precision: Precision,
+    /// Placement policy.
+    pub policy: Policy,
+    /// Index into the plan's traffic (one recording per rate).
+    pub traffic: usize,
+}
+
+/// Traffic at one rate.
+#[derive(Debug, Clone)]
+pub struct RatedTraffic {
+    /// The rate multiplier it was recorded at.
+    pub rate_scale: f64,
+    /// The requests.
+    pub recorded: Recorded,
+}
+
+/// Why a plan cannot start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// A request names a precision: the plan chooses it.
+    #[error(
+        "traffic target `{0}` names a precision; a plan chooses the precision, so leave it out"
+    )]
+    TargetPrecision(String),
+    /// No traffic.
+    #[error("the traffic has no request to plan for")]
+    NoTraffic,
+    /// The traffic recordings name different models.
+    #[error("the traffic at every rate must name the same models")]
+    TargetsDiffer,
+}
+
+/// Searches every cell, in parallel; `progress` is called with the cells
+/// done so far after each one. The result is in `cells` order and the same
+/// at any thread count.
+pub fn plan(
+    context: &PlanContext,
+    cells: &[Cell],
+    traffic: &[RatedTraffic],
+    progress: impl Fn(usize) + Sync,
+) -> Result<Vec<CellPlan>, PlanError> {
+    let first = traffic.first().ok_or(PlanError::NoTraffic)?;
+    let models: Vec<String> = first
+        .recorded
+        .targets()
+        .iter()
+        .map(|t| match t.precision {
+            Some(_) => Err(PlanError::TargetPrecision(t.to_string())),
+            None => Ok(t.model.clone()),
+        })
+        .collect::<Result<_, _>>()?;
+    if traffic
+        .iter()
+        .any(|t| t.recorded.targets() != first.recorded.targets())
+    {
+        return Err(PlanError::TargetsDiffer);
+    }
+    if traffic.iter().all(|t| t.recorded.requests().is_empty()) {
+        return Err(PlanError::NoTraffic);
+    }
+    let per_model: Vec<Vec<Recorded>> = traffic
+        .iter()
+        .map(|t| {
+            (0..models.len() as u32)
+                .map(|m| t.recorded.only(m))
+                .collect()
+        })
+        .collect();
+    let done = AtomicUsize::new(0);
+    Ok(cells
+        .par_iter()
+        .map(|cell| {
+            let plan = search::search_cell(
+                context,
+                cell,
+                &models,
+                &traffic[cell.traffic].recorded,
+                &per_model[cell.traffic],
+            );
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            plan
+        })
+        .collect())
+}

@@ -1,0 +1,460 @@
+//! The search of one plan cell (the stages are described in the module
+//! above): floors, isolated replicas, packed check, trim.
+
+use crate::profile::Catalog;
+use crate::schedule::Policy;
+use crate::serve::traffic::Recorded;
+use crate::units::Mib;
+
+use super::bounds::{floor, replica_bound, Floor};
+use super::evaluate::{evaluate, lone_replica, placement_fails, Evaluation};
+use super::{Cell, PlanContext};
+
+/// Most rounds of adding replicas after a packed check misses.
+pub const MAX_ROUNDS: u32 = 48;
+
+/// Which stage of the search ran a simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Replicas of one model (its index), each alone on its own device.
+    Isolated(usize),
+    /// Every model's replicas packed on the fewest GPUs that hold them.
+    Packed,
+    /// One GPU less than the best configuration so far.
+    Trim,
+}
+
+/// One simulation a search ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchStep {
+    /// The stage.
+    pub stage: Stage,
+    /// The configuration and its figures.
+    pub evaluation: Evaluation,
+}
+
+/// How a cell's search ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The answer meets the SLO in simulation.
+    Met,
+    /// No fleet can meet the SLO: some model's requests miss it even alone.
+    Unreachable(String),
+    /// A model cannot run on this layout at this precision.
+    DoesNotFit(String),
+    /// The search stopped at a limit (GPUs or rounds) without meeting it.
+    NotFound(String),
+}
+
+impl Verdict {
+    /// `met`, `unreachable`, `does-not-fit` or `not-found`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Unreachable(_) => "unreachable",
+            Verdict::DoesNotFit(_) => "does-not-fit",
+            Verdict::NotFound(_) => "not-found",
+        }
+    }
+
+    /// The reason, empty when met.
+    pub fn reason(&self) -> &str {
+        match self {
+            Verdict::Met => "",
+            Verdict::Unreachable(r) | Verdict::DoesNotFit(r) | Verdict::NotFound(r) => r,
+        }
+    }
+}
+
+/// A cell's answer and how it was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellPlan {
+    /// The cell.
+    pub cell: Cell,
+    /// How the search ended.
+    pub verdict: Verdict,
+    /// Per model: the latency floor alone on one replica (empty when a
+    /// model does not fit).
+    pub floors: Vec<Floor>,
+    /// Per model: the fewest replicas meeting the SLO in isolation (empty
+    /// unless the isolated stage finished).
+    pub isolated: Vec<u32>,
+    /// The answer's configuration and figures, when met.
+    pub answer: Option<Evaluation>,
+    /// Every simulation the search ran, in order.
+    pub steps: Vec<SearchStep>,
+}
+
+/// What one search knows and records.
+struct Search<'a> {
+    context: &'a PlanContext<'a>,
+    cell: &'a Cell,
+    models: &'a [String],
+    /// Model indices, largest footprint first (the placement order).
+    order: Vec<usize>,
+    /// Memory one replica of each model takes on each GPU it spans.
+    memory: Vec<Mib>,
+    /// GPUs one replica of each model spans.
+    spans: Vec<u32>,
+    /// Memory of one GPU of the layout.
+    gpu_memory: Mib,
+    /// Memory of the layout's largest partition.
+    partition: Mib,
+    steps: Vec<SearchStep>,
+}
+
+/// Searches `cell` for the traffic `traffic` (targets: `models`), split by
+/// model in `per_model`.
+pub fn search_cell(
+    context: &PlanContext,
+    cell: &Cell,
+    models: &[String],
+    traffic: &Recorded,
+    per_model: &[Recorded],
+) -> CellPlan {
+    let mut plan = CellPlan {
+        cell: cell.clone(),
+        verdict: Verdict::Met,
+        floors: Vec::new(),
+        isolated: Vec::new(),
+        answer: None,
+        steps: Vec::new(),
+    };
+    let mut search = match Search::new(context, cell, models) {
+        Ok(s) => s,
+        Err(reason) => {
+            plan.verdict = Verdict::DoesNotFit(reason);
+            return plan;
+        }
+    };
+    plan.verdict = search.run(traffic, per_model, &mut plan);
+    plan.steps = search.steps;
+    plan
+}
+
+impl<'a> Search<'a> {
+    fn new(
+        context: &'a PlanContext<'a>,
+        cell: &'a Cell,
+        models: &'a [String],
+    ) -> Result<Search<'a>, String> {
+        let layout = cell
+            .layout
+            .build(cell.kind)
+            .map_err(|e| format!("{} on {}: {e}", cell.layout, cell.kind))?;
+        let gpu_memory = Mib(layout.partitions().iter().map(|p| p.0).sum());
+        let partition = layout.largest_partition();
+        let (memory, spans) = footprints(context.catalog, cell, models)?;
+        let mut order: Vec<usize> = (0..models.len()).collect();
+        order.sort_by_key(|&m| std::cmp::Reverse(memory[m].0 * u64::from(spans[m])));
+        Ok(Search {
+            context,
+            cell,
+            models,
+            order,
+            memory,
+            spans,
+            gpu_memory,
+            partition,
+            steps: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, traffic: &Recorded, per_model: &[Recorded], plan: &mut CellPlan) -> Verdict {
+        let slo = self.context.slo;
+        let mut lone = Vec::with_capacity(self.models.len());
+        for (m, model) in self.models.iter().enumerate() {
+            match lone_replica(self.context, self.cell, model, self.spans[m]) {
+                Ok(replica) => lone.push(replica),
+                Err(reason) => return Verdict::DoesNotFit(reason),
+            }
+        }
+        plan.floors = lone
+            .iter()
+            .zip(per_model)
+            .map(|(replica, t)| floor(replica, t.requests(), &slo))
+            .collect();
+        for (m, f) in plan.floors.iter().enumerate() {
+            if !f.reachable(&slo) {
+                return Verdict::Unreachable(format!("{}: {}", self.models[m], f.reason(&slo)));
+            }
+        }
+        let mut busy = Vec::with_capacity(self.models.len());
+        for m in 0..self.models.len() {
+            let start = replica_bound(
+                &lone[m],
+                per_model[m].requests(),
+                span_seconds(&per_model[m]),
+            );
+            match self.isolated(m, start, &per_model[m]) {
+                Ok((n, share)) => {
+                    plan.isolated.push(n);
+                    busy.push(share);
+                }
+                Err(reason) => return Verdict::NotFound(reason),
+            }
+        }
+        let best = match self.packed(plan.isolated.clone(), busy, traffic) {
+            Ok(best) => best,
+            Err(reason) => return Verdict::NotFound(reason),
+        };
+        plan.answer = Some(self.trim(best, &plan.isolated, traffic));
+        Verdict::Met
+    }
+
+    /// Most replicas of model `m` a search tries in isolation.
+    fn replica_cap(&self, m: usize) -> u32 {
+        (self.context.max_gpus / self.spans[m]).max(1)
+    }
+
+    /// Fewest replicas of model `m`, each alone on its own GPU, meeting
+    /// the SLO on `traffic` (its requests alone), starting at `start`; with
+    /// the share of the time each of them was busy.
+    fn isolated(&mut self, m: usize, start: u32, traffic: &Recorded) -> Result<(u32, f64), String> {
+        let cap = self.replica_cap(m);
+        let start = start.clamp(1, cap);
+        let first = self.isolated_run(m, start, traffic);
+        let (mut fail, mut ok) = if first.met() {
+            if start == 1 || !self.isolated_run(m, start - 1, traffic).met() {
+                return Ok((start, first.gpu_busy));
+            }
+            (0, (start - 1, self.last_busy()))
+        } else {
+            let mut fail = start;
+            loop {
+                if fail == cap {
+                    return Err(format!(
+                        "{} misses the SLO with {cap} replicas alone (plan.max_gpus = {})",
+                        self.models[m], self.context.max_gpus
+                    ));
+                }
+                let n = fail.saturating_mul(2).min(cap);
+                let run = self.isolated_run(m, n, traffic);
+                if run.met() {
+                    break (fail, (n, run.gpu_busy));
+                }
+                fail = n;
+            }
+        };
+        while ok.0 - fail > 1 {
+            let mid = fail + (ok.0 - fail) / 2;
+            let run = self.isolated_run(m, mid, traffic);
+            if run.met() {
+                ok = (mid, run.gpu_busy);
+            } else {
+                fail = mid;
+            }
+        }
+        Ok(ok)
+    }
+
+    /// The busy share of the last simulation run.
+    fn last_busy(&self) -> f64 {
+        self.steps.last().map_or(0.0, |s| s.evaluation.gpu_busy)
+    }
+
+    /// `n` replicas of model `m` alone, one per GPU (spread), on its
+    /// traffic.
+    fn isolated_run(&mut self, m: usize, n: u32, traffic: &Recorded) -> Evaluation {
+        let mut replicas = vec![0; self.models.len()];
+        replicas[m] = n;
+        let gpus = n * self.spans[m];
+        let evaluation = self.simulate(
+            &replicas,
+            &self.memory.clone(),
+            gpus,
+            Policy::Spread,
+            traffic,
+        );
+        self.steps.push(SearchStep {
+            stage: Stage::Isolated(m),
+            evaluation: evaluation.clone(),
+        });
+        evaluation
+    }
+
+    /// The memory a replica of model `m` is charged when it reserves
+    /// `share` of its device: its profile's, or that share of the layout's
+    /// largest partition if more (at most the whole partition).
+    fn reserved(&self, m: usize, share: f64) -> Mib {
+        let room = (share.clamp(0.0, 1.0) * self.partition.0 as f64).ceil() as u64;
+        Mib(room.min(self.partition.0).max(self.memory[m].0))
+    }
+
+    /// Packs `replicas` on the fewest GPUs, simulates, and repairs what
+    /// co-tenancy broke until every model meets the SLO. Each replica
+    /// starts reserving the share of its device it kept busy alone
+    /// (`busy`), so a device is not packed with more work than it has
+    /// time for; a model that misses reserves a quarter more (plus 5
+    /// points), which leaves fewer co-tenants beside it; once it reserves
+    /// a whole partition, it gets more replicas (an eighth more) instead.
+    fn packed(
+        &mut self,
+        mut replicas: Vec<u32>,
+        mut busy: Vec<f64>,
+        traffic: &Recorded,
+    ) -> Result<Evaluation, String> {
+        for _ in 0..MAX_ROUNDS {
+            let memory: Vec<Mib> = (0..replicas.len())
+                .map(|m| self.reserved(m, busy[m]))
+                .collect();
+            let gpus = self.fewest_gpus(&replicas, &memory)?;
+            let evaluation = self.simulate(&replicas, &memory, gpus, self.cell.policy, traffic);
+            self.steps.push(SearchStep {
+                stage: Stage::Packed,
+                evaluation: evaluation.clone(),
+            });
+            if evaluation.met() {
+                return Ok(evaluation);
+            }
+            for (m, result) in evaluation.models.iter().enumerate() {
+                if result.met {
+                    continue;
+                }
+                if memory[m] >= self.partition {
+                    replicas[m] += replicas[m].div_ceil(8).max(1);
+                } else {
+                    busy[m] = (busy[m] * 1.25 + 0.05).min(1.0);
+                }
+            }
+        }
+        Err(format!(
+            "co-tenants still miss the SLO after {MAX_ROUNDS} rounds of reserving room and adding replicas"
+        ))
+    }
+
+    /// Fewest GPUs of the cell that hold `replicas` under its policy.
+    fn fewest_gpus(&self, replicas: &[u32], memory: &[Mib]) -> Result<u32, String> {
+        let total: u64 = replicas
+            .iter()
+            .enumerate()
+            .map(|(m, &n)| u64::from(n) * u64::from(self.spans[m]) * memory[m].0)
+            .sum();
+        let widest = self.spans.iter().copied().max().unwrap_or(1);
+        let lower = total
+            .div_ceil(self.gpu_memory.0.max(1))
+            .max(u64::from(widest));
+        let mut last = String::new();
+        for gpus in lower..=u64::from(self.context.max_gpus) {
+            match self.placement(replicas, memory, gpus as u32) {
+                None => return Ok(gpus as u32),
+                Some(reason) => last = reason,
+            }
+        }
+        Err(format!(
+            "the replicas need more than plan.max_gpus = {} GPUs ({last})",
+            self.context.max_gpus
+        ))
+    }
+
+    fn placement(&self, replicas: &[u32], memory: &[Mib], gpus: u32) -> Option<String> {
+        placement_fails(
+            self.context,
+            self.cell,
+            self.models,
+            &self.order,
+            replicas,
+            memory,
+            gpus,
+            self.cell.policy,
+        )
+        .unwrap_or_else(|e| Some(e.to_string()))
+    }
+
+    /// Tries one GPU less than `best` until a try misses.
+    fn trim(&mut self, mut best: Evaluation, isolated: &[u32], traffic: &Recorded) -> Evaluation {
+        while best.gpus > 1 {
+            let gpus = best.gpus - 1;
+            let mut replicas = best.replicas.clone();
+            while self.placement(&replicas, &best.memory, gpus).is_some() {
+                // Drop a replica of the model with most slack that is above
+                // its isolated minimum (ties: the first model).
+                let slack = (0..replicas.len())
+                    .filter(|&m| replicas[m] > isolated[m])
+                    .max_by(|&a, &b| {
+                        best.models[a]
+                            .attainment
+                            .total_cmp(&best.models[b].attainment)
+                            .then(b.cmp(&a))
+                    });
+                match slack {
+                    Some(m) => replicas[m] -= 1,
+                    None => break,
+                }
+            }
+            let evaluation =
+                self.simulate(&replicas, &best.memory, gpus, self.cell.policy, traffic);
+            let met = evaluation.met();
+            self.steps.push(SearchStep {
+                stage: Stage::Trim,
+                evaluation: evaluation.clone(),
+            });
+            if !met {
+                break;
+            }
+            best = evaluation;
+        }
+        best
+    }
+
+    fn simulate(
+        &self,
+        replicas: &[u32],
+        memory: &[Mib],
+        gpus: u32,
+        policy: Policy,
+        traffic: &Recorded,
+    ) -> Evaluation {
+        evaluate(
+            self.context,
+            self.cell,
+            self.models,
+            &self.order,
+            replicas,
+            memory,
+            gpus,
+            policy,
+            traffic,
+        )
+        .unwrap_or_else(|e| Evaluation {
+            gpus,
+            replicas: replicas.to_vec(),
+            memory: memory.to_vec(),
+            models: Vec::new(),
+            unplaced: Some(e.to_string()),
+            gpus_used: 0,
+            gpu_busy: 0.0,
+            output_tokens_per_s: 0.0,
+            attainment: 0.0,
+        })
+    }
+}
+
+/// Memory per GPU and GPUs spanned of one replica of each model at the
+/// cell's precision, or why a model has no profile there.
+fn footprints(
+    catalog: &Catalog,
+    cell: &Cell,
+    models: &[String],
+) -> Result<(Vec<Mib>, Vec<u32>), String> {
+    let mut memory = Vec::with_capacity(models.len());
+    let mut spans = Vec::with_capacity(models.len());
+    for model in models {
+        let id = catalog
+            .find(model, cell.precision)
+            .map_err(|e| e.to_string())?;
+        let variant = catalog.variant(id);
+        memory.push(variant.memory);
+        spans.push(variant.gpu_count.max(1));
+    }
+    Ok((memory, spans))
+}
+
+/// Seconds from the first to the last arrival of `traffic` (at least 1 ms).
+fn span_seconds(traffic: &Recorded) -> f64 {
+    let requests = traffic.requests();
+    match (requests.first(), requests.last()) {
+        (Some(a), Some(b)) => ((b.arrival.0 - a.arrival.0) as f64 / 1e9).max(1e-3),
+        _ => 1e-3,
+    }
+}

@@ -1,0 +1,196 @@
+//! `aimsim plan` on a serving scenario (one with `[traffic]`, `[slo]` and
+//! `[plan]`): the fewest GPUs per kind, layout, precision and policy that
+//! serve the traffic within the SLO, with the simulations that show it.
+
+use aimsim::capacity::{plan, Cell, PlanContext, RatedTraffic};
+use aimsim::perf::FITTED;
+use aimsim::profile::{ArchitectureTable, Catalog};
+use aimsim::report::capacity::{
+    capacity_chart, capacity_markdown, capacity_models_csv, capacity_plan_csv,
+    capacity_searches_csv, CapacityReport,
+};
+use aimsim::scenario::{ServePlanSpec, ServeScenario};
+use aimsim::serve::traffic::Recorded;
+
+use super::simulate::{scenario_dir, write_report};
+use super::study::{default_out, print_report, progress, with_threads, StudyArgs};
+use super::CliError;
+
+/// Whether `text` is a serving scenario (it has a `[traffic]` table).
+pub fn is_serving(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("traffic"))
+}
+
+/// Runs the plan of the serving scenario `text` read from `args.scenario`.
+pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliError> {
+    let file = args.scenario.display().to_string();
+    let scenario = ServeScenario::parse(text, &file, &args.overrides)?;
+    let spec = scenario.plan.clone().ok_or_else(|| {
+        CliError::Usage(format!(
+            "{file}: no [plan] table; add one to say which kinds, layouts and precisions to plan (scenarios/README.md), or run `aimsim serve` on it"
+        ))
+    })?;
+    let architectures = ArchitectureTable::builtin();
+    let dir = scenario_dir(&args.scenario);
+    let trace = scenario.trace_path(dir, args.trace.as_deref());
+    let mut traffic = Vec::with_capacity(spec.rate_scales.len());
+    for &scale in &spec.rate_scales {
+        let mut rated = scenario.traffic.clone();
+        rated
+            .set_rate_scale(scenario.traffic.rate_scale() * scale)
+            .map_err(|e| CliError::Usage(format!("{file}: plan.rate_scales: {e}")))?;
+        let mut stream = rated
+            .open(trace.as_deref(), dir, scenario.seed, scenario.horizon)
+            .map_err(|e| {
+                if trace.is_none() {
+                    CliError::Usage(e.message)
+                } else {
+                    CliError::Traffic(e)
+                }
+            })?;
+        traffic.push(RatedTraffic {
+            rate_scale: scale,
+            recorded: Recorded::record(&mut stream)?,
+        });
+    }
+    for target in traffic[0].recorded.targets() {
+        catalog.model(&target.model).map_err(|e| {
+            CliError::Usage(format!("{file}: traffic names `{}`: {e}", target.model))
+        })?;
+        if architectures.get(&target.model).is_none() {
+            return Err(CliError::Usage(format!(
+                "{file}: no architecture for `{}` in aim_profiles/architectures.csv",
+                target.model
+            )));
+        }
+    }
+    let cells = grid(&spec, traffic.len());
+    let context = PlanContext {
+        catalog,
+        architectures: &architectures,
+        measured: None,
+        efficiency: FITTED,
+        engine: scenario.engine,
+        routing: scenario.routing,
+        slo: scenario.slo,
+        seed: scenario.seed,
+        warmup: scenario.warmup,
+        max_gpus: spec.max_gpus,
+    };
+    let bar = progress(cells.len() as u64, "cells");
+    let plans = with_threads(args.threads, || {
+        plan(&context, &cells, &traffic, |_| bar.inc(1))
+    })?
+    .map_err(|e| CliError::Usage(format!("{file}: {e}")))?;
+    bar.finish_and_clear();
+    let models: Vec<String> = traffic[0]
+        .recorded
+        .targets()
+        .iter()
+        .map(|t| t.model.clone())
+        .collect();
+    let rates: Vec<f64> = traffic
+        .iter()
+        .map(|t| measured_rate(&t.recorded, &scenario))
+        .collect();
+    let mut command = format!("aimsim plan {file}");
+    for set in &args.overrides {
+        command.push_str(&format!(" --set '{set}'"));
+    }
+    if let Some(trace) = &args.trace {
+        command.push_str(&format!(" --trace {}", trace.display()));
+    }
+    let setup = format!(
+        "engine: max_seqs {}, max_batched_tokens {}, chunked prefill {}, {}-bit KV cache; routing {}; {}",
+        scenario.engine.limits.max_seqs,
+        scenario.engine.limits.max_batched_tokens,
+        if scenario.engine.chunked_prefill { "on" } else { "off" },
+        scenario.engine.kv_cache.bytes() * 8.0,
+        scenario.routing,
+        window_text(&scenario),
+    );
+    let traffic_text = scenario.traffic.describe(trace.as_deref());
+    let report = CapacityReport {
+        scenario: &scenario.name,
+        description: scenario.description.as_deref(),
+        command: &command,
+        traffic: &traffic_text,
+        models: &models,
+        rates: &rates,
+        rate_scales: &spec.rate_scales,
+        slo: &scenario.slo,
+        setup: &setup,
+        prices: &scenario.prices,
+        plans: &plans,
+    };
+    let mut files = vec![
+        ("plan.csv".to_string(), capacity_plan_csv(&report)),
+        ("models.csv".to_string(), capacity_models_csv(&report)),
+        ("searches.csv".to_string(), capacity_searches_csv(&report)),
+        ("summary.md".to_string(), capacity_markdown(&report)),
+    ];
+    files.extend(capacity_chart(&report).map(|c| ("gpus-vs-rate.svg".to_string(), c)));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&scenario.name, "plan"));
+    write_report(&out, &files)?;
+    print_report(args, &files, "plan.csv");
+    Ok(())
+}
+
+/// Every cell: kinds x layouts x precisions x policies x rates, in that
+/// nesting (rates innermost).
+fn grid(spec: &ServePlanSpec, rates: usize) -> Vec<Cell> {
+    let mut cells = Vec::with_capacity(spec.cells());
+    for &kind in &spec.kinds {
+        for layout in &spec.layouts {
+            for &precision in &spec.precisions {
+                for &policy in &spec.policies {
+                    for traffic in 0..rates {
+                        cells.push(Cell {
+                            kind,
+                            layout: layout.clone(),
+                            precision,
+                            policy,
+                            traffic,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// Requests per second arriving in the measured window.
+fn measured_rate(recorded: &Recorded, scenario: &ServeScenario) -> f64 {
+    let warmup = scenario.warmup.0;
+    let requests = recorded.requests();
+    let measured = requests.iter().filter(|r| r.arrival.0 >= warmup).count();
+    let end = scenario
+        .horizon
+        .map_or_else(|| requests.last().map_or(0, |r| r.arrival.0), |h| h.0);
+    let seconds = end.saturating_sub(warmup) as f64 / 1e9;
+    if seconds > 0.0 {
+        measured as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+fn window_text(scenario: &ServeScenario) -> String {
+    let secs = |n: u64| n as f64 / 1e9;
+    match scenario.horizon {
+        Some(h) => format!(
+            "arrivals over {} s, each simulation run until every request has finished, the first {} s of arrivals not measured",
+            secs(h.0),
+            secs(scenario.warmup.0)
+        ),
+        None => format!(
+            "each simulation runs until the traffic drains, the first {} s not measured",
+            secs(scenario.warmup.0)
+        ),
+    }
+}

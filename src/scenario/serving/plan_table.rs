@@ -1,0 +1,119 @@
+//! `[plan]` of a serving scenario: the grid `aimsim plan` searches for the
+//! fewest GPUs that serve the traffic within the `[slo]`.
+
+use crate::capacity::MAX_PLAN_GPUS;
+use crate::hardware::{ComputeMode, GpuKind, LayoutSpec, MemoryMode};
+use crate::profile::Precision;
+use crate::schedule::Policy;
+use crate::serve::traffic::MAX_RATE_SCALE;
+
+use super::super::axes::{axes, Axes};
+use super::super::check::Checker;
+use super::super::ScenarioError;
+use super::schema::PlanTable;
+
+/// Most cells (kinds x layouts x precisions x policies x rates) in a plan.
+pub const MAX_PLAN_CELLS: usize = 10_000;
+
+/// A checked `[plan]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServePlanSpec {
+    /// GPU kinds (default MI300X).
+    pub kinds: Vec<GpuKind>,
+    /// Layouts, each valid on every kind (default SPX).
+    pub layouts: Vec<LayoutSpec>,
+    /// Precisions every replica is served at, one cell each (default all
+    /// three).
+    pub precisions: Vec<Precision>,
+    /// Placement policies (default fleet.policy).
+    pub policies: Vec<Policy>,
+    /// Traffic rate multipliers (default 1).
+    pub rate_scales: Vec<f64>,
+    /// Most GPUs one cell may use (default 1,024).
+    pub max_gpus: u32,
+}
+
+impl ServePlanSpec {
+    /// Cells of the grid.
+    pub fn cells(&self) -> usize {
+        self.kinds.len()
+            * self.layouts.len()
+            * self.precisions.len()
+            * self.policies.len()
+            * self.rate_scales.len()
+    }
+}
+
+/// Checks `[plan]`; `policy` is the fleet's.
+pub(super) fn plan(
+    check: &Checker,
+    raw: &PlanTable,
+    policy: Policy,
+) -> Result<ServePlanSpec, ScenarioError> {
+    let Axes {
+        kinds,
+        layouts,
+        policies,
+    } = axes(
+        check,
+        "plan",
+        raw.kinds.as_deref(),
+        raw.layouts.as_deref(),
+        raw.policies.as_deref(),
+        (
+            GpuKind::Mi300x,
+            LayoutSpec::Mode(ComputeMode::Spx, MemoryMode::Nps1),
+            policy,
+        ),
+    )?;
+    let precisions: Vec<Precision> = match &raw.precisions {
+        None => Precision::ALL.to_vec(),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| check.parsed(&format!("plan.precisions[{i}]"), p))
+            .collect::<Result<_, _>>()?,
+    };
+    let rate_scales = raw.rate_scales.clone().unwrap_or_else(|| vec![1.0]);
+    for (key, empty) in [
+        ("plan.precisions", precisions.is_empty()),
+        ("plan.rate_scales", rate_scales.is_empty()),
+    ] {
+        if empty {
+            return Err(check.fail(key, "the list is empty: the plan would have no cell"));
+        }
+    }
+    for (i, &scale) in rate_scales.iter().enumerate() {
+        if !(scale.is_finite() && scale > 0.0 && scale <= MAX_RATE_SCALE) {
+            return Err(check.fail(
+                &format!("plan.rate_scales[{i}]"),
+                format!("must be above 0 and at most {MAX_RATE_SCALE}, got {scale:?}"),
+            ));
+        }
+    }
+    let max_gpus = raw.max_gpus.unwrap_or(1024);
+    if max_gpus == 0 || max_gpus > MAX_PLAN_GPUS {
+        return Err(check.fail(
+            "plan.max_gpus",
+            format!("must be between 1 and {MAX_PLAN_GPUS}, got {max_gpus}"),
+        ));
+    }
+    let spec = ServePlanSpec {
+        kinds,
+        layouts,
+        precisions,
+        policies,
+        rate_scales,
+        max_gpus,
+    };
+    if spec.cells() > MAX_PLAN_CELLS {
+        return Err(check.fail(
+            "plan",
+            format!(
+                "{} cells (kinds x layouts x precisions x policies x rate_scales); a plan has at most {MAX_PLAN_CELLS}",
+                spec.cells()
+            ),
+        ));
+    }
+    Ok(spec)
+}
