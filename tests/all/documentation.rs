@@ -35,7 +35,7 @@ fn the_scenario_reference_names_every_policy() {
 
 /// Every shipped scenario has its row in the scenario reference's table
 /// and is a valid scenario (a serving one for `aimsim serve`, with its
-/// `[[deployments]]`; a fleet one otherwise), its models in the catalog.
+/// `[traffic]`; a fleet one otherwise), its models in the catalog.
 #[test]
 fn every_shipped_scenario_is_listed_and_valid() {
     let catalog = aimsim::profile::Catalog::builtin();
@@ -52,7 +52,7 @@ fn every_shipped_scenario_is_listed_and_valid() {
             "scenarios/README.md's table of shipped scenarios lacks `{file}`"
         );
         let text = std::fs::read_to_string(&path).unwrap();
-        if text.contains("[[deployments]]") {
+        if text.contains("[traffic]") {
             aimsim::scenario::ServeScenario::parse(&text, &file, &[])
                 .unwrap_or_else(|e| panic!("{e}"));
         } else {

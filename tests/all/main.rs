@@ -17,6 +17,7 @@ mod profile_validation;
 mod scheduler_properties;
 mod serve_command;
 mod serving;
+mod serving_plans;
 mod simulate_command;
 mod simulation;
 mod simulation_properties;

@@ -453,4 +453,53 @@ mod tests {
         bad.output = LengthDistribution::Fixed(0);
         assert_eq!(bad.check().unwrap_err().0, "output");
     }
+
+    #[test]
+    fn quantile_lengths_follow_their_points_and_their_mean() {
+        let points: Vec<(f64, f64)> = vec![(0.0, 10.0), (0.5, 100.0), (0.9, 1000.0), (1.0, 4000.0)];
+        // Piecewise linear: each segment's mass times its midpoint.
+        let mean: f64 = points
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+            .sum();
+        let lengths = LengthDistribution::Quantiles(points.clone().into());
+        lengths.check().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut draws: Vec<u32> = (0..200_000).map(|_| lengths.sample(&mut rng)).collect();
+        let sample_mean = draws.iter().map(|&d| f64::from(d)).sum::<f64>() / draws.len() as f64;
+        assert!(
+            (sample_mean / mean - 1.0).abs() < 0.01,
+            "{sample_mean} vs {mean}"
+        );
+        draws.sort_unstable();
+        assert!(draws[0] >= 10 && *draws.last().unwrap() <= 4000);
+        for &(p, tokens) in &points[1..points.len() - 1] {
+            let at = f64::from(draws[(p * draws.len() as f64) as usize]);
+            assert!((at / tokens - 1.0).abs() < 0.03, "p{p}: {at} vs {tokens}");
+        }
+    }
+
+    #[test]
+    fn quantile_points_must_rise_from_zero_to_one() {
+        let check = |points: Vec<(f64, f64)>| LengthDistribution::Quantiles(points.into()).check();
+        assert!(check(vec![(0.0, 5.0), (1.0, 9.0)]).is_ok());
+        for (points, says) in [
+            (vec![(0.0, 5.0)], "2 to"),
+            (vec![(0.1, 5.0), (1.0, 9.0)], "p = 0"),
+            (vec![(0.0, 5.0), (0.9, 9.0)], "p = 1"),
+            (
+                vec![(0.0, 5.0), (0.5, 9.0), (0.5, 9.0), (1.0, 9.0)],
+                "rise strictly",
+            ),
+            (vec![(0.0, 5.0), (0.5, 4.0), (1.0, 9.0)], "must not fall"),
+            (vec![(0.0, 0.0), (1.0, 9.0)], "between 1 and"),
+            (
+                vec![(0.0, 1.0), (f64::NAN, 2.0), (1.0, 9.0)],
+                "rise strictly",
+            ),
+        ] {
+            let error = check(points).unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
+    }
 }

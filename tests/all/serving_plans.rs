@@ -1,0 +1,332 @@
+//! `aimsim plan` on serving scenarios: the committed study is reproduced,
+//! an answer meets the SLO when simulated again and one GPU less was tried
+//! and missed, an impossible SLO is an answer and not a search, and bad
+//! plans are refused with the key.
+
+use std::path::Path;
+
+use aimsim::capacity::{plan, Cell, PlanContext, RatedTraffic, Stage, Verdict};
+use aimsim::hardware::{GpuKind, LayoutSpec};
+use aimsim::perf::FITTED;
+use aimsim::profile::{ArchitectureTable, Catalog, Precision};
+use aimsim::schedule::Policy;
+use aimsim::serve::traffic::{
+    ArrivalPattern, LengthDistribution, Recorded, Stream, SyntheticTraffic, Target,
+};
+use aimsim::serve::{EngineConfig, Routing, Slo};
+use aimsim::time::Nanos;
+
+use crate::support::{aimsim, csv_records, files};
+
+#[test]
+fn the_committed_serving_plan_is_reproduced_exactly_on_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan");
+    // The committed report was written on two threads: one gives the same bytes.
+    aimsim(&[
+        "plan",
+        "scenarios/serving-fp16-vs-int4.toml",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/serving-fp16-vs-int4/plan");
+    let (fresh, kept) = (files(&out), files(&committed));
+    assert_eq!(
+        fresh.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        kept.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, a), (_, b)) in fresh.iter().zip(&kept) {
+        assert!(a == b, "reports/serving-fp16-vs-int4/plan/{name} differs from what `aimsim plan scenarios/serving-fp16-vs-int4.toml` writes now; regenerate it if the change is intended");
+    }
+}
+
+/// Chat-like lengths (the shipped study's shape, shortened).
+fn lengths() -> (LengthDistribution, LengthDistribution) {
+    (
+        LengthDistribution::LogNormal {
+            median: 800.0,
+            sigma: 0.8,
+            max: 4096,
+        },
+        LengthDistribution::LogNormal {
+            median: 150.0,
+            sigma: 0.7,
+            max: 1024,
+        },
+    )
+}
+
+fn traffic(models: &[(&str, f64)], seconds: u64) -> Recorded {
+    let (prompt, output) = lengths();
+    let streams = models
+        .iter()
+        .map(|(model, rate)| Stream {
+            target: Target {
+                model: model.to_string(),
+                precision: None,
+            },
+            rate: *rate,
+            arrivals: ArrivalPattern::Poisson,
+            prompt: prompt.clone(),
+            output: output.clone(),
+        })
+        .collect();
+    let mut source = SyntheticTraffic::new(streams, 5, None, Some(Nanos(seconds * 1_000_000_000)));
+    Recorded::record(&mut source).unwrap()
+}
+
+fn context<'a>(
+    catalog: &'a Catalog,
+    architectures: &'a ArchitectureTable,
+    slo: Slo,
+) -> PlanContext<'a> {
+    PlanContext {
+        catalog,
+        architectures,
+        measured: None,
+        efficiency: FITTED,
+        engine: EngineConfig::default(),
+        routing: Routing::LeastOutstanding,
+        slo,
+        seed: 3,
+        warmup: Nanos(10_000_000_000),
+        max_gpus: 64,
+    }
+}
+
+fn cell(layout: &str, precision: Precision) -> Cell {
+    Cell {
+        kind: GpuKind::Mi300x,
+        layout: layout.parse::<LayoutSpec>().unwrap(),
+        precision,
+        policy: Policy::BestFit,
+        traffic: 0,
+    }
+}
+
+const SMALL: &str = "meta-llama/Llama-3.1-8B-Instruct";
+const LARGE: &str = "Qwen/Qwen3-32B-Instruct";
+
+#[test]
+fn an_answer_meets_the_slo_again_and_one_gpu_less_was_tried_and_missed() {
+    let catalog = Catalog::builtin();
+    let architectures = ArchitectureTable::builtin();
+    let slo = Slo {
+        ttft: Some(1.0),
+        tpot: Some(0.05),
+        e2e: None,
+        percentile: 0.95,
+    };
+    let context = context(&catalog, &architectures, slo);
+    let recorded = traffic(&[(SMALL, 12.0), (LARGE, 3.0)], 120);
+    let rated = [RatedTraffic {
+        rate_scale: 1.0,
+        recorded: recorded.clone(),
+    }];
+    let cells = [
+        cell("SPX", Precision::Fp16),
+        cell("DPX/NPS2", Precision::Int4),
+    ];
+    let plans = plan(&context, &cells, &rated, |_| {}).unwrap();
+    let models = [SMALL.to_string(), LARGE.to_string()];
+    for p in &plans {
+        assert_eq!(p.verdict, Verdict::Met, "{:?}", p.cell);
+        let answer = p.answer.as_ref().unwrap();
+        assert!(answer.met());
+        // Simulated again, the same configuration gives the same figures.
+        let order: Vec<usize> = (0..models.len()).collect();
+        let again = aimsim::capacity::evaluate::evaluate(
+            &context,
+            &p.cell,
+            &models,
+            &order,
+            &answer.replicas,
+            &answer.memory,
+            answer.gpus,
+            p.cell.policy,
+            &recorded,
+        )
+        .unwrap();
+        assert!(again.met(), "{again:?}");
+        // One GPU less was the last thing tried, and it missed.
+        if answer.gpus > 1 {
+            let last = p.steps.last().unwrap();
+            assert_eq!(last.stage, Stage::Trim);
+            assert_eq!(last.evaluation.gpus, answer.gpus - 1);
+            assert!(!last.evaluation.met());
+        }
+        // Each model got at least its isolated minimum, and that minimum
+        // is tight: it met alone and one replica fewer did not.
+        for m in 0..models.len() {
+            let n = p.isolated[m];
+            assert!(answer.replicas[m] >= n);
+            let alone = |k: u32| {
+                p.steps
+                    .iter()
+                    .find(|s| s.stage == Stage::Isolated(m) && s.evaluation.replicas[m] == k)
+            };
+            assert!(alone(n).unwrap().evaluation.met());
+            if n > 1 {
+                assert!(!alone(n - 1).unwrap().evaluation.met());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_target_below_the_physics_of_one_prompt_is_unreachable_without_a_search() {
+    let catalog = Catalog::builtin();
+    let architectures = ArchitectureTable::builtin();
+    let slo = Slo {
+        ttft: Some(0.005),
+        tpot: None,
+        e2e: None,
+        percentile: 0.99,
+    };
+    let context = context(&catalog, &architectures, slo);
+    let rated = [RatedTraffic {
+        rate_scale: 1.0,
+        recorded: traffic(&[(SMALL, 2.0)], 60),
+    }];
+    let plans = plan(&context, &[cell("SPX", Precision::Fp16)], &rated, |_| {}).unwrap();
+    let p = &plans[0];
+    match &p.verdict {
+        Verdict::Unreachable(reason) => assert!(reason.contains("TTFT alone"), "{reason}"),
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+    assert!(p.steps.is_empty(), "nothing is simulated");
+    assert!(p.floors[0].attainable < 0.99);
+}
+
+#[test]
+fn a_model_that_cannot_fit_a_layout_says_so_and_the_others_still_plan() {
+    let catalog = Catalog::builtin();
+    let architectures = ArchitectureTable::builtin();
+    let context = context(&catalog, &architectures, Slo::default());
+    let rated = [RatedTraffic {
+        rate_scale: 1.0,
+        recorded: traffic(&[(LARGE, 1.0)], 60),
+    }];
+    let plans = plan(
+        &context,
+        &[
+            cell("CPX/NPS4", Precision::Fp16),
+            cell("SPX", Precision::Fp16),
+        ],
+        &rated,
+        |_| {},
+    )
+    .unwrap();
+    match &plans[0].verdict {
+        Verdict::DoesNotFit(reason) => assert!(reason.contains("24 GiB"), "{reason}"),
+        other => panic!("expected does-not-fit, got {other:?}"),
+    }
+    assert_eq!(plans[1].verdict, Verdict::Met);
+}
+
+const PLAN_ONLY: &str = r#"
+name = "tiny-plan"
+[run]
+seed = 1
+horizon = "1m"
+warmup = "10s"
+[fleet]
+policy = "best-fit"
+[traffic]
+source = "synthetic"
+[[traffic.streams]]
+model = "meta-llama/Llama-3.1-8B-Instruct"
+rate = 2.0
+prompt = { distribution = "quantiles", points = [[0.0, 100], [0.5, 800], [1.0, 3000]] }
+output = { distribution = "fixed", tokens = 100 }
+[slo]
+ttft = "2s"
+tpot = "100ms"
+[plan]
+layouts = ["SPX", "CPX/NPS4"]
+precisions = ["int4"]
+"#;
+
+#[test]
+fn a_plan_only_scenario_plans_and_prints_as_asked_but_does_not_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, PLAN_ONLY).unwrap();
+    let out = dir.path().join("out");
+    let run = aimsim(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let rows = csv_records(&run.stdout);
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row["verdict"], "met", "{row:?}");
+        assert_eq!(
+            row["gpus"], "1",
+            "2 req/s of an 8B model fit one GPU: {row:?}"
+        );
+        assert!(row["cost_per_hour"].is_empty(), "no [prices]: no cost");
+    }
+    for file in [
+        "plan.csv",
+        "models.csv",
+        "searches.csv",
+        "summary.md",
+        "gpus-vs-rate.svg",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let serve = aimsim(&["serve", scenario.to_str().unwrap()]).expect_code(2);
+    assert!(
+        serve.stderr.contains("no [[deployments]]"),
+        "{}",
+        serve.stderr
+    );
+    let seeds = aimsim(&["plan", scenario.to_str().unwrap(), "--seeds", "3"]).expect_code(2);
+    assert!(seeds.stderr.contains("[slo]"), "{}", seeds.stderr);
+}
+
+#[test]
+fn bad_plans_are_refused_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, PLAN_ONLY).unwrap();
+    let path = scenario.to_str().unwrap();
+    for (set, key) in [
+        ("plan.layouts=[]", "plan.layouts"),
+        ("plan.rate_scales=[0.0]", "plan.rate_scales[0]"),
+        ("plan.max_gpus=0", "plan.max_gpus"),
+        ("plan.precisions=[\"fp8\"]", "plan.precisions[0]"),
+        ("plan.layouts=[\"QPX/NPS9\"]", "plan.layouts[0]"),
+        ("plan.colour=1", "colour"),
+        (
+            "traffic.streams.0.prompt={ distribution = \"quantiles\", points = [[0.0, 100], [0.5, 50], [1.0, 300]] }",
+            "traffic.streams[0].prompt",
+        ),
+        (
+            "traffic.streams.0.prompt={ distribution = \"quantiles\", points = [[0.1, 100], [1.0, 300]] }",
+            "traffic.streams[0].prompt",
+        ),
+    ] {
+        let run = aimsim(&["plan", path, "--set", set]).expect_code(1);
+        assert!(run.stderr.contains(key), "{set}: {}", run.stderr);
+        assert!(run.stderr.contains(path), "{set}: names the file: {}", run.stderr);
+    }
+    let run = aimsim(&[
+        "plan",
+        path,
+        "--set",
+        "traffic.streams.0.precision=\"int8\"",
+    ])
+    .expect_code(2);
+    assert!(run.stderr.contains("names a precision"), "{}", run.stderr);
+}
