@@ -97,7 +97,7 @@ fn deployments(
                     model: models[m].clone(),
                     precision,
                     replicas: replicas[m],
-                    memory: Some(memory[m]),
+                    reserve: Some(memory[m]),
                 },
             )
         })
@@ -279,7 +279,7 @@ pub fn lone_replica(
         model: model.to_string(),
         precision: cell.precision,
         replicas: 1,
-        memory: None,
+        reserve: None,
     };
     let deployed = deploy(
         &fleet(cell, gpu_count, Policy::Spread),

@@ -19,19 +19,20 @@
 //!    its own device, that meet the SLO on that model's traffic (probe at
 //!    the performance model's throughput bound, double until met, then
 //!    bisect; the answer `n` is met and `n - 1` is checked not to be).
-//! 3. **Packed check**: every replica reserves the share of its device it
-//!    kept busy alone (charged as that share of the layout's largest
-//!    partition, or its profile's memory if more), all models' replicas
-//!    are placed by the cell's policy on the fewest GPUs that hold them,
-//!    and the whole traffic is simulated on that fleet. Co-tenants of a
-//!    device slow each other, so a model that misses the SLO reserves a
-//!    quarter more (plus 5 points), leaving fewer co-tenants beside it;
-//!    once it reserves a whole partition it gets an eighth more replicas
-//!    instead; the fleet is packed and simulated again.
-//! 4. **Trim**: one GPU less is tried, dropping replicas (never below a
-//!    model's isolated minimum, the model with most slack first) until the
-//!    rest fit, and simulated; a success becomes the answer and the trim
-//!    goes on, a failure ends the search. So an answer of `G` GPUs was met
+//! 3. **Packed check**: all models' replicas, charged their profiles'
+//!    memory, are placed by the cell's policy on the fewest GPUs that hold
+//!    them, and the whole traffic is simulated on that fleet. Co-tenants
+//!    of a device slow each other, so a model that misses the SLO then
+//!    reserves a larger share of its device's memory (a quarter more, plus
+//!    5 points of the partition; the engine still takes only the
+//!    profile's memory), which leaves fewer co-tenants beside it; once it
+//!    reserves a whole partition it gets an eighth more replicas instead;
+//!    the fleet is packed and simulated again.
+//! 4. **Trim**: one GPU less is tried, first with the same replicas
+//!    reserving less room (cut by a fifth at a time until they fit), then
+//!    dropping replicas (never below a model's isolated minimum, the model
+//!    with most slack first) until the rest fit, and simulated; a success
+//!    becomes the answer and the trim goes on, a failure ends the search. So an answer of `G` GPUs was met
 //!    in simulation and `G - 1` was tried and missed (or could not hold the
 //!    isolated minimum), both recorded in the cell's steps.
 

@@ -179,7 +179,6 @@ impl<'a> Search<'a> {
                 return Verdict::Unreachable(format!("{}: {}", self.models[m], f.reason(&slo)));
             }
         }
-        let mut busy = Vec::with_capacity(self.models.len());
         for m in 0..self.models.len() {
             let start = replica_bound(
                 &lone[m],
@@ -187,14 +186,11 @@ impl<'a> Search<'a> {
                 span_seconds(&per_model[m]),
             );
             match self.isolated(m, start, &per_model[m]) {
-                Ok((n, share)) => {
-                    plan.isolated.push(n);
-                    busy.push(share);
-                }
+                Ok(n) => plan.isolated.push(n),
                 Err(reason) => return Verdict::NotFound(reason),
             }
         }
-        let best = match self.packed(plan.isolated.clone(), busy, traffic) {
+        let best = match self.packed(plan.isolated.clone(), traffic) {
             Ok(best) => best,
             Err(reason) => return Verdict::NotFound(reason),
         };
@@ -208,17 +204,15 @@ impl<'a> Search<'a> {
     }
 
     /// Fewest replicas of model `m`, each alone on its own GPU, meeting
-    /// the SLO on `traffic` (its requests alone), starting at `start`; with
-    /// the share of the time each of them was busy.
-    fn isolated(&mut self, m: usize, start: u32, traffic: &Recorded) -> Result<(u32, f64), String> {
+    /// the SLO on `traffic` (its requests alone), starting at `start`.
+    fn isolated(&mut self, m: usize, start: u32, traffic: &Recorded) -> Result<u32, String> {
         let cap = self.replica_cap(m);
         let start = start.clamp(1, cap);
-        let first = self.isolated_run(m, start, traffic);
-        let (mut fail, mut ok) = if first.met() {
+        let (mut fail, mut ok) = if self.isolated_run(m, start, traffic).met() {
             if start == 1 || !self.isolated_run(m, start - 1, traffic).met() {
-                return Ok((start, first.gpu_busy));
+                return Ok(start);
             }
-            (0, (start - 1, self.last_busy()))
+            (0, start - 1)
         } else {
             let mut fail = start;
             loop {
@@ -229,28 +223,21 @@ impl<'a> Search<'a> {
                     ));
                 }
                 let n = fail.saturating_mul(2).min(cap);
-                let run = self.isolated_run(m, n, traffic);
-                if run.met() {
-                    break (fail, (n, run.gpu_busy));
+                if self.isolated_run(m, n, traffic).met() {
+                    break (fail, n);
                 }
                 fail = n;
             }
         };
-        while ok.0 - fail > 1 {
-            let mid = fail + (ok.0 - fail) / 2;
-            let run = self.isolated_run(m, mid, traffic);
-            if run.met() {
-                ok = (mid, run.gpu_busy);
+        while ok - fail > 1 {
+            let mid = fail + (ok - fail) / 2;
+            if self.isolated_run(m, mid, traffic).met() {
+                ok = mid;
             } else {
                 fail = mid;
             }
         }
         Ok(ok)
-    }
-
-    /// The busy share of the last simulation run.
-    fn last_busy(&self) -> f64 {
-        self.steps.last().map_or(0.0, |s| s.evaluation.gpu_busy)
     }
 
     /// `n` replicas of model `m` alone, one per GPU (spread), on its
@@ -282,21 +269,17 @@ impl<'a> Search<'a> {
     }
 
     /// Packs `replicas` on the fewest GPUs, simulates, and repairs what
-    /// co-tenancy broke until every model meets the SLO. Each replica
-    /// starts reserving the share of its device it kept busy alone
-    /// (`busy`), so a device is not packed with more work than it has
-    /// time for; a model that misses reserves a quarter more (plus 5
-    /// points), which leaves fewer co-tenants beside it; once it reserves
-    /// a whole partition, it gets more replicas (an eighth more) instead.
-    fn packed(
-        &mut self,
-        mut replicas: Vec<u32>,
-        mut busy: Vec<f64>,
-        traffic: &Recorded,
-    ) -> Result<Evaluation, String> {
+    /// co-tenancy broke until every model meets the SLO. Replicas start
+    /// charged their profile's memory, packed as the runtime would pack
+    /// them; a model that misses then reserves a larger share of its
+    /// device (a quarter more, plus 5 points of the partition), which
+    /// leaves fewer co-tenants beside it, and once it reserves a whole
+    /// partition it gets an eighth more replicas instead.
+    fn packed(&mut self, mut replicas: Vec<u32>, traffic: &Recorded) -> Result<Evaluation, String> {
+        let mut share = vec![0.0f64; replicas.len()];
         for _ in 0..MAX_ROUNDS {
             let memory: Vec<Mib> = (0..replicas.len())
-                .map(|m| self.reserved(m, busy[m]))
+                .map(|m| self.reserved(m, share[m]))
                 .collect();
             let gpus = self.fewest_gpus(&replicas, &memory)?;
             let evaluation = self.simulate(&replicas, &memory, gpus, self.cell.policy, traffic);
@@ -314,7 +297,8 @@ impl<'a> Search<'a> {
                 if memory[m] >= self.partition {
                     replicas[m] += replicas[m].div_ceil(8).max(1);
                 } else {
-                    busy[m] = (busy[m] * 1.25 + 0.05).min(1.0);
+                    let held = memory[m].0 as f64 / self.partition.0 as f64;
+                    share[m] = (held * 1.25 + 0.05).min(1.0);
                 }
             }
         }
@@ -361,10 +345,18 @@ impl<'a> Search<'a> {
         .unwrap_or_else(|e| Some(e.to_string()))
     }
 
-    /// Tries one GPU less than `best` until a try misses.
+    /// Tries one GPU less than `best` until a try misses: first the same
+    /// replicas reserving less room (packed tighter), then, if that misses
+    /// or cannot fit, fewer replicas.
     fn trim(&mut self, mut best: Evaluation, isolated: &[u32], traffic: &Recorded) -> Evaluation {
-        while best.gpus > 1 {
+        'fewer: while best.gpus > 1 {
             let gpus = best.gpus - 1;
+            if let Some(memory) = self.tighter(&best.replicas, &best.memory, gpus) {
+                let replicas = best.replicas.clone();
+                if self.trim_run(&replicas, &memory, gpus, traffic, &mut best) {
+                    continue 'fewer;
+                }
+            }
             let mut replicas = best.replicas.clone();
             while self.placement(&replicas, &best.memory, gpus).is_some() {
                 // Drop a replica of the model with most slack that is above
@@ -382,19 +374,55 @@ impl<'a> Search<'a> {
                     None => break,
                 }
             }
-            let evaluation =
-                self.simulate(&replicas, &best.memory, gpus, self.cell.policy, traffic);
-            let met = evaluation.met();
-            self.steps.push(SearchStep {
-                stage: Stage::Trim,
-                evaluation: evaluation.clone(),
-            });
-            if !met {
+            let memory = best.memory.clone();
+            if !self.trim_run(&replicas, &memory, gpus, traffic, &mut best) {
                 break;
             }
-            best = evaluation;
         }
         best
+    }
+
+    /// Simulates a trim candidate; a success becomes `best`.
+    fn trim_run(
+        &mut self,
+        replicas: &[u32],
+        memory: &[Mib],
+        gpus: u32,
+        traffic: &Recorded,
+        best: &mut Evaluation,
+    ) -> bool {
+        let evaluation = self.simulate(replicas, memory, gpus, self.cell.policy, traffic);
+        let met = evaluation.met();
+        self.steps.push(SearchStep {
+            stage: Stage::Trim,
+            evaluation: evaluation.clone(),
+        });
+        if met {
+            *best = evaluation;
+        }
+        met
+    }
+
+    /// The reservations `memory`, each cut by a fifth at a time (never
+    /// below the profile's), until `replicas` fit `gpus` GPUs; `None` when
+    /// they do not fit even at their profiles' memory, or nothing was
+    /// reserved to cut.
+    fn tighter(&self, replicas: &[u32], memory: &[Mib], gpus: u32) -> Option<Vec<Mib>> {
+        let mut memory = memory.to_vec();
+        if memory == self.memory {
+            return None;
+        }
+        loop {
+            if self.placement(replicas, &memory, gpus).is_none() {
+                return Some(memory);
+            }
+            if memory == self.memory {
+                return None;
+            }
+            for (m, held) in memory.iter_mut().enumerate() {
+                *held = Mib((held.0 as f64 * 0.8) as u64).max(self.memory[m]);
+            }
+        }
     }
 
     fn simulate(

@@ -32,10 +32,11 @@ pub struct DeploymentSpec {
     pub precision: Precision,
     /// Replicas wanted (at least 1).
     pub replicas: u32,
-    /// Memory charged per replica on each GPU it spans, when more than its
-    /// profile's (a plan reserving room so fewer co-tenants share a
-    /// device); the engine takes all of it. `None`: the profile's memory.
-    pub memory: Option<Mib>,
+    /// Memory reserved per replica on each GPU it spans, when more than
+    /// its profile's: charged to the partition (a plan keeping co-tenants
+    /// apart), while the engine still takes only the profile's memory.
+    /// `None`: the profile's memory.
+    pub reserve: Option<Mib>,
 }
 
 impl DeploymentSpec {
@@ -164,23 +165,24 @@ pub fn deploy(
             })?;
         demands.push((
             Demand {
-                size: d.memory.map_or(variant.memory, |m| m.max(variant.memory)),
+                size: d.reserve.map_or(variant.memory, |m| m.max(variant.memory)),
                 gpu_count: variant.gpu_count,
                 partitions: 1,
             },
             arch,
+            variant.memory,
         ));
     }
     let mix = DemandMix::new(
         demands
             .iter()
             .zip(deployments)
-            .map(|((demand, _), d)| (*demand, u64::from(d.replicas))),
+            .map(|((demand, _, _), d)| (*demand, u64::from(d.replicas))),
     );
     let mut scheduler = Scheduler::new(fleet.policy.configure(&mix), layouts.iter());
     let mut replicas = Vec::new();
     let mut unplaced = Vec::new();
-    for (index, (d, (demand, arch))) in deployments.iter().zip(&demands).enumerate() {
+    for (index, (d, (demand, arch, quota))) in deployments.iter().zip(&demands).enumerate() {
         let request = PlacementRequest {
             demand: *demand,
             preferred: None,
@@ -204,7 +206,8 @@ pub fn deploy(
             let first = shards[0].at;
             let layout = &layouts[first.gpu as usize];
             let mut device = Device::of_layout(layout, first.partition as usize);
-            device.memory = shards[0].size;
+            // The engine's quota is the profile's, whatever was reserved.
+            device.memory = *quota;
             let location = shards
                 .iter()
                 .map(|s| s.at.to_string())

@@ -238,7 +238,7 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
             model: d.model.clone(),
             precision,
             replicas: d.replicas,
-            memory: None,
+            reserve: None,
         });
     }
     if total > u64::from(MAX_REPLICAS) {
