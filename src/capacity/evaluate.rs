@@ -5,8 +5,10 @@
 use crate::profile::Precision;
 use crate::schedule::Policy;
 use crate::serve::traffic::Recorded;
-use crate::serve::{deploy, serve, DeployError, DeploymentSpec, ServeConfig, ServeOutcome};
-use crate::sim::{FleetSpec, GpuGroup};
+use crate::serve::{
+    deploy, serve, DeployError, Deployed, DeploymentSpec, ServeConfig, ServeOutcome,
+};
+use crate::sim::FleetSpec;
 use crate::time::Nanos;
 use crate::units::Mib;
 
@@ -66,15 +68,7 @@ impl Evaluation {
 
 /// A cell's fleet of `gpus` GPUs under `policy`.
 pub fn fleet(cell: &Cell, gpus: u32, policy: Policy) -> FleetSpec {
-    FleetSpec {
-        groups: vec![GpuGroup {
-            kind: cell.kind,
-            count: gpus,
-            layout: cell.layout.clone(),
-        }],
-        elastic: None,
-        policy,
-    }
+    FleetSpec::uniform(cell.kind, gpus, cell.layout.clone(), policy)
 }
 
 /// The deployments of `replicas` (per model), largest profile first so
@@ -122,23 +116,36 @@ pub fn placement_fails(
         .into_iter()
         .map(|(_, d)| d)
         .collect();
+    Ok(place(context, cell, &specs, gpus, policy)?.1)
+}
+
+/// Places `specs` on `gpus` GPUs of the cell under `policy`, with why the
+/// first replica that did not fit could not, if one did not.
+fn place(
+    context: &PlanContext,
+    cell: &Cell,
+    specs: &[DeploymentSpec],
+    gpus: u32,
+    policy: Policy,
+) -> Result<(Deployed, Option<String>), DeployError> {
     let deployed = deploy(
         &fleet(cell, gpus, policy),
-        &specs,
+        specs,
         context.catalog,
         context.architectures,
         context.measured,
         &context.engine,
         context.efficiency,
     )?;
-    Ok(deployed.unplaced.first().map(|u| {
+    let unplaced = deployed.unplaced.first().map(|u| {
         format!(
             "{} replica(s) of {}: {}",
             u.count,
             specs[u.deployment as usize].name(),
             u.reason
         )
-    }))
+    });
+    Ok((deployed, unplaced))
 }
 
 /// Places `replicas` (per model, charged `memory` each) on `gpus` GPUs of
@@ -158,33 +165,19 @@ pub fn evaluate(
 ) -> Result<Evaluation, DeployError> {
     let placed = deployments(models, cell.precision, replicas, memory, order);
     let specs: Vec<DeploymentSpec> = placed.iter().map(|(_, d)| d.clone()).collect();
-    let deployed = deploy(
-        &fleet(cell, gpus, policy),
-        &specs,
-        context.catalog,
-        context.architectures,
-        context.measured,
-        &context.engine,
-        context.efficiency,
-    )?;
+    let (deployed, unplaced) = place(context, cell, &specs, gpus, policy)?;
     let mut evaluation = Evaluation {
         gpus,
         replicas: replicas.to_vec(),
         memory: memory.to_vec(),
         models: Vec::new(),
-        unplaced: None,
+        unplaced,
         gpus_used: 0,
         gpu_busy: 0.0,
         output_tokens_per_s: 0.0,
         attainment: 0.0,
     };
-    if let Some(u) = deployed.unplaced.first() {
-        evaluation.unplaced = Some(format!(
-            "{} replica(s) of {}: {}",
-            u.count,
-            specs[u.deployment as usize].name(),
-            u.reason
-        ));
+    if evaluation.unplaced.is_some() {
         return Ok(evaluation);
     }
     let mut used = vec![false; gpus as usize];
@@ -281,14 +274,12 @@ pub fn lone_replica(
         replicas: 1,
         reserve: None,
     };
-    let deployed = deploy(
-        &fleet(cell, gpu_count, Policy::Spread),
+    let (deployed, _) = place(
+        context,
+        cell,
         std::slice::from_ref(&spec),
-        context.catalog,
-        context.architectures,
-        context.measured,
-        &context.engine,
-        context.efficiency,
+        gpu_count,
+        Policy::Spread,
     )
     .map_err(|e| e.to_string())?;
     match (

@@ -13,8 +13,9 @@ use aimsim::report::serving::{
     deployments_csv, gpus_csv, latency_cdf_csv, latency_chart, over_time_chart, replicas_csv,
     serving_json, serving_markdown, serving_summary_rows, serving_timeseries_csv, ServeRun,
 };
-use aimsim::scenario::ServeScenario;
+use aimsim::scenario::{ServeScenario, TrafficSpec};
 use aimsim::schedule::Policy;
+use aimsim::serve::traffic::Traffic;
 use aimsim::serve::{deploy, serve, Routing, ServeConfig};
 use aimsim::time::SimTime;
 
@@ -127,16 +128,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     }
     let dir = scenario_dir(&args.scenario);
     let trace = scenario.trace_path(dir, args.trace.as_deref());
-    let mut traffic = scenario
-        .traffic
-        .open(trace.as_deref(), dir, scenario.seed, scenario.horizon)
-        .map_err(|e| {
-            if trace.is_none() {
-                CliError::Usage(e.message)
-            } else {
-                CliError::Traffic(e)
-            }
-        })?;
+    let mut traffic = open_traffic(&scenario.traffic, trace.as_deref(), dir, &scenario)?;
     let config = ServeConfig {
         horizon: scenario.horizon,
         warmup: scenario.warmup,
@@ -213,4 +205,23 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         Format::Table => print!("{}", metric_table(&rows)),
     }
     Ok(())
+}
+
+/// Opens `traffic` of `scenario`: a missing trace is a usage error (the
+/// command line lacks `--trace`), a bad one a traffic error.
+pub(super) fn open_traffic(
+    traffic: &TrafficSpec,
+    trace: Option<&Path>,
+    dir: &Path,
+    scenario: &ServeScenario,
+) -> Result<Box<dyn Traffic>, CliError> {
+    traffic
+        .open(trace, dir, scenario.seed, scenario.horizon)
+        .map_err(|e| {
+            if trace.is_none() {
+                CliError::Usage(e.message)
+            } else {
+                CliError::Traffic(e)
+            }
+        })
 }

@@ -12,6 +12,7 @@ use aimsim::report::capacity::{
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::Recorded;
 
+use super::serve::open_traffic;
 use super::simulate::{scenario_dir, write_report};
 use super::study::{default_out, print_report, progress, with_threads, StudyArgs};
 use super::CliError;
@@ -40,15 +41,7 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         rated
             .set_rate_scale(scenario.traffic.rate_scale() * scale)
             .map_err(|e| CliError::Usage(format!("{file}: plan.rate_scales: {e}")))?;
-        let mut stream = rated
-            .open(trace.as_deref(), dir, scenario.seed, scenario.horizon)
-            .map_err(|e| {
-                if trace.is_none() {
-                    CliError::Usage(e.message)
-                } else {
-                    CliError::Traffic(e)
-                }
-            })?;
+        let mut stream = open_traffic(&rated, trace.as_deref(), dir, &scenario)?;
         traffic.push(RatedTraffic {
             rate_scale: scale,
             recorded: Recorded::record(&mut stream)?,

@@ -56,6 +56,19 @@ pub struct Fleet {
 }
 
 impl FleetSpec {
+    /// A fixed fleet of `count` GPUs of one kind and layout.
+    pub fn uniform(kind: GpuKind, count: u32, layout: LayoutSpec, policy: Policy) -> FleetSpec {
+        FleetSpec {
+            groups: vec![GpuGroup {
+                kind,
+                count,
+                layout,
+            }],
+            elastic: None,
+            policy,
+        }
+    }
+
     /// Checks every layout against its kind and builds the fleet, its policy
     /// configured for a workload whose demands are `mix`.
     pub fn build(&self, mix: &DemandMix) -> Result<Fleet, LayoutError> {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::profile::{Catalog, Precision};
 use crate::scenario::{Scenario, SourceError, Survey, SweepSpec, WorkloadSource, WorkloadSpec};
-use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, RunResult, ELASTIC_CAP};
+use crate::sim::{ElasticSpec, FleetSpec, RunResult, ELASTIC_CAP};
 use crate::workload::alibaba::TraceGpu;
 
 use super::grid::{cells, Cell, GridShard};
@@ -138,15 +138,7 @@ impl<'a> Sweeper<'a> {
 
     /// A fixed fleet of `gpus` GPUs of the cell's kind and layout.
     pub fn fixed_fleet(cell: &Cell, gpus: u32) -> FleetSpec {
-        FleetSpec {
-            groups: vec![GpuGroup {
-                kind: cell.kind,
-                count: gpus,
-                layout: cell.layout.clone(),
-            }],
-            elastic: None,
-            policy: cell.policy,
-        }
+        FleetSpec::uniform(cell.kind, gpus, cell.layout.clone(), cell.policy)
     }
 
     /// An empty fleet that adds a GPU of the cell's kind and layout whenever
