@@ -12,9 +12,10 @@
 //! one has finished: a request arriving just before the traffic's end is
 //! measured like any other, not counted a miss for want of time.
 //!
-//! 1. **Floors** ([`bounds`]): each request alone on an idle replica; if
-//!    fewer than the SLO's share of requests could meet the targets even so,
-//!    the cell is unreachable, with the reason, and nothing is searched.
+//! 1. **Floors** ([`bounds`]): each measured request (arriving after the
+//!    warm-up) alone on an idle replica; if fewer than the SLO's share of
+//!    requests could meet the targets even so, the cell is unreachable,
+//!    with the reason, and nothing is searched.
 //! 2. **Isolated replicas**: per model, the fewest replicas, each alone on
 //!    its own device, that meet the SLO on that model's traffic (probe at
 //!    the performance model's throughput bound, double until met, then
@@ -32,9 +33,11 @@
 //!    reserving less room (cut by a fifth at a time until they fit), then
 //!    dropping replicas (never below a model's isolated minimum, the model
 //!    with most slack first) until the rest fit, and simulated; a success
-//!    becomes the answer and the trim goes on, a failure ends the search. So an answer of `G` GPUs was met
-//!    in simulation and `G - 1` was tried and missed (or could not hold the
-//!    isolated minimum), both recorded in the cell's steps.
+//!    becomes the answer and the trim goes on, a failure ends the search.
+//!    So an answer of `G` GPUs was met in simulation and `G - 1` was tried
+//!    (one or two candidates) and missed or could not be placed, both
+//!    recorded in the cell's steps; this is not a proof that no other
+//!    configuration of `G - 1` GPUs meets the SLO.
 
 pub mod bounds;
 pub mod evaluate;

@@ -3,7 +3,7 @@
 
 use crate::profile::Catalog;
 use crate::schedule::Policy;
-use crate::serve::traffic::Recorded;
+use crate::serve::traffic::{InferenceRequest, Recorded};
 use crate::units::Mib;
 
 use super::bounds::{floor, replica_bound, Floor};
@@ -100,6 +100,8 @@ struct Search<'a> {
     gpu_memory: Mib,
     /// Memory of the layout's largest partition.
     partition: Mib,
+    /// Partitions of one GPU.
+    partitions: u32,
     steps: Vec<SearchStep>,
 }
 
@@ -144,6 +146,7 @@ impl<'a> Search<'a> {
             .map_err(|e| format!("{} on {}: {e}", cell.layout, cell.kind))?;
         let gpu_memory = Mib(layout.partitions().iter().map(|p| p.0).sum());
         let partition = layout.largest_partition();
+        let partitions = layout.partitions().len() as u32;
         let (memory, spans) = footprints(context.catalog, cell, models)?;
         let mut order: Vec<usize> = (0..models.len()).collect();
         order.sort_by_key(|&m| std::cmp::Reverse(memory[m].0 * u64::from(spans[m])));
@@ -156,6 +159,7 @@ impl<'a> Search<'a> {
             spans,
             gpu_memory,
             partition,
+            partitions,
             steps: Vec::new(),
         })
     }
@@ -169,10 +173,24 @@ impl<'a> Search<'a> {
                 Err(reason) => return Verdict::DoesNotFit(reason),
             }
         }
+        let warmup = self.context.warmup;
+        let measured: Vec<&[InferenceRequest]> = per_model
+            .iter()
+            .map(|t| {
+                let all = t.requests();
+                &all[all.partition_point(|r| r.arrival < warmup)..]
+            })
+            .collect();
+        if let Some(m) = measured.iter().position(|r| r.is_empty()) {
+            return Verdict::NotFound(format!(
+                "no request for {} arrives after the warm-up at this rate: nothing to plan for (lengthen run.horizon or shorten run.warmup)",
+                self.models[m]
+            ));
+        }
         plan.floors = lone
             .iter()
-            .zip(per_model)
-            .map(|(replica, t)| floor(replica, t.requests(), &slo))
+            .zip(&measured)
+            .map(|(replica, requests)| floor(replica, requests, &slo))
             .collect();
         for (m, f) in plan.floors.iter().enumerate() {
             if !f.reachable(&slo) {
@@ -199,8 +217,9 @@ impl<'a> Search<'a> {
     }
 
     /// Most replicas of model `m` a search tries in isolation.
+    /// (As many as `max_gpus` GPUs have partitions, one each.)
     fn replica_cap(&self, m: usize) -> u32 {
-        (self.context.max_gpus / self.spans[m]).max(1)
+        (self.context.max_gpus.saturating_mul(self.partitions) / self.spans[m]).max(1)
     }
 
     /// Fewest replicas of model `m`, each alone on its own GPU, meeting
@@ -290,6 +309,9 @@ impl<'a> Search<'a> {
             if evaluation.met() {
                 return Ok(evaluation);
             }
+            if let Some(reason) = &evaluation.unplaced {
+                return Err(format!("the packed fleet cannot be placed: {reason}"));
+            }
             for (m, result) in evaluation.models.iter().enumerate() {
                 if result.met {
                     continue;
@@ -318,7 +340,7 @@ impl<'a> Search<'a> {
         let lower = total
             .div_ceil(self.gpu_memory.0.max(1))
             .max(u64::from(widest));
-        let mut last = String::new();
+        let mut last = format!("their memory alone fills {lower} GPUs");
         for gpus in lower..=u64::from(self.context.max_gpus) {
             match self.placement(replicas, memory, gpus as u32) {
                 None => return Ok(gpus as u32),
@@ -351,11 +373,13 @@ impl<'a> Search<'a> {
     fn trim(&mut self, mut best: Evaluation, isolated: &[u32], traffic: &Recorded) -> Evaluation {
         'fewer: while best.gpus > 1 {
             let gpus = best.gpus - 1;
+            let mut tried = None;
             if let Some(memory) = self.tighter(&best.replicas, &best.memory, gpus) {
                 let replicas = best.replicas.clone();
                 if self.trim_run(&replicas, &memory, gpus, traffic, &mut best) {
                     continue 'fewer;
                 }
+                tried = Some((replicas, memory));
             }
             let mut replicas = best.replicas.clone();
             while self.placement(&replicas, &best.memory, gpus).is_some() {
@@ -375,6 +399,9 @@ impl<'a> Search<'a> {
                 }
             }
             let memory = best.memory.clone();
+            if tried == Some((replicas.clone(), memory.clone())) {
+                break;
+            }
             if !self.trim_run(&replicas, &memory, gpus, traffic, &mut best) {
                 break;
             }

@@ -277,7 +277,7 @@ pub fn capacity_markdown(report: &CapacityReport) -> String {
     }
     let _ = writeln!(
         md,
-        "\nEach cell is the fewest GPUs whose replicas, placed by the policy, meet the SLO when the whole traffic is simulated on them; one GPU less was simulated and missed (`searches.csv` has every run). Cost per million output tokens in brackets.\n"
+        "\nEach cell is the fewest GPUs whose replicas, placed by the policy, meet the SLO when the whole traffic is simulated on them; one GPU less was simulated and missed or could not hold the replicas (`searches.csv` has every run). Cost per million output tokens in brackets.\n"
     );
     // One table per rate and policy: layouts down, precisions across.
     let mut precisions = Vec::new();
