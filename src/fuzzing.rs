@@ -6,7 +6,7 @@
 use std::io::Cursor;
 use std::sync::OnceLock;
 
-use crate::hardware::{GpuKind, LayoutSpec};
+use crate::hardware::{GpuKind, LayoutSpec, NodeShape};
 use crate::profile::validate::{inspect_files, Severity};
 use crate::profile::Catalog;
 use crate::scenario::Scenario;
@@ -62,6 +62,7 @@ fn small_fleet() -> FleetSpec {
             count: 2,
             layout: "CPX/NPS4".parse::<LayoutSpec>().expect("a valid layout"),
         }],
+        node: NodeShape::REFERENCE,
         elastic: None,
         policy: Policy::FragAware,
     }

@@ -19,7 +19,7 @@
 //! let mut fleet = Scheduler::uniform(Policy::Aim, &layout, 1);
 //!
 //! let request = PlacementRequest {
-//!     demand: Demand { size: llama.memory, gpu_count: llama.gpu_count, partitions: 1 },
+//!     demand: Demand { size: llama.memory, gpu_count: llama.gpu_count, partitions: 1, host: llama.host },
 //!     preferred: None,
 //! };
 //! let placement = fleet.schedule(&request).expect("an empty GPU has room");

@@ -66,9 +66,9 @@ impl Evaluation {
     }
 }
 
-/// A cell's fleet of `gpus` GPUs under `policy`.
-pub fn fleet(cell: &Cell, gpus: u32, policy: Policy) -> FleetSpec {
-    FleetSpec::uniform(cell.kind, gpus, cell.layout.clone(), policy)
+/// A cell's fleet of `gpus` GPUs under `policy`, on the plan's nodes.
+fn fleet(context: &PlanContext, cell: &Cell, gpus: u32, policy: Policy) -> FleetSpec {
+    FleetSpec::uniform(cell.kind, gpus, cell.layout.clone(), policy).on_nodes(context.node)
 }
 
 /// The deployments of `replicas` (per model), largest profile first so
@@ -129,7 +129,7 @@ fn place(
     policy: Policy,
 ) -> Result<(Deployed, Option<String>), DeployError> {
     let deployed = deploy(
-        &fleet(cell, gpus, policy),
+        &fleet(context, cell, gpus, policy),
         specs,
         context.catalog,
         context.architectures,

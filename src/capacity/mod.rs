@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::hardware::{GpuKind, LayoutSpec};
+use crate::hardware::{GpuKind, LayoutSpec, NodeShape};
 use crate::perf::{Efficiency, MeasuredSet};
 use crate::profile::{ArchitectureTable, Catalog, Precision};
 use crate::schedule::Policy;
@@ -83,6 +83,8 @@ pub struct PlanContext<'a> {
     pub warmup: Nanos,
     /// Most GPUs a cell may use before the search gives up.
     pub max_gpus: u32,
+    /// The servers the cell's GPUs sit in.
+    pub node: NodeShape,
 }
 
 /// One point of a plan's grid.

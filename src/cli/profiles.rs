@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use aimsim::hardware::{ComputeMode, GpuKind, LayoutSpec, MemoryMode};
+use aimsim::hardware::{ComputeMode, GpuKind, HostDemand, LayoutSpec, MemoryMode};
 use aimsim::profile::validate::{inspect_dir, inspect_profiles};
 use aimsim::profile::{generate_profiles, write_profiles, Catalog, Precision, SizingTable};
 use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler};
@@ -226,6 +226,7 @@ fn replicas_per_gpu(
             size,
             gpu_count,
             partitions: 1,
+            host: HostDemand::NONE,
         },
         preferred: None,
     };

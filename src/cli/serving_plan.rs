@@ -70,6 +70,7 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         seed: scenario.seed,
         warmup: scenario.warmup,
         max_gpus: spec.max_gpus,
+        node: scenario.fleet.node,
     };
     let bar = progress(cells.len() as u64, "cells");
     let plans = with_threads(args.threads, || {

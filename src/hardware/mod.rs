@@ -3,11 +3,13 @@
 //! A [`GpuKind`] carries the datasheet figures of one AMD Instinct model; a
 //! [`LayoutSpec`] (a compute x memory mode pair or custom sizes) is checked
 //! against the kind's rules and becomes a [`Layout`]: the memory quota of
-//! every partition, in MiB.
+//! every partition, in MiB. A [`NodeShape`] groups GPUs into servers with
+//! CPU cores and host memory.
 
 mod gpu;
 mod layout;
 mod mode;
+mod node;
 
 pub use gpu::GpuKind;
 pub use layout::{
@@ -15,3 +17,4 @@ pub use layout::{
     SYSTEM_OVERHEAD,
 };
 pub use mode::{ComputeMode, MemoryMode, UnknownMode};
+pub use node::{HostDemand, NodeShape};

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::hardware::HostDemand;
 use crate::units::Mib;
 
 use super::validate::{inspect_dir, Finding, FolderError, Severity};
@@ -19,8 +20,12 @@ pub struct Variant {
     pub profile: Profile,
     /// Memory one replica is charged on each GPU it spans.
     pub memory: Mib,
-    /// GPUs one replica spans (all-or-nothing, on distinct GPUs).
+    /// GPUs one replica spans (all-or-nothing, on distinct GPUs of one
+    /// node: a tensor-parallel gang when above one).
     pub gpu_count: u32,
+    /// CPU and host memory one replica takes on its node
+    /// (`resource_requirements.cpu_cores` and `system_memory_gb`).
+    pub host: HostDemand,
 }
 
 /// Every variant, looked up by exact model id and precision.
@@ -112,6 +117,10 @@ impl Catalog {
                 memory: Mib::from_gib_ceil(profile.memory_requirement_gb)
                     .expect("validation refuses sizes that do not convert to MiB"),
                 gpu_count: profile.resource_requirements.gpu_count.max(1),
+                host: HostDemand {
+                    cpu_milli: profile.resource_requirements.cpu_cores.saturating_mul(1000),
+                    memory: Mib::gib(u64::from(profile.resource_requirements.system_memory_gb)),
+                },
                 profile,
             });
         }

@@ -1,11 +1,18 @@
 //! `[fleet]`: GPU groups, the policy, and an elastic rule, checked.
 
-use crate::hardware::GpuKind;
+use crate::hardware::{GpuKind, NodeShape};
 use crate::schedule::Policy;
 use crate::sim::{ElasticSpec, FleetSpec, GpuGroup, ELASTIC_CAP, MAX_FLEET_GPUS};
+use crate::units::Mib;
 
 use super::check::{Checker, ScenarioError};
-use super::schema::FleetTable;
+use super::schema::{FleetTable, NodeTable};
+
+/// Most CPU cores a node may have.
+const MAX_NODE_CORES: f64 = 65_536.0;
+
+/// Most host memory a node may have, GiB.
+const MAX_NODE_MEMORY_GB: f64 = 1_048_576.0;
 
 /// Checks `[fleet]`.
 pub(super) fn fleet(check: &Checker, raw: &FleetTable) -> Result<FleetSpec, ScenarioError> {
@@ -73,7 +80,42 @@ pub(super) fn fleet(check: &Checker, raw: &FleetTable) -> Result<FleetSpec, Scen
     }
     Ok(FleetSpec {
         groups,
+        node: node(check, raw.node.as_ref())?,
         elastic,
         policy,
+    })
+}
+
+/// Checks `[fleet.node]`; a key left out keeps the reference node's value
+/// ([`NodeShape::REFERENCE`]).
+pub(super) fn node(check: &Checker, raw: Option<&NodeTable>) -> Result<NodeShape, ScenarioError> {
+    let reference = NodeShape::REFERENCE;
+    let Some(raw) = raw else {
+        return Ok(reference);
+    };
+    let gpus = raw.gpus.unwrap_or(reference.gpus);
+    if gpus == 0 || gpus > NodeShape::MAX_GPUS {
+        return Err(check.fail(
+            "fleet.node.gpus",
+            format!("must be between 1 and {}, got {gpus}", NodeShape::MAX_GPUS),
+        ));
+    }
+    let cpu_milli = match raw.cpu_cores {
+        Some(cores) => (check.within("fleet.node.cpu_cores", cores, 0.001, MAX_NODE_CORES)?
+            * 1000.0)
+            .round() as u64,
+        None => reference.cpu_milli,
+    };
+    let memory = match raw.memory_gb {
+        Some(gb) => {
+            let gb = check.within("fleet.node.memory_gb", gb, 1.0, MAX_NODE_MEMORY_GB)?;
+            Mib::from_gib_ceil(gb).expect("bounded above")
+        }
+        None => reference.memory,
+    };
+    Ok(NodeShape {
+        gpus,
+        cpu_milli,
+        memory,
     })
 }

@@ -75,6 +75,16 @@ pub struct FleetTable {
     pub elastic: Option<ElasticTable>,
     #[serde(default)]
     pub precision_fallback: bool,
+    pub node: Option<NodeTable>,
+}
+
+/// `[fleet.node]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTable {
+    pub gpus: Option<u32>,
+    pub cpu_cores: Option<f64>,
+    pub memory_gb: Option<f64>,
 }
 
 /// One `[[fleet.gpus]]` entry.

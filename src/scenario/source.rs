@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::hardware::LayoutError;
 use crate::profile::Catalog;
 use crate::schedule::DemandMix;
-use crate::sim::{simulate, PastEvent, Progress, RunConfig, RunResult, SimError};
+use crate::sim::{simulate, FleetError, PastEvent, Progress, RunConfig, RunResult, SimError};
 use crate::time::SimTime;
 use crate::workload::alibaba::{AlibabaOptions, AlibabaWorkload, TraceGpu};
 use crate::workload::static_set::StaticSet;
@@ -51,9 +50,9 @@ pub enum SourceError {
     /// A trace with nothing to replay.
     #[error("{0}: no request to replay")]
     EmptyTrace(String),
-    /// The fleet's layouts do not fit its kinds.
+    /// The fleet's layouts do not fit its kinds, or its nodes the gangs.
     #[error(transparent)]
-    Fleet(#[from] LayoutError),
+    Fleet(#[from] FleetError),
     /// The replay stopped on an event in the past.
     #[error("the workload went back in time: {0}")]
     PastEvent(#[from] PastEvent),

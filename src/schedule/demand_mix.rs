@@ -192,6 +192,7 @@ impl DemandMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hardware::HostDemand;
 
     fn d(gib: u64) -> Demand {
         Demand::single(Mib::gib(gib))
@@ -248,6 +249,7 @@ mod tests {
             size: Mib::gib(24),
             gpu_count: 1,
             partitions: 4,
+            host: HostDemand::NONE,
         };
         let mix = DemandMix::new([(whole, 1)]);
         let gib = |n: u64| u128::from(Mib::gib(n).0);

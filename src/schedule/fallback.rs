@@ -32,7 +32,7 @@ pub fn schedule_at_lower_precision(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hardware::{GpuKind, LayoutSpec};
+    use crate::hardware::{GpuKind, HostDemand, LayoutSpec};
     use crate::schedule::Policy;
     use crate::units::Mib;
 
@@ -41,6 +41,7 @@ mod tests {
             size: Mib::gib(gib),
             gpu_count: 1,
             partitions: 1,
+            host: HostDemand::NONE,
         }
     }
 

@@ -34,6 +34,35 @@ pub enum InvariantError {
         /// The counter.
         counted: usize,
     },
+    /// A replica's GPUs are on different nodes.
+    #[error("replica {replica} spans nodes {first} and {other}")]
+    SplitGang {
+        /// The replica.
+        replica: ReplicaId,
+        /// The node of its first shard.
+        first: u32,
+        /// Another node it has a shard on.
+        other: u32,
+    },
+    /// A node's host charge is not the sum of its replicas' host needs, or
+    /// exceeds what the node has.
+    #[error("node {node}: books say {cpu_used_milli} mCPU / {memory_used} GiB host memory charged, replicas add up to {expected_cpu_milli} mCPU / {expected_memory} GiB, the node has {cpu_milli} mCPU / {memory} GiB")]
+    HostCharge {
+        /// The node.
+        node: u32,
+        /// CPU its books say is charged (thousandths of a core).
+        cpu_used_milli: u64,
+        /// Host memory its books say is charged.
+        memory_used: Mib,
+        /// CPU its live replicas ask.
+        expected_cpu_milli: u64,
+        /// Host memory its live replicas ask.
+        expected_memory: Mib,
+        /// The node's CPU.
+        cpu_milli: u64,
+        /// The node's host memory.
+        memory: Mib,
+    },
     /// An offline GPU holds a replica.
     #[error("gpu {0} is offline but holds a replica")]
     OfflineBusy(u32),
@@ -54,9 +83,11 @@ pub enum InvariantError {
 }
 
 impl Scheduler {
-    /// Recomputes every partition's charge from the live replicas and checks
-    /// it against the GPUs' books, and that no partition is over-committed.
+    /// Recomputes every partition's and node's charge from the live
+    /// replicas and checks it against the books, that no partition or node
+    /// is over-committed and that no replica spans two nodes.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
+        let mut host: Vec<(u64, Mib)> = vec![(0, Mib::ZERO); self.nodes().count()];
         let mut charged: Vec<Vec<(Mib, u32)>> = self
             .gpus()
             .iter()
@@ -66,6 +97,20 @@ impl Scheduler {
         for placement in self.placements() {
             live += 1;
             let shards = placement.shards();
+            let node = self.node_of(shards[0].at.gpu);
+            if let Some(other) = shards
+                .iter()
+                .map(|s| self.node_of(s.at.gpu))
+                .find(|&n| n != node)
+            {
+                return Err(InvariantError::SplitGang {
+                    replica: placement.replica,
+                    first: node,
+                    other,
+                });
+            }
+            host[node as usize].0 += u64::from(placement.host.cpu_milli);
+            host[node as usize].1 += placement.host.memory;
             for (i, shard) in shards.iter().enumerate() {
                 if shards[..i].iter().any(|s| s.at == shard.at) {
                     return Err(InvariantError::DoubleShard {
@@ -83,6 +128,24 @@ impl Scheduler {
                 stored: live,
                 counted: self.live_replicas(),
             });
+        }
+        for (index, node) in self.nodes().enumerate() {
+            let (cpu, memory) = host[index];
+            if node.cpu_used_milli != cpu
+                || node.memory_used != memory
+                || cpu > node.shape.cpu_milli
+                || memory > node.shape.memory
+            {
+                return Err(InvariantError::HostCharge {
+                    node: index as u32,
+                    cpu_used_milli: node.cpu_used_milli,
+                    memory_used: node.memory_used,
+                    expected_cpu_milli: cpu,
+                    expected_memory: memory,
+                    cpu_milli: node.shape.cpu_milli,
+                    memory: node.shape.memory,
+                });
+            }
         }
         for (index, gpu) in self.gpus().iter().enumerate() {
             let gpu_index = index as u32;

@@ -12,6 +12,7 @@ mod demand_mix;
 mod fallback;
 mod index;
 mod invariants;
+mod node;
 pub mod policies;
 mod request;
 mod scheduler;
@@ -20,12 +21,15 @@ mod search;
 pub use demand_mix::DemandMix;
 pub use fallback::schedule_at_lower_precision;
 pub use invariants::InvariantError;
+pub use node::NodeRule;
 pub use policies::{ConfiguredPolicy, Policy, Scope, UnknownPolicy};
 pub use request::{
     Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
     ReplicaId, Shard, MAX_SHARDS,
 };
-pub use scheduler::{OnlineError, Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS};
+pub use scheduler::{
+    NodeUsage, OnlineError, Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS,
+};
 
 #[cfg(test)]
 mod tests;

@@ -2,15 +2,18 @@
 
 use std::fmt;
 
+use crate::hardware::HostDemand;
 use crate::units::Mib;
 
 /// Most partitions one replica may be charged on (`gpu_count x partitions`).
 pub const MAX_SHARDS: usize = 8;
 
-/// Memory a replica needs: `size` on each of `partitions` distinct
-/// partitions of each of `gpu_count` distinct GPUs, all or nothing.
+/// What a replica needs: `size` on each of `partitions` distinct
+/// partitions of each of `gpu_count` distinct GPUs of one node, and `host`
+/// from that node's CPU and memory, all or nothing.
 ///
-/// An AIM profile needs one partition on each of its GPUs. A pod of the
+/// An AIM profile needs one partition on each of its GPUs (a
+/// tensor-parallel replica is a gang of `gpu_count` GPUs). A pod of the
 /// Alibaba trace mapped onto partitions (one trace GPU = one partition, one
 /// trace node = one MI300X) needs several whole partitions of one GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,6 +24,8 @@ pub struct Demand {
     pub gpu_count: u32,
     /// Distinct partitions on each of those GPUs.
     pub partitions: u32,
+    /// CPU and host memory, charged once on the node.
+    pub host: HostDemand,
 }
 
 impl Demand {
@@ -30,6 +35,7 @@ impl Demand {
             size,
             gpu_count: 1,
             partitions: 1,
+            host: HostDemand::NONE,
         }
     }
 
@@ -109,17 +115,19 @@ pub struct Shard {
     pub size: Mib,
 }
 
-/// A placed replica: where its shards went.
+/// A placed replica: where its shards went and what its node's host gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
     /// The new replica.
     pub replica: ReplicaId,
+    /// CPU and host memory charged on the node of its GPUs.
+    pub host: HostDemand,
     shards: [Shard; MAX_SHARDS],
     len: u8,
 }
 
 impl Placement {
-    pub(crate) fn new(replica: ReplicaId, shards: &[Shard]) -> Placement {
+    pub(crate) fn new(replica: ReplicaId, shards: &[Shard], host: HostDemand) -> Placement {
         let mut all = [Shard {
             at: PartitionRef {
                 gpu: 0,
@@ -130,6 +138,7 @@ impl Placement {
         all[..shards.len()].copy_from_slice(shards);
         Placement {
             replica,
+            host,
             shards: all,
             len: shards.len() as u8,
         }
@@ -200,12 +209,18 @@ pub enum RejectReason {
         /// Most partitions a GPU of the fleet has.
         most: u32,
     },
-    /// Needs more distinct GPUs able to host it (when empty) than the fleet has.
+    /// Needs more distinct GPUs able to host it (when empty) on one node
+    /// than any node has.
     NotEnoughCapableGpus {
         /// GPUs needed.
         needed: u32,
-        /// GPUs whose layout could host one share.
+        /// Most GPUs of one node whose layout could host one share.
         capable: u32,
+    },
+    /// Asks more CPU or host memory than any node has.
+    LargerThanAnyNode {
+        /// What it asks of the host.
+        host: HostDemand,
     },
     /// Needs more distinct GPUs than the fleet has.
     NotEnoughGpus {
@@ -229,6 +244,12 @@ pub enum RejectReason {
         /// `size` for policies without such a floor.
         min_free: Mib,
     },
+    /// The GPU memory is free, but not on a node with the CPU and host
+    /// memory left.
+    NoHostRoom {
+        /// What it asks of the host.
+        host: HostDemand,
+    },
 }
 
 /// A refused request: the code and the reason.
@@ -250,8 +271,11 @@ impl Rejection {
             RejectReason::LargerThanAnyPartition { .. }
             | RejectReason::NotEnoughPartitions { .. }
             | RejectReason::NotEnoughCapableGpus { .. }
-            | RejectReason::NotEnoughGpus { .. } => RejectCode::NeverFits,
-            RejectReason::NoCandidate { .. } => RejectCode::NoCapacityNow,
+            | RejectReason::NotEnoughGpus { .. }
+            | RejectReason::LargerThanAnyNode { .. } => RejectCode::NeverFits,
+            RejectReason::NoCandidate { .. } | RejectReason::NoHostRoom { .. } => {
+                RejectCode::NoCapacityNow
+            }
         };
         Rejection { code, reason }
     }
@@ -278,9 +302,19 @@ impl fmt::Display for Rejection {
             RejectReason::NotEnoughPartitions { needed, most } => {
                 write!(f, "never fits: needs {needed} partitions of one GPU, a GPU has at most {most}")
             }
-                        RejectReason::NotEnoughCapableGpus { needed, capable } => write!(
+            RejectReason::NotEnoughCapableGpus { needed, capable } => write!(
                 f,
-                "never fits: needs {needed} GPUs that can host it, the fleet has {capable}"
+                "never fits: needs {needed} GPUs of one node that can host it, a node has at most {capable}"
+            ),
+            RejectReason::LargerThanAnyNode { host } => write!(
+                f,
+                "never fits: needs {} of the host, more than any node has",
+                describe_host(host)
+            ),
+            RejectReason::NoHostRoom { host } => write!(
+                f,
+                "no capacity now: the GPU memory is free but no node with it has {} left",
+                describe_host(host)
             ),
             RejectReason::NotEnoughGpus { needed, fleet } => {
                 write!(f, "never fits: needs {needed} distinct GPUs, the fleet has {fleet}")
@@ -304,9 +338,18 @@ impl fmt::Display for Rejection {
                     ),
                     (1, 1) => write!(f, "no capacity now: no partition can take {size} GiB"),
                     (1, _) => write!(f, "no capacity now: no GPU has {each} free"),
-                    _ => write!(f, "no capacity now: {each} fits on {found} of the {needed} distinct GPUs needed"),
+                    _ => write!(f, "no capacity now: {each} fits on {found} of the {needed} distinct GPUs of one node needed"),
                 }
             }
         }
     }
+}
+
+/// `2 CPU cores and 16 GiB of host memory`.
+fn describe_host(host: HostDemand) -> String {
+    format!(
+        "{} CPU cores and {} GiB of host memory",
+        f64::from(host.cpu_milli) / 1000.0,
+        host.memory
+    )
 }

@@ -1,29 +1,36 @@
 //! The scheduler: places and frees replicas on a set of partitioned GPUs
 //! and keeps the books of what is charged where.
 
-use crate::hardware::Layout;
+use crate::hardware::{HostDemand, Layout, NodeShape};
 use crate::partition::GpuState;
 use crate::units::Mib;
 
 use super::index::FleetIndex;
-use super::policies::{ConfiguredPolicy, GpuPick, Policy};
+use super::node::{NodeBooks, NodeRule};
+use super::policies::{ConfiguredPolicy, GpuPick, PlacementPolicy, Policy, WithPolicy};
 use super::request::{
-    PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
+    Demand, PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
     MAX_SHARDS,
 };
 use super::search::Search;
 
-/// Places replicas on a set of partitioned GPUs with one policy, frees
-/// them, and keeps every GPU's books and every live replica.
+/// Places replicas on a set of partitioned GPUs grouped into nodes with
+/// one policy, frees them, and keeps every GPU's and node's books and every
+/// live replica.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     policy: ConfiguredPolicy,
     gpus: Vec<GpuState>,
     online: Vec<bool>,
+    /// The node each GPU belongs to.
+    gpu_node: Vec<u32>,
+    nodes: Vec<NodeBooks>,
+    /// Each distinct layout of the fleet, once.
+    layouts: Vec<Layout>,
+    /// The shape of nodes opened from now on.
+    node_shape: NodeShape,
     largest_partition: Mib,
     most_partitions: u32,
-    /// Each distinct layout (partition capacities) and how many GPUs have it.
-    layouts: Vec<(Vec<Mib>, u32)>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     live: usize,
@@ -70,20 +77,49 @@ pub enum OnlineError {
     Busy(u32),
 }
 
+/// What one node holds and has charged, as [`Scheduler::nodes`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeUsage {
+    /// The node's shape: its GPU slots, CPU and host memory.
+    pub shape: NodeShape,
+    /// Index of its first GPU; its GPUs are consecutive.
+    pub first_gpu: u32,
+    /// GPUs it holds.
+    pub gpus: u32,
+    /// CPU charged, thousandths of a core.
+    pub cpu_used_milli: u64,
+    /// Host memory charged.
+    pub memory_used: Mib,
+}
+
 impl Scheduler {
     /// An empty set of GPUs, one per layout, in order, placed on with
-    /// `policy` (a [`Policy`] or one configured for a workload).
+    /// `policy` (a [`Policy`] or one configured for a workload), grouped
+    /// into nodes of the reference shape ([`NodeShape::REFERENCE`]).
     pub fn new<'a>(
         policy: impl Into<ConfiguredPolicy>,
+        layouts: impl IntoIterator<Item = &'a Layout>,
+    ) -> Scheduler {
+        Scheduler::on_nodes(policy, NodeShape::REFERENCE, layouts)
+    }
+
+    /// As [`Scheduler::new`], on nodes of `node`: consecutive GPUs of one
+    /// layout fill a node before the next one opens.
+    pub fn on_nodes<'a>(
+        policy: impl Into<ConfiguredPolicy>,
+        node: NodeShape,
         layouts: impl IntoIterator<Item = &'a Layout>,
     ) -> Scheduler {
         let mut scheduler = Scheduler {
             policy: policy.into(),
             gpus: Vec::new(),
             online: Vec::new(),
+            gpu_node: Vec::new(),
+            nodes: Vec::new(),
+            layouts: Vec::new(),
+            node_shape: node,
             largest_partition: Mib::ZERO,
             most_partitions: 0,
-            layouts: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             live: 0,
@@ -105,26 +141,58 @@ impl Scheduler {
         Scheduler::new(policy, std::iter::repeat_n(layout, count))
     }
 
-    /// Adds an empty, online GPU at the end of the fleet and returns its index.
+    /// Adds an empty, online GPU at the end of the fleet and returns its
+    /// index. It joins the last node if that node has a free slot, is not
+    /// closed and holds GPUs of this layout; otherwise it opens a new node.
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
+        let index = self.gpus.len() as u32;
+        let layout_id = match self.layouts.iter().position(|l| l == layout) {
+            Some(id) => id as u32,
+            None => {
+                self.layouts.push(layout.clone());
+                (self.layouts.len() - 1) as u32
+            }
+        };
+        if !self.nodes.last().is_some_and(|n| n.takes(layout_id)) {
+            self.nodes
+                .push(NodeBooks::new(self.node_shape, layout_id, index));
+        }
+        let node = self.nodes.len() - 1;
+        self.nodes[node].gpus += 1;
+        self.gpu_node.push(node as u32);
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
         self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
-        match self
-            .layouts
-            .iter_mut()
-            .find(|(capacities, _)| capacities == layout.partitions())
-        {
-            Some((_, gpus)) => *gpus += 1,
-            None => self.layouts.push((layout.partitions().to_vec(), 1)),
-        }
         self.gpus.push(GpuState::new(layout));
         self.online.push(true);
-        let index = (self.gpus.len() - 1) as u32;
         match &mut self.index {
             Some(fleet_index) => fleet_index.add_gpu(&self.gpus[index as usize], true),
             None => self.refresh_index(),
         }
         index
+    }
+
+    /// Ends the last node: the next GPU added opens a new one (a fleet's
+    /// groups are separate servers).
+    pub fn close_node(&mut self) {
+        if let Some(node) = self.nodes.last_mut() {
+            node.open = false;
+        }
+    }
+
+    /// Every node, in order (GPUs are numbered node by node).
+    pub fn nodes(&self) -> impl Iterator<Item = NodeUsage> + '_ {
+        self.nodes.iter().map(|n| NodeUsage {
+            shape: n.shape,
+            first_gpu: n.first_gpu,
+            gpus: n.gpus,
+            cpu_used_milli: n.cpu_used,
+            memory_used: n.memory_used,
+        })
+    }
+
+    /// The node GPU `gpu` belongs to.
+    pub fn node_of(&self, gpu: u32) -> u32 {
+        self.gpu_node[gpu as usize]
     }
 
     /// Chooses how candidates are found (for benchmarks and the tests that
@@ -222,6 +290,11 @@ impl Scheduler {
             size: Mib::ZERO,
         }; MAX_SHARDS];
         let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
+        let host = request.demand.host;
+        if !host.is_none() {
+            let node = self.gpu_node[shards[0].at.gpu as usize] as usize;
+            self.nodes[node].charge(host);
+        }
         for (i, shard) in shards[..count].iter().enumerate() {
             self.gpus[shard.at.gpu as usize]
                 .allocate(shard.at.partition as usize, shard.size)
@@ -234,7 +307,7 @@ impl Scheduler {
             }
         }
         let replica = self.take_slot();
-        let placement = Placement::new(replica, &shards[..count]);
+        let placement = Placement::new(replica, &shards[..count], host);
         self.slots[replica.slot as usize].placement = Some(placement);
         self.live += 1;
         Ok(placement)
@@ -253,6 +326,10 @@ impl Scheduler {
         self.free_slots.push(replica.slot);
         self.live -= 1;
         let shards = placement.shards();
+        if !placement.host.is_none() {
+            let node = self.gpu_node[shards[0].at.gpu as usize] as usize;
+            self.nodes[node].refund(placement.host);
+        }
         for (i, shard) in shards.iter().enumerate() {
             self.gpus[shard.at.gpu as usize]
                 .free(shard.at.partition as usize, shard.size)
@@ -278,7 +355,8 @@ impl Scheduler {
     }
 
     /// Chooses `partitions` partitions on each of `gpu_count` distinct
-    /// GPUs, filling `shards`; returns how many shards, or why none.
+    /// GPUs of one node with the host room left, filling `shards`; returns
+    /// how many shards, or why none.
     fn choose(
         &self,
         request: &PlacementRequest,
@@ -306,7 +384,10 @@ impl Scheduler {
                     return Err(RejectReason::NoSuchPartition { preferred: at });
                 }
                 let partition = &self.gpus[at.gpu as usize].partitions()[at.partition as usize];
-                (self.online[at.gpu as usize] && partition.free() >= demand.size).then_some(at)
+                (self.online[at.gpu as usize]
+                    && partition.free() >= demand.size
+                    && self.host_room(at.gpu, demand.host))
+                .then_some(at)
             }
             None => None,
         };
@@ -328,6 +409,114 @@ impl Scheduler {
                 fleet: self.gpus.len() as u32,
             });
         }
+        if !demand.host.is_none() && !self.nodes.iter().any(|n| n.shape.could_host(demand.host)) {
+            return Err(RejectReason::LargerThanAnyNode { host: demand.host });
+        }
+        let chosen = if demand.gpu_count == 1 {
+            self.choose_one(
+                demand.size,
+                demand.partitions,
+                demand.host,
+                preferred,
+                shards,
+            )
+        } else {
+            self.choose_gang(request, preferred, shards)
+        };
+        chosen.ok_or_else(|| self.why_not(request))
+    }
+
+    /// A replica on one GPU: the preferred partition if it has room, the
+    /// policy's choice among GPUs whose node has the host room otherwise.
+    #[inline]
+    fn choose_one(
+        &self,
+        size: Mib,
+        partitions: u32,
+        host: HostDemand,
+        preferred: Option<PartitionRef>,
+        shards: &mut [Shard; MAX_SHARDS],
+    ) -> Option<usize> {
+        if let Some(at) = preferred {
+            shards[0] = Shard { at, size };
+            return Some(1);
+        }
+        let (gpu, pick) = if host.is_none() {
+            self.search(size, partitions as usize, |_| false)?
+        } else {
+            self.search(size, partitions as usize, |gpu| !self.host_room(gpu, host))?
+        };
+        let mut count = 0;
+        for partition in pick.picked() {
+            shards[count] = Shard {
+                at: PartitionRef { gpu, partition },
+                size,
+            };
+            count += 1;
+        }
+        Some(count)
+    }
+
+    /// A gang: `gpu_count` GPUs of one node, all or nothing. With a
+    /// preferred partition that has room, its node (and that partition
+    /// first); otherwise the node the policy's [`NodeRule`] ranks first
+    /// among those that can take the whole gang and its host needs.
+    fn choose_gang(
+        &self,
+        request: &PlacementRequest,
+        preferred: Option<PartitionRef>,
+        shards: &mut [Shard; MAX_SHARDS],
+    ) -> Option<usize> {
+        if let Some(at) = preferred {
+            let node = self.gpu_node[at.gpu as usize] as usize;
+            return self.fill_node(node, request, preferred, shards);
+        }
+        let rule = self.policy.policy().node_rule();
+        let mut best: Option<(u64, [Shard; MAX_SHARDS], usize)> = None;
+        for (node, books) in self.nodes.iter().enumerate() {
+            if books.gpus < request.demand.gpu_count || !books.has_room(request.demand.host) {
+                continue;
+            }
+            let mut candidate = *shards;
+            let Some(count) = self.fill_node(node, request, None, &mut candidate) else {
+                continue;
+            };
+            let free: u64 = books
+                .gpu_range()
+                .filter(|&g| self.online[g])
+                .map(|g| self.gpus[g].free_memory().0)
+                .sum();
+            let better = match (rule, &best) {
+                (_, None) => true,
+                (NodeRule::First, Some(_)) => false,
+                (NodeRule::Tightest, Some((top, _, _))) => free < *top,
+                (NodeRule::Loosest, Some((top, _, _))) => free > *top,
+            };
+            if better {
+                best = Some((free, candidate, count));
+                if rule == NodeRule::First {
+                    break;
+                }
+            }
+        }
+        let (_, chosen, count) = best?;
+        *shards = chosen;
+        Some(count)
+    }
+
+    /// The gang on node `node` by the policy's per-GPU choice (its preferred
+    /// partition first, if any), or `None` if the node cannot take it all.
+    fn fill_node(
+        &self,
+        node: usize,
+        request: &PlacementRequest,
+        preferred: Option<PartitionRef>,
+        shards: &mut [Shard; MAX_SHARDS],
+    ) -> Option<usize> {
+        let demand = request.demand;
+        let books = &self.nodes[node];
+        let range = books.gpu_range();
+        let first = books.first_gpu;
         let mut count = 0;
         let mut gpus_found = 0;
         if let Some(at) = preferred {
@@ -340,35 +529,113 @@ impl Scheduler {
         }
         while gpus_found < demand.gpu_count {
             let taken = &shards[..count];
-            let found = self.search(demand.size, demand.partitions as usize, |gpu| {
-                taken.iter().any(|s| s.at.gpu == gpu)
-            });
-            let Some((gpu, pick)) = found else {
-                let capable = self.gpus_that_could_ever_host(demand.size, demand.partitions);
-                if capable < demand.gpu_count {
-                    return Err(RejectReason::NotEnoughCapableGpus {
-                        needed: demand.gpu_count,
-                        capable,
-                    });
-                }
-                return Err(RejectReason::NoCandidate {
-                    size: demand.size,
-                    partitions: demand.partitions,
-                    needed: demand.gpu_count,
-                    found: gpus_found,
-                    min_free: self.policy.strands_below(demand.size),
-                });
-            };
+            let (local, pick) = self.policy.with(Search {
+                gpus: &self.gpus[range.clone()],
+                online: &self.online[range.clone()],
+                index: None,
+                size: demand.size,
+                k: demand.partitions as usize,
+                excluded: |gpu| taken.iter().any(|s| s.at.gpu == gpu + first),
+            })?;
             for partition in pick.picked() {
                 shards[count] = Shard {
-                    at: PartitionRef { gpu, partition },
+                    at: PartitionRef {
+                        gpu: local + first,
+                        partition,
+                    },
                     size: demand.size,
                 };
                 count += 1;
             }
             gpus_found += 1;
         }
-        Ok(count)
+        Some(count)
+    }
+
+    /// Whether GPU `gpu`'s node has `host` left.
+    #[inline]
+    fn host_room(&self, gpu: u32, host: HostDemand) -> bool {
+        host.is_none() || self.nodes[self.gpu_node[gpu as usize] as usize].has_room(host)
+    }
+
+    /// Why a valid request found no place: no node could ever hold the gang,
+    /// the host is what is missing, or no GPU memory now.
+    #[cold]
+    fn why_not(&self, request: &PlacementRequest) -> RejectReason {
+        let demand = request.demand;
+        let capable = self.most_capable_gpus_on_a_node(demand.size, demand.partitions);
+        if capable < demand.gpu_count {
+            return RejectReason::NotEnoughCapableGpus {
+                needed: demand.gpu_count,
+                capable,
+            };
+        }
+        if !demand.host.is_none() {
+            let without_host = PlacementRequest {
+                demand: Demand {
+                    host: HostDemand::NONE,
+                    ..demand
+                },
+                preferred: request.preferred,
+            };
+            let mut shards = [Shard {
+                at: PartitionRef {
+                    gpu: 0,
+                    partition: 0,
+                },
+                size: Mib::ZERO,
+            }; MAX_SHARDS];
+            if self.choose(&without_host, &mut shards).is_ok() {
+                return RejectReason::NoHostRoom { host: demand.host };
+            }
+        }
+        let found = if demand.gpu_count == 1 {
+            0
+        } else {
+            self.most_gpus_with_room_on_a_node(demand.size, demand.partitions)
+        };
+        RejectReason::NoCandidate {
+            size: demand.size,
+            partitions: demand.partitions,
+            needed: demand.gpu_count,
+            found,
+            min_free: self.policy.strands_below(demand.size),
+        }
+    }
+
+    /// The most online GPUs of one node on which the policy finds
+    /// `partitions` partitions of `size` now.
+    fn most_gpus_with_room_on_a_node(&self, size: Mib, partitions: u32) -> u32 {
+        struct CountOnNode<'a> {
+            gpus: &'a [GpuState],
+            online: &'a [bool],
+            size: Mib,
+            k: usize,
+        }
+        impl WithPolicy for CountOnNode<'_> {
+            type Output = u32;
+            fn run<P: PlacementPolicy>(self, policy: &P) -> u32 {
+                self.gpus
+                    .iter()
+                    .zip(self.online)
+                    .filter(|(g, &online)| {
+                        online && policy.pick_on_gpu(g, self.size, self.k).is_some()
+                    })
+                    .count() as u32
+            }
+        }
+        self.nodes
+            .iter()
+            .map(|n| {
+                self.policy.with(CountOnNode {
+                    gpus: &self.gpus[n.gpu_range()],
+                    online: &self.online[n.gpu_range()],
+                    size,
+                    k: partitions as usize,
+                })
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// The policy's choice of `k` partitions of `size` on one GPU that
@@ -391,18 +658,24 @@ impl Scheduler {
         })
     }
 
-    /// GPUs of the fleet (online or not) with at least `partitions`
-    /// partitions of at least `size` when empty: in a fleet of mixed kinds
-    /// or layouts, the fleet-wide checks alone can miss a request that no
-    /// single GPU could ever host.
-    fn gpus_that_could_ever_host(&self, size: Mib, partitions: u32) -> u32 {
-        self.layouts
+    /// The most GPUs of one node (online or not) with at least
+    /// `partitions` partitions of at least `size` when empty: in a fleet of
+    /// mixed kinds or layouts, the fleet-wide checks alone can miss a
+    /// request that no node could ever host.
+    fn most_capable_gpus_on_a_node(&self, size: Mib, partitions: u32) -> u32 {
+        self.nodes
             .iter()
-            .filter(|(capacities, _)| {
-                capacities.iter().filter(|&&c| c >= size).count() >= partitions as usize
+            .filter(|n| {
+                self.layouts[n.layout as usize]
+                    .partitions()
+                    .iter()
+                    .filter(|&&c| c >= size)
+                    .count()
+                    >= partitions as usize
             })
-            .map(|(_, gpus)| gpus)
-            .sum()
+            .map(|n| n.gpus)
+            .max()
+            .unwrap_or(0)
     }
 
     fn take_slot(&mut self) -> ReplicaId {

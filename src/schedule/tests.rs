@@ -2,7 +2,7 @@
 //! worked out by hand in comments.
 
 use super::*;
-use crate::hardware::{GpuKind, Layout, LayoutSpec};
+use crate::hardware::{GpuKind, HostDemand, Layout, LayoutSpec, NodeShape};
 use crate::profile::{Catalog, Precision};
 use crate::units::Mib;
 
@@ -61,6 +61,7 @@ fn aim_picks_the_partition_with_most_free_memory() {
             size: Mib::gib(20),
             gpu_count: 1,
             partitions: 1,
+            host: HostDemand::NONE,
         },
         preferred: Some(at(0, 0)),
     })
@@ -70,6 +71,7 @@ fn aim_picks_the_partition_with_most_free_memory() {
             size: Mib::gib(30),
             gpu_count: 1,
             partitions: 1,
+            host: HostDemand::NONE,
         },
         preferred: Some(at(0, 1)),
     })
@@ -93,6 +95,7 @@ fn aim_never_offers_a_partition_with_less_than_min_partition_free() {
                     size: Mib::gib(size),
                     gpu_count: 1,
                     partitions: 1,
+                    host: HostDemand::NONE,
                 },
                 preferred: Some(at(0, p)),
             })
@@ -114,6 +117,7 @@ fn first_fit_and_best_fit_choose_as_their_names_say() {
                     size: Mib::gib(size),
                     gpu_count: 1,
                     partitions: 1,
+                    host: HostDemand::NONE,
                 },
                 preferred: Some(at(g, 0)),
             })
@@ -150,6 +154,7 @@ fn preferred_partition_is_used_when_it_fits_and_skipped_when_not() {
             size: Mib::gib(size),
             gpu_count: 1,
             partitions: 1,
+            host: HostDemand::NONE,
         },
         preferred: Some(at(0, p)),
     };
@@ -168,6 +173,7 @@ fn a_missing_preferred_partition_is_an_invalid_request() {
                 size: Mib::gib(1),
                 gpu_count: 1,
                 partitions: 1,
+                host: HostDemand::NONE,
             },
             preferred: Some(missing),
         };
@@ -196,6 +202,7 @@ fn rejections_say_never_or_not_now() {
                 size: Mib::gib(1),
                 gpu_count: 3,
                 partitions: 1,
+                host: HostDemand::NONE,
             },
             preferred: None,
         })
@@ -226,6 +233,7 @@ fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
             size: Mib::gib(100),
             gpu_count: 2,
             partitions: 1,
+            host: HostDemand::NONE,
         },
         preferred: None,
     };
@@ -327,6 +335,7 @@ fn whole(partitions: u32) -> PlacementRequest {
             size: Mib::gib(24),
             gpu_count: 1,
             partitions,
+            host: HostDemand::NONE,
         },
         preferred: None,
     }
@@ -426,6 +435,7 @@ fn on_a_mixed_fleet_a_request_no_single_gpu_can_host_never_fits() {
             size: Mib::gib(200),
             gpu_count: 2,
             partitions: 1,
+            host: HostDemand::NONE,
         },
         preferred: None,
     };
@@ -440,4 +450,136 @@ fn on_a_mixed_fleet_a_request_no_single_gpu_can_host_never_fits() {
     );
     // One share of 200 fits the MI325X.
     assert_eq!(place(&mut s, gib(200)), at(0, 0));
+}
+
+fn gang(gib: u64, gpus: u32, cores: u32, host_gib: u64) -> PlacementRequest {
+    PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(gib),
+            gpu_count: gpus,
+            partitions: 1,
+            host: HostDemand {
+                cpu_milli: cores * 1000,
+                memory: Mib::gib(host_gib),
+            },
+        },
+        preferred: None,
+    }
+}
+
+fn small_nodes(policy: Policy, gpus_per_node: u32, nodes: usize) -> Scheduler {
+    let node = NodeShape {
+        gpus: gpus_per_node,
+        cpu_milli: 8_000,
+        memory: Mib::gib(64),
+    };
+    let spx = layout("SPX");
+    Scheduler::on_nodes(
+        policy,
+        node,
+        std::iter::repeat_n(&spx, gpus_per_node as usize * nodes),
+    )
+}
+
+#[test]
+fn a_small_gang_fills_a_node_in_use_and_keeps_an_empty_node_whole() {
+    // Two nodes of 4 SPX GPUs. One replica on node 1 (gpu 4); a TP=2 gang
+    // then goes to node 1 under best-fit (the tightest node that takes it),
+    // to node 0 under first-fit, and to node 0 under spread (most free).
+    for (policy, expected_node) in [
+        (Policy::BestFit, 1),
+        (Policy::FragAware, 1),
+        (Policy::FirstFit, 0),
+        (Policy::Spread, 0),
+    ] {
+        let mut s = small_nodes(policy, 4, 2);
+        s.schedule(&PlacementRequest {
+            demand: Demand::single(Mib::gib(150)),
+            preferred: Some(at(4, 0)),
+        })
+        .unwrap();
+        let placement = s.schedule(&gang(100, 2, 2, 16)).unwrap();
+        let nodes: Vec<u32> = placement
+            .shards()
+            .iter()
+            .map(|shard| s.node_of(shard.at.gpu))
+            .collect();
+        assert_eq!(nodes, vec![expected_node; 2], "{policy}");
+        // A TP=4 gang still finds a whole node under best-fit.
+        if policy == Policy::BestFit {
+            let four = s.schedule(&gang(100, 4, 2, 16)).unwrap();
+            assert!(four
+                .shards()
+                .iter()
+                .all(|shard| s.node_of(shard.at.gpu) == 0));
+        }
+        s.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn a_gang_never_spans_nodes_even_when_the_fleet_has_the_gpus() {
+    // Two nodes of 2 GPUs, one GPU of each taken: 2 free GPUs in the fleet
+    // but not on one node, so a TP=2 gang is refused, naming the node.
+    let mut s = small_nodes(Policy::FirstFit, 2, 2);
+    place(&mut s, gib(150));
+    s.schedule(&PlacementRequest {
+        demand: Demand::single(Mib::gib(150)),
+        preferred: Some(at(2, 0)),
+    })
+    .unwrap();
+    let refused = s.schedule(&gang(100, 2, 0, 0)).unwrap_err();
+    assert_eq!(refused.code, RejectCode::NoCapacityNow);
+    assert_eq!(
+        refused.to_string(),
+        "no capacity now: 100 GiB fits on 1 of the 2 distinct GPUs of one node needed"
+    );
+    // A TP=4 gang can never fit nodes of 2 GPUs.
+    let never = s.schedule(&gang(10, 4, 0, 0)).unwrap_err();
+    assert_eq!(never.code, RejectCode::NeverFits);
+    assert!(
+        never.to_string().contains("needs 4 GPUs of one node"),
+        "{never}"
+    );
+}
+
+#[test]
+fn host_cpu_and_memory_bound_a_node_before_its_gpu_memory_does() {
+    // One node of 1 SPX GPU, 8 cores, 64 GiB: four 2-core replicas fill the
+    // CPU with 152 GiB of GPU memory still free; the fifth is refused for
+    // the host, and freeing one makes room again.
+    let mut s = small_nodes(Policy::BestFit, 1, 1);
+    let mut placed = Vec::new();
+    for _ in 0..4 {
+        placed.push(s.schedule(&gang(10, 1, 2, 16)).unwrap());
+    }
+    let refused = s.schedule(&gang(10, 1, 2, 1)).unwrap_err();
+    assert_eq!(refused.code, RejectCode::NoCapacityNow);
+    assert_eq!(
+        refused.to_string(),
+        "no capacity now: the GPU memory is free but no node with it has 2 CPU cores and 1 GiB of host memory left"
+    );
+    let node = s.nodes().next().unwrap();
+    assert_eq!(
+        (node.cpu_used_milli, node.memory_used),
+        (8_000, Mib::gib(64))
+    );
+    s.unschedule(placed[0].replica).unwrap();
+    assert!(s.schedule(&gang(10, 1, 2, 16)).is_ok());
+    // More than any node has: never.
+    let never = s.schedule(&gang(10, 1, 9, 0)).unwrap_err();
+    assert_eq!(never.code, RejectCode::NeverFits);
+    assert!(never.to_string().contains("9 CPU cores"), "{never}");
+    s.check_invariants().unwrap();
+}
+
+#[test]
+fn gpus_fill_nodes_in_order_and_a_new_layout_opens_a_node() {
+    let mut s = Scheduler::new(Policy::FirstFit, std::iter::repeat_n(&layout("SPX"), 10));
+    s.add_gpu(&layout("CPX/NPS4"));
+    let nodes: Vec<(u32, u32)> = s.nodes().map(|n| (n.first_gpu, n.gpus)).collect();
+    assert_eq!(nodes, vec![(0, 8), (8, 2), (10, 1)]);
+    s.close_node();
+    s.add_gpu(&layout("CPX/NPS4"));
+    assert_eq!(s.node_of(11), 3);
 }

@@ -9,13 +9,14 @@
 //! (custom sizes, or one whole GPU) share the GPU's compute and bandwidth.
 //! Replicas on one device are co-tenants: each iteration runs at the
 //! speed the performance model gives for the number of them busy when it
-//! starts. A profile spanning several GPUs runs tensor-parallel over them.
+//! starts. A profile spanning several GPUs runs tensor-parallel over them,
+//! all on one node.
 
 use crate::hardware::{Layout, LayoutSpec};
 use crate::perf::{Device, Efficiency, MeasuredSet, ReplicaModel, ReplicaSpec, Setup};
 use crate::profile::{ArchitectureTable, Catalog, Precision};
-use crate::schedule::{Demand, DemandMix, PlacementRequest, Scheduler};
-use crate::sim::FleetSpec;
+use crate::schedule::{Demand, DemandMix, PlacementRequest};
+use crate::sim::{FleetError, FleetSpec};
 use crate::units::Mib;
 
 use super::engine::EngineConfig;
@@ -118,9 +119,9 @@ pub enum DeployError {
         /// The performance model's reason.
         message: String,
     },
-    /// A layout does not fit its GPU kind.
+    /// A layout does not fit its GPU kind, or a gang its node.
     #[error("fleet: {0}")]
-    Layout(String),
+    Fleet(#[from] FleetError),
 }
 
 /// Places `deployments` on `fleet` in order and models every placed
@@ -137,10 +138,7 @@ pub fn deploy(
 ) -> Result<Deployed, DeployError> {
     let mut layouts: Vec<Layout> = Vec::new();
     for group in &fleet.groups {
-        let layout = group
-            .layout
-            .build(group.kind)
-            .map_err(|e| DeployError::Layout(e.to_string()))?;
+        let layout = group.layout.build(group.kind).map_err(FleetError::from)?;
         layouts.extend(std::iter::repeat_n(layout, group.count as usize));
     }
     // Device numbering: one per hardware partition, one per SPX GPU.
@@ -168,6 +166,7 @@ pub fn deploy(
                 size: d.reserve.map_or(variant.memory, |m| m.max(variant.memory)),
                 gpu_count: variant.gpu_count,
                 partitions: 1,
+                host: variant.host,
             },
             arch,
             variant.memory,
@@ -179,7 +178,7 @@ pub fn deploy(
             .zip(deployments)
             .map(|((demand, _, _), d)| (*demand, u64::from(d.replicas))),
     );
-    let mut scheduler = Scheduler::new(fleet.policy.configure(&mix), layouts.iter());
+    let mut scheduler = fleet.build(&mix)?.scheduler;
     let mut replicas = Vec::new();
     let mut unplaced = Vec::new();
     for (index, (d, (demand, arch, quota))) in deployments.iter().zip(&demands).enumerate() {

@@ -293,7 +293,7 @@ impl Run<'_> {
                     .fleet
                     .elastic_largest_partition()
                     .is_some_and(|l| request.demand.size <= l)
-                && added.len() < request.demand.gpu_count as usize;
+                && added.len() < self.fleet.growth_for(request.demand.gpu_count);
             if !could_help {
                 break;
             }

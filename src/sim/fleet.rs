@@ -1,6 +1,6 @@
 //! Fleets: GPU groups of one or several kinds, fixed or elastic.
 
-use crate::hardware::{GpuKind, Layout, LayoutError, LayoutSpec};
+use crate::hardware::{GpuKind, Layout, LayoutError, LayoutSpec, NodeShape};
 use crate::schedule::{DemandMix, Policy, Scheduler};
 use crate::time::SimTime;
 use crate::units::Mib;
@@ -39,12 +39,31 @@ pub struct ElasticSpec {
 /// A fleet description.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetSpec {
-    /// The GPUs present from the start, in index order.
+    /// The GPUs present from the start, in index order. Each group fills
+    /// nodes of its own (the last one may be partly filled).
     pub groups: Vec<GpuGroup>,
+    /// The servers GPUs sit in: GPU slots, CPU and host memory.
+    pub node: NodeShape,
     /// Growth rule; `None` for a fixed fleet.
     pub elastic: Option<ElasticSpec>,
     /// Placement policy.
     pub policy: Policy,
+}
+
+/// A fleet cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FleetError {
+    /// A layout does not fit its GPU kind.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A replica spans a number of GPUs that does not divide a node.
+    #[error("the workload has replicas spanning {tp} GPUs (tensor parallelism), which does not divide a node's {node_gpus} GPUs (fleet.node.gpus); use nodes of a multiple of {tp} GPUs")]
+    GangDoesNotDivideNode {
+        /// GPUs per replica.
+        tp: u32,
+        /// GPUs per node.
+        node_gpus: u32,
+    },
 }
 
 /// A built fleet: the scheduler plus the elastic rule.
@@ -53,6 +72,7 @@ pub struct Fleet {
     pub scheduler: Scheduler,
     elastic: Option<(Layout, u32, Option<SimTime>)>,
     initial_gpus: usize,
+    node_gpus: u32,
 }
 
 impl FleetSpec {
@@ -64,28 +84,55 @@ impl FleetSpec {
                 count,
                 layout,
             }],
+            node: NodeShape::REFERENCE,
             elastic: None,
             policy,
         }
     }
 
-    /// Checks every layout against its kind and builds the fleet, its policy
-    /// configured for a workload whose demands are `mix`.
-    pub fn build(&self, mix: &DemandMix) -> Result<Fleet, LayoutError> {
-        let mut layouts = Vec::new();
+    /// The same fleet on nodes of `node`.
+    pub fn on_nodes(mut self, node: NodeShape) -> FleetSpec {
+        self.node = node;
+        self
+    }
+
+    /// Checks every layout against its kind and every gang size of `mix`
+    /// against the node, and builds the fleet, its policy configured for a
+    /// workload whose demands are `mix`.
+    pub fn build(&self, mix: &DemandMix) -> Result<Fleet, FleetError> {
+        self.check_gangs(mix.entries().iter().map(|(d, _)| d.gpu_count))?;
+        let mut scheduler =
+            Scheduler::on_nodes(self.policy.configure(mix), self.node, std::iter::empty());
         for group in &self.groups {
             let layout = group.layout.build(group.kind)?;
-            layouts.extend(std::iter::repeat_n(layout, group.count as usize));
+            for _ in 0..group.count {
+                scheduler.add_gpu(&layout);
+            }
+            scheduler.close_node();
         }
         let elastic = match &self.elastic {
             Some(e) => Some((e.layout.build(e.kind)?, e.max_gpus, e.release_after)),
             None => None,
         };
+        let initial_gpus = scheduler.gpus().len();
         Ok(Fleet {
-            scheduler: Scheduler::new(self.policy.configure(mix), layouts.iter()),
+            scheduler,
             elastic,
-            initial_gpus: layouts.len(),
+            initial_gpus,
+            node_gpus: self.node.gpus,
         })
+    }
+
+    /// Fails on the first replica size (GPUs per replica) that does not
+    /// divide this fleet's nodes.
+    pub fn check_gangs(&self, gpu_counts: impl IntoIterator<Item = u32>) -> Result<(), FleetError> {
+        match gpu_counts.into_iter().find(|&tp| !self.node.divides(tp)) {
+            Some(tp) => Err(FleetError::GangDoesNotDivideNode {
+                tp,
+                node_gpus: self.node.gpus,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// GPUs present from the start.
@@ -93,7 +140,8 @@ impl FleetSpec {
         self.groups.iter().map(|g| g.count).sum()
     }
 
-    /// A short description: `64 x MI300X SPX/NPS1 + 32 x MI325X CPX/NPS1, elastic to 128`.
+    /// A short description: `64 x MI300X SPX/NPS1 + 32 x MI325X CPX/NPS1, elastic to 128`,
+    /// with the node shape when it is not the reference one.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self
             .groups
@@ -110,6 +158,9 @@ impl FleetSpec {
                 e.max_gpus, e.kind, e.layout
             ));
         }
+        if self.node != NodeShape::REFERENCE {
+            text.push_str(&format!(", nodes of {}", self.node.describe()));
+        }
         text
     }
 }
@@ -125,6 +176,12 @@ impl Fleet {
         self.elastic
             .as_ref()
             .map(|(layout, _, _)| layout.largest_partition())
+    }
+
+    /// Most GPUs worth adding for a replica spanning `gpu_count` GPUs of one
+    /// node: enough to fill the last node and then a new one.
+    pub fn growth_for(&self, gpu_count: u32) -> usize {
+        (self.node_gpus - 1 + gpu_count) as usize
     }
 
     /// Brings one more GPU online under the elastic rule, reviving the

@@ -13,6 +13,6 @@ mod metrics;
 mod queue;
 
 pub use engine::{simulate, Progress, RunConfig, SimError, MAX_SAMPLES};
-pub use fleet::{ElasticSpec, Fleet, FleetSpec, GpuGroup, ELASTIC_CAP, MAX_FLEET_GPUS};
+pub use fleet::{ElasticSpec, Fleet, FleetError, FleetSpec, GpuGroup, ELASTIC_CAP, MAX_FLEET_GPUS};
 pub use metrics::{ClassCounts, ClassResult, RunResult, Sample, Summary};
 pub use queue::{EventQueue, PastEvent};

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::scenario::{SourceError, SweepSpec};
 use crate::schedule::Demand;
-use crate::sim::MAX_FLEET_GPUS;
+use crate::sim::{FleetError, MAX_FLEET_GPUS};
 
 use super::bounds::{l1, l2};
 use super::grid::{plan_cells, Cell};
@@ -217,7 +217,10 @@ fn static_bounds(
     cell: &Cell,
     seeds: u32,
 ) -> Result<Option<StaticBounds>, SweepError> {
-    let layout = cell.layout.build(cell.kind).map_err(SourceError::from)?;
+    let layout = cell
+        .layout
+        .build(cell.kind)
+        .map_err(|e| SourceError::from(FleetError::from(e)))?;
     let partitions = layout.partitions();
     let gpu_capacity: u64 = partitions.iter().map(|p| p.0).sum();
     let largest = layout.largest_partition().0;

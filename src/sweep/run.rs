@@ -119,11 +119,12 @@ impl<'a> Sweeper<'a> {
         }
     }
 
-    /// The base scenario with the cell's mix and policy, and `fleet`.
+    /// The base scenario with the cell's mix and policy, and `fleet` on the
+    /// base scenario's nodes.
     fn variant(&self, cell: &Cell, fleet: FleetSpec, seed: u64) -> Scenario {
         let mut scenario = self.base.clone();
         scenario.seed = seed;
-        scenario.fleet = fleet;
+        scenario.fleet = fleet.on_nodes(self.base.fleet.node);
         if let Some(mix) = cell.mix {
             match &mut scenario.workload {
                 WorkloadSpec::Synthetic(spec) => spec.precision_mix = mix,
@@ -147,6 +148,7 @@ impl<'a> Sweeper<'a> {
     pub fn elastic_fleet(cell: &Cell) -> FleetSpec {
         FleetSpec {
             groups: Vec::new(),
+            node: crate::hardware::NodeShape::REFERENCE,
             elastic: Some(ElasticSpec {
                 kind: cell.kind,
                 layout: cell.layout.clone(),

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
+use crate::hardware::HostDemand;
 use crate::profile::{Catalog, VariantId};
 use crate::schedule::Demand;
 use crate::time::SimTime;
@@ -163,11 +164,13 @@ impl<'a> AlibabaWorkload<'a> {
                     size: memory,
                     gpu_count: num_gpu,
                     partitions: 1,
+                    host: HostDemand::NONE,
                 },
                 TraceGpu::Partition(memory) => Demand {
                     size: memory,
                     gpu_count: 1,
                     partitions: num_gpu,
+                    host: HostDemand::NONE,
                 },
             };
             (
@@ -183,6 +186,7 @@ impl<'a> AlibabaWorkload<'a> {
                         size: variant.memory,
                         gpu_count: 1,
                         partitions: 1,
+                        host: HostDemand::NONE,
                     };
                     let p = &variant.profile;
                     (demand, self.classes.intern(&p.model_id, Some(p.precision)))
@@ -192,6 +196,7 @@ impl<'a> AlibabaWorkload<'a> {
                         size,
                         gpu_count: 1,
                         partitions: 1,
+                        host: HostDemand::NONE,
                     };
                     (
                         demand,

@@ -32,6 +32,7 @@ pub fn variant_demand(variant: &Variant) -> Demand {
         size: variant.memory,
         gpu_count: variant.gpu_count,
         partitions: 1,
+        host: variant.host,
     }
 }
 

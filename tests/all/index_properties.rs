@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
+use aimsim::hardware::{GpuKind, HostDemand, Layout, LayoutSpec};
 use aimsim::schedule::{
     Demand, DemandMix, Placement, PlacementRequest, Policy, Scheduler, SearchMode,
 };
@@ -51,6 +51,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
             size,
             gpu_count,
             partitions,
+            host: HostDemand::NONE,
         });
     let op = prop_oneof![
         6 => demand.prop_map(Op::Schedule),
@@ -73,6 +74,7 @@ fn mix(with_grouped: bool) -> DemandMix {
                 size: Mib::gib(24),
                 gpu_count: 1,
                 partitions: 4,
+                host: HostDemand::NONE,
             },
             3,
         ));

@@ -7,6 +7,7 @@ mod concurrent_reports;
 mod documentation;
 mod fuzz_corpus;
 mod index_properties;
+mod node_properties;
 mod partition_properties;
 mod perf_command;
 mod perf_model;

@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
+use aimsim::hardware::{GpuKind, HostDemand, Layout, LayoutSpec};
 use aimsim::schedule::{
     Demand, DemandMix, PartitionRef, Placement, PlacementRequest, Policy, RejectCode, Scheduler,
 };
@@ -59,6 +59,7 @@ fn request_strategy() -> impl Strategy<Value = PlacementRequest> {
                 size,
                 gpu_count,
                 partitions,
+                host: HostDemand::NONE,
             },
             preferred,
         }
@@ -99,6 +100,7 @@ fn test_mix() -> DemandMix {
                 size: Mib::gib(gib),
                 gpu_count: 1,
                 partitions,
+                host: HostDemand::NONE,
             },
             w,
         )

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use aimsim::capacity::{plan, Cell, PlanContext, RatedTraffic, Stage, Verdict};
-use aimsim::hardware::{GpuKind, LayoutSpec};
+use aimsim::hardware::{GpuKind, LayoutSpec, NodeShape};
 use aimsim::perf::FITTED;
 use aimsim::profile::{ArchitectureTable, Catalog, Precision};
 use aimsim::schedule::Policy;
@@ -95,6 +95,7 @@ fn context<'a>(
         seed: 3,
         warmup: Nanos(10_000_000_000),
         max_gpus: 64,
+        node: NodeShape::REFERENCE,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The simulator against closed forms (Little's law, Erlang-B) and against
 //! hand-worked small cases: warm-up, horizon, priorities, elastic fleets.
 
-use aimsim::hardware::{GpuKind, LayoutSpec};
+use aimsim::hardware::{GpuKind, HostDemand, LayoutSpec, NodeShape};
 use aimsim::profile::Catalog;
 use aimsim::schedule::{Demand, Policy};
 use aimsim::sim::{simulate, ElasticSpec, FleetSpec, GpuGroup, RunConfig, RunResult};
@@ -23,6 +23,7 @@ fn fleet(count: u32, layout: &str, policy: Policy) -> FleetSpec {
             count,
             layout: layout.parse::<LayoutSpec>().unwrap(),
         }],
+        node: NodeShape::REFERENCE,
         elastic: None,
         policy,
     }
@@ -178,6 +179,7 @@ impl Listed {
                     size: Mib::gib(gib),
                     gpu_count: 1,
                     partitions: 1,
+                    host: HostDemand::NONE,
                 },
                 class: classes.intern(&format!("{gib} GiB"), None),
                 priority,
@@ -294,6 +296,7 @@ fn an_elastic_fleet_grows_when_nothing_fits_and_releases_idle_gpus() {
     // after 60 s.
     let spec = FleetSpec {
         groups: vec![],
+        node: NodeShape::REFERENCE,
         elastic: Some(ElasticSpec {
             kind: GpuKind::Mi300x,
             layout: "SPX".parse().unwrap(),
@@ -347,6 +350,7 @@ fn a_mixed_fleet_places_what_only_the_larger_kind_can_hold() {
                 layout: "SPX".parse().unwrap(),
             },
         ],
+        node: NodeShape::REFERENCE,
         elastic: None,
         policy: Policy::Aim,
     };
@@ -425,6 +429,7 @@ fn multi_partition_replicas_are_charged_and_freed_on_one_gpu() {
         size: Mib::gib(24),
         gpu_count: 1,
         partitions: 4,
+        host: HostDemand::NONE,
     };
     let mut classes = ClassTable::default();
     let class = classes.intern("4 partitions", None);

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use aimsim::hardware::{GpuKind, LayoutSpec};
+use aimsim::hardware::{GpuKind, LayoutSpec, NodeShape};
 use aimsim::profile::Catalog;
 use aimsim::schedule::Policy;
 use aimsim::sim::{simulate, ElasticSpec, FleetSpec, GpuGroup, RunConfig};
@@ -91,6 +91,7 @@ proptest! {
         let layout: LayoutSpec = case.layout.parse().unwrap();
         let fleet = FleetSpec {
             groups: vec![GpuGroup { kind: GpuKind::Mi300x, count: case.gpus, layout: layout.clone() }],
+            node: NodeShape::REFERENCE,
             elastic: case.elastic.then(|| ElasticSpec { kind: GpuKind::Mi300x, layout, max_gpus: case.gpus + 4, release_after: Some(SimTime::seconds(1800)) }),
             policy: case.policy,
         };

@@ -217,3 +217,74 @@ fn physical_sizes_charge_the_real_model_over_the_gpus_it_needs() {
         bad.stderr
     );
 }
+
+#[test]
+fn a_tensor_parallel_replica_takes_its_gpus_on_one_node_with_its_host_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, fleet: &str| {
+        let path = dir.path().join(name);
+        fs::write(
+            &path,
+            format!("[run]\nseed = 1\n[fleet]\npolicy = \"best-fit\"\n{fleet}\n[workload]\nsource = \"static\"\nsizes = \"physical\"\ndeployments = [{{ model = \"mistralai/Mistral-Large\", precision = \"fp16\", count = 1 }}]\n"),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let group = "[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 2\nlayout = \"SPX\"\n";
+    // Mistral-Large at FP16 (229 GiB of weights) is a TP=2 gang: two GPUs
+    // of one node.
+    let one_node = write("one-node.toml", group);
+    let placed = simulate(&[&one_node], &dir.path().join("one"));
+    assert_eq!(metric(&placed, "gpus_busy_peak"), 2.0);
+    assert_eq!(metric(&placed, "placed"), 1.0);
+    // The same two GPUs as two groups are two servers: the gang cannot
+    // span them, and says so.
+    let one_gpu = "[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n";
+    let split = write("split.toml", &format!("{one_gpu}{one_gpu}"));
+    let refused = simulate(&[&split], &dir.path().join("split"));
+    assert_eq!(metric(&refused, "rejected_never_fits"), 1.0);
+    // A node whose CPU cannot give the profile's 2 cores: never fits.
+    let starved = write(
+        "starved.toml",
+        &format!("{group}[fleet.node]\ngpus = 2\ncpu_cores = 1.5\n"),
+    );
+    let starved = simulate(&[&starved], &dir.path().join("starved"));
+    assert_eq!(metric(&starved, "rejected_never_fits"), 1.0);
+    // A TP degree that does not divide the node is an error naming the key.
+    for gpus in [1, 3] {
+        let odd = write(
+            &format!("odd-{gpus}.toml"),
+            &format!("{group}[fleet.node]\ngpus = {gpus}\n"),
+        );
+        let out = dir.path().join(format!("odd-{gpus}"));
+        let bad = aimsim(&["simulate", &odd, "--out", out.to_str().unwrap()]);
+        assert_ne!(bad.code, 0);
+        assert!(
+            bad.stderr.contains("spanning 2 GPUs")
+                && bad
+                    .stderr
+                    .contains(&format!("a node's {gpus} GPUs (fleet.node.gpus)")),
+            "{}",
+            bad.stderr
+        );
+        assert!(!out.exists(), "nothing is written for a refused scenario");
+    }
+    // Bad node keys name the key.
+    for (table, key) in [
+        ("gpus = 0", "fleet.node.gpus"),
+        ("gpus = 17", "fleet.node.gpus"),
+        ("cpu_cores = -1", "fleet.node.cpu_cores"),
+        ("memory_gb = 0", "fleet.node.memory_gb"),
+        ("sockets = 2", "sockets"),
+    ] {
+        let bad = write("bad.toml", &format!("{group}[fleet.node]\n{table}\n"));
+        let out = aimsim(&[
+            "simulate",
+            &bad,
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+        ]);
+        assert_ne!(out.code, 0);
+        assert!(out.stderr.contains(key), "{table}: {}", out.stderr);
+    }
+}

@@ -323,10 +323,13 @@ fn weights_outgrow(p: &Profile, declared: f64) -> Option<String> {
         .map_or(declared, |arch| arch.total_params_b * 1e9);
     let bytes_each = weight_bytes_per_parameter(p.precision);
     let weight_bytes = total * bytes_each;
-    let memory_bytes = p.memory_requirement_gb * (1u64 << 30) as f64;
+    // Memory over every GPU the replica spans.
+    let gpus = p.resource_requirements.gpu_count.max(1);
+    let memory_bytes = p.memory_requirement_gb * f64::from(gpus) * (1u64 << 30) as f64;
     (memory_bytes < weight_bytes).then(|| {
         format!(
-            "{} GB holds fewer bytes than {:.1}B parameters need at {} ({}: {:.1} GiB of weights)",
+            "{}{} GB holds fewer bytes than {:.1}B parameters need at {} ({}: {:.1} GiB of weights)",
+            if gpus > 1 { format!("{gpus} x ") } else { String::new() },
             p.memory_requirement_gb,
             total / 1e9,
             p.precision,

@@ -105,6 +105,7 @@ impl ServeScenario {
                 // A plan-only scenario: the plan chooses the GPUs.
                 FleetSpec {
                     groups: Vec::new(),
+                    node: fleet_table::node(&check, raw.fleet.node.as_ref())?,
                     elastic: None,
                     policy: check.parsed("fleet.policy", &raw.fleet.policy)?,
                 }

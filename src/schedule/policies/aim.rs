@@ -6,6 +6,7 @@
 use crate::hardware::MIN_PARTITION;
 use crate::partition::Partition;
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::node::NodeRule;
 use crate::units::Mib;
 
 use super::{first_gpu_with_room, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
@@ -18,6 +19,7 @@ impl PlacementPolicy for Aim {
     const NAME: &'static str = "aim";
     const SUMMARY: &'static str = "the AIM runtime's: the preferred partition if the replica fits; else, on the first GPU in index order that has one, the partition with the most free memory among those with at least 8 GiB free that fit; ties to the lowest index";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
+    const NODE_RULE: NodeRule = NodeRule::First;
 
     fn configure(_: &DemandMix) -> Self {
         Aim

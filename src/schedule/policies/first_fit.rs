@@ -3,6 +3,7 @@
 
 use crate::partition::Partition;
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::node::NodeRule;
 use crate::units::Mib;
 
 use super::{first_gpu_with_room, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
@@ -16,6 +17,7 @@ impl PlacementPolicy for FirstFit {
     const SUMMARY: &'static str =
         "the first partition that fits, GPUs and partitions in index order";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
+    const NODE_RULE: NodeRule = NodeRule::First;
 
     fn configure(_: &DemandMix) -> Self {
         FirstFit

@@ -39,6 +39,7 @@ use crate::units::Mib;
 
 use super::demand_mix::DemandMix;
 use super::index::FleetIndex;
+use super::node::NodeRule;
 
 /// How far a policy looks for candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,10 @@ pub(crate) trait PlacementPolicy {
     const SUMMARY: &'static str;
     /// How far the search goes.
     const SCOPE: Scope;
+    /// Which node a gang (a replica on several GPUs of one node) goes to,
+    /// among those that can take it: by default the tightest, which keeps
+    /// empty nodes whole for large gangs.
+    const NODE_RULE: NodeRule = NodeRule::Tightest;
 
     /// The policy for a workload whose demands are `mix` (most policies
     /// ignore it).
@@ -267,6 +272,13 @@ macro_rules! registry {
             pub fn scope(self) -> Scope {
                 match self {
                     $(Policy::$variant => <$module::$plugin as PlacementPolicy>::SCOPE,)+
+                }
+            }
+
+            /// Which node a gang goes to among those that can take it.
+            pub fn node_rule(self) -> NodeRule {
+                match self {
+                    $(Policy::$variant => <$module::$plugin as PlacementPolicy>::NODE_RULE,)+
                 }
             }
 
