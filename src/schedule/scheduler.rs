@@ -25,8 +25,9 @@ pub struct Scheduler {
     /// The node each GPU belongs to.
     gpu_node: Vec<u32>,
     nodes: Vec<NodeBooks>,
-    /// Each distinct layout of the fleet, once.
-    layouts: Vec<Layout>,
+    /// Each distinct layout of the fleet, once, with the most GPUs one node
+    /// of that layout holds.
+    layouts: Vec<(Layout, u32)>,
     /// The shape of nodes opened from now on.
     node_shape: NodeShape,
     largest_partition: Mib,
@@ -146,10 +147,10 @@ impl Scheduler {
     /// closed and holds GPUs of this layout; otherwise it opens a new node.
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         let index = self.gpus.len() as u32;
-        let layout_id = match self.layouts.iter().position(|l| l == layout) {
+        let layout_id = match self.layouts.iter().position(|(l, _)| l == layout) {
             Some(id) => id as u32,
             None => {
-                self.layouts.push(layout.clone());
+                self.layouts.push((layout.clone(), 0));
                 (self.layouts.len() - 1) as u32
             }
         };
@@ -159,6 +160,8 @@ impl Scheduler {
         }
         let node = self.nodes.len() - 1;
         self.nodes[node].gpus += 1;
+        let largest = &mut self.layouts[layout_id as usize].1;
+        *largest = (*largest).max(self.nodes[node].gpus);
         self.gpu_node.push(node as u32);
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
         self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
@@ -663,17 +666,12 @@ impl Scheduler {
     /// mixed kinds or layouts, the fleet-wide checks alone can miss a
     /// request that no node could ever host.
     fn most_capable_gpus_on_a_node(&self, size: Mib, partitions: u32) -> u32 {
-        self.nodes
+        self.layouts
             .iter()
-            .filter(|n| {
-                self.layouts[n.layout as usize]
-                    .partitions()
-                    .iter()
-                    .filter(|&&c| c >= size)
-                    .count()
-                    >= partitions as usize
+            .filter(|(layout, _)| {
+                layout.partitions().iter().filter(|&&c| c >= size).count() >= partitions as usize
             })
-            .map(|n| n.gpus)
+            .map(|&(_, largest_node)| largest_node)
             .max()
             .unwrap_or(0)
     }
