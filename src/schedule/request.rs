@@ -115,6 +115,17 @@ pub struct Shard {
     pub size: Mib,
 }
 
+impl Shard {
+    /// A placeholder: nothing charged at gpu 0 partition 0.
+    pub(crate) const EMPTY: Shard = Shard {
+        at: PartitionRef {
+            gpu: 0,
+            partition: 0,
+        },
+        size: Mib::ZERO,
+    };
+}
+
 /// A placed replica: where its shards went and what its node's host gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
@@ -128,13 +139,7 @@ pub struct Placement {
 
 impl Placement {
     pub(crate) fn new(replica: ReplicaId, shards: &[Shard], host: HostDemand) -> Placement {
-        let mut all = [Shard {
-            at: PartitionRef {
-                gpu: 0,
-                partition: 0,
-            },
-            size: Mib::ZERO,
-        }; MAX_SHARDS];
+        let mut all = [Shard::EMPTY; MAX_SHARDS];
         all[..shards.len()].copy_from_slice(shards);
         Placement {
             replica,

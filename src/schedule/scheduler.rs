@@ -285,13 +285,7 @@ impl Scheduler {
 
     /// Places a replica or says why not. On rejection nothing changes.
     pub fn schedule(&mut self, request: &PlacementRequest) -> Result<Placement, Rejection> {
-        let mut shards = [Shard {
-            at: PartitionRef {
-                gpu: 0,
-                partition: 0,
-            },
-            size: Mib::ZERO,
-        }; MAX_SHARDS];
+        let mut shards = [Shard::EMPTY; MAX_SHARDS];
         let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
         let host = request.demand.host;
         if !host.is_none() {
@@ -581,13 +575,7 @@ impl Scheduler {
                 },
                 preferred: request.preferred,
             };
-            let mut shards = [Shard {
-                at: PartitionRef {
-                    gpu: 0,
-                    partition: 0,
-                },
-                size: Mib::ZERO,
-            }; MAX_SHARDS];
+            let mut shards = [Shard::EMPTY; MAX_SHARDS];
             if self.choose(&without_host, &mut shards).is_ok() {
                 return RejectReason::NoHostRoom { host: demand.host };
             }
