@@ -237,6 +237,16 @@ fn a_tensor_parallel_replica_takes_its_gpus_on_one_node_with_its_host_needs() {
     let placed = simulate(&[&one_node], &dir.path().join("one"));
     assert_eq!(metric(&placed, "gpus_busy_peak"), 2.0);
     assert_eq!(metric(&placed, "placed"), 1.0);
+    // Its two shares hold its weights: no "cannot hold" warning (one GPU's
+    // share alone would not).
+    let quiet = aimsim(&[
+        "simulate",
+        &one_node,
+        "--out",
+        dir.path().join("quiet").to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert!(!quiet.stderr.contains("warning:"), "{}", quiet.stderr);
     // The same two GPUs as two groups are two servers: the gang cannot
     // span them, and says so.
     let one_gpu = "[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1\nlayout = \"SPX\"\n";
