@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod capacity;
+pub mod cluster;
 pub mod fuzzing;
 pub mod hardware;
 pub mod input;

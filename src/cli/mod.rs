@@ -3,6 +3,7 @@
 //! environment on behalf of the engine, and only here do errors become
 //! exit codes.
 
+mod fragmentation;
 mod perf;
 mod place;
 mod profiles;
@@ -68,6 +69,10 @@ enum Command {
     /// against them, and report TTFT, TPOT, latency percentiles,
     /// throughput and SLO attainment.
     Serve(serve::ServeArgs),
+    /// Reproduce the fragmentation study ("Beware of Fragmentation", USENIX
+    /// ATC'23) on its own cluster and pod lists: every policy it compares,
+    /// every pod list, every seed, beside its published figures.
+    Fragmentation(fragmentation::FragmentationArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or
     /// PowerShell (e.g. `aimsim completions bash > ~/.local/share/bash-completion/completions/aimsim`).
     Completions {
@@ -213,6 +218,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Merge(merge) => study::merge(merge),
         Command::Perf(perf) => perf::run(perf),
         Command::Serve(serve) => serve::run(serve, &load_catalog(args.profiles.as_deref())?),
+        Command::Fragmentation(fragmentation) => fragmentation::run(fragmentation),
         Command::Completions { shell } => {
             let mut command = Args::command();
             clap_complete::generate(shell, &mut command, "aimsim", &mut std::io::stdout());

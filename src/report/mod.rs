@@ -5,6 +5,7 @@
 mod atomic;
 pub mod capacity;
 pub mod chart;
+pub mod fragmentation;
 mod metric;
 pub mod serving;
 mod simulation;

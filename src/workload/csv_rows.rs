@@ -149,6 +149,11 @@ impl CsvRows {
         self.headers.iter().position(|h| h == name)
     }
 
+    /// The name of `column`.
+    pub fn header(&self, column: usize) -> &str {
+        &self.headers[column]
+    }
+
     /// Advances to the next record; `Ok(false)` at the end.
     pub fn advance(&mut self) -> Result<bool, WorkloadError> {
         self.reader

@@ -5,6 +5,7 @@ mod command_line;
 mod committed_profiles;
 mod concurrent_reports;
 mod documentation;
+mod fragmentation_study;
 mod fuzz_corpus;
 mod index_properties;
 mod node_properties;
