@@ -13,7 +13,7 @@
 //! seeds drive a different generator than the study's Go one, so runs
 //! agree with the study's in distribution, not pod for pod.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -26,9 +26,12 @@ use super::trace::{Cluster, PodList, MILLI_PER_GPU};
 
 /// Largest arrival target, as a multiple of the cluster's GPUs.
 pub const MAX_LOAD: f64 = 3.0;
-/// Most pods one run may submit (the tuning appends pods).
-pub const MAX_ARRIVALS: usize = 20_000_000;
-/// Largest score cache (nodes x pod shapes, 12 bytes each) kept; beyond it
+/// Most pods one run submits: the tuning stops appending pods there (a
+/// list whose pods ask for tiny GPU shares would otherwise grow without
+/// useful end; the report's pod count shows it). The study's runs submit
+/// 6,000 to 17,000.
+pub const MAX_ARRIVALS: usize = 2_000_000;
+/// Largest score cache (nodes x pod shapes, 8 bytes each) kept; beyond it
 /// scores are recomputed each time (same decisions, slower).
 const MAX_CACHED_SCORES: usize = 1 << 22;
 /// Added to a seed for the random policy's own draws, so that they leave
@@ -41,19 +44,21 @@ pub struct Experiment<'a> {
     cluster: &'a Cluster,
     /// The list's pods, in file order, resolved against the cluster.
     pods: Vec<Pod>,
-    /// Distinct (CPU, GPU share, GPU count) among the pods.
+    /// Distinct asks (CPU, memory, GPUs, share, models) among the pods.
     shapes: usize,
     target: TargetWorkload,
 }
 
-/// One seed's arrivals: the pods in submission order and each node's rank
-/// for breaking ties (lower wins).
+/// One seed's arrivals: the pods in submission order and the nodes'
+/// order for breaking ties (the study renames its nodes with a seeded
+/// permutation and breaks ties by name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrivals {
     /// Pods in submission order.
     pub pods: Vec<Pod>,
-    /// Each node's tie-breaking rank, a permutation of `0..nodes`.
-    pub ranks: Vec<u32>,
+    /// Node indexes in tie-breaking order (of equal scores the earlier
+    /// wins): a permutation of `0..nodes`.
+    pub order: Vec<u32>,
 }
 
 /// Where a pod went.
@@ -85,16 +90,15 @@ pub struct RunResult {
 impl<'a> Experiment<'a> {
     /// The experiment of `list` on `cluster`.
     pub fn new(cluster: &'a Cluster, list: &PodList) -> Experiment<'a> {
-        let mut shapes: HashMap<(u32, u16, u8), u32> = HashMap::new();
+        let mut shapes: HashMap<Pod, u32> = HashMap::new();
         let pods = list
             .pods
             .iter()
             .map(|spec| {
+                let pod = Pod::new(spec, list.allowed(spec), 0);
                 let next = shapes.len() as u32;
-                let shape = *shapes
-                    .entry((spec.cpu_milli, spec.gpu_milli, spec.gpus))
-                    .or_insert(next);
-                Pod::new(spec, list.allowed(spec), shape)
+                let shape = *shapes.entry(pod).or_insert(next);
+                Pod { shape, ..pod }
             })
             .collect();
         Experiment {
@@ -103,11 +107,6 @@ impl<'a> Experiment<'a> {
             shapes: shapes.len(),
             target: TargetWorkload::of(list),
         }
-    }
-
-    /// The target workload FGD measures fragmentation against.
-    pub fn target(&self) -> &TargetWorkload {
-        &self.target
     }
 
     /// GPU thousandths in the cluster.
@@ -141,11 +140,7 @@ impl<'a> Experiment<'a> {
         }
         let mut order: Vec<u32> = (0..self.cluster.nodes.len() as u32).collect();
         order.shuffle(&mut rng);
-        let mut ranks = vec![0; order.len()];
-        for (rank, &node) in order.iter().enumerate() {
-            ranks[node as usize] = rank as u32;
-        }
-        Arrivals { pods, ranks }
+        Arrivals { pods, order }
     }
 
     /// Runs `arrivals` under `policy`; `seed` drives the random policy.
@@ -157,39 +152,55 @@ impl<'a> Experiment<'a> {
         policy: StudyPolicy,
         seed: u64,
         load: f64,
-        mut on_place: impl FnMut(&Pod, Option<Placed>, &[NodeState]),
+        mut on_place: impl FnMut(&Pod, Option<Placed>, NodesNow),
     ) -> RunResult {
-        let mut nodes: Vec<NodeState> = self.cluster.nodes.iter().map(NodeState::new).collect();
+        // Nodes are kept in tie-breaking order, so that "ties to the lowest
+        // rank" is "ties to the first", and a scan reads one array in order.
+        let order = &arrivals.order;
+        let mut position = vec![0u32; order.len()];
+        for (p, &n) in order.iter().enumerate() {
+            position[n as usize] = p as u32;
+        }
+        let mut nodes: Vec<NodeState> = order
+            .iter()
+            .map(|&n| NodeState::new(&self.cluster.nodes[n as usize]))
+            .collect();
         let mut views: Vec<FitView> = nodes.iter().map(NodeState::view).collect();
         // Nothing ever leaves, so free resources only shrink: a pod asking
         // what a failed pod asked fails too, without a scan.
-        let mut failed_asks: HashSet<Pod> = HashSet::new();
+        let mut failed_shapes = vec![false; self.shapes];
         let mut chooser = Chooser::new(self, policy, &nodes, seed);
         let gpus = self.cluster.gpus().max(1);
         let mut curve = Curve::new((load * 100.0).ceil() as usize);
         let (mut arrived, mut allocated, mut failed) = (0u64, 0u64, 0u64);
         for pod in &arrivals.pods {
             arrived += u64::from(pod.total_milli());
-            let choice = if failed_asks.contains(pod) {
+            let failed_before = &mut failed_shapes[pod.shape as usize];
+            let choice = if *failed_before {
                 None
             } else {
-                chooser.choose(&views, &nodes, pod, &arrivals.ranks)
+                chooser.choose(&views, &nodes, pod)
             };
-            if choice.is_none() {
-                failed_asks.insert(*pod);
-            }
-            let placed = choice.map(|(n, gpu)| {
-                let taken = nodes[n].place(pod, gpu);
-                views[n] = nodes[n].view();
-                chooser.changed(n, &nodes[n]);
+            *failed_before |= choice.is_none();
+            let placed = choice.map(|(p, gpu)| {
+                let taken = nodes[p].place(pod, gpu);
+                views[p] = nodes[p].view();
+                chooser.changed(p, &nodes[p]);
                 allocated += u64::from(pod.total_milli());
                 Placed {
-                    node: n as u32,
+                    node: order[p],
                     gpus: taken,
                 }
             });
             failed += u64::from(placed.is_none());
-            on_place(pod, placed, &nodes);
+            on_place(
+                pod,
+                placed,
+                NodesNow {
+                    nodes: &nodes,
+                    position: &position,
+                },
+            );
             curve.record(arrived, allocated, gpus);
         }
         RunResult {
@@ -202,7 +213,28 @@ impl<'a> Experiment<'a> {
     }
 }
 
+/// The nodes during a run, in the cluster's order.
+#[derive(Debug, Clone, Copy)]
+pub struct NodesNow<'r> {
+    nodes: &'r [NodeState],
+    /// Where each cluster node is kept in `nodes`.
+    position: &'r [u32],
+}
+
+impl<'r> NodesNow<'r> {
+    /// Each node of the cluster as it is now, in the cluster's order.
+    pub fn iter(self) -> impl Iterator<Item = &'r NodeState> {
+        self.position.iter().map(move |&p| &self.nodes[p as usize])
+    }
+}
+
+/// A cached score not yet computed (or out of date).
+const UNKNOWN: i64 = i64::MIN;
+/// A cached "the pod's shape does not fit this node".
+const INFEASIBLE: i64 = i64::MIN + 1;
+
 /// Picks a node (and a GPU for a share) for each pod under one policy.
+/// Nodes are addressed by position (tie-breaking order).
 struct Chooser<'e> {
     policy: StudyPolicy,
     experiment: &'e Experiment<'e>,
@@ -210,21 +242,15 @@ struct Chooser<'e> {
     rng: ChaCha8Rng,
     /// FGD: each node's fragmentation now.
     before: Vec<f64>,
-    /// Each node's placements so far (a cached score is valid for one).
-    version: Vec<u32>,
-    /// Scores by shape x node (one shape's scores side by side, as a scan
-    /// reads them); empty when too large.
-    cache: Vec<CachedScore>,
-    scratch: Vec<u32>,
-}
-
-/// A node's score for a pod shape, valid while the node's version is
-/// `version - 1` (0: never computed).
-#[derive(Debug, Clone, Copy, Default)]
-struct CachedScore {
-    version: u32,
-    score: i32,
-    gpu: u8,
+    /// FGD: what each typical pod sees of each node now, typical pods of
+    /// one node side by side ([`TargetWorkload::seen`]).
+    seen: Vec<u32>,
+    /// By shape x node, one shape's nodes side by side (as a scan reads
+    /// them): [`UNKNOWN`], [`INFEASIBLE`], or the score shifted left 8
+    /// bits with FGD's GPU in the low bits. A node's entries are reset
+    /// when it takes a pod. Empty when too large: then every score is
+    /// computed when needed (same decisions, slower).
+    cache: Vec<i64>,
 }
 
 impl<'e> Chooser<'e> {
@@ -249,82 +275,109 @@ impl<'e> Chooser<'e> {
             } else {
                 Vec::new()
             },
-            version: vec![0; nodes.len()],
-            cache: if cached <= MAX_CACHED_SCORES && policy != StudyPolicy::Random {
-                vec![CachedScore::default(); cached]
+            seen: if fgd {
+                nodes
+                    .iter()
+                    .flat_map(|n| experiment.target.seen(n))
+                    .collect()
             } else {
                 Vec::new()
             },
-            scratch: Vec::new(),
+            cache: if cached <= MAX_CACHED_SCORES && policy != StudyPolicy::Random {
+                vec![UNKNOWN; cached]
+            } else {
+                Vec::new()
+            },
         }
     }
 
-    /// Node `n` took a pod and is now `node`.
-    fn changed(&mut self, n: usize, node: &NodeState) {
-        self.version[n] = self.version[n].wrapping_add(1);
+    /// The node at position `p` took a pod and is now `node`.
+    fn changed(&mut self, p: usize, node: &NodeState) {
         if self.policy == StudyPolicy::Fgd {
-            self.before[n] = self.experiment.target.fragmentation(node);
+            let target = &self.experiment.target;
+            self.before[p] = target.fragmentation(node);
+            let typical = target.pods().len();
+            for (slot, seen) in self.seen[p * typical..(p + 1) * typical]
+                .iter_mut()
+                .zip(target.seen(node))
+            {
+                *slot = seen;
+            }
+        }
+        for slot in self.cache.iter_mut().skip(p).step_by(self.nodes) {
+            *slot = UNKNOWN;
         }
     }
 
-    /// The node (and share GPU) for `pod`, `None` if it fits nowhere.
-    fn choose(
-        &mut self,
-        views: &[FitView],
-        nodes: &[NodeState],
-        pod: &Pod,
-        ranks: &[u32],
-    ) -> Option<(usize, u8)> {
+    /// The position (and share GPU) for `pod`, `None` if it fits nowhere:
+    /// the highest score, the first of equals.
+    fn choose(&mut self, views: &[FitView], nodes: &[NodeState], pod: &Pod) -> Option<(usize, u8)> {
         if self.policy == StudyPolicy::Random {
             return self.choose_at_random(views, nodes, pod);
         }
-        let mut best: Option<(i32, u32, usize, u8)> = None;
-        for (n, view) in views.iter().enumerate() {
-            if !view.fits(pod) {
-                continue;
+        // The cache is moved out for the scan, so that a miss can evaluate
+        // (which borrows the chooser) while the row is being filled.
+        let mut cache = std::mem::take(&mut self.cache);
+        let mut uncached: Vec<i64>;
+        let row: &mut [i64] = if cache.is_empty() {
+            uncached = nodes
+                .iter()
+                .enumerate()
+                .map(|(p, node)| self.evaluate(p, node, pod))
+                .collect();
+            &mut uncached
+        } else {
+            let start = pod.shape as usize * self.nodes;
+            let row = &mut cache[start..start + self.nodes];
+            for (p, slot) in row.iter_mut().enumerate() {
+                if *slot == UNKNOWN {
+                    *slot = self.evaluate(p, &nodes[p], pod);
+                }
             }
-            let (score, gpu) = self.score(n, &nodes[n], pod);
-            let rank = ranks[n];
-            if best.is_none_or(|(s, r, _, _)| score > s || (score == s && rank < r)) {
-                best = Some((score, rank, n, gpu));
+            row
+        };
+        // The highest score, the first of equals; an infeasible entry's
+        // score (INFEASIBLE >> 8) is below every real one and never wins.
+        let (mut best_score, mut best) = (INFEASIBLE >> 8, None);
+        for (p, &entry) in row.iter().enumerate() {
+            if entry >> 8 > best_score {
+                (best_score, best) = (entry >> 8, Some(p));
             }
         }
-        let (_, _, n, gpu) = best?;
-        let gpu = if self.policy == StudyPolicy::Fgd || !pod.is_share() {
-            gpu
+        let chosen = best.map(|p| (row[p], p));
+        self.cache = cache;
+        let (entry, p) = chosen?;
+        let gpu = if self.policy == StudyPolicy::Fgd {
+            (entry & 0xff) as u8
+        } else if pod.is_share() {
+            nodes[p].tightest_gpu(pod.gpu_milli).expect("the pod fits")
         } else {
-            nodes[n].tightest_gpu(pod.gpu_milli).expect("the pod fits")
+            0
         };
-        Some((n, gpu))
+        Some((p, gpu))
     }
 
-    /// The policy's score of `pod` on node `n` (and FGD's GPU for a
-    /// share), from the cache when the node has not changed since.
-    #[inline]
-    fn score(&mut self, n: usize, node: &NodeState, pod: &Pod) -> (i32, u8) {
-        let slot = pod.shape as usize * self.nodes + n;
-        let valid = self.version[n].wrapping_add(1);
-        if let Some(entry) = self.cache.get(slot) {
-            if entry.version == valid {
-                return (entry.score, entry.gpu);
-            }
+    /// [`INFEASIBLE`], or the policy's score of `pod` on `node` (position
+    /// `p`) with FGD's GPU for a share, packed as the cache keeps it.
+    fn evaluate(&mut self, p: usize, node: &NodeState, pod: &Pod) -> i64 {
+        if !node.fits(pod) {
+            return INFEASIBLE;
         }
         let (score, gpu) = if self.policy == StudyPolicy::Fgd {
-            self.experiment
-                .target
-                .fgd_score(node, pod, self.before[n], &mut self.scratch)
+            let target = &self.experiment.target;
+            let typical = target.pods().len();
+            target.fgd_score_seen(
+                node,
+                pod,
+                self.before[p],
+                &self.seen[p * typical..(p + 1) * typical],
+            )
         } else {
             (self.policy.plain_score(node, pod), 0)
         };
-        let score = score.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
-        if let Some(entry) = self.cache.get_mut(slot) {
-            *entry = CachedScore {
-                version: valid,
-                score,
-                gpu,
-            };
-        }
-        (score, gpu)
+        // Scores are far inside +-2^54 (CPU and GPUs are bounded), so a
+        // packed score is always above INFEASIBLE.
+        score << 8 | i64::from(gpu)
     }
 
     /// A feasible node uniformly at random, and a uniformly random GPU with

@@ -128,12 +128,26 @@ impl TargetWorkload {
     /// does not change, higher as it falls). A share tries every GPU with
     /// room and keeps the best score, the lowest index of equals; whole
     /// GPUs go to the first free ones and CPU-only pods only take CPU.
-    pub fn fgd_score(
+    pub fn fgd_score(&self, node: &NodeState, pod: &Pod, before: f64) -> (i64, u8) {
+        let seen: Vec<u32> = self.seen(node).collect();
+        self.fgd_score_seen(node, pod, before, &seen)
+    }
+
+    /// What each typical pod sees of `node` (GPUs it could use, share
+    /// stranded on the others), packed, in typical-pod order: what
+    /// [`Self::fgd_score_seen`] starts from. It changes only when the node
+    /// does.
+    pub fn seen<'s>(&'s self, node: &'s NodeState) -> impl Iterator<Item = u32> + 's {
+        self.pods.iter().map(|t| Seen::of(t, node.left()).pack())
+    }
+
+    /// [`Self::fgd_score`] given [`Self::seen`] of the node.
+    pub fn fgd_score_seen(
         &self,
         node: &NodeState,
         pod: &Pod,
         before: f64,
-        seen: &mut Vec<u32>,
+        seen: &[u32],
     ) -> (i64, u8) {
         let cpu_after = node.cpu_left() - pod.cpu_milli;
         if !pod.is_share() {
@@ -150,10 +164,8 @@ impl TargetWorkload {
             let after = self.fragmentation_of(cpu_after, &left[..n], node.model());
             return (fgd_points(before, after), 0);
         }
-        // One pass gathers what each typical pod sees; each candidate GPU
-        // then changes one GPU's share.
-        seen.clear();
-        seen.extend(self.pods.iter().map(|t| Seen::of(t, node.left()).pack()));
+        // Each candidate GPU changes one GPU's share of what the typical
+        // pods see.
         let idle_after = node.idle() - u32::from(pod.gpu_milli);
         let mut best: Option<(i64, u8)> = None;
         for (g, &from) in node.left().iter().enumerate() {
@@ -295,13 +307,12 @@ mod tests {
         n.place(&pod(0, 1, 400), 0); // left 600 and 1000
         let before = target.fragmentation(&n);
         assert_eq!(before, 0.0);
-        let mut scratch = Vec::new();
         // 500 on GPU 0 leaves 100 stranded; on GPU 1, 500 left usable.
-        let (score, gpu) = target.fgd_score(&n, &pod(0, 1, 500), before, &mut scratch);
+        let (score, gpu) = target.fgd_score(&n, &pod(0, 1, 500), before);
         assert_eq!(gpu, 1);
         assert_eq!(score, 50, "no change in fragmentation scores 50");
         // 200 on GPU 0 leaves 400 stranded; on GPU 1, 800 usable: GPU 1.
-        let (score, gpu) = target.fgd_score(&n, &pod(0, 1, 200), before, &mut scratch);
+        let (score, gpu) = target.fgd_score(&n, &pod(0, 1, 200), before);
         assert_eq!((score, gpu), (50, 1));
         // Each candidate agrees with a full recount.
         let mut after = n.clone();
@@ -312,7 +323,7 @@ mod tests {
             (100.0 / (1.0 + 0.4f64.exp())) as i64
         );
         // Whole GPUs: taking the free GPU strands nothing new here.
-        let (score, _) = target.fgd_score(&n, &pod(0, 1, 1000), before, &mut scratch);
+        let (score, _) = target.fgd_score(&n, &pod(0, 1, 1000), before);
         assert_eq!(score, 50);
     }
 

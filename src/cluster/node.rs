@@ -4,7 +4,8 @@
 use super::trace::{GpuModel, ModelSet, NodeSpec, PodSpec, MAX_GPUS_PER_NODE, MILLI_PER_GPU};
 
 /// A pod as placement sees it: what it asks for, where it may run, and
-/// the index of its scoring shape (pods of one shape score alike).
+/// the index of its shape (pods of one shape ask alike, so they fit and
+/// score alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pod {
     /// CPU, in thousandths of a core.
@@ -17,7 +18,7 @@ pub struct Pod {
     pub gpu_milli: u16,
     /// GPU models it may run on.
     pub allowed: ModelSet,
-    /// Index of its (CPU, GPU share, GPU count) among the run's shapes.
+    /// Index of its ask among the pod list's distinct asks.
     pub shape: u32,
 }
 

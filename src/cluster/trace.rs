@@ -25,7 +25,7 @@ pub const MAX_GPU_MODELS: usize = 64;
 pub const MAX_PODS: usize = 2_000_000;
 /// Most CPU a node or pod may have, in thousandths of a core (100,000 cores).
 pub const MAX_CPU_MILLI: u32 = 100_000_000;
-/// Most memory a node or pod may have, in MiB (1 PiB).
+/// Most memory a node or pod may have, in MiB (4 PiB).
 pub const MAX_MEMORY_MIB: u32 = u32::MAX;
 /// Longest GPU model name or `gpu_spec` field, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -126,11 +126,11 @@ impl Cluster {
                 model,
             });
         }
-        if cluster.nodes.is_empty() {
+        if cluster.gpus() == 0 {
             return Err(WorkloadError {
                 source_name: rows.source_name().to_string(),
                 line: None,
-                message: "no nodes: the node list needs at least one row".to_string(),
+                message: "no GPUs: the experiment fills a cluster's GPUs, so the node list needs a node with `gpu` above 0".to_string(),
             });
         }
         Ok(cluster)
@@ -277,11 +277,11 @@ impl PodList {
                 spec,
             });
         }
-        if list.pods.is_empty() {
+        if list.total_milli() == 0 {
             return Err(WorkloadError {
                 source_name: rows.source_name().to_string(),
                 line: None,
-                message: "no pods: the pod list needs at least one row".to_string(),
+                message: "no pod asks for a GPU: the experiment draws pods until the GPUs asked for reach a share of the cluster's, so the list needs a row with `num_gpu` above 0".to_string(),
             });
         }
         Ok(list)

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use aimsim::cluster::experiment::Placed;
-use aimsim::cluster::node::{NodeState, Pod};
+use aimsim::cluster::experiment::{NodesNow, Placed};
+use aimsim::cluster::node::Pod;
 use aimsim::cluster::published::published;
 use aimsim::cluster::{Cluster, Experiment, PodList, StudyPolicy};
 
@@ -180,7 +180,9 @@ fn bad_node_and_pod_lists_name_the_file_line_and_column_and_write_nothing() {
         (write("n3.csv", "sn,cpu_milli,memory_mib,gpu,model\na,lots,1000,1,T4\n"), pods.clone(), "column `cpu_milli`: `lots` is not a whole number"),
         (nodes.clone(), write("p1.csv", "cpu_milli,memory_mib,num_gpu,gpu_milli\n1,1,2,500\n"), "p1.csv: line 2: column `gpu_milli`: 500 is out of range; expected 1000: a pod with several GPUs takes them whole"),
         (nodes.clone(), write("p2.csv", "cpu_milli,memory_mib,num_gpu,gpu_milli\n1,1,1,1001\n"), "column `gpu_milli`: 1001 is out of range"),
-        (nodes.clone(), write("p3.csv", "cpu_milli,memory_mib,num_gpu,gpu_milli\n"), "p3.csv: no pods"),
+        (nodes.clone(), write("p3.csv", "cpu_milli,memory_mib,num_gpu,gpu_milli\n"), "p3.csv: no pod asks for a GPU"),
+        (nodes.clone(), write("p4.csv", "cpu_milli,memory_mib,num_gpu,gpu_milli\n1000,1,0,0\n"), "p4.csv: no pod asks for a GPU"),
+        (write("n4.csv", "sn,cpu_milli,memory_mib,gpu,model\na,8000,1000,0,\n"), pods.clone(), "n4.csv: no GPUs"),
     ];
     for (nodes, pods, expected) in cases {
         let run =
@@ -255,6 +257,8 @@ proptest! {
     ) {
         let nodes: Vec<_> = nodes.into_iter().map(|(c, m, g, model)| (c * 1000, m * 1024, g, model)).collect();
         let pods: Vec<_> = pods.into_iter().map(|(c, m, g, milli, s)| (c * 500, m * 512, g, milli, s)).collect();
+        // A cluster without GPUs, or pods that ask none, are refused on reading.
+        prop_assume!(nodes.iter().any(|n| n.2 > 0) && pods.iter().any(|p| p.2 > 0));
         let cluster = Cluster::from_reader(Box::new(std::io::Cursor::new(cluster_text(&nodes))), "nodes").unwrap();
         let list = PodList::from_reader(Box::new(std::io::Cursor::new(pods_text(&pods))), "pods", &cluster).unwrap();
         let experiment = Experiment::new(&cluster, &list);
@@ -267,7 +271,7 @@ proptest! {
                 model: usize::from(n.model.0),
             }).collect();
             let mut placed_milli = 0u64;
-            let result = experiment.run(&arrivals, policy, seed, load, |pod: &Pod, placed: Option<Placed>, after: &[NodeState]| {
+            let result = experiment.run(&arrivals, policy, seed, load, |pod: &Pod, placed: Option<Placed>, after: NodesNow| {
                 match placed {
                     None => assert!(books.iter().all(|b| !oracle_fits(b, pod)), "{policy}: refused a pod that fits"),
                     Some(p) => {
@@ -288,7 +292,7 @@ proptest! {
                         placed_milli += u64::from(pod.total_milli());
                     }
                 }
-                for (b, node) in books.iter().zip(after) {
+                for (b, node) in books.iter().zip(after.iter()) {
                     assert_eq!((b.cpu, b.memory, b.left.as_slice()), (node.cpu_left(), node.memory_left(), node.left()));
                 }
             });
