@@ -113,8 +113,8 @@ fn fleet_scan(c: &mut Criterion) {
 }
 
 /// Small fleets with the index forced on and off: where the index starts
-/// to pay for its upkeep (`INDEX_FROM_GPUS`).
-const CROSSOVER_SIZES: [usize; 4] = [16, 32, 64, 128];
+/// to pay for its upkeep (each policy's `INDEX_FROM_GPUS`).
+const CROSSOVER_SIZES: [usize; 8] = [32, 64, 128, 256, 512, 1024, 2048, 4096];
 
 fn crossover(c: &mut Criterion) {
     pair_on_fleets(c, "crossover-index", SearchMode::Indexed, &CROSSOVER_SIZES);

@@ -27,9 +27,7 @@ pub use request::{
     Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
     ReplicaId, Shard, MAX_SHARDS,
 };
-pub use scheduler::{
-    NodeUsage, OnlineError, Scheduler, SearchMode, UnscheduleError, INDEX_FROM_GPUS,
-};
+pub use scheduler::{NodeUsage, OnlineError, Scheduler, SearchMode, UnscheduleError};
 
 #[cfg(test)]
 mod tests;

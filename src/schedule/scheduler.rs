@@ -42,18 +42,15 @@ pub struct Scheduler {
 /// How the scheduler finds candidates. Decisions are the same either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchMode {
-    /// A plain scan on fleets under [`INDEX_FROM_GPUS`] GPUs, the fleet
-    /// index from there on (the default).
+    /// A plain scan on fleets under the policy's switch-over
+    /// ([`Policy::index_from_gpus`]), the fleet index from there on (the
+    /// default).
     Auto,
     /// Always the fleet index.
     Indexed,
     /// Always the plain scan (the reference the index is tested against).
     Scan,
 }
-
-/// Fleets this large get the fleet index under [`SearchMode::Auto`]; below,
-/// a scan of a few partitions is cheaper than keeping an index.
-pub const INDEX_FROM_GPUS: usize = 64;
 
 /// Storage for one replica id; reused with a new generation once freed.
 #[derive(Debug, Clone)]
@@ -210,7 +207,7 @@ impl Scheduler {
     /// Builds the index when the mode and fleet size call for one.
     fn refresh_index(&mut self) {
         let wanted = match self.search {
-            SearchMode::Auto => self.gpus.len() >= INDEX_FROM_GPUS,
+            SearchMode::Auto => self.gpus.len() >= self.policy.policy().index_from_gpus(),
             SearchMode::Indexed => true,
             SearchMode::Scan => false,
         };

@@ -16,6 +16,8 @@ impl PlacementPolicy for BestFit {
     const SUMMARY: &'static str =
         "the partition anywhere in the fleet that fits with the least memory left over";
     const SCOPE: Scope = Scope::WholeFleet;
+    /// Measured crossover: its scan ranks every GPU with room: even with the index at about 128 GPUs half full, 256 nine-tenths full (BENCHMARKS.md).
+    const INDEX_FROM_GPUS: usize = 128;
 
     fn configure(_: &DemandMix) -> Self {
         BestFit

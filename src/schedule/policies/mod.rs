@@ -16,7 +16,9 @@
 //!    holds what it scores with, as `frag-aware` holds its demand mix) and
 //!    `impl PlacementPolicy` for it: `NAME`, `SUMMARY`, `SCOPE`,
 //!    `configure`, `score`, and where the defaults do not fit, `filter`,
-//!    `strands_below`, `pick_on_gpu` and `search_index`.
+//!    `strands_below`, `pick_on_gpu`, `search_index`, `NODE_RULE` and
+//!    `INDEX_FROM_GPUS` (measure it: `cargo bench --bench scheduler --
+//!    crossover`).
 //! 2. Add one line to the `registry!` below: `Variant => module::Struct`.
 //! 3. Add its rule to the oracle in `tests/all/scheduler_properties.rs`
 //!    (`oracle_gpu`): a plain re-reading of the rule every placement is
@@ -120,6 +122,12 @@ pub(crate) trait PlacementPolicy {
     /// among those that can take it: by default the tightest, which keeps
     /// empty nodes whole for large gangs.
     const NODE_RULE: NodeRule = NodeRule::Tightest;
+    /// Fleets this large search through the fleet index under
+    /// `SearchMode::Auto`; smaller ones scan, which is cheaper than the
+    /// index's upkeep there. Each policy's figure is its measured crossover
+    /// (BENCHMARKS.md, `crossover-scan` against `crossover-index`); by
+    /// default the smallest measured.
+    const INDEX_FROM_GPUS: usize = 64;
 
     /// The policy for a workload whose demands are `mix` (most policies
     /// ignore it).
@@ -272,6 +280,14 @@ macro_rules! registry {
             pub fn scope(self) -> Scope {
                 match self {
                     $(Policy::$variant => <$module::$plugin as PlacementPolicy>::SCOPE,)+
+                }
+            }
+
+            /// Fleets from this many GPUs search through the fleet index
+            /// under `SearchMode::Auto`.
+            pub fn index_from_gpus(self) -> usize {
+                match self {
+                    $(Policy::$variant => <$module::$plugin as PlacementPolicy>::INDEX_FROM_GPUS,)+
                 }
             }
 
