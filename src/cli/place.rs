@@ -370,8 +370,8 @@ fn place_one(
     match result {
         Ok(placement) => {
             outcome.replica = Some(placement.replica.to_string());
-            outcome.gpus = placement.shards().iter().map(|s| s.at.gpu).collect();
-            outcome.partitions = placement.shards().iter().map(|s| s.at.partition).collect();
+            outcome.gpus = placement.shards().map(|s| s.at.gpu).collect();
+            outcome.partitions = placement.shards().map(|s| s.at.partition).collect();
         }
         Err(rejection) => {
             outcome.status = "rejected";

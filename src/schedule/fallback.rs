@@ -64,7 +64,7 @@ mod tests {
         let (placement, at) =
             schedule_at_lower_precision(&mut scheduler, Precision::Fp16, None, ladder).unwrap();
         assert_eq!(at, Precision::Int4);
-        assert_eq!(placement.shards()[0].size, Mib::gib(12));
+        assert_eq!(placement.size(), Mib::gib(12));
         // From INT4 there is nothing lower; the fleet is left as it was.
         let used = scheduler.gpus()[0].used();
         assert!(

@@ -1,5 +1,5 @@
 //! A fleet index that keeps placement fast on large fleets, with decisions
-//! identical to the plain scan of [`super::search::find`].
+//! identical to the plain scan of [`super::search::scan`].
 //!
 //! - A segment tree over GPUs keeps, for every k, the largest k-th-largest
 //!   free partition below each node: "the first GPU in index order with k

@@ -4,7 +4,7 @@
 use crate::partition::BooksError;
 use crate::units::Mib;
 
-use super::request::{PartitionRef, ReplicaId};
+use super::request::{PartitionRef, ReplicaId, Shard};
 use super::scheduler::Scheduler;
 
 /// The scheduler's books disagree with its GPUs (a bug, never bad input).
@@ -96,7 +96,7 @@ impl Scheduler {
         let mut live = 0;
         for placement in self.placements() {
             live += 1;
-            let shards = placement.shards();
+            let shards: Vec<Shard> = placement.shards().collect();
             let node = self.node_of(shards[0].at.gpu);
             if let Some(other) = shards
                 .iter()

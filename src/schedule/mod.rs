@@ -24,7 +24,7 @@ pub use invariants::InvariantError;
 pub use node::NodeRule;
 pub use policies::{ConfiguredPolicy, Policy, Scope, UnknownPolicy};
 pub use request::{
-    Demand, PartitionRef, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
+    Demand, PartitionRef, PerGpu, Placement, PlacementRequest, RejectCode, RejectReason, Rejection,
     ReplicaId, Shard, MAX_SHARDS,
 };
 pub use scheduler::{NodeUsage, OnlineError, Scheduler, SearchMode, UnscheduleError};

@@ -115,48 +115,141 @@ pub struct Shard {
     pub size: Mib,
 }
 
-impl Shard {
-    /// A placeholder: nothing charged at gpu 0 partition 0.
-    pub(crate) const EMPTY: Shard = Shard {
-        at: PartitionRef {
-            gpu: 0,
-            partition: 0,
-        },
-        size: Mib::ZERO,
-    };
-}
-
 /// A placed replica: where its shards went and what its node's host gave it.
+///
+/// Kept compact (every shard is charged the same size, so it is stored
+/// once; a partition index fits a byte): the scheduler stores and returns
+/// one of these per placement, and its size is most of what a placement
+/// copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
     /// The new replica.
     pub replica: ReplicaId,
     /// CPU and host memory charged on the node of its GPUs.
     pub host: HostDemand,
-    shards: [Shard; MAX_SHARDS],
+    /// Memory charged on each shard's partition.
+    size: Mib,
     len: u8,
+    partitions: [u8; MAX_SHARDS],
+    gpus: [u32; MAX_SHARDS],
 }
 
 impl Placement {
-    pub(crate) fn new(replica: ReplicaId, shards: &[Shard], host: HostDemand) -> Placement {
-        let mut all = [Shard::EMPTY; MAX_SHARDS];
-        all[..shards.len()].copy_from_slice(shards);
+    /// A placement of `size` per shard with no shard yet, to fill in with
+    /// [`Placement::push`]; its replica id is set when it is stored.
+    pub(crate) fn empty(size: Mib, host: HostDemand) -> Placement {
         Placement {
-            replica,
+            replica: ReplicaId {
+                slot: 0,
+                generation: 0,
+            },
             host,
-            shards: all,
-            len: shards.len() as u8,
+            size,
+            len: 0,
+            partitions: [0; MAX_SHARDS],
+            gpus: [0; MAX_SHARDS],
         }
     }
 
-    /// One shard per GPU, in placement order.
-    pub fn shards(&self) -> &[Shard] {
-        &self.shards[..self.len as usize]
+    /// Adds a shard at `at` (the caller keeps to [`MAX_SHARDS`] and to
+    /// partition indexes below 256).
+    #[inline]
+    pub(crate) fn push(&mut self, at: PartitionRef) {
+        let i = self.len as usize;
+        self.gpus[i] = at.gpu;
+        self.partitions[i] = at.partition as u8;
+        self.len += 1;
+    }
+
+    /// Whether it has any shard (a placement the scheduler returns always
+    /// has; a freed replica's slot has none).
+    #[inline]
+    pub(crate) fn has_shards(&self) -> bool {
+        self.len > 0
+    }
+
+    /// Empties a freed replica's slot and moves its id to the next
+    /// generation, the id the slot's next replica gets.
+    #[inline]
+    pub(crate) fn vacate(&mut self) {
+        self.len = 0;
+        self.replica.generation = self.replica.generation.wrapping_add(1);
+    }
+
+    /// Whether a shard is already on `gpu`.
+    #[inline]
+    pub(crate) fn holds_gpu(&self, gpu: u32) -> bool {
+        self.gpus[..self.len as usize].contains(&gpu)
+    }
+
+    /// Every shard, in placement order.
+    pub fn shards(&self) -> impl ExactSizeIterator<Item = Shard> + '_ {
+        self.gpus[..self.len as usize]
+            .iter()
+            .zip(&self.partitions)
+            .map(|(&gpu, &partition)| Shard {
+                at: PartitionRef {
+                    gpu,
+                    partition: u32::from(partition),
+                },
+                size: self.size,
+            })
+    }
+
+    /// The shards grouped by GPU: each GPU with the partitions charged on
+    /// it (a run of consecutive shards on one GPU; the scheduler places a
+    /// GPU's shards together).
+    #[inline]
+    pub fn per_gpu(&self) -> PerGpu<'_> {
+        PerGpu {
+            placement: self,
+            next: 0,
+        }
     }
 
     /// The first (for single-GPU replicas, the only) shard.
     pub fn first(&self) -> Shard {
-        self.shards[0]
+        Shard {
+            at: PartitionRef {
+                gpu: self.gpus[0],
+                partition: u32::from(self.partitions[0]),
+            },
+            size: self.size,
+        }
+    }
+
+    /// Memory charged on each shard's partition.
+    pub fn size(&self) -> Mib {
+        self.size
+    }
+}
+
+/// The shards of a placement grouped by GPU ([`Placement::per_gpu`]).
+#[derive(Debug, Clone)]
+pub struct PerGpu<'a> {
+    placement: &'a Placement,
+    next: usize,
+}
+
+impl<'a> Iterator for PerGpu<'a> {
+    /// A GPU and the partitions charged on it.
+    type Item = (u32, &'a [u8]);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let p = self.placement;
+        let len = usize::from(p.len).min(MAX_SHARDS);
+        let start = self.next;
+        if start >= len {
+            return None;
+        }
+        let gpu = p.gpus[start];
+        let mut end = start + 1;
+        while end < len && p.gpus[end] == gpu {
+            end += 1;
+        }
+        self.next = end;
+        Some((gpu, &p.partitions[start..end]))
     }
 }
 

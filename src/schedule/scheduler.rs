@@ -9,10 +9,10 @@ use super::index::FleetIndex;
 use super::node::{NodeBooks, NodeRule};
 use super::policies::{ConfiguredPolicy, GpuPick, PlacementPolicy, Policy, WithPolicy};
 use super::request::{
-    Demand, PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId, Shard,
+    Demand, PartitionRef, Placement, PlacementRequest, RejectReason, Rejection, ReplicaId,
     MAX_SHARDS,
 };
-use super::search::Search;
+use super::search::{find, Search};
 
 /// Places replicas on a set of partitioned GPUs grouped into nodes with
 /// one policy, frees them, and keeps every GPU's and node's books and every
@@ -32,7 +32,10 @@ pub struct Scheduler {
     node_shape: NodeShape,
     largest_partition: Mib,
     most_partitions: u32,
-    slots: Vec<Slot>,
+    /// Every replica id's slot: the live replica's placement, or a
+    /// placement without shards once freed (its id then carries the
+    /// generation the slot's next replica gets).
+    slots: Vec<Placement>,
     free_slots: Vec<u32>,
     live: usize,
     search: SearchMode,
@@ -50,13 +53,6 @@ pub enum SearchMode {
     Indexed,
     /// Always the plain scan (the reference the index is tested against).
     Scan,
-}
-
-/// Storage for one replica id; reused with a new generation once freed.
-#[derive(Debug, Clone)]
-struct Slot {
-    generation: u32,
-    placement: Option<Placement>,
 }
 
 /// `unschedule` was given an id that is not live.
@@ -282,27 +278,29 @@ impl Scheduler {
 
     /// Places a replica or says why not. On rejection nothing changes.
     pub fn schedule(&mut self, request: &PlacementRequest) -> Result<Placement, Rejection> {
-        let mut shards = [Shard::EMPTY; MAX_SHARDS];
-        let count = self.choose(request, &mut shards).map_err(Rejection::new)?;
-        let host = request.demand.host;
-        if !host.is_none() {
-            let node = self.gpu_node[shards[0].at.gpu as usize] as usize;
-            self.nodes[node].charge(host);
+        let mut placement = Placement::empty(request.demand.size, request.demand.host);
+        self.policy
+            .with(Choose {
+                scheduler: self,
+                request,
+                placement: &mut placement,
+            })
+            .map_err(Rejection::new)?;
+        if !placement.host.is_none() {
+            let node = self.gpu_node[placement.first().at.gpu as usize] as usize;
+            self.nodes[node].charge(placement.host);
         }
-        for (i, shard) in shards[..count].iter().enumerate() {
-            self.gpus[shard.at.gpu as usize]
-                .allocate(shard.at.partition as usize, shard.size)
-                .expect("a chosen partition passed the fit filter");
-            if shards[i + 1..count]
-                .iter()
-                .all(|s| s.at.gpu != shard.at.gpu)
-            {
-                self.reindex(shard.at.gpu);
+        for (gpu, partitions) in placement.per_gpu() {
+            let state = &mut self.gpus[gpu as usize];
+            for &partition in partitions {
+                state
+                    .allocate(usize::from(partition), placement.size())
+                    .expect("a chosen partition passed the fit filter");
             }
+            self.reindex(gpu);
         }
-        let replica = self.take_slot();
-        let placement = Placement::new(replica, &shards[..count], host);
-        self.slots[replica.slot as usize].placement = Some(placement);
+        placement.replica = self.take_slot();
+        self.slots[placement.replica.slot as usize] = placement;
         self.live += 1;
         Ok(placement)
     }
@@ -313,24 +311,24 @@ impl Scheduler {
         let slot = self
             .slots
             .get_mut(replica.slot as usize)
-            .filter(|s| s.generation == replica.generation)
+            .filter(|s| s.replica == replica && s.has_shards())
             .ok_or(UnscheduleError(replica))?;
-        let placement = slot.placement.take().ok_or(UnscheduleError(replica))?;
-        slot.generation = slot.generation.wrapping_add(1);
+        let placement = *slot;
+        slot.vacate();
         self.free_slots.push(replica.slot);
         self.live -= 1;
-        let shards = placement.shards();
         if !placement.host.is_none() {
-            let node = self.gpu_node[shards[0].at.gpu as usize] as usize;
+            let node = self.gpu_node[placement.first().at.gpu as usize] as usize;
             self.nodes[node].refund(placement.host);
         }
-        for (i, shard) in shards.iter().enumerate() {
-            self.gpus[shard.at.gpu as usize]
-                .free(shard.at.partition as usize, shard.size)
-                .expect("a live replica's shards are charged");
-            if shards[i + 1..].iter().all(|s| s.at.gpu != shard.at.gpu) {
-                self.reindex(shard.at.gpu);
+        for (gpu, partitions) in placement.per_gpu() {
+            let state = &mut self.gpus[gpu as usize];
+            for &partition in partitions {
+                state
+                    .free(usize::from(partition), placement.size())
+                    .expect("a live replica's shards are charged");
             }
+            self.reindex(gpu);
         }
         Ok(placement)
     }
@@ -339,23 +337,23 @@ impl Scheduler {
     pub fn placement(&self, replica: ReplicaId) -> Option<&Placement> {
         self.slots
             .get(replica.slot as usize)
-            .filter(|s| s.generation == replica.generation)
-            .and_then(|s| s.placement.as_ref())
+            .filter(|s| s.replica == replica && s.has_shards())
     }
 
     /// Every live replica, in id-slot order.
     pub fn placements(&self) -> impl Iterator<Item = &Placement> {
-        self.slots.iter().filter_map(|s| s.placement.as_ref())
+        self.slots.iter().filter(|s| s.has_shards())
     }
 
     /// Chooses `partitions` partitions on each of `gpu_count` distinct
-    /// GPUs of one node with the host room left, filling `shards`; returns
-    /// how many shards, or why none.
-    fn choose(
+    /// GPUs of one node with the host room left, adding them to
+    /// `placement` (empty), or says why none.
+    fn choose<P: PlacementPolicy>(
         &self,
+        policy: &P,
         request: &PlacementRequest,
-        shards: &mut [Shard; MAX_SHARDS],
-    ) -> Result<usize, RejectReason> {
+        placement: &mut Placement,
+    ) -> Result<(), RejectReason> {
         let demand = request.demand;
         if demand.size == Mib::ZERO || demand.gpu_count == 0 || demand.partitions == 0 {
             return Err(RejectReason::EmptyDemand);
@@ -407,74 +405,69 @@ impl Scheduler {
             return Err(RejectReason::LargerThanAnyNode { host: demand.host });
         }
         let chosen = if demand.gpu_count == 1 {
-            self.choose_one(
-                demand.size,
-                demand.partitions,
-                demand.host,
-                preferred,
-                shards,
-            )
+            self.choose_one(policy, demand.partitions, preferred, placement)
         } else {
-            self.choose_gang(request, preferred, shards)
+            self.choose_gang(policy, request, preferred, placement)
         };
-        chosen.ok_or_else(|| self.why_not(request))
+        chosen.ok_or_else(|| self.why_not(policy, request))
     }
 
     /// A replica on one GPU: the preferred partition if it has room, the
     /// policy's choice among GPUs whose node has the host room otherwise.
     #[inline]
-    fn choose_one(
+    fn choose_one<P: PlacementPolicy>(
         &self,
-        size: Mib,
+        policy: &P,
         partitions: u32,
-        host: HostDemand,
         preferred: Option<PartitionRef>,
-        shards: &mut [Shard; MAX_SHARDS],
-    ) -> Option<usize> {
+        placement: &mut Placement,
+    ) -> Option<()> {
         if let Some(at) = preferred {
-            shards[0] = Shard { at, size };
-            return Some(1);
+            placement.push(at);
+            return Some(());
         }
+        let (size, host) = (placement.size(), placement.host);
         let (gpu, pick) = if host.is_none() {
-            self.search(size, partitions as usize, |_| false)?
+            self.search(policy, size, partitions as usize, |_| false)?
         } else {
-            self.search(size, partitions as usize, |gpu| !self.host_room(gpu, host))?
+            self.search(policy, size, partitions as usize, |gpu| {
+                !self.host_room(gpu, host)
+            })?
         };
-        let mut count = 0;
         for partition in pick.picked() {
-            shards[count] = Shard {
-                at: PartitionRef { gpu, partition },
-                size,
-            };
-            count += 1;
+            placement.push(PartitionRef { gpu, partition });
         }
-        Some(count)
+        Some(())
     }
 
     /// A gang: `gpu_count` GPUs of one node, all or nothing. With a
     /// preferred partition that has room, its node (and that partition
     /// first); otherwise the node the policy's [`NodeRule`] ranks first
     /// among those that can take the whole gang and its host needs.
-    fn choose_gang(
+    fn choose_gang<P: PlacementPolicy>(
         &self,
+        policy: &P,
         request: &PlacementRequest,
         preferred: Option<PartitionRef>,
-        shards: &mut [Shard; MAX_SHARDS],
-    ) -> Option<usize> {
+        placement: &mut Placement,
+    ) -> Option<()> {
         if let Some(at) = preferred {
             let node = self.gpu_node[at.gpu as usize] as usize;
-            return self.fill_node(node, request, preferred, shards);
+            return self.fill_node(policy, node, request, preferred, placement);
         }
-        let rule = self.policy.policy().node_rule();
-        let mut best: Option<(u64, [Shard; MAX_SHARDS], usize)> = None;
+        let rule = P::NODE_RULE;
+        let mut best: Option<(u64, Placement)> = None;
         for (node, books) in self.nodes.iter().enumerate() {
             if books.gpus < request.demand.gpu_count || !books.has_room(request.demand.host) {
                 continue;
             }
-            let mut candidate = *shards;
-            let Some(count) = self.fill_node(node, request, None, &mut candidate) else {
+            let mut candidate = *placement;
+            if self
+                .fill_node(policy, node, request, None, &mut candidate)
+                .is_none()
+            {
                 continue;
-            };
+            }
             let free: u64 = books
                 .gpu_range()
                 .filter(|&g| self.online[g])
@@ -483,67 +476,61 @@ impl Scheduler {
             let better = match (rule, &best) {
                 (_, None) => true,
                 (NodeRule::First, Some(_)) => false,
-                (NodeRule::Tightest, Some((top, _, _))) => free < *top,
-                (NodeRule::Loosest, Some((top, _, _))) => free > *top,
+                (NodeRule::Tightest, Some((top, _))) => free < *top,
+                (NodeRule::Loosest, Some((top, _))) => free > *top,
             };
             if better {
-                best = Some((free, candidate, count));
+                best = Some((free, candidate));
                 if rule == NodeRule::First {
                     break;
                 }
             }
         }
-        let (_, chosen, count) = best?;
-        *shards = chosen;
-        Some(count)
+        *placement = best?.1;
+        Some(())
     }
 
     /// The gang on node `node` by the policy's per-GPU choice (its preferred
     /// partition first, if any), or `None` if the node cannot take it all.
-    fn fill_node(
+    fn fill_node<P: PlacementPolicy>(
         &self,
+        policy: &P,
         node: usize,
         request: &PlacementRequest,
         preferred: Option<PartitionRef>,
-        shards: &mut [Shard; MAX_SHARDS],
-    ) -> Option<usize> {
+        placement: &mut Placement,
+    ) -> Option<()> {
         let demand = request.demand;
         let books = &self.nodes[node];
         let range = books.gpu_range();
         let first = books.first_gpu;
-        let mut count = 0;
         let mut gpus_found = 0;
         if let Some(at) = preferred {
-            shards[0] = Shard {
-                at,
-                size: demand.size,
-            };
-            count = 1;
+            placement.push(at);
             gpus_found = 1;
         }
         while gpus_found < demand.gpu_count {
-            let taken = &shards[..count];
-            let (local, pick) = self.policy.with(Search {
-                gpus: &self.gpus[range.clone()],
-                online: &self.online[range.clone()],
-                index: None,
-                size: demand.size,
-                k: demand.partitions as usize,
-                excluded: |gpu| taken.iter().any(|s| s.at.gpu == gpu + first),
-            })?;
-            for partition in pick.picked() {
-                shards[count] = Shard {
-                    at: PartitionRef {
-                        gpu: local + first,
-                        partition,
-                    },
+            let taken = &*placement;
+            let (local, pick) = find(
+                policy,
+                &Search {
+                    gpus: &self.gpus[range.clone()],
+                    online: &self.online[range.clone()],
+                    index: None,
                     size: demand.size,
-                };
-                count += 1;
+                    k: demand.partitions as usize,
+                    excluded: |gpu| taken.holds_gpu(gpu + first),
+                },
+            )?;
+            for partition in pick.picked() {
+                placement.push(PartitionRef {
+                    gpu: local + first,
+                    partition,
+                });
             }
             gpus_found += 1;
         }
-        Some(count)
+        Some(())
     }
 
     /// Whether GPU `gpu`'s node has `host` left.
@@ -555,7 +542,7 @@ impl Scheduler {
     /// Why a valid request found no place: no node could ever hold the gang,
     /// the host is what is missing, or no GPU memory now.
     #[cold]
-    fn why_not(&self, request: &PlacementRequest) -> RejectReason {
+    fn why_not<P: PlacementPolicy>(&self, policy: &P, request: &PlacementRequest) -> RejectReason {
         let demand = request.demand;
         let capable = self.most_capable_gpus_on_a_node(demand.size, demand.partitions);
         if capable < demand.gpu_count {
@@ -572,55 +559,44 @@ impl Scheduler {
                 },
                 preferred: request.preferred,
             };
-            let mut shards = [Shard::EMPTY; MAX_SHARDS];
-            if self.choose(&without_host, &mut shards).is_ok() {
+            let mut placement = Placement::empty(demand.size, HostDemand::NONE);
+            if self.choose(policy, &without_host, &mut placement).is_ok() {
                 return RejectReason::NoHostRoom { host: demand.host };
             }
         }
         let found = if demand.gpu_count == 1 {
             0
         } else {
-            self.most_gpus_with_room_on_a_node(demand.size, demand.partitions)
+            self.most_gpus_with_room_on_a_node(policy, demand.size, demand.partitions)
         };
         RejectReason::NoCandidate {
             size: demand.size,
             partitions: demand.partitions,
             needed: demand.gpu_count,
             found,
-            min_free: self.policy.strands_below(demand.size),
+            min_free: policy.strands_below(demand.size),
         }
     }
 
     /// The most online GPUs of one node on which the policy finds
     /// `partitions` partitions of `size` now.
-    fn most_gpus_with_room_on_a_node(&self, size: Mib, partitions: u32) -> u32 {
-        struct CountOnNode<'a> {
-            gpus: &'a [GpuState],
-            online: &'a [bool],
-            size: Mib,
-            k: usize,
-        }
-        impl WithPolicy for CountOnNode<'_> {
-            type Output = u32;
-            fn run<P: PlacementPolicy>(self, policy: &P) -> u32 {
-                self.gpus
-                    .iter()
-                    .zip(self.online)
-                    .filter(|(g, &online)| {
-                        online && policy.pick_on_gpu(g, self.size, self.k).is_some()
-                    })
-                    .count() as u32
-            }
-        }
+    fn most_gpus_with_room_on_a_node<P: PlacementPolicy>(
+        &self,
+        policy: &P,
+        size: Mib,
+        partitions: u32,
+    ) -> u32 {
         self.nodes
             .iter()
             .map(|n| {
-                self.policy.with(CountOnNode {
-                    gpus: &self.gpus[n.gpu_range()],
-                    online: &self.online[n.gpu_range()],
-                    size,
-                    k: partitions as usize,
-                })
+                n.gpu_range()
+                    .filter(|&g| {
+                        self.online[g]
+                            && policy
+                                .pick_on_gpu(&self.gpus[g], size, partitions as usize)
+                                .is_some()
+                    })
+                    .count() as u32
             })
             .max()
             .unwrap_or(0)
@@ -630,20 +606,24 @@ impl Scheduler {
     /// `excluded` does not hold for: through the fleet index where the
     /// policy answers from it, by the plain scan otherwise.
     #[inline]
-    fn search(
+    fn search<P: PlacementPolicy>(
         &self,
+        policy: &P,
         size: Mib,
         k: usize,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<(u32, GpuPick)> {
-        self.policy.with(Search {
-            gpus: &self.gpus,
-            online: &self.online,
-            index: self.index.as_ref(),
-            size,
-            k,
-            excluded,
-        })
+        find(
+            policy,
+            &Search {
+                gpus: &self.gpus,
+                online: &self.online,
+                index: self.index.as_ref(),
+                size,
+                k,
+                excluded,
+            },
+        )
     }
 
     /// The most GPUs of one node (online or not) with at least
@@ -661,22 +641,38 @@ impl Scheduler {
             .unwrap_or(0)
     }
 
+    /// A free replica id: a freed slot with its next generation, or a new
+    /// slot (which the caller fills).
     fn take_slot(&mut self) -> ReplicaId {
         match self.free_slots.pop() {
-            Some(slot) => ReplicaId {
-                slot,
-                generation: self.slots[slot as usize].generation,
-            },
+            Some(slot) => self.slots[slot as usize].replica,
             None => {
-                self.slots.push(Slot {
+                let replica = ReplicaId {
+                    slot: self.slots.len() as u32,
                     generation: 0,
-                    placement: None,
-                });
-                ReplicaId {
-                    slot: (self.slots.len() - 1) as u32,
-                    generation: 0,
-                }
+                };
+                let mut vacant = Placement::empty(Mib::ZERO, HostDemand::NONE);
+                vacant.replica = replica;
+                self.slots.push(vacant);
+                replica
             }
         }
+    }
+}
+
+/// [`Scheduler::choose`] run with the scheduler's own policy type: one
+/// dispatch per request, the rest compiled for that policy.
+struct Choose<'a> {
+    scheduler: &'a Scheduler,
+    request: &'a PlacementRequest,
+    placement: &'a mut Placement,
+}
+
+impl WithPolicy for Choose<'_> {
+    type Output = Result<(), RejectReason>;
+
+    #[inline]
+    fn run<P: PlacementPolicy>(self, policy: &P) -> Self::Output {
+        self.scheduler.choose(policy, self.request, self.placement)
     }
 }

@@ -5,7 +5,7 @@ use crate::partition::GpuState;
 use crate::units::Mib;
 
 use super::index::FleetIndex;
-use super::policies::{GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope, WithPolicy};
+use super::policies::{GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
 
 /// One search: `k` partitions of `size` on one GPU that `excluded` does not
 /// hold for, skipping offline GPUs.
@@ -24,24 +24,25 @@ pub(crate) struct Search<'a, E: Fn(u32) -> bool> {
     pub excluded: E,
 }
 
-impl<E: Fn(u32) -> bool> WithPolicy for Search<'_, E> {
-    type Output = Option<(u32, GpuPick)>;
-
-    #[inline]
-    fn run<P: PlacementPolicy>(self, policy: &P) -> Self::Output {
-        if let Some(index) = self.index {
-            let fleet = IndexedFleet {
-                index,
-                gpus: self.gpus,
-            };
-            if let IndexAnswer::Decided(found) =
-                policy.search_index(&fleet, self.size, self.k, &self.excluded)
-            {
-                return found;
-            }
+/// The policy's choice for `search`: from the fleet index if there is one
+/// and the policy answers from it, by the plain scan otherwise.
+#[inline]
+pub(crate) fn find<P: PlacementPolicy, E: Fn(u32) -> bool>(
+    policy: &P,
+    search: &Search<'_, E>,
+) -> Option<(u32, GpuPick)> {
+    if let Some(index) = search.index {
+        let fleet = IndexedFleet {
+            index,
+            gpus: search.gpus,
+        };
+        if let IndexAnswer::Decided(found) =
+            policy.search_index(&fleet, search.size, search.k, &search.excluded)
+        {
+            return found;
         }
-        scan(policy, &self)
     }
+    scan(policy, search)
 }
 
 /// The plain scan: the first GPU (in index order) with a pick, or the

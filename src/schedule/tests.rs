@@ -238,7 +238,7 @@ fn a_multi_gpu_replica_is_all_or_nothing_on_distinct_gpus() {
         preferred: None,
     };
     let placement = s.schedule(&two).unwrap();
-    let gpus: Vec<u32> = placement.shards().iter().map(|s| s.at.gpu).collect();
+    let gpus: Vec<u32> = placement.shards().map(|s| s.at.gpu).collect();
     assert_eq!(gpus, vec![1, 2]);
     // Now only 92 free on gpu1 and gpu2 and 42 on gpu0: a second pair fails
     // and leaves every GPU exactly as it was.
@@ -348,11 +348,7 @@ fn several_partitions_of_one_gpu_are_all_or_nothing() {
     // with 8 free partitions, but 4 still fit on gpu 1.
     let mut s = fleet(Policy::BestFit, "CPX", 2);
     let four = s.schedule(&whole(4)).unwrap();
-    let spots: Vec<(u32, u32)> = four
-        .shards()
-        .iter()
-        .map(|s| (s.at.gpu, s.at.partition))
-        .collect();
+    let spots: Vec<(u32, u32)> = four.shards().map(|s| (s.at.gpu, s.at.partition)).collect();
     assert_eq!(spots, [(0, 0), (0, 1), (0, 2), (0, 3)]);
     for gpu in 0..2 {
         s.schedule(&PlacementRequest {
@@ -373,7 +369,7 @@ fn several_partitions_of_one_gpu_are_all_or_nothing() {
         s.gpus().iter().map(|g| g.used()).collect::<Vec<_>>()
     );
     let placed = s.schedule(&whole(4)).unwrap();
-    assert!(placed.shards().iter().all(|s| s.at.gpu == 1));
+    assert!(placed.shards().all(|s| s.at.gpu == 1));
     s.unschedule(four.replica).unwrap();
     s.check_invariants().unwrap();
     assert_eq!(
@@ -501,17 +497,13 @@ fn a_small_gang_fills_a_node_in_use_and_keeps_an_empty_node_whole() {
         let placement = s.schedule(&gang(100, 2, 2, 16)).unwrap();
         let nodes: Vec<u32> = placement
             .shards()
-            .iter()
             .map(|shard| s.node_of(shard.at.gpu))
             .collect();
         assert_eq!(nodes, vec![expected_node; 2], "{policy}");
         // A TP=4 gang still finds a whole node under best-fit.
         if policy == Policy::BestFit {
             let four = s.schedule(&gang(100, 4, 2, 16)).unwrap();
-            assert!(four
-                .shards()
-                .iter()
-                .all(|shard| s.node_of(shard.at.gpu) == 0));
+            assert!(four.shards().all(|shard| s.node_of(shard.at.gpu) == 0));
         }
         s.check_invariants().unwrap();
     }

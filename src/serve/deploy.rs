@@ -15,7 +15,7 @@
 use crate::hardware::{Layout, LayoutSpec};
 use crate::perf::{Device, Efficiency, MeasuredSet, ReplicaModel, ReplicaSpec, Setup};
 use crate::profile::{ArchitectureTable, Catalog, Precision};
-use crate::schedule::{Demand, DemandMix, PlacementRequest};
+use crate::schedule::{Demand, DemandMix, PlacementRequest, Shard};
 use crate::sim::{FleetError, FleetSpec};
 use crate::units::Mib;
 
@@ -201,7 +201,7 @@ pub fn deploy(
                     continue;
                 }
             };
-            let shards = placement.shards();
+            let shards: Vec<Shard> = placement.shards().collect();
             let first = shards[0].at;
             let layout = &layouts[first.gpu as usize];
             let mut device = Device::of_layout(layout, first.partition as usize);

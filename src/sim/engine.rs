@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use crate::hardware::MAX_PARTITIONS;
 use crate::schedule::{
     schedule_at_lower_precision, DemandMix, Placement, PlacementRequest, RejectCode, ReplicaId,
-    Shard,
 };
 use crate::time::SimTime;
 use crate::units::Mib;
@@ -51,13 +50,6 @@ pub enum SimError {
     /// The workload went back in time.
     #[error("the workload went back in time: {0}")]
     PastEvent(#[from] PastEvent),
-}
-
-/// Groups a placement's shards by GPU (shards of one GPU are adjacent).
-fn per_gpu(shards: &[Shard]) -> impl Iterator<Item = (u32, &[Shard])> {
-    shards
-        .chunk_by(|a, b| a.at.gpu == b.at.gpu)
-        .map(|group| (group[0].at.gpu, group))
 }
 
 /// Most samples a time series keeps; a run that would take more stops
@@ -323,8 +315,8 @@ impl Run<'_> {
         }
         match result {
             Ok(placement) => {
-                for (gpu, on_gpu) in per_gpu(placement.shards()) {
-                    self.account(gpu, on_gpu, true);
+                for (gpu, on_gpu) in placement.per_gpu() {
+                    self.account(gpu, on_gpu, placement.size(), true);
                     if self.fleet.scheduler.gpus()[gpu as usize].replicas() == on_gpu.len() as u32 {
                         self.gauges.gpus_busy += 1;
                         self.gpu_epoch[gpu as usize] += 1;
@@ -379,8 +371,8 @@ impl Run<'_> {
             .scheduler
             .unschedule(replica)
             .expect("a departure is scheduled once per placed replica");
-        for (gpu, on_gpu) in per_gpu(placement.shards()) {
-            self.account(gpu, on_gpu, false);
+        for (gpu, on_gpu) in placement.per_gpu() {
+            self.account(gpu, on_gpu, placement.size(), false);
             if !self.fleet.scheduler.gpus()[gpu as usize].is_busy() {
                 self.gauges.gpus_busy -= 1;
                 self.became_idle(time, gpu)?;
@@ -393,9 +385,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Updates the gauges for `shards` of one replica on `gpu`, just placed
-    /// (`placed`) or just freed.
-    fn account(&mut self, gpu: u32, shards: &[Shard], placed: bool) {
+    /// Updates the gauges for one replica's `size` on each of `partitions`
+    /// of `gpu`, just placed (`placed`) or just freed.
+    fn account(&mut self, gpu: u32, partitions: &[u8], size: Mib, placed: bool) {
         let state = &self.fleet.scheduler.gpus()[gpu as usize];
         let n = state.partitions().len();
         let mut after = [Mib::ZERO; MAX_PARTITIONS];
@@ -403,13 +395,9 @@ impl Run<'_> {
             *free = partition.free();
         }
         let mut before = after;
-        for shard in shards {
-            let slot = &mut before[shard.at.partition as usize];
-            *slot = if placed {
-                *slot + shard.size
-            } else {
-                *slot - shard.size
-            };
+        for &partition in partitions {
+            let slot = &mut before[usize::from(partition)];
+            *slot = if placed { *slot + size } else { *slot - size };
         }
         self.gauges.gpu_changed(&before[..n], &after[..n]);
     }

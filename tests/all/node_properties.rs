@@ -141,7 +141,6 @@ fn run_sequence(
                         prop_assert!(
                             placement
                                 .shards()
-                                .iter()
                                 .all(|shard| s.node_of(shard.at.gpu) == node_of),
                             "a gang spans nodes: {:?}",
                             placement

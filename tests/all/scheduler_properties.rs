@@ -269,8 +269,7 @@ fn run_sequence(
                     Ok(placement) => {
                         prop_assert!(!invalid, "placed an invalid request");
                         let expected = oracle_placement(policy, &before, request);
-                        let got: Vec<PartitionRef> =
-                            placement.shards().iter().map(|s| s.at).collect();
+                        let got: Vec<PartitionRef> = placement.shards().map(|s| s.at).collect();
                         prop_assert_eq!(
                             Some(got),
                             expected,
