@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench scheduler` runs them all; pick a group with
 //! `cargo bench --bench scheduler -- GROUP` (`pair`, `fleet`, `scan`,
-//! `reject`, `simulate`, `openb`, `sweep_point`). The Alibaba replay needs
+//! `crossover`, `several`, `reject`, `simulate`, `openb`, `sweep_point`). The Alibaba replay needs
 //! the trace: `AIMSIM_OPENB_TRACE=path/openb_pod_list_default.csv`.
 
 use std::hint::black_box;
@@ -15,7 +15,7 @@ use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::Catalog;
 use aimsim::scenario::SweepSpec;
 use aimsim::scenario::{Scenario, WorkloadSource};
-use aimsim::schedule::{PlacementRequest, Policy, Scheduler, SearchMode};
+use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler, SearchMode};
 use aimsim::sweep::{cells, Sweeper};
 use aimsim::units::Mib;
 
@@ -79,21 +79,34 @@ fn filled(policy: Policy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler
 /// The pair on fleets of 100 to 100,000 GPUs filled to 50% and 90%, in
 /// `mode`, under group `name`.
 fn pair_on_fleets(c: &mut Criterion, name: &str, mode: SearchMode, sizes: &[usize]) {
+    let request = PlacementRequest::single(BACKGROUND);
+    pair_on_fleets_with(c, name, &Policy::ALL, &request, mode, sizes);
+}
+
+/// The pair of `request` with each of `policies` on fleets of `sizes`
+/// GPUs filled to 50% and 90%, in `mode`, under group `name`.
+fn pair_on_fleets_with(
+    c: &mut Criterion,
+    name: &str,
+    policies: &[Policy],
+    request: &PlacementRequest,
+    mode: SearchMode,
+    sizes: &[usize],
+) {
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
     group
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    for policy in Policy::ALL {
+    for &policy in policies {
         for fill in FILLS {
             for &gpus in sizes {
                 // Filled on first use: a filter that skips this benchmark
                 // skips its (large) setup too.
                 let mut fleet = None;
-                let request = PlacementRequest::single(BACKGROUND);
                 let id = BenchmarkId::new(format!("{}/{fill}%", policy.name()), gpus);
-                group.bench_with_input(id, &request, |b, request| {
+                group.bench_with_input(id, request, |b, request| {
                     let fleet = fleet.get_or_insert_with(|| filled(policy, gpus, fill, mode));
                     b.iter(|| {
                         let placement = fleet.schedule(black_box(request)).unwrap();
@@ -122,6 +135,37 @@ const CROSSOVER_SIZES: [usize; 8] = [32, 64, 128, 256, 512, 1024, 2048, 4096];
 fn crossover(c: &mut Criterion) {
     pair_on_fleets(c, "crossover-index", SearchMode::Indexed, &CROSSOVER_SIZES);
     pair_on_fleets(c, "crossover-scan", SearchMode::Scan, &CROSSOVER_SIZES);
+}
+
+/// Requests for two partitions of one GPU (as the Alibaba trace mapped to
+/// partitions makes), through the index and by the scan, for the policies
+/// whose index answers them by visiting GPUs value by value.
+fn several_partitions(c: &mut Criterion) {
+    let request = PlacementRequest {
+        demand: Demand {
+            partitions: 2,
+            ..Demand::single(BACKGROUND)
+        },
+        preferred: None,
+    };
+    let policies = [Policy::BestFit, Policy::FragAware];
+    let sizes = [1_000, 10_000];
+    pair_on_fleets_with(
+        c,
+        "several-index",
+        &policies,
+        &request,
+        SearchMode::Indexed,
+        &sizes,
+    );
+    pair_on_fleets_with(
+        c,
+        "several-scan",
+        &policies,
+        &request,
+        SearchMode::Scan,
+        &sizes,
+    );
 }
 
 /// A request nothing can take (the fleet is full to the last 4 GiB of
@@ -248,6 +292,7 @@ criterion_group!(
     fleet_indexed,
     fleet_scan,
     crossover,
+    several_partitions,
     rejection,
     simulator,
     openb,

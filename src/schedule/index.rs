@@ -11,7 +11,10 @@
 //!   GPU, partition): "the least free memory that still fits, lowest index
 //!   first" (`best-fit`) is one lower-bound search, and the distinct free
 //!   values at or above a size (what `frag-aware` ranks when the workload's
-//!   demands take one partition each) are a walk over it.
+//!   demands take one partition each) are a walk over it. The GPUs holding
+//!   a partition with a given free value, in index order, are another walk:
+//!   requests for several partitions of one GPU visit GPUs value by value,
+//!   best-ranked values first ([`super::policies::best_by_value_rank`]).
 //!
 //! Both live in arrays sized once per GPU added, so placing and freeing
 //! allocate nothing.
@@ -105,6 +108,31 @@ impl FleetIndex {
                 return Some((gpu, partition));
             }
             key = (self.treap.key(id).0, gpu, partition + 1);
+        }
+    }
+
+    /// The distinct free values of at least `size` among the online GPUs'
+    /// partitions, ascending.
+    pub fn free_values_from(&self, size: Mib) -> impl Iterator<Item = Mib> + '_ {
+        let mut next = size.0;
+        std::iter::from_fn(move || {
+            let free = self.treap.key(self.treap.lower_bound((next, 0, 0))?).0;
+            next = free + 1;
+            Some(Mib(free))
+        })
+    }
+
+    /// Each online GPU with a partition of exactly `free` free, in index
+    /// order, once; `visit` returns `false` to stop.
+    pub fn for_each_gpu_with_free(&self, free: Mib, mut visit: impl FnMut(u32) -> bool) {
+        let mut key = (free.0, 0, 0);
+        while let Some(id) = self.treap.lower_bound(key) {
+            let (value, gpu, _) = self.treap.key(id);
+            if value != free.0 || !visit(gpu) {
+                return;
+            }
+            // The GPU's other partitions with this value come next: skip them.
+            key = (value, gpu + 1, 0);
         }
     }
 

@@ -1,11 +1,13 @@
 //! The fleet index decides exactly as the plain scan: the same random
 //! operations on an indexed and a scanning scheduler give the same
 //! placements, rejections and books, for every policy, on fleets of mixed
-//! layouts with GPUs going offline and coming back.
+//! layouts with GPUs going offline and coming back, for requests of one or
+//! several partitions of a GPU, on one or several GPUs, with or without
+//! host CPU (on small nodes, so that the host runs out before the GPUs).
 
 use proptest::prelude::*;
 
-use aimsim::hardware::{GpuKind, HostDemand, Layout, LayoutSpec};
+use aimsim::hardware::{GpuKind, HostDemand, Layout, LayoutSpec, NodeShape};
 use aimsim::schedule::{
     Demand, DemandMix, Placement, PlacementRequest, Policy, Scheduler, SearchMode,
 };
@@ -42,16 +44,21 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         3 => prop::sample::select(vec![1u64, 3, 5, 9, 12, 13, 20, 24, 25, 33, 40, 60, 90, 100]).prop_map(Mib::gib),
         1 => (1u64..=120 * 1024).prop_map(Mib),
     ];
+    let host = prop_oneof![
+        3 => Just(HostDemand::NONE),
+        1 => (1u32..=3).prop_map(|cores| HostDemand { cpu_milli: cores * 1000, memory: Mib::ZERO }),
+    ];
     let demand = (
         size,
         prop_oneof![8 => Just(1u32), 1 => 2u32..=3],
-        prop_oneof![6 => Just(1u32), 1 => 2u32..=4],
+        prop_oneof![2 => Just(1u32), 1 => 2u32..=4],
+        host,
     )
-        .prop_map(|(size, gpu_count, partitions)| Demand {
+        .prop_map(|(size, gpu_count, partitions, host)| Demand {
             size,
             gpu_count,
             partitions,
-            host: HostDemand::NONE,
+            host,
         });
     let op = prop_oneof![
         6 => demand.prop_map(Op::Schedule),
@@ -61,8 +68,9 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op, 1..250)
 }
 
-/// Mixes with and without several-partition demands (the latter is what
-/// the index answers for frag-aware; the former falls back to the scan).
+/// Mixes with and without several-partition demands (with them, a
+/// frag-aware score depends on the whole GPU and frag-aware scans; without,
+/// the index answers).
 fn mix(with_grouped: bool) -> DemandMix {
     let mut entries: Vec<(Demand, u64)> = [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4)]
         .iter()
@@ -92,8 +100,12 @@ proptest! {
         grouped in any::<bool>(),
         ops in ops(),
     ) {
+        // Two GPUs and four cores a node: requests asking 1-3 cores run
+        // out of host before they run out of GPU memory.
+        let node = NodeShape { gpus: 2, cpu_milli: 4_000, memory: Mib::gib(64) };
         let build = |mode| {
-            Scheduler::new(policy.configure(&mix(grouped)), layouts.iter()).with_search(mode)
+            Scheduler::on_nodes(policy.configure(&mix(grouped)), node, layouts.iter())
+                .with_search(mode)
         };
         let (mut indexed, mut scan) = (build(SearchMode::Indexed), build(SearchMode::Scan));
         let mut live: Vec<Placement> = Vec::new();

@@ -5,7 +5,7 @@ use crate::partition::Partition;
 use crate::schedule::demand_mix::DemandMix;
 use crate::units::Mib;
 
-use super::{GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
+use super::{best_by_value_rank, GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
 
 /// The tightest fit in the fleet.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,8 @@ impl PlacementPolicy for BestFit {
     }
 
     /// One partition: a lower bound in the index's order of free memory.
+    /// Several: GPUs visited by their partitions' free memory, least first
+    /// (the best-fitting first), until none left can do better.
     fn search_index(
         &self,
         fleet: &IndexedFleet<'_>,
@@ -37,7 +39,13 @@ impl PlacementPolicy for BestFit {
         excluded: &dyn Fn(u32) -> bool,
     ) -> IndexAnswer {
         if k != 1 {
-            return IndexAnswer::Unsupported;
+            let values = fleet
+                .index
+                .free_values_from(size)
+                .map(|free| (-i128::from((free - size).0), free));
+            return IndexAnswer::Decided(best_by_value_rank(
+                self, fleet, size, k, excluded, values,
+            ));
         }
         IndexAnswer::Decided(fleet.index.least_free_at_least(size, excluded).map(
             |(gpu, partition)| {

@@ -11,11 +11,17 @@ use crate::partition::{GpuState, Partition};
 use crate::schedule::demand_mix::DemandMix;
 use crate::units::Mib;
 
-use super::{best_scoring, GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
+use super::{
+    best_by_value_rank, best_scoring, GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope,
+};
 
 /// Scale that puts the growth of stranded memory above its left-over
 /// tie-breaker (left-over memory is below 2^32 MiB).
 const PRIMARY: i128 = 1 << 32;
+
+/// Most distinct free values the index ranks for a request of several
+/// partitions of one GPU; a fleet with more that fit scans instead.
+const MAX_RANKED_VALUES: usize = 512;
 
 /// Fragmentation Gradient Descent, scoring with the workload's demand mix.
 #[derive(Debug, Clone)]
@@ -127,9 +133,11 @@ impl PlacementPolicy for FragAware {
         Some(pick)
     }
 
-    /// One-partition requests of a mix of one-partition demands: a
-    /// partition's growth depends on its free memory alone, so rank the
-    /// distinct free values and take the lowest index holding the best.
+    /// In a mix of one-partition demands a partition's growth depends on
+    /// its free memory alone. One partition: rank the distinct free values
+    /// and take the lowest index holding the best. Several: visit GPUs by
+    /// their partitions' free values, best-ranked first, until none left
+    /// can do better (up to [`MAX_RANKED_VALUES`] distinct values).
     fn search_index(
         &self,
         fleet: &IndexedFleet<'_>,
@@ -137,8 +145,28 @@ impl PlacementPolicy for FragAware {
         k: usize,
         excluded: &dyn Fn(u32) -> bool,
     ) -> IndexAnswer {
-        if k != 1 || !self.additive {
+        if !self.additive {
             return IndexAnswer::Unsupported;
+        }
+        if k != 1 {
+            let mut ranked = [(0i128, Mib::ZERO); MAX_RANKED_VALUES];
+            let mut n = 0;
+            for free in fleet.index.free_values_from(size) {
+                if n == MAX_RANKED_VALUES {
+                    return IndexAnswer::Unsupported;
+                }
+                ranked[n] = (Self::rank(self.growth_alone(free, size), free - size), free);
+                n += 1;
+            }
+            ranked[..n].sort_unstable_by(|a, b| b.cmp(a));
+            return IndexAnswer::Decided(best_by_value_rank(
+                self,
+                fleet,
+                size,
+                k,
+                excluded,
+                ranked[..n].iter().copied(),
+            ));
         }
         let mut best: Option<(i128, u32, u32)> = None;
         fleet

@@ -240,6 +240,57 @@ pub(crate) fn first_gpu_with_room<P: PlacementPolicy>(
     IndexAnswer::Decided(None)
 }
 
+/// The choice of a policy whose pick on a GPU is the `k` best-scoring
+/// partitions ([`best_scoring`]) and whose partition score depends on the
+/// partition's free memory alone, answered from the index: `values` are
+/// free values of at least `size` with the score a partition holding each
+/// would get, best first (non-increasing score), covering every free value
+/// of the fleet's partitions that fits.
+///
+/// GPUs are visited value by value, each GPU holding a partition with that
+/// value in index order, and ranked exactly with the policy's own pick. A
+/// GPU's pick scores at most `k` times its best partition's score, so once
+/// `k` times a value's score falls below the best pick found, no GPU not
+/// yet visited can win; at equality only a lower-index GPU could (ties go
+/// to the lower index). Decisions are the scan's; the work is the GPUs
+/// holding the best-ranked values (a scan's worth at worst).
+pub(crate) fn best_by_value_rank<P: PlacementPolicy>(
+    policy: &P,
+    fleet: &IndexedFleet<'_>,
+    size: Mib,
+    k: usize,
+    excluded: &dyn Fn(u32) -> bool,
+    values: impl IntoIterator<Item = (i128, Mib)>,
+) -> Option<(u32, GpuPick)> {
+    let mut best: Option<(u32, GpuPick)> = None;
+    for (score, free) in values {
+        let bound = score * k as i128;
+        if best.is_some_and(|(_, top)| bound < top.score) {
+            break;
+        }
+        fleet.index.for_each_gpu_with_free(free, |gpu| {
+            if let Some((best_gpu, top)) = best {
+                if bound == top.score && gpu > best_gpu {
+                    return false;
+                }
+            }
+            if excluded(gpu) {
+                return true;
+            }
+            if let Some(pick) = policy.pick_on_gpu(&fleet.gpus[gpu as usize], size, k) {
+                let better = best.is_none_or(|(best_gpu, top)| {
+                    pick.score > top.score || (pick.score == top.score && gpu < best_gpu)
+                });
+                if better {
+                    best = Some((gpu, pick));
+                }
+            }
+            true
+        });
+    }
+    best
+}
+
 /// Code run with the registered policy's own type (static dispatch).
 pub(crate) trait WithPolicy {
     /// What the code returns.
@@ -425,5 +476,77 @@ mod tests {
         assert_eq!(names.len(), Policy::ALL.len());
         let err = "worst-fit".parse::<Policy>().unwrap_err().to_string();
         assert!(err.contains("spread") && err.contains("aim"), "{err}");
+    }
+
+    /// Four CPX GPUs with 24 GiB partitions, charged so that two partitions
+    /// of 10 GiB fit best on GPU 2 (two partitions with 12 GiB free: 4 GiB
+    /// left over) and next on GPUs 1 and 3 (one 12, one 24: 16 left over).
+    fn fleet_for_two_partitions() -> (Vec<GpuState>, FleetIndex) {
+        let cpx: crate::hardware::Layout = "CPX/NPS4"
+            .parse::<crate::hardware::LayoutSpec>()
+            .unwrap()
+            .build(crate::hardware::GpuKind::Mi300x)
+            .unwrap();
+        let charges: [&[(usize, u64)]; 4] = [
+            &[
+                (0, 20),
+                (1, 20),
+                (2, 20),
+                (3, 20),
+                (4, 20),
+                (5, 20),
+                (6, 20),
+                (7, 20),
+            ],
+            &[(0, 12)],
+            &[(3, 12), (5, 12)],
+            &[(1, 12)],
+        ];
+        let mut gpus = Vec::new();
+        let mut index = FleetIndex::default();
+        for charged in charges {
+            let mut gpu = GpuState::new(&cpx);
+            for &(partition, gib) in charged {
+                gpu.allocate(partition, Mib::gib(gib)).unwrap();
+            }
+            index.add_gpu(&gpu, true);
+            gpus.push(gpu);
+        }
+        (gpus, index)
+    }
+
+    #[test]
+    fn the_index_answers_best_fit_and_frag_aware_for_several_partitions_of_a_gpu() {
+        let (gpus, index) = fleet_for_two_partitions();
+        let fleet = IndexedFleet {
+            index: &index,
+            gpus: &gpus,
+        };
+        let size = Mib::gib(10);
+        let none = |_: u32| false;
+        let additive = frag_aware::FragAware::configure(&DemandMix::default());
+        let answers = [
+            best_fit::BestFit.search_index(&fleet, size, 2, &none),
+            additive.search_index(&fleet, size, 2, &none),
+        ];
+        for answer in answers {
+            let IndexAnswer::Decided(Some((gpu, pick))) = answer else {
+                panic!("the index should decide a two-partition request");
+            };
+            assert_eq!(gpu, 2);
+            assert_eq!(pick.picked().collect::<Vec<_>>(), [3, 5]);
+        }
+        // Without GPU 2, GPUs 1 and 3 tie: the lower index wins.
+        let IndexAnswer::Decided(Some((gpu, _))) =
+            best_fit::BestFit.search_index(&fleet, size, 2, &|g| g == 2)
+        else {
+            panic!("the index should decide");
+        };
+        assert_eq!(gpu, 1);
+        // Nine partitions of one GPU: no GPU has them.
+        assert!(matches!(
+            best_fit::BestFit.search_index(&fleet, size, 9, &none),
+            IndexAnswer::Decided(None)
+        ));
     }
 }
