@@ -1,7 +1,7 @@
 //! The scheduler: places and frees replicas on a set of partitioned GPUs
 //! and keeps the books of what is charged where.
 
-use crate::hardware::{HostDemand, Layout, NodeShape};
+use crate::hardware::{HostDemand, Layout, NodeShape, MAX_PARTITIONS};
 use crate::partition::GpuState;
 use crate::units::Mib;
 
@@ -32,6 +32,13 @@ pub struct Scheduler {
     node_shape: NodeShape,
     largest_partition: Mib,
     most_partitions: u32,
+    /// For `k` partitions of one GPU (at `k - 1`): the smallest size a
+    /// search found no GPU for since GPU memory was last freed or added.
+    /// Free memory only shrinks in between and every policy's filter asks
+    /// at least `size` free, so any search for as many partitions or more,
+    /// as large or larger, fails too: such requests are refused without a
+    /// search (a full fleet refuses in constant time, scanned or indexed).
+    fails_from: [Mib; MAX_PARTITIONS],
     /// Every replica id's slot: the live replica's placement, or a
     /// placement without shards once freed (its id then carries the
     /// generation the slot's next replica gets).
@@ -113,6 +120,7 @@ impl Scheduler {
             layouts: Vec::new(),
             node_shape: node,
             largest_partition: Mib::ZERO,
+            fails_from: NOTHING_FAILS,
             most_partitions: 0,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -159,6 +167,7 @@ impl Scheduler {
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
         self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
         self.gpus.push(GpuState::new(layout));
+        self.fails_from = NOTHING_FAILS;
         self.online.push(true);
         match &mut self.index {
             Some(fleet_index) => fleet_index.add_gpu(&self.gpus[index as usize], true),
@@ -235,6 +244,9 @@ impl Scheduler {
             return Err(OnlineError::Busy(gpu));
         }
         self.online[gpu as usize] = online;
+        if online {
+            self.fails_from = NOTHING_FAILS;
+        }
         self.reindex(gpu);
         Ok(())
     }
@@ -279,13 +291,15 @@ impl Scheduler {
     /// Places a replica or says why not. On rejection nothing changes.
     pub fn schedule(&mut self, request: &PlacementRequest) -> Result<Placement, Rejection> {
         let mut placement = Placement::empty(request.demand.size, request.demand.host);
-        self.policy
-            .with(Choose {
-                scheduler: self,
-                request,
-                placement: &mut placement,
-            })
-            .map_err(Rejection::new)?;
+        let chosen = self.policy.with(Choose {
+            scheduler: self,
+            request,
+            placement: &mut placement,
+        });
+        if let Err(reason) = chosen {
+            self.remember_failure(request.demand, reason);
+            return Err(Rejection::new(reason));
+        }
         if !placement.host.is_none() {
             let node = self.gpu_node[placement.first().at.gpu as usize] as usize;
             self.nodes[node].charge(placement.host);
@@ -316,6 +330,7 @@ impl Scheduler {
         let placement = *slot;
         slot.vacate();
         self.free_slots.push(replica.slot);
+        self.fails_from = NOTHING_FAILS;
         self.live -= 1;
         if !placement.host.is_none() {
             let node = self.gpu_node[placement.first().at.gpu as usize] as usize;
@@ -403,6 +418,12 @@ impl Scheduler {
         }
         if !demand.host.is_none() && !self.nodes.iter().any(|n| n.shape.could_host(demand.host)) {
             return Err(RejectReason::LargerThanAnyNode { host: demand.host });
+        }
+        if demand.gpu_count == 1
+            && preferred.is_none()
+            && demand.size >= self.fails_from[demand.partitions as usize - 1]
+        {
+            return Err(self.why_not(policy, request));
         }
         let chosen = if demand.gpu_count == 1 {
             self.choose_one(policy, demand.partitions, preferred, placement)
@@ -641,6 +662,19 @@ impl Scheduler {
             .unwrap_or(0)
     }
 
+    /// Notes that no GPU had `demand`'s partitions when a search for it
+    /// (on one GPU, asking nothing of the host) found none.
+    fn remember_failure(&mut self, demand: Demand, reason: RejectReason) {
+        if let RejectReason::NoCandidate { .. } = reason {
+            if demand.gpu_count == 1 && demand.host.is_none() {
+                let first = demand.partitions as usize - 1;
+                for fails in self.fails_from.iter_mut().skip(first) {
+                    *fails = (*fails).min(demand.size);
+                }
+            }
+        }
+    }
+
     /// A free replica id: a freed slot with its next generation, or a new
     /// slot (which the caller fills).
     fn take_slot(&mut self) -> ReplicaId {
@@ -659,6 +693,9 @@ impl Scheduler {
         }
     }
 }
+
+/// No search has failed since GPU memory was last freed or added.
+const NOTHING_FAILS: [Mib; MAX_PARTITIONS] = [Mib(u64::MAX); MAX_PARTITIONS];
 
 /// [`Scheduler::choose`] run with the scheduler's own policy type: one
 /// dispatch per request, the rest compiled for that policy.

@@ -575,3 +575,50 @@ fn gpus_fill_nodes_in_order_and_a_new_layout_opens_a_node() {
     s.add_gpu(&layout("CPX/NPS4"));
     assert_eq!(s.node_of(11), 3);
 }
+
+#[test]
+fn a_refusal_is_remembered_only_until_memory_is_freed_or_added() {
+    for policy in Policy::ALL {
+        let mut s = fleet(policy, "CPX/NPS4", 3);
+        let mut placed = Vec::new();
+        while let Ok(p) = s.schedule(&gib(20)) {
+            placed.push(p);
+        }
+        // Refused by a search, then without one: the same answer.
+        let first = s.schedule(&gib(12)).unwrap_err();
+        assert_eq!(first.code, RejectCode::NoCapacityNow, "{policy}");
+        assert_eq!(s.schedule(&gib(12)), Err(first), "{policy}");
+        assert!(s.schedule(&gib(16)).is_err(), "{policy}");
+        // A smaller request is still searched for, and fits.
+        let left = s.gpus()[0].partitions()[0].free();
+        if left >= Mib::gib(8) || policy != Policy::Aim {
+            assert!(
+                s.schedule(&PlacementRequest::single(left)).is_ok(),
+                "{policy}"
+            );
+        }
+        // Freeing memory makes room again.
+        let freed = s.unschedule(placed[5].replica).unwrap();
+        assert_eq!(
+            s.schedule(&gib(16)).unwrap().first().at,
+            freed.first().at,
+            "{policy}"
+        );
+        // So does a GPU added to the fleet.
+        assert!(s.schedule(&gib(16)).is_err(), "{policy}");
+        let gpu = s.add_gpu(&layout("CPX/NPS4"));
+        assert_eq!(
+            s.schedule(&gib(16)).unwrap().first().at.gpu,
+            gpu,
+            "{policy}"
+        );
+        s.check_invariants().unwrap();
+        // And a GPU coming back into service.
+        let mut s = fleet(policy, "CPX/NPS4", 2);
+        s.set_online(1, false).unwrap();
+        while s.schedule(&gib(20)).is_ok() {}
+        assert!(s.schedule(&gib(16)).is_err(), "{policy}");
+        s.set_online(1, true).unwrap();
+        assert_eq!(s.schedule(&gib(16)).unwrap().first().at.gpu, 1, "{policy}");
+    }
+}
