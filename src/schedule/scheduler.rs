@@ -300,19 +300,7 @@ impl Scheduler {
             self.remember_failure(request.demand, reason);
             return Err(Rejection::new(reason));
         }
-        if !placement.host.is_none() {
-            let node = self.gpu_node[placement.first().at.gpu as usize] as usize;
-            self.nodes[node].charge(placement.host);
-        }
-        for (gpu, partitions) in placement.per_gpu() {
-            let state = &mut self.gpus[gpu as usize];
-            for &partition in partitions {
-                state
-                    .allocate(usize::from(partition), placement.size())
-                    .expect("a chosen partition passed the fit filter");
-            }
-            self.reindex(gpu);
-        }
+        self.book::<true>(&placement);
         placement.replica = self.take_slot();
         self.slots[placement.replica.slot as usize] = placement;
         self.live += 1;
@@ -332,20 +320,39 @@ impl Scheduler {
         self.free_slots.push(replica.slot);
         self.fails_from = NOTHING_FAILS;
         self.live -= 1;
+        self.book::<false>(&placement);
+        Ok(placement)
+    }
+
+    /// Charges (`CHARGE`) or refunds a placement: its host demand on its
+    /// node, its size on each of its partitions; the changed GPUs are
+    /// re-read into the index.
+    #[inline]
+    fn book<const CHARGE: bool>(&mut self, placement: &Placement) {
         if !placement.host.is_none() {
             let node = self.gpu_node[placement.first().at.gpu as usize] as usize;
-            self.nodes[node].refund(placement.host);
+            if CHARGE {
+                self.nodes[node].charge(placement.host);
+            } else {
+                self.nodes[node].refund(placement.host);
+            }
         }
         for (gpu, partitions) in placement.per_gpu() {
             let state = &mut self.gpus[gpu as usize];
             for &partition in partitions {
-                state
-                    .free(usize::from(partition), placement.size())
-                    .expect("a live replica's shards are charged");
+                let partition = usize::from(partition);
+                if CHARGE {
+                    state
+                        .allocate(partition, placement.size())
+                        .expect("a chosen partition passed the fit filter");
+                } else {
+                    state
+                        .free(partition, placement.size())
+                        .expect("a live replica's shards are charged");
+                }
             }
             self.reindex(gpu);
         }
-        Ok(placement)
     }
 
     /// Where a live replica is.
