@@ -11,7 +11,8 @@ use std::cell::Cell;
 
 use aimsim::hardware::{GpuKind, LayoutSpec};
 use aimsim::profile::{Catalog, Precision};
-use aimsim::schedule::{PlacementRequest, Policy, Scheduler};
+use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler, SearchMode};
+use aimsim::units::Mib;
 
 struct CountingAllocator;
 
@@ -113,6 +114,49 @@ fn schedule_and_unschedule_allocate_nothing_once_warm() {
         assert_eq!(
             count, 0,
             "{policy}: {count} allocations in 10,000 schedule/unschedule pairs"
+        );
+    }
+}
+
+#[test]
+fn the_fleet_index_allocates_nothing_once_warm_for_one_or_several_partitions() {
+    let layout = "CPX/NPS4"
+        .parse::<LayoutSpec>()
+        .unwrap()
+        .build(GpuKind::Mi300x)
+        .unwrap();
+    // One and two partitions of one GPU, and a size no partition can hold
+    // (a refusal).
+    let requests = [
+        PlacementRequest::single(Mib::gib(6)),
+        PlacementRequest {
+            demand: Demand {
+                partitions: 2,
+                ..Demand::single(Mib::gib(10))
+            },
+            preferred: None,
+        },
+        PlacementRequest::single(Mib::gib(200)),
+    ];
+    for policy in Policy::ALL {
+        let mut fleet = Scheduler::uniform(policy, &layout, 256).with_search(SearchMode::Indexed);
+        const RING: usize = 128;
+        let mut ring = [None; RING];
+        let mut churn = |fleet: &mut Scheduler, calls: usize| {
+            for i in 0..calls {
+                if let Some(old) = ring[i % RING].take() {
+                    fleet.unschedule(old).unwrap();
+                }
+                if let Ok(p) = fleet.schedule(&requests[i % requests.len()]) {
+                    ring[i % RING] = Some(p.replica);
+                }
+            }
+        };
+        churn(&mut fleet, 1_000);
+        let (count, ()) = allocations(|| churn(&mut fleet, 10_000));
+        assert_eq!(
+            count, 0,
+            "{policy}: {count} allocations in 10,000 indexed schedule/unschedule pairs"
         );
     }
 }
