@@ -16,8 +16,10 @@
 //!   requests for several partitions of one GPU visit GPUs value by value,
 //!   best-ranked values first ([`super::policies::best_by_value_rank`]).
 //!
-//! Both live in arrays sized once per GPU added, so placing and freeing
-//! allocate nothing.
+//! A fleet keeps only the one its policy reads ([`IndexOrder`]): every
+//! placement and free updates it, and that upkeep is most of what a
+//! placement costs on a large fleet. Both live in arrays sized once per GPU
+//! added, so placing and freeing allocate nothing.
 
 use crate::hardware::MAX_PARTITIONS;
 use crate::partition::GpuState;
@@ -28,32 +30,66 @@ const NIL: u32 = u32::MAX;
 /// Key of a partition in the treap.
 type Key = (u64, u32, u32);
 
+/// Which of the two orders an index keeps: each policy reads one, and
+/// keeping only that one halves the upkeep of every placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexOrder {
+    /// GPUs in index order with their k-th largest free partitions and
+    /// free memory (the segment tree): first GPU with room, most free GPU.
+    ByGpu,
+    /// Partitions by free memory (the treap): least free that fits, free
+    /// values and the GPUs holding each.
+    ByFree,
+}
+
 /// The index of one fleet.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct FleetIndex {
+    order: IndexOrder,
+    /// Kept for [`IndexOrder::ByGpu`].
     tree: KthTree,
+    /// Kept for [`IndexOrder::ByFree`].
     treap: Treap,
     /// Treap id of partition 0 of each GPU.
     first_partition: Vec<u32>,
 }
 
 impl FleetIndex {
+    /// An index of no GPU that keeps `order`.
+    pub fn new(order: IndexOrder) -> FleetIndex {
+        FleetIndex {
+            order,
+            tree: KthTree::default(),
+            treap: Treap::default(),
+            first_partition: Vec::new(),
+        }
+    }
+
     /// Indexes a GPU appended to the fleet.
     pub fn add_gpu(&mut self, gpu: &GpuState, online: bool) {
         let index = self.first_partition.len() as u32;
         self.first_partition.push(self.treap.len() as u32);
-        for _ in gpu.partitions() {
-            self.treap.push_node();
+        match self.order {
+            IndexOrder::ByFree => {
+                for _ in gpu.partitions() {
+                    self.treap.push_node();
+                }
+            }
+            IndexOrder::ByGpu => self.tree.push_leaf(),
         }
-        self.tree.push_leaf();
         self.update(index, gpu, online);
     }
 
     /// Re-reads GPU `index` after its charges or its online state changed.
     pub fn update(&mut self, index: u32, gpu: &GpuState, online: bool) {
+        match self.order {
+            IndexOrder::ByFree => self.update_treap(index, gpu, online),
+            IndexOrder::ByGpu => self.update_tree(index, gpu, online),
+        }
+    }
+
+    fn update_treap(&mut self, index: u32, gpu: &GpuState, online: bool) {
         let base = self.first_partition[index as usize];
-        let mut sorted = [0u64; MAX_PARTITIONS];
-        let mut total = 0;
         for (p, partition) in gpu.partitions().iter().enumerate() {
             let id = base + p as u32;
             let key = (partition.free().0, index, p as u32);
@@ -64,8 +100,17 @@ impl FleetIndex {
             if online && !self.treap.contains(id) {
                 self.treap.insert(id, key);
             }
-            sorted[p] = if online { partition.free().0 } else { 0 };
-            total += sorted[p];
+        }
+    }
+
+    fn update_tree(&mut self, index: u32, gpu: &GpuState, online: bool) {
+        let mut sorted = [0u64; MAX_PARTITIONS];
+        let mut total = 0;
+        if online {
+            for (slot, partition) in sorted.iter_mut().zip(gpu.partitions()) {
+                *slot = partition.free().0;
+                total += *slot;
+            }
         }
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         self.tree.set(index as usize, sorted, total);
@@ -74,6 +119,7 @@ impl FleetIndex {
     /// The first GPU at or after `start` with at least `k` partitions of at
     /// least `threshold` free.
     pub fn first_gpu(&self, start: u32, k: usize, threshold: Mib) -> Option<u32> {
+        debug_assert_eq!(self.order, IndexOrder::ByGpu);
         self.tree
             .first_from(start as usize, k - 1, threshold.0)
             .map(|g| g as u32)
@@ -88,6 +134,7 @@ impl FleetIndex {
         threshold: Mib,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<u32> {
+        debug_assert_eq!(self.order, IndexOrder::ByGpu);
         self.tree
             .most_total_with(k - 1, threshold.0, &excluded)
             .map(|g| g as u32)
@@ -100,6 +147,7 @@ impl FleetIndex {
         size: Mib,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<(u32, u32)> {
+        debug_assert_eq!(self.order, IndexOrder::ByFree);
         let mut key = (size.0, 0, 0);
         loop {
             let id = self.treap.lower_bound(key)?;
@@ -114,6 +162,7 @@ impl FleetIndex {
     /// The distinct free values of at least `size` among the online GPUs'
     /// partitions, ascending.
     pub fn free_values_from(&self, size: Mib) -> impl Iterator<Item = Mib> + '_ {
+        debug_assert_eq!(self.order, IndexOrder::ByFree);
         let mut next = size.0;
         std::iter::from_fn(move || {
             let free = self.treap.key(self.treap.lower_bound((next, 0, 0))?).0;
@@ -125,6 +174,7 @@ impl FleetIndex {
     /// Each online GPU with a partition of exactly `free` free, in index
     /// order, once; `visit` returns `false` to stop.
     pub fn for_each_gpu_with_free(&self, free: Mib, mut visit: impl FnMut(u32) -> bool) {
+        debug_assert_eq!(self.order, IndexOrder::ByFree);
         let mut key = (free.0, 0, 0);
         while let Some(id) = self.treap.lower_bound(key) {
             let (value, gpu, _) = self.treap.key(id);
@@ -145,6 +195,7 @@ impl FleetIndex {
         excluded: impl Fn(u32) -> bool,
         mut visit: impl FnMut(Mib, u32, u32) -> bool,
     ) {
+        debug_assert_eq!(self.order, IndexOrder::ByFree);
         let mut key = (size.0, 0, 0);
         while let Some(id) = self.treap.lower_bound(key) {
             let (free, gpu, partition) = self.treap.key(id);

@@ -217,7 +217,7 @@ impl Scheduler {
             SearchMode::Scan => false,
         };
         if wanted && self.index.is_none() {
-            let mut index = FleetIndex::default();
+            let mut index = FleetIndex::new(self.policy.policy().index_order());
             for (gpu, &online) in self.gpus.iter().zip(&self.online) {
                 index.add_gpu(gpu, online);
             }

@@ -6,6 +6,7 @@
 use crate::hardware::MIN_PARTITION;
 use crate::partition::Partition;
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::index::IndexOrder;
 use crate::schedule::node::NodeRule;
 use crate::units::Mib;
 
@@ -19,6 +20,7 @@ impl PlacementPolicy for Aim {
     const NAME: &'static str = "aim";
     const SUMMARY: &'static str = "the AIM runtime's: the preferred partition if the replica fits; else, on the first GPU in index order that has one, the partition with the most free memory among those with at least 8 GiB free that fit; ties to the lowest index";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
+    const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
     /// Measured crossover: its scan stops at the first GPU with room and skips full GPUs in about a nanosecond each: cheaper than the index through 1,024 GPUs, about even at 2,048 (BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 2048;
     const NODE_RULE: NodeRule = NodeRule::First;

@@ -3,6 +3,7 @@
 
 use crate::partition::Partition;
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::index::IndexOrder;
 use crate::units::Mib;
 
 use super::{best_by_value_rank, GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope};
@@ -16,6 +17,7 @@ impl PlacementPolicy for BestFit {
     const SUMMARY: &'static str =
         "the partition anywhere in the fleet that fits with the least memory left over";
     const SCOPE: Scope = Scope::WholeFleet;
+    const INDEX_ORDER: IndexOrder = IndexOrder::ByFree;
     /// Measured crossover: its scan ranks every GPU with room: even with the index at about 128 GPUs half full, 256 nine-tenths full (BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 128;
 

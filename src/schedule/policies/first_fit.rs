@@ -3,6 +3,7 @@
 
 use crate::partition::Partition;
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::index::IndexOrder;
 use crate::schedule::node::NodeRule;
 use crate::units::Mib;
 
@@ -17,6 +18,7 @@ impl PlacementPolicy for FirstFit {
     const SUMMARY: &'static str =
         "the first partition that fits, GPUs and partitions in index order";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
+    const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
     /// Measured crossover: its scan stops at the first partition that fits: cheaper than the index through 2,048 GPUs, about even at 4,096 (BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 4096;
     const NODE_RULE: NodeRule = NodeRule::First;

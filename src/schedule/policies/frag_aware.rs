@@ -9,6 +9,7 @@
 use crate::hardware::MAX_PARTITIONS;
 use crate::partition::{GpuState, Partition};
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::index::IndexOrder;
 use crate::units::Mib;
 
 use super::{
@@ -59,6 +60,7 @@ impl PlacementPolicy for FragAware {
     const NAME: &'static str = "frag-aware";
     const SUMMARY: &'static str = "the placement anywhere in the fleet that grows the GPU's expected stranded memory least: the memory a request drawn from the workload's demand mix could not use, a GPU without enough free partitions for a multi-partition request counting whole (after the \"Beware of Fragmentation\" study); ties to the least left over";
     const SCOPE: Scope = Scope::WholeFleet;
+    const INDEX_ORDER: IndexOrder = IndexOrder::ByFree;
     /// Measured crossover: its scan ranks every GPU with room: even with the index at about 128 GPUs half full, 512 nine-tenths full (BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 256;
 

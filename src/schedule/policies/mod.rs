@@ -15,6 +15,7 @@
 //! 1. Write `src/schedule/policies/NAME.rs` with a unit struct (or one that
 //!    holds what it scores with, as `frag-aware` holds its demand mix) and
 //!    `impl PlacementPolicy` for it: `NAME`, `SUMMARY`, `SCOPE`,
+//!    `INDEX_ORDER` (the fleet index's order its `search_index` reads),
 //!    `configure`, `score`, and where the defaults do not fit, `filter`,
 //!    `strands_below`, `pick_on_gpu`, `search_index`, `NODE_RULE` and
 //!    `INDEX_FROM_GPUS` (measure it: `cargo bench --bench scheduler --
@@ -40,7 +41,7 @@ use crate::partition::{GpuState, Partition};
 use crate::units::Mib;
 
 use super::demand_mix::DemandMix;
-use super::index::FleetIndex;
+use super::index::{FleetIndex, IndexOrder};
 use super::node::NodeRule;
 
 /// How far a policy looks for candidates.
@@ -128,6 +129,9 @@ pub(crate) trait PlacementPolicy {
     /// (BENCHMARKS.md, `crossover-scan` against `crossover-index`); by
     /// default the smallest measured.
     const INDEX_FROM_GPUS: usize = 64;
+    /// The order of the fleet index that `search_index` reads (the index
+    /// keeps only that one).
+    const INDEX_ORDER: IndexOrder;
 
     /// The policy for a workload whose demands are `mix` (most policies
     /// ignore it).
@@ -342,6 +346,13 @@ macro_rules! registry {
                 }
             }
 
+            /// The order of the fleet index the policy reads.
+            pub(crate) fn index_order(self) -> IndexOrder {
+                match self {
+                    $(Policy::$variant => <$module::$plugin as PlacementPolicy>::INDEX_ORDER,)+
+                }
+            }
+
             /// Which node a gang goes to among those that can take it.
             pub fn node_rule(self) -> NodeRule {
                 match self {
@@ -503,7 +514,7 @@ mod tests {
             &[(1, 12)],
         ];
         let mut gpus = Vec::new();
-        let mut index = FleetIndex::default();
+        let mut index = FleetIndex::new(IndexOrder::ByFree);
         for charged in charges {
             let mut gpu = GpuState::new(&cpx);
             for &(partition, gib) in charged {

@@ -5,6 +5,7 @@
 
 use crate::partition::{GpuState, Partition};
 use crate::schedule::demand_mix::DemandMix;
+use crate::schedule::index::IndexOrder;
 use crate::schedule::node::NodeRule;
 use crate::units::Mib;
 
@@ -18,6 +19,7 @@ impl PlacementPolicy for Spread {
     const NAME: &'static str = "spread";
     const SUMMARY: &'static str = "the GPU with the most free memory in the whole fleet, then its partition with the most free memory: keeps replicas apart (latency-sensitive ones, say); ties to the lowest index";
     const SCOPE: Scope = Scope::WholeFleet;
+    const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
     const NODE_RULE: NodeRule = NodeRule::Loosest;
 
     fn configure(_: &DemandMix) -> Self {
