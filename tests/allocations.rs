@@ -9,7 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::cell::Cell;
 
-use aimsim::hardware::{GpuKind, LayoutSpec};
+use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::{Catalog, Precision};
 use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler, SearchMode};
 use aimsim::units::Mib;
@@ -39,6 +39,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+/// An MI300X laid out as `text`.
+fn layout(text: &str) -> Layout {
+    text.parse::<LayoutSpec>()
+        .unwrap()
+        .build(GpuKind::Mi300x)
+        .unwrap()
+}
+
 /// Allocations made on this thread while `f` runs.
 fn allocations<T>(f: impl FnOnce() -> T) -> (usize, T) {
     let before = ALLOCATIONS.with(Cell::get);
@@ -48,11 +56,7 @@ fn allocations<T>(f: impl FnOnce() -> T) -> (usize, T) {
 
 #[test]
 fn building_a_fleet_costs_one_allocation_per_gpu() {
-    let layout = "CPX/NPS4"
-        .parse::<LayoutSpec>()
-        .unwrap()
-        .build(GpuKind::Mi300x)
-        .unwrap();
+    let layout = layout("CPX/NPS4");
     for gpus in [10usize, 1_000, 10_000] {
         let (count, fleet) = allocations(|| Scheduler::uniform(Policy::Aim, &layout, gpus));
         assert_eq!(fleet.gpus().len(), gpus);
@@ -81,11 +85,7 @@ fn schedule_and_unschedule_allocate_nothing_once_warm() {
             .memory
     })
     .collect();
-    let layout = "40,40,40,40"
-        .parse::<LayoutSpec>()
-        .unwrap()
-        .build(GpuKind::Mi300x)
-        .unwrap();
+    let layout = layout("40,40,40,40");
     for policy in Policy::ALL {
         let mut fleet = Scheduler::uniform(policy, &layout, 64);
         // Keep at most RING replicas live, freeing the oldest first, so the
@@ -120,11 +120,7 @@ fn schedule_and_unschedule_allocate_nothing_once_warm() {
 
 #[test]
 fn the_fleet_index_allocates_nothing_once_warm_for_one_or_several_partitions() {
-    let layout = "CPX/NPS4"
-        .parse::<LayoutSpec>()
-        .unwrap()
-        .build(GpuKind::Mi300x)
-        .unwrap();
+    let layout = layout("CPX/NPS4");
     // One and two partitions of one GPU, and a size no partition can hold
     // (a refusal).
     let requests = [
