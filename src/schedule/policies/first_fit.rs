@@ -19,8 +19,8 @@ impl PlacementPolicy for FirstFit {
         "the first partition that fits, GPUs and partitions in index order";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
     const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
-    /// Measured crossover: its scan stops at the first partition that fits: cheaper than the index through 2,048 GPUs, about even at 4,096 (BENCHMARKS.md).
-    const INDEX_FROM_GPUS: usize = 4096;
+    /// Measured crossover: its scan stops at the first partition that fits; with the index keeping the segment tree alone, the index is cheaper from 1,024 GPUs (BENCHMARKS.md).
+    const INDEX_FROM_GPUS: usize = 1024;
     const NODE_RULE: NodeRule = NodeRule::First;
 
     fn configure(_: &DemandMix) -> Self {
