@@ -25,9 +25,8 @@ pub struct Scheduler {
     /// The node each GPU belongs to.
     gpu_node: Vec<u32>,
     nodes: Vec<NodeBooks>,
-    /// Each distinct layout of the fleet, once, with the most GPUs one node
-    /// of that layout holds.
-    layouts: Vec<(Layout, u32)>,
+    /// Each distinct layout of the fleet, once.
+    layouts: Vec<FleetLayout>,
     /// The shape of nodes opened from now on.
     node_shape: NodeShape,
     largest_partition: Mib,
@@ -148,10 +147,10 @@ impl Scheduler {
     /// closed and holds GPUs of this layout; otherwise it opens a new node.
     pub fn add_gpu(&mut self, layout: &Layout) -> u32 {
         let index = self.gpus.len() as u32;
-        let layout_id = match self.layouts.iter().position(|(l, _)| l == layout) {
+        let layout_id = match self.layouts.iter().position(|l| l.layout == *layout) {
             Some(id) => id as u32,
             None => {
-                self.layouts.push((layout.clone(), 0));
+                self.layouts.push(FleetLayout::new(layout));
                 (self.layouts.len() - 1) as u32
             }
         };
@@ -161,7 +160,7 @@ impl Scheduler {
         }
         let node = self.nodes.len() - 1;
         self.nodes[node].gpus += 1;
-        let largest = &mut self.layouts[layout_id as usize].1;
+        let largest = &mut self.layouts[layout_id as usize].largest_node;
         *largest = (*largest).max(self.nodes[node].gpus);
         self.gpu_node.push(node as u32);
         self.largest_partition = self.largest_partition.max(layout.largest_partition());
@@ -370,6 +369,7 @@ impl Scheduler {
     /// Chooses `partitions` partitions on each of `gpu_count` distinct
     /// GPUs of one node with the host room left, adding them to
     /// `placement` (empty), or says why none.
+    #[inline(always)]
     fn choose<P: PlacementPolicy>(
         &self,
         policy: &P,
@@ -661,10 +661,8 @@ impl Scheduler {
     fn most_capable_gpus_on_a_node(&self, size: Mib, partitions: u32) -> u32 {
         self.layouts
             .iter()
-            .filter(|(layout, _)| {
-                layout.partitions().iter().filter(|&&c| c >= size).count() >= partitions as usize
-            })
-            .map(|&(_, largest_node)| largest_node)
+            .filter(|l| l.has_partitions_of(partitions, size))
+            .map(|l| l.largest_node)
             .max()
             .unwrap_or(0)
     }
@@ -673,9 +671,14 @@ impl Scheduler {
     /// (on one GPU, asking nothing of the host) found none.
     fn remember_failure(&mut self, demand: Demand, reason: RejectReason) {
         if let RejectReason::NoCandidate { .. } = reason {
-            if demand.gpu_count == 1 && demand.host.is_none() {
-                let first = demand.partitions as usize - 1;
-                for fails in self.fails_from.iter_mut().skip(first) {
+            let first = demand.partitions as usize - 1;
+            // `fails_from` never grows with `k`: if it already refuses this
+            // size for `partitions`, it does for every larger `k` too.
+            if demand.gpu_count == 1
+                && demand.host.is_none()
+                && demand.size < self.fails_from[first]
+            {
+                for fails in &mut self.fails_from[first..] {
                     *fails = (*fails).min(demand.size);
                 }
             }
@@ -698,6 +701,40 @@ impl Scheduler {
                 replica
             }
         }
+    }
+}
+
+/// A layout of the fleet, as the refusal checks read it.
+#[derive(Debug, Clone)]
+struct FleetLayout {
+    layout: Layout,
+    /// The most GPUs of this layout one node holds.
+    largest_node: u32,
+    /// At `k - 1`: the `k`-th largest partition (zero past the layout's
+    /// partitions), so "has `k` partitions of at least `size`" is one
+    /// comparison.
+    kth_largest: [Mib; MAX_PARTITIONS],
+}
+
+impl FleetLayout {
+    fn new(layout: &Layout) -> FleetLayout {
+        let mut kth_largest = [Mib::ZERO; MAX_PARTITIONS];
+        for (slot, &size) in kth_largest.iter_mut().zip(layout.partitions()) {
+            *slot = size;
+        }
+        kth_largest.sort_unstable_by(|a, b| b.cmp(a));
+        FleetLayout {
+            layout: layout.clone(),
+            largest_node: 0,
+            kth_largest,
+        }
+    }
+
+    /// Whether an empty GPU of this layout has `k` partitions of at least
+    /// `size` (`k` from 1 to [`MAX_PARTITIONS`]).
+    #[inline]
+    fn has_partitions_of(&self, k: u32, size: Mib) -> bool {
+        self.kth_largest[k as usize - 1] >= size
     }
 }
 

@@ -190,18 +190,35 @@ pub(crate) fn best_scoring<P: PlacementPolicy>(
     k: usize,
 ) -> Option<GpuPick> {
     if k == 1 {
-        // One pass, no sort: the first of the highest scores.
-        let mut best: Option<(i128, u32)> = None;
-        for (index, partition) in gpu.partitions().iter().enumerate() {
-            if policy.filter(partition, size) {
-                let score = policy.score(partition, size);
-                if best.is_none_or(|(top, _)| score > top) {
-                    best = Some((score, index as u32));
-                }
+        best_scoring_one(policy, gpu, size)
+    } else {
+        best_scoring_several(policy, gpu, size, k)
+    }
+}
+
+/// [`best_scoring`] for one partition: one pass, no sort, the first of the
+/// highest scores (inlined: it is most of a one-GPU search).
+#[inline(always)]
+fn best_scoring_one<P: PlacementPolicy>(policy: &P, gpu: &GpuState, size: Mib) -> Option<GpuPick> {
+    let mut best: Option<(i128, u32)> = None;
+    for (index, partition) in gpu.partitions().iter().enumerate() {
+        if policy.filter(partition, size) {
+            let score = policy.score(partition, size);
+            if best.is_none_or(|(top, _)| score > top) {
+                best = Some((score, index as u32));
             }
         }
-        return best.map(|(score, index)| GpuPick::one(index, score));
     }
+    best.map(|(score, index)| GpuPick::one(index, score))
+}
+
+/// [`best_scoring`] for `k` > 1 partitions: the candidates sorted.
+fn best_scoring_several<P: PlacementPolicy>(
+    policy: &P,
+    gpu: &GpuState,
+    size: Mib,
+    k: usize,
+) -> Option<GpuPick> {
     let mut candidates = [(0i128, 0u32); MAX_PARTITIONS];
     let mut n = 0;
     for (index, partition) in gpu.partitions().iter().enumerate() {
