@@ -252,14 +252,22 @@ impl KthTree {
         self.totals[node] = total;
         while node > 1 {
             node /= 2;
-            self.pull(node);
+            // A node that comes out as it was leaves every ancestor as it
+            // was: stop (on a full fleet most changes stop low).
+            if !self.pull(node) {
+                break;
+            }
         }
     }
 
-    /// Recomputes `node` from its children.
-    fn pull(&mut self, node: usize) {
-        self.nodes[node] = max_of(&self.nodes[2 * node], &self.nodes[2 * node + 1]);
-        self.totals[node] = self.totals[2 * node].max(self.totals[2 * node + 1]);
+    /// Recomputes `node` from its children; whether it changed.
+    fn pull(&mut self, node: usize) -> bool {
+        let values = max_of(&self.nodes[2 * node], &self.nodes[2 * node + 1]);
+        let total = self.totals[2 * node].max(self.totals[2 * node + 1]);
+        let changed = values != self.nodes[node] || total != self.totals[node];
+        self.nodes[node] = values;
+        self.totals[node] = total;
+        changed
     }
 
     /// The leaf with the largest total among those whose `k`-th largest
@@ -612,6 +620,43 @@ mod tests {
                     for probe in [(free, 0, 0), (free, 5, 2), (free, 9, 4)] {
                         let found = treap.lower_bound(probe).map(|id| treap.key(id));
                         prop_assert_eq!(found, expected.range(probe..).next().copied());
+                    }
+                }
+            }
+        }
+
+        /// Random leaf updates, raising and lowering values (so some stop
+        /// propagating early): the tree answers both its queries as a plain
+        /// scan of the leaves does.
+        #[test]
+        fn the_tree_answers_as_a_scan_through_any_updates(
+            updates in prop::collection::vec((0usize..13, prop::collection::vec(0u64..4, 3)), 1..200),
+        ) {
+            let mut tree = KthTree::default();
+            let mut leaves = vec![([0u64; MAX_PARTITIONS], 0u64); 13];
+            for _ in 0..13 {
+                tree.push_leaf();
+            }
+            for (leaf, free) in updates {
+                let mut values = [0u64; MAX_PARTITIONS];
+                values[..3].copy_from_slice(&free);
+                values.sort_unstable_by(|a, b| b.cmp(a));
+                let total = free.iter().sum();
+                tree.set(leaf, values, total);
+                leaves[leaf] = (values, total);
+                for k in 0..3 {
+                    for threshold in 0..5 {
+                        let fits = |l: &usize| leaves[*l].0[k] >= threshold;
+                        for start in [0, 6] {
+                            prop_assert_eq!(
+                                tree.first_from(start, k, threshold),
+                                (start..13).find(fits)
+                            );
+                        }
+                        let most = (0..13)
+                            .filter(fits)
+                            .max_by_key(|&l| (leaves[l].1, std::cmp::Reverse(l)));
+                        prop_assert_eq!(tree.most_total_with(k, threshold, &|_| false), most);
                     }
                 }
             }
