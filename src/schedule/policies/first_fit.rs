@@ -19,8 +19,8 @@ impl PlacementPolicy for FirstFit {
         "the first partition that fits, GPUs and partitions in index order";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
     const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
-    /// Measured crossover: its scan stops at the first partition that fits; with the index keeping the segment tree alone, the index is cheaper from 1,024 GPUs (BENCHMARKS.md).
-    const INDEX_FROM_GPUS: usize = 1024;
+    /// Measured crossover: its scan stops at the first partition that fits; averaged over half and nine-tenths full, the index costs less from 512 GPUs (218 vs 318 ns; at 256, 259 vs 199 ns; BENCHMARKS.md).
+    const INDEX_FROM_GPUS: usize = 512;
     const NODE_RULE: NodeRule = NodeRule::First;
 
     fn configure(_: &DemandMix) -> Self {

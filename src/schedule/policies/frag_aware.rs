@@ -61,8 +61,8 @@ impl PlacementPolicy for FragAware {
     const SUMMARY: &'static str = "the placement anywhere in the fleet that grows the GPU's expected stranded memory least: the memory a request drawn from the workload's demand mix could not use, a GPU without enough free partitions for a multi-partition request counting whole (after the \"Beware of Fragmentation\" study); ties to the least left over";
     const SCOPE: Scope = Scope::WholeFleet;
     const INDEX_ORDER: IndexOrder = IndexOrder::ByFree;
-    /// Measured crossover: its scan ranks every GPU with room: even with the index at about 128 GPUs half full, 512 nine-tenths full (BENCHMARKS.md).
-    const INDEX_FROM_GPUS: usize = 256;
+    /// Measured crossover: its scan ranks every GPU with room; averaged over half and nine-tenths full, the index costs less from 128 GPUs (464 vs 564 ns; at 64, 341 vs 333 ns; BENCHMARKS.md).
+    const INDEX_FROM_GPUS: usize = 128;
 
     fn configure(mix: &DemandMix) -> Self {
         FragAware {

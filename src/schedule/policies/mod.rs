@@ -126,9 +126,12 @@ pub(crate) trait PlacementPolicy {
     /// Fleets this large search through the fleet index under
     /// `SearchMode::Auto`; smaller ones scan, which is cheaper than the
     /// index's upkeep there. Each policy's figure is its measured crossover
-    /// (BENCHMARKS.md, `crossover-scan` against `crossover-index`); by
-    /// default the smallest measured.
-    const INDEX_FROM_GPUS: usize = 64;
+    /// (BENCHMARKS.md, `crossover-scan` against `crossover-index`): the
+    /// smallest fleet measured from which the index costs less than the
+    /// scan averaged over a half-full and a nine-tenths-full fleet; by
+    /// default the smallest measured (`spread`, whose scan scores every
+    /// GPU: 3x the index's cost at 32 GPUs).
+    const INDEX_FROM_GPUS: usize = 32;
     /// The order of the fleet index that `search_index` reads (the index
     /// keeps only that one).
     const INDEX_ORDER: IndexOrder;
