@@ -15,7 +15,9 @@ use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::Catalog;
 use aimsim::scenario::SweepSpec;
 use aimsim::scenario::{Scenario, WorkloadSource};
-use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler, SearchMode};
+use aimsim::schedule::{
+    ConfiguredPolicy, Demand, DemandMix, PlacementRequest, Policy, Scheduler, SearchMode,
+};
 use aimsim::sweep::{cells, Sweeper};
 use aimsim::units::Mib;
 
@@ -60,7 +62,7 @@ fn pair_on_one_gpu(c: &mut Criterion) {
 
 /// A CPX fleet of `gpus` filled to `fill`% with 12 GiB replicas, so every
 /// GPU is equally full and the search cannot stop early by luck.
-fn filled(policy: Policy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler {
+fn filled(policy: ConfiguredPolicy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler {
     let cpx = layout("CPX/NPS4");
     // Filled through the index (the scan's decisions are the same, only
     // slower), then switched to `mode`.
@@ -80,15 +82,16 @@ fn filled(policy: Policy, gpus: usize, fill: u64, mode: SearchMode) -> Scheduler
 /// `mode`, under group `name`.
 fn pair_on_fleets(c: &mut Criterion, name: &str, mode: SearchMode, sizes: &[usize]) {
     let request = PlacementRequest::single(BACKGROUND);
-    pair_on_fleets_with(c, name, &Policy::ALL, &request, mode, sizes);
+    let policies = Policy::ALL.map(|p| (p.name(), ConfiguredPolicy::from(p)));
+    pair_on_fleets_with(c, name, &policies, &request, mode, sizes);
 }
 
-/// The pair of `request` with each of `policies` on fleets of `sizes`
-/// GPUs filled to 50% and 90%, in `mode`, under group `name`.
+/// The pair of `request` with each of `policies` (named) on fleets of
+/// `sizes` GPUs filled to 50% and 90%, in `mode`, under group `name`.
 fn pair_on_fleets_with(
     c: &mut Criterion,
     name: &str,
-    policies: &[Policy],
+    policies: &[(&str, ConfiguredPolicy)],
     request: &PlacementRequest,
     mode: SearchMode,
     sizes: &[usize],
@@ -99,15 +102,16 @@ fn pair_on_fleets_with(
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    for &policy in policies {
+    for (policy_name, policy) in policies {
         for fill in FILLS {
             for &gpus in sizes {
                 // Filled on first use: a filter that skips this benchmark
                 // skips its (large) setup too.
                 let mut fleet = None;
-                let id = BenchmarkId::new(format!("{}/{fill}%", policy.name()), gpus);
+                let id = BenchmarkId::new(format!("{policy_name}/{fill}%"), gpus);
                 group.bench_with_input(id, request, |b, request| {
-                    let fleet = fleet.get_or_insert_with(|| filled(policy, gpus, fill, mode));
+                    let fleet =
+                        fleet.get_or_insert_with(|| filled(policy.clone(), gpus, fill, mode));
                     b.iter(|| {
                         let placement = fleet.schedule(black_box(request)).unwrap();
                         fleet.unschedule(placement.replica).unwrap();
@@ -138,8 +142,10 @@ fn crossover(c: &mut Criterion) {
 }
 
 /// Requests for two partitions of one GPU (as the Alibaba trace mapped to
-/// partitions makes), through the index and by the scan, for the policies
-/// whose index answers them by visiting GPUs value by value.
+/// partitions makes), through the index and by the scan: `best-fit` and
+/// `frag-aware` (the index visits GPUs value by value), and `frag-aware`
+/// for a workload that itself asks two partitions of a GPU a quarter of the
+/// time (`frag-aware-mixed`: the index ranks one GPU per state).
 fn several_partitions(c: &mut Criterion) {
     let request = PlacementRequest {
         demand: Demand {
@@ -148,7 +154,12 @@ fn several_partitions(c: &mut Criterion) {
         },
         preferred: None,
     };
-    let policies = [Policy::BestFit, Policy::FragAware];
+    let mixed = DemandMix::new(vec![(Demand::single(BACKGROUND), 3), (request.demand, 1)]);
+    let policies = [
+        ("best-fit", Policy::BestFit.into()),
+        ("frag-aware", Policy::FragAware.into()),
+        ("frag-aware-mixed", Policy::FragAware.configure(&mixed)),
+    ];
     let sizes = [1_000, 10_000];
     pair_on_fleets_with(
         c,
