@@ -11,7 +11,9 @@ use std::cell::Cell;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::{Catalog, Precision};
-use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler, SearchMode};
+use aimsim::schedule::{
+    ConfiguredPolicy, Demand, DemandMix, PlacementRequest, Policy, Scheduler, SearchMode,
+};
 use aimsim::units::Mib;
 
 struct CountingAllocator;
@@ -134,8 +136,17 @@ fn the_fleet_index_allocates_nothing_once_warm_for_one_or_several_partitions() {
         },
         PlacementRequest::single(Mib::gib(200)),
     ];
-    for policy in Policy::ALL {
-        let mut fleet = Scheduler::uniform(policy, &layout, 256).with_search(SearchMode::Indexed);
+    // Every policy, and frag-aware for a workload that asks two partitions
+    // of a GPU (its index then groups GPUs by state).
+    let grouped = DemandMix::new(vec![(requests[0].demand, 3), (requests[1].demand, 1)]);
+    let policies = Policy::ALL
+        .map(ConfiguredPolicy::from)
+        .into_iter()
+        .chain([Policy::FragAware.configure(&grouped)]);
+    for configured in policies {
+        let policy = configured.policy();
+        let mut fleet =
+            Scheduler::uniform(configured, &layout, 256).with_search(SearchMode::Indexed);
         const RING: usize = 128;
         let mut ring = [None; RING];
         let mut churn = |fleet: &mut Scheduler, calls: usize| {

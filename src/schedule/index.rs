@@ -15,11 +15,18 @@
 //!   a partition with a given free value, in index order, are another walk:
 //!   requests for several partitions of one GPU visit GPUs value by value,
 //!   best-ranked values first ([`super::policies::best_by_value_rank`]).
+//! - GPUs grouped by their state, the multiset of their partitions' free
+//!   memory: a policy whose pick on a GPU depends on that alone
+//!   (`frag-aware` when the workload asks several partitions of one GPU,
+//!   its score then being the whole GPU's) ranks one GPU per state, the
+//!   lowest-index one, instead of every GPU.
 //!
 //! A fleet keeps only the one its policy reads ([`IndexOrder`]): every
 //! placement and free updates it, and that upkeep is most of what a
 //! placement costs on a large fleet. Both live in arrays sized once per GPU
 //! added, so placing and freeing allocate nothing.
+
+use std::collections::HashMap;
 
 use crate::hardware::MAX_PARTITIONS;
 use crate::partition::GpuState;
@@ -30,28 +37,41 @@ const NIL: u32 = u32::MAX;
 /// Key of a partition in the treap.
 type Key = (u64, u32, u32);
 
-/// Which of the two orders an index keeps: each policy reads one, and
-/// keeping only that one halves the upkeep of every placement.
+/// Which order an index keeps: each policy reads one, and keeping only
+/// that one saves the upkeep of the others on every placement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IndexOrder {
     /// GPUs in index order with their k-th largest free partitions and
     /// free memory (the segment tree): first GPU with room, most free GPU.
-    ByGpu,
+    Gpu,
     /// Partitions by free memory (the treap): least free that fits, free
     /// values and the GPUs holding each.
-    ByFree,
+    Free,
+    /// GPUs grouped by state (the multiset of their partitions' free
+    /// memory), each group in index order.
+    State,
 }
+
+/// Most distinct GPU states a search ranks; a fleet with more scans.
+const MAX_STATES: usize = 1024;
+
+/// A GPU's state: its partitions' free memory, largest first, zero past
+/// its partitions (a partition with nothing free takes nothing, so the
+/// padding does not change how any request fits).
+type Frees = [u64; MAX_PARTITIONS];
 
 /// The index of one fleet.
 #[derive(Debug, Clone)]
 pub(crate) struct FleetIndex {
     order: IndexOrder,
-    /// Kept for [`IndexOrder::ByGpu`].
+    /// Kept for [`IndexOrder::Gpu`].
     tree: KthTree,
-    /// Kept for [`IndexOrder::ByFree`].
+    /// Kept for [`IndexOrder::Free`].
     treap: Treap,
     /// Treap id of partition 0 of each GPU.
     first_partition: Vec<u32>,
+    /// Kept for [`IndexOrder::State`].
+    states: StateGroups,
 }
 
 impl FleetIndex {
@@ -62,6 +82,7 @@ impl FleetIndex {
             tree: KthTree::default(),
             treap: Treap::default(),
             first_partition: Vec::new(),
+            states: StateGroups::default(),
         }
     }
 
@@ -70,12 +91,13 @@ impl FleetIndex {
         let index = self.first_partition.len() as u32;
         self.first_partition.push(self.treap.len() as u32);
         match self.order {
-            IndexOrder::ByFree => {
+            IndexOrder::Free => {
                 for _ in gpu.partitions() {
                     self.treap.push_node();
                 }
             }
-            IndexOrder::ByGpu => self.tree.push_leaf(),
+            IndexOrder::Gpu => self.tree.push_leaf(),
+            IndexOrder::State => self.states.push_gpu(),
         }
         self.update(index, gpu, online);
     }
@@ -83,8 +105,9 @@ impl FleetIndex {
     /// Re-reads GPU `index` after its charges or its online state changed.
     pub fn update(&mut self, index: u32, gpu: &GpuState, online: bool) {
         match self.order {
-            IndexOrder::ByFree => self.update_treap(index, gpu, online),
-            IndexOrder::ByGpu => self.update_tree(index, gpu, online),
+            IndexOrder::Free => self.update_treap(index, gpu, online),
+            IndexOrder::Gpu => self.update_tree(index, gpu, online),
+            IndexOrder::State => self.states.set(index, online.then(|| state_of(gpu).0)),
         }
     }
 
@@ -104,22 +127,18 @@ impl FleetIndex {
     }
 
     fn update_tree(&mut self, index: u32, gpu: &GpuState, online: bool) {
-        let mut sorted = [0u64; MAX_PARTITIONS];
-        let mut total = 0;
-        if online {
-            for (slot, partition) in sorted.iter_mut().zip(gpu.partitions()) {
-                *slot = partition.free().0;
-                total += *slot;
-            }
-        }
-        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let (sorted, total) = if online {
+            state_of(gpu)
+        } else {
+            ([0; MAX_PARTITIONS], 0)
+        };
         self.tree.set(index as usize, sorted, total);
     }
 
     /// The first GPU at or after `start` with at least `k` partitions of at
     /// least `threshold` free.
     pub fn first_gpu(&self, start: u32, k: usize, threshold: Mib) -> Option<u32> {
-        debug_assert_eq!(self.order, IndexOrder::ByGpu);
+        debug_assert_eq!(self.order, IndexOrder::Gpu);
         self.tree
             .first_from(start as usize, k - 1, threshold.0)
             .map(|g| g as u32)
@@ -134,7 +153,7 @@ impl FleetIndex {
         threshold: Mib,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<u32> {
-        debug_assert_eq!(self.order, IndexOrder::ByGpu);
+        debug_assert_eq!(self.order, IndexOrder::Gpu);
         self.tree
             .most_total_with(k - 1, threshold.0, &excluded)
             .map(|g| g as u32)
@@ -147,7 +166,7 @@ impl FleetIndex {
         size: Mib,
         excluded: impl Fn(u32) -> bool,
     ) -> Option<(u32, u32)> {
-        debug_assert_eq!(self.order, IndexOrder::ByFree);
+        debug_assert_eq!(self.order, IndexOrder::Free);
         let mut key = (size.0, 0, 0);
         loop {
             let id = self.treap.lower_bound(key)?;
@@ -162,7 +181,7 @@ impl FleetIndex {
     /// The distinct free values of at least `size` among the online GPUs'
     /// partitions, ascending.
     pub fn free_values_from(&self, size: Mib) -> impl Iterator<Item = Mib> + '_ {
-        debug_assert_eq!(self.order, IndexOrder::ByFree);
+        debug_assert_eq!(self.order, IndexOrder::Free);
         let mut next = size.0;
         std::iter::from_fn(move || {
             let free = self.treap.key(self.treap.lower_bound((next, 0, 0))?).0;
@@ -174,7 +193,7 @@ impl FleetIndex {
     /// Each online GPU with a partition of exactly `free` free, in index
     /// order, once; `visit` returns `false` to stop.
     pub fn for_each_gpu_with_free(&self, free: Mib, mut visit: impl FnMut(u32) -> bool) {
-        debug_assert_eq!(self.order, IndexOrder::ByFree);
+        debug_assert_eq!(self.order, IndexOrder::Free);
         let mut key = (free.0, 0, 0);
         while let Some(id) = self.treap.lower_bound(key) {
             let (value, gpu, _) = self.treap.key(id);
@@ -186,6 +205,45 @@ impl FleetIndex {
         }
     }
 
+    /// For each state of online GPUs with `k` partitions of at least
+    /// `size` free, the lowest-index GPU in it that `excluded` does not
+    /// hold for (a state whose every GPU it holds for is skipped), in no
+    /// particular order; `false`, visiting none, if the fleet has more than
+    /// [`MAX_STATES`] states (the caller scans).
+    pub fn for_each_state(
+        &self,
+        size: Mib,
+        k: usize,
+        excluded: impl Fn(u32) -> bool,
+        mut visit: impl FnMut(u32),
+    ) -> bool {
+        debug_assert_eq!(self.order, IndexOrder::State);
+        let groups = &self.states;
+        if groups.live() > MAX_STATES {
+            return false;
+        }
+        for (id, &(state, gpus)) in groups.states.iter().enumerate() {
+            // The k-th largest free partition (none past the most a GPU has).
+            let fits = state.get(k - 1).is_some_and(|&free| free >= size.0);
+            if gpus == 0 || !fits {
+                continue;
+            }
+            let mut key = (id as u64, 0, 0);
+            while let Some(node) = groups.members.lower_bound(key) {
+                let (group, gpu, _) = groups.members.key(node);
+                if group != id as u64 {
+                    break;
+                }
+                if !excluded(gpu) {
+                    visit(gpu);
+                    break;
+                }
+                key = (group, gpu + 1, 0);
+            }
+        }
+        true
+    }
+
     /// Each distinct free value of at least `size`, ascending, with the
     /// lowest (GPU, partition) holding it on a GPU `excluded` does not hold
     /// for; `visit` returns `false` to stop.
@@ -195,7 +253,7 @@ impl FleetIndex {
         excluded: impl Fn(u32) -> bool,
         mut visit: impl FnMut(Mib, u32, u32) -> bool,
     ) {
-        debug_assert_eq!(self.order, IndexOrder::ByFree);
+        debug_assert_eq!(self.order, IndexOrder::Free);
         let mut key = (size.0, 0, 0);
         while let Some(id) = self.treap.lower_bound(key) {
             let (free, gpu, partition) = self.treap.key(id);
@@ -208,6 +266,97 @@ impl FleetIndex {
             }
             key = (free + 1, 0, 0);
         }
+    }
+}
+
+/// A GPU's partitions' free memory, largest first and zero-padded, and
+/// their sum.
+fn state_of(gpu: &GpuState) -> (Frees, u64) {
+    let mut sorted = [0u64; MAX_PARTITIONS];
+    let mut total = 0;
+    for (slot, partition) in sorted.iter_mut().zip(gpu.partitions()) {
+        *slot = partition.free().0;
+        total += *slot;
+    }
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    (sorted, total)
+}
+
+/// Online GPUs grouped by state. A group's id stands for one state while
+/// it has GPUs; an emptied group's id is reused for the next new state, so
+/// a fleet keeps as many groups as it has states at once.
+#[derive(Debug, Clone, Default)]
+struct StateGroups {
+    /// The group of each state some online GPU is in.
+    ids: HashMap<Frees, u32>,
+    /// Each group's state and its number of GPUs (zero: free for reuse).
+    states: Vec<(Frees, u32)>,
+    /// Ids of the emptied groups.
+    free_ids: Vec<u32>,
+    /// Each GPU's group; [`NIL`] while offline.
+    group_of: Vec<u32>,
+    /// Online GPUs ordered by (group, GPU); a GPU's node id is its index.
+    members: Treap,
+}
+
+impl StateGroups {
+    fn push_gpu(&mut self) {
+        self.members.push_node();
+        self.group_of.push(NIL);
+    }
+
+    /// Groups with GPUs.
+    fn live(&self) -> usize {
+        self.states.len() - self.free_ids.len()
+    }
+
+    /// Moves GPU `gpu` to the group of `state` (`None`: offline, in none).
+    fn set(&mut self, gpu: u32, state: Option<Frees>) {
+        let old = self.group_of[gpu as usize];
+        if old != NIL {
+            if Some(self.states[old as usize].0) == state {
+                return;
+            }
+            self.members.remove(gpu);
+            let (old_state, gpus) = &mut self.states[old as usize];
+            *gpus -= 1;
+            if *gpus == 0 {
+                self.ids.remove(old_state);
+                self.free_ids.push(old);
+            }
+        }
+        let group = match state {
+            Some(state) => self.join(state),
+            None => NIL,
+        };
+        self.group_of[gpu as usize] = group;
+        if group != NIL {
+            self.members.insert(gpu, (u64::from(group), gpu, 0));
+        }
+    }
+
+    /// The group of `state`, opened if no GPU is in it, counting one more
+    /// GPU.
+    fn join(&mut self, state: Frees) -> u32 {
+        let group = match self.ids.get(&state) {
+            Some(&group) => group,
+            None => {
+                let group = match self.free_ids.pop() {
+                    Some(id) => {
+                        self.states[id as usize] = (state, 0);
+                        id
+                    }
+                    None => {
+                        self.states.push((state, 0));
+                        (self.states.len() - 1) as u32
+                    }
+                };
+                self.ids.insert(state, group);
+                group
+            }
+        };
+        self.states[group as usize].1 += 1;
+        group
     }
 }
 

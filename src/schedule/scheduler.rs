@@ -216,7 +216,7 @@ impl Scheduler {
             SearchMode::Scan => false,
         };
         if wanted && self.index.is_none() {
-            let mut index = FleetIndex::new(self.policy.policy().index_order());
+            let mut index = FleetIndex::new(self.policy.index_order());
             for (gpu, &online) in self.gpus.iter().zip(&self.online) {
                 index.add_gpu(gpu, online);
             }

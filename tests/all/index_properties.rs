@@ -69,8 +69,8 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 /// Mixes with and without several-partition demands (with them, a
-/// frag-aware score depends on the whole GPU and frag-aware scans; without,
-/// the index answers).
+/// frag-aware score depends on the whole GPU and its index ranks one GPU
+/// per state; without, one partition per free value).
 fn mix(with_grouped: bool) -> DemandMix {
     let mut entries: Vec<(Demand, u64)> = [(1u64, 5u64), (9, 20), (20, 40), (33, 10), (90, 4)]
         .iter()

@@ -20,13 +20,16 @@ impl PlacementPolicy for Aim {
     const NAME: &'static str = "aim";
     const SUMMARY: &'static str = "the AIM runtime's: the preferred partition if the replica fits; else, on the first GPU in index order that has one, the partition with the most free memory among those with at least 8 GiB free that fit; ties to the lowest index";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
-    const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
     /// Measured crossover: its scan stops at the first GPU with room and skips full GPUs in about a nanosecond each; averaged over half and nine-tenths full, the index costs less from 1,024 GPUs (260 vs 428 ns; at 512, 230 vs 217 ns; BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 1024;
     const NODE_RULE: NodeRule = NodeRule::First;
 
     fn configure(_: &DemandMix) -> Self {
         Aim
+    }
+
+    fn index_order(&self) -> IndexOrder {
+        IndexOrder::Gpu
     }
 
     /// The runtime never offers a partition under `min_partition_gb` free.

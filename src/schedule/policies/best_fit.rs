@@ -17,12 +17,15 @@ impl PlacementPolicy for BestFit {
     const SUMMARY: &'static str =
         "the partition anywhere in the fleet that fits with the least memory left over";
     const SCOPE: Scope = Scope::WholeFleet;
-    const INDEX_ORDER: IndexOrder = IndexOrder::ByFree;
     /// Measured crossover: its scan ranks every GPU with room; averaged over half and nine-tenths full, the index costs about as much at 64 GPUs (298 vs 316 ns) and half as much at 128 (397 vs 797 ns; at 32, 386 vs 319 ns; BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 64;
 
     fn configure(_: &DemandMix) -> Self {
         BestFit
+    }
+
+    fn index_order(&self) -> IndexOrder {
+        IndexOrder::Free
     }
 
     #[inline]

@@ -18,13 +18,16 @@ impl PlacementPolicy for FirstFit {
     const SUMMARY: &'static str =
         "the first partition that fits, GPUs and partitions in index order";
     const SCOPE: Scope = Scope::FirstGpuWithCandidate;
-    const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
     /// Measured crossover: its scan stops at the first partition that fits; averaged over half and nine-tenths full, the index costs less from 512 GPUs (218 vs 318 ns; at 256, 259 vs 199 ns; BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 512;
     const NODE_RULE: NodeRule = NodeRule::First;
 
     fn configure(_: &DemandMix) -> Self {
         FirstFit
+    }
+
+    fn index_order(&self) -> IndexOrder {
+        IndexOrder::Gpu
     }
 
     /// Every candidate ties, so the lowest index wins.

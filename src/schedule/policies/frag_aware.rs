@@ -13,7 +13,8 @@ use crate::schedule::index::IndexOrder;
 use crate::units::Mib;
 
 use super::{
-    best_by_value_rank, best_scoring, GpuPick, IndexAnswer, IndexedFleet, PlacementPolicy, Scope,
+    best_by_value_rank, best_scoring, keep_better, GpuPick, IndexAnswer, IndexedFleet,
+    PlacementPolicy, Scope,
 };
 
 /// Scale that puts the growth of stranded memory above its left-over
@@ -60,7 +61,6 @@ impl PlacementPolicy for FragAware {
     const NAME: &'static str = "frag-aware";
     const SUMMARY: &'static str = "the placement anywhere in the fleet that grows the GPU's expected stranded memory least: the memory a request drawn from the workload's demand mix could not use, a GPU without enough free partitions for a multi-partition request counting whole (after the \"Beware of Fragmentation\" study); ties to the least left over";
     const SCOPE: Scope = Scope::WholeFleet;
-    const INDEX_ORDER: IndexOrder = IndexOrder::ByFree;
     /// Measured crossover: its scan ranks every GPU with room; averaged over half and nine-tenths full, the index costs less from 128 GPUs (464 vs 564 ns; at 64, 341 vs 333 ns; BENCHMARKS.md).
     const INDEX_FROM_GPUS: usize = 128;
 
@@ -68,6 +68,17 @@ impl PlacementPolicy for FragAware {
         FragAware {
             mix: mix.clone(),
             additive: mix.is_one_partition_each(),
+        }
+    }
+
+    /// In an additive mix, partitions by free memory (a partition's rank
+    /// is its own); otherwise GPUs by state (a pick's rank is the whole
+    /// GPU's, a function of its partitions' free memory).
+    fn index_order(&self) -> IndexOrder {
+        if self.additive {
+            IndexOrder::Free
+        } else {
+            IndexOrder::State
         }
     }
 
@@ -140,6 +151,10 @@ impl PlacementPolicy for FragAware {
     /// and take the lowest index holding the best. Several: visit GPUs by
     /// their partitions' free values, best-ranked first, until none left
     /// can do better (up to [`MAX_RANKED_VALUES`] distinct values).
+    ///
+    /// In any other mix a pick's rank depends on the GPU's state alone
+    /// (the multiset of its partitions' free memory): rank the lowest-index
+    /// GPU of each state (up to the index's `MAX_STATES` states).
     fn search_index(
         &self,
         fleet: &IndexedFleet<'_>,
@@ -148,7 +163,19 @@ impl PlacementPolicy for FragAware {
         excluded: &dyn Fn(u32) -> bool,
     ) -> IndexAnswer {
         if !self.additive {
-            return IndexAnswer::Unsupported;
+            let mut best = None;
+            let ranked = fleet.index.for_each_state(size, k, excluded, |gpu| {
+                keep_better(
+                    &mut best,
+                    gpu,
+                    self.pick_on_gpu(&fleet.gpus[gpu as usize], size, k),
+                );
+            });
+            return if ranked {
+                IndexAnswer::Decided(best)
+            } else {
+                IndexAnswer::Unsupported
+            };
         }
         if k != 1 {
             let mut ranked = [(0i128, Mib::ZERO); MAX_RANKED_VALUES];

@@ -15,7 +15,7 @@
 //! 1. Write `src/schedule/policies/NAME.rs` with a unit struct (or one that
 //!    holds what it scores with, as `frag-aware` holds its demand mix) and
 //!    `impl PlacementPolicy` for it: `NAME`, `SUMMARY`, `SCOPE`,
-//!    `INDEX_ORDER` (the fleet index's order its `search_index` reads),
+//!    `index_order` (the fleet index's order its `search_index` reads),
 //!    `configure`, `score`, and where the defaults do not fit, `filter`,
 //!    `strands_below`, `pick_on_gpu`, `search_index`, `NODE_RULE` and
 //!    `INDEX_FROM_GPUS` (measure it: `cargo bench --bench scheduler --
@@ -132,9 +132,10 @@ pub(crate) trait PlacementPolicy {
     /// default the smallest measured (`spread`, whose scan scores every
     /// GPU: 3x the index's cost at 32 GPUs).
     const INDEX_FROM_GPUS: usize = 32;
+
     /// The order of the fleet index that `search_index` reads (the index
     /// keeps only that one).
-    const INDEX_ORDER: IndexOrder;
+    fn index_order(&self) -> IndexOrder;
 
     /// The policy for a workload whose demands are `mix` (most policies
     /// ignore it).
@@ -301,18 +302,29 @@ pub(crate) fn best_by_value_rank<P: PlacementPolicy>(
             if excluded(gpu) {
                 return true;
             }
-            if let Some(pick) = policy.pick_on_gpu(&fleet.gpus[gpu as usize], size, k) {
-                let better = best.is_none_or(|(best_gpu, top)| {
-                    pick.score > top.score || (pick.score == top.score && gpu < best_gpu)
-                });
-                if better {
-                    best = Some((gpu, pick));
-                }
-            }
+            keep_better(
+                &mut best,
+                gpu,
+                policy.pick_on_gpu(&fleet.gpus[gpu as usize], size, k),
+            );
             true
         });
     }
     best
+}
+
+/// Makes `best` the pick of `gpu` if it has one that beats `best`: a higher
+/// score, or the same on a lower-index GPU (as the scan ranks).
+pub(crate) fn keep_better(best: &mut Option<(u32, GpuPick)>, gpu: u32, pick: Option<GpuPick>) {
+    let Some(pick) = pick else {
+        return;
+    };
+    let better = best.is_none_or(|(best_gpu, top)| {
+        pick.score > top.score || (pick.score == top.score && gpu < best_gpu)
+    });
+    if better {
+        *best = Some((gpu, pick));
+    }
 }
 
 /// Code run with the registered policy's own type (static dispatch).
@@ -363,13 +375,6 @@ macro_rules! registry {
             pub fn index_from_gpus(self) -> usize {
                 match self {
                     $(Policy::$variant => <$module::$plugin as PlacementPolicy>::INDEX_FROM_GPUS,)+
-                }
-            }
-
-            /// The order of the fleet index the policy reads.
-            pub(crate) fn index_order(self) -> IndexOrder {
-                match self {
-                    $(Policy::$variant => <$module::$plugin as PlacementPolicy>::INDEX_ORDER,)+
                 }
             }
 
@@ -440,6 +445,18 @@ registry! {
 pub struct ConfiguredPolicy(Plugin);
 
 impl ConfiguredPolicy {
+    /// The order of the fleet index the policy reads.
+    pub(crate) fn index_order(&self) -> IndexOrder {
+        struct Order;
+        impl WithPolicy for Order {
+            type Output = IndexOrder;
+            fn run<P: PlacementPolicy>(self, policy: &P) -> IndexOrder {
+                policy.index_order()
+            }
+        }
+        self.with(Order)
+    }
+
     /// Free memory below this in a partition can host nothing under this
     /// policy, for a workload whose smallest request is `smallest_request`.
     pub fn strands_below(&self, smallest_request: Mib) -> Mib {
@@ -512,7 +529,7 @@ mod tests {
     /// Four CPX GPUs with 24 GiB partitions, charged so that two partitions
     /// of 10 GiB fit best on GPU 2 (two partitions with 12 GiB free: 4 GiB
     /// left over) and next on GPUs 1 and 3 (one 12, one 24: 16 left over).
-    fn fleet_for_two_partitions() -> (Vec<GpuState>, FleetIndex) {
+    fn fleet_for_two_partitions(order: IndexOrder) -> (Vec<GpuState>, FleetIndex) {
         let cpx: crate::hardware::Layout = "CPX/NPS4"
             .parse::<crate::hardware::LayoutSpec>()
             .unwrap()
@@ -534,7 +551,7 @@ mod tests {
             &[(1, 12)],
         ];
         let mut gpus = Vec::new();
-        let mut index = FleetIndex::new(IndexOrder::ByFree);
+        let mut index = FleetIndex::new(order);
         for charged in charges {
             let mut gpu = GpuState::new(&cpx);
             for &(partition, gib) in charged {
@@ -548,7 +565,7 @@ mod tests {
 
     #[test]
     fn the_index_answers_best_fit_and_frag_aware_for_several_partitions_of_a_gpu() {
-        let (gpus, index) = fleet_for_two_partitions();
+        let (gpus, index) = fleet_for_two_partitions(IndexOrder::Free);
         let fleet = IndexedFleet {
             index: &index,
             gpus: &gpus,
@@ -579,5 +596,57 @@ mod tests {
             best_fit::BestFit.search_index(&fleet, size, 9, &none),
             IndexAnswer::Decided(None)
         ));
+    }
+
+    #[test]
+    fn the_index_answers_frag_aware_by_gpu_state_when_the_mix_asks_several_partitions() {
+        let (gpus, index) = fleet_for_two_partitions(IndexOrder::State);
+        let fleet = IndexedFleet {
+            index: &index,
+            gpus: &gpus,
+        };
+        let grouped = crate::schedule::Demand {
+            partitions: 2,
+            ..crate::schedule::Demand::single(Mib::gib(12))
+        };
+        let mix = DemandMix::new(vec![
+            (crate::schedule::Demand::single(Mib::gib(10)), 3),
+            (grouped, 1),
+        ]);
+        let policy = frag_aware::FragAware::configure(&mix);
+        assert_eq!(policy.index_order(), IndexOrder::State);
+        let online = vec![true; gpus.len()];
+        let size = Mib::gib(10);
+        let decide = |k: usize, excluded: &dyn Fn(u32) -> bool| {
+            let IndexAnswer::Decided(answer) = policy.search_index(&fleet, size, k, excluded)
+            else {
+                panic!("the index should decide");
+            };
+            let scanned = crate::schedule::search::scan(
+                &policy,
+                &crate::schedule::search::Search {
+                    gpus: &gpus,
+                    online: &online,
+                    index: None,
+                    size,
+                    k,
+                    excluded,
+                },
+            );
+            let seen = |found: Option<(u32, GpuPick)>| {
+                found.map(|(gpu, pick)| (gpu, pick.picked().collect::<Vec<_>>(), pick.score))
+            };
+            assert_eq!(seen(answer), seen(scanned), "k = {k}");
+            answer.map(|(gpu, _)| gpu)
+        };
+        for k in 1..=3 {
+            decide(k, &|_| false);
+        }
+        // GPUs 1 and 3 are in one state (one partition with 12 GiB free,
+        // seven with 24): without GPU 2 the lower wins, without 1 and 2
+        // the next in that state.
+        assert_eq!(decide(2, &|g| g == 2 || g == 0), Some(1));
+        assert_eq!(decide(2, &|g| g <= 2), Some(3));
+        assert_eq!(decide(9, &|_| false), None);
     }
 }

@@ -19,11 +19,14 @@ impl PlacementPolicy for Spread {
     const NAME: &'static str = "spread";
     const SUMMARY: &'static str = "the GPU with the most free memory in the whole fleet, then its partition with the most free memory: keeps replicas apart (latency-sensitive ones, say); ties to the lowest index";
     const SCOPE: Scope = Scope::WholeFleet;
-    const INDEX_ORDER: IndexOrder = IndexOrder::ByGpu;
     const NODE_RULE: NodeRule = NodeRule::Loosest;
 
     fn configure(_: &DemandMix) -> Self {
         Spread
+    }
+
+    fn index_order(&self) -> IndexOrder {
+        IndexOrder::Gpu
     }
 
     /// Within a GPU, the most free memory first.
