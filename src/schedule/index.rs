@@ -16,15 +16,17 @@
 //!   requests for several partitions of one GPU visit GPUs value by value,
 //!   best-ranked values first ([`super::policies::best_by_value_rank`]).
 //! - GPUs grouped by their state, the multiset of their partitions' free
-//!   memory: a policy whose pick on a GPU depends on that alone
+//!   memory and how many partitions they have: a policy whose pick on a GPU depends on that alone
 //!   (`frag-aware` when the workload asks several partitions of one GPU,
 //!   its score then being the whole GPU's) ranks one GPU per state, the
 //!   lowest-index one, instead of every GPU.
 //!
 //! A fleet keeps only the one its policy reads ([`IndexOrder`]): every
 //! placement and free updates it, and that upkeep is most of what a
-//! placement costs on a large fleet. Both live in arrays sized once per GPU
-//! added, so placing and freeing allocate nothing.
+//! placement costs on a large fleet. The tree and the treaps live in arrays
+//! sized once per GPU added; the state groups' map and list grow only when
+//! the fleet holds more distinct states at once than ever before (emptied
+//! groups are reused), so placing and freeing allocate nothing once warm.
 
 use std::collections::HashMap;
 
@@ -34,7 +36,8 @@ use crate::units::Mib;
 
 const NIL: u32 = u32::MAX;
 
-/// Key of a partition in the treap.
+/// Key of a treap entry: a partition's (free, GPU, partition), or a GPU's
+/// (state group, GPU, 0).
 type Key = (u64, u32, u32);
 
 /// Which order an index keeps: each policy reads one, and keeping only
@@ -48,17 +51,21 @@ pub(crate) enum IndexOrder {
     /// values and the GPUs holding each.
     Free,
     /// GPUs grouped by state (the multiset of their partitions' free
-    /// memory), each group in index order.
+    /// memory, and their number), each group in index order.
     State,
 }
 
 /// Most distinct GPU states a search ranks; a fleet with more scans.
 const MAX_STATES: usize = 1024;
 
-/// A GPU's state: its partitions' free memory, largest first, zero past
-/// its partitions (a partition with nothing free takes nothing, so the
-/// padding does not change how any request fits).
+/// A GPU's partitions' free memory, largest first, zero past its
+/// partitions.
 type Frees = [u64; MAX_PARTITIONS];
+
+/// A GPU's state: its partitions' free memory ([`Frees`]) and how many
+/// partitions it has (so a partition with nothing free is told from one
+/// that does not exist: a demand mix may count the former).
+type StateKey = (Frees, u8);
 
 /// The index of one fleet.
 #[derive(Debug, Clone)]
@@ -107,7 +114,10 @@ impl FleetIndex {
         match self.order {
             IndexOrder::Free => self.update_treap(index, gpu, online),
             IndexOrder::Gpu => self.update_tree(index, gpu, online),
-            IndexOrder::State => self.states.set(index, online.then(|| state_of(gpu).0)),
+            IndexOrder::State => self.states.set(
+                index,
+                online.then(|| (state_of(gpu).0, gpu.partitions().len() as u8)),
+            ),
         }
     }
 
@@ -222,9 +232,9 @@ impl FleetIndex {
         if groups.live() > MAX_STATES {
             return false;
         }
-        for (id, &(state, gpus)) in groups.states.iter().enumerate() {
+        for (id, &((frees, _), gpus)) in groups.states.iter().enumerate() {
             // The k-th largest free partition (none past the most a GPU has).
-            let fits = state.get(k - 1).is_some_and(|&free| free >= size.0);
+            let fits = frees.get(k - 1).is_some_and(|&free| free >= size.0);
             if gpus == 0 || !fits {
                 continue;
             }
@@ -288,9 +298,9 @@ fn state_of(gpu: &GpuState) -> (Frees, u64) {
 #[derive(Debug, Clone, Default)]
 struct StateGroups {
     /// The group of each state some online GPU is in.
-    ids: HashMap<Frees, u32>,
+    ids: HashMap<StateKey, u32>,
     /// Each group's state and its number of GPUs (zero: free for reuse).
-    states: Vec<(Frees, u32)>,
+    states: Vec<(StateKey, u32)>,
     /// Ids of the emptied groups.
     free_ids: Vec<u32>,
     /// Each GPU's group; [`NIL`] while offline.
@@ -311,7 +321,7 @@ impl StateGroups {
     }
 
     /// Moves GPU `gpu` to the group of `state` (`None`: offline, in none).
-    fn set(&mut self, gpu: u32, state: Option<Frees>) {
+    fn set(&mut self, gpu: u32, state: Option<StateKey>) {
         let old = self.group_of[gpu as usize];
         if old != NIL {
             if Some(self.states[old as usize].0) == state {
@@ -337,7 +347,7 @@ impl StateGroups {
 
     /// The group of `state`, opened if no GPU is in it, counting one more
     /// GPU.
-    fn join(&mut self, state: Frees) -> u32 {
+    fn join(&mut self, state: StateKey) -> u32 {
         let group = match self.ids.get(&state) {
             Some(&group) => group,
             None => {
@@ -482,7 +492,7 @@ impl KthTree {
         k: usize,
         threshold: u64,
     ) -> Option<usize> {
-        if hi <= start || self.nodes[node][k] < threshold {
+        if hi <= start || lo >= self.len || self.nodes[node][k] < threshold {
             return None;
         }
         if hi - lo == 1 {
@@ -502,8 +512,9 @@ fn max_of(a: &[u64; MAX_PARTITIONS], b: &[u64; MAX_PARTITIONS]) -> [u64; MAX_PAR
     out
 }
 
-/// A treap over partition ids in one fixed array (no allocation per
-/// operation), ordered by key; priorities are a hash of the id, so the
+/// A treap over ids (partitions, or GPUs) in one fixed array (no
+/// allocation per operation), ordered by key; priorities are a hash of the
+/// id, so the
 /// shape is deterministic.
 ///
 /// A node's key, children and priority share one 32-byte slot, so each
@@ -515,7 +526,7 @@ struct Treap {
     root: u32,
 }
 
-/// One partition in the treap.
+/// One entry of the treap.
 #[derive(Debug, Clone, Copy)]
 #[repr(align(32))]
 struct TreapNode {
@@ -783,26 +794,31 @@ mod tests {
         ) {
             let mut tree = KthTree::default();
             let mut leaves = vec![([0u64; MAX_PARTITIONS], 0u64); 13];
-            for _ in 0..13 {
-                tree.push_leaf();
-            }
-            for (leaf, free) in updates {
+            tree.push_leaf();
+            for (step, (leaf, free)) in updates.into_iter().enumerate() {
+                // Leaves are added as updates go (the tree regrows at 2,
+                // 3, 5 and 9 leaves, after values were set).
+                if step > 0 && step < 13 {
+                    tree.push_leaf();
+                }
+                let leaf = leaf % tree.len;
                 let mut values = [0u64; MAX_PARTITIONS];
                 values[..3].copy_from_slice(&free);
                 values.sort_unstable_by(|a, b| b.cmp(a));
                 let total = free.iter().sum();
                 tree.set(leaf, values, total);
                 leaves[leaf] = (values, total);
+                let len = tree.len;
                 for k in 0..3 {
                     for threshold in 0..5 {
                         let fits = |l: &usize| leaves[*l].0[k] >= threshold;
                         for start in [0, 6] {
                             prop_assert_eq!(
                                 tree.first_from(start, k, threshold),
-                                (start..13).find(fits)
+                                (start..len).find(fits)
                             );
                         }
-                        let most = (0..13)
+                        let most = (0..len)
                             .filter(fits)
                             .max_by_key(|&l| (leaves[l].1, std::cmp::Reverse(l)));
                         prop_assert_eq!(tree.most_total_with(k, threshold, &|_| false), most);

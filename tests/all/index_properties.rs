@@ -135,3 +135,46 @@ proptest! {
         indexed.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 }
+
+/// Two GPUs whose partitions have the same free memory but that have
+/// different numbers of partitions (one with four full partitions more)
+/// are in different states for frag-aware's index: a demand mix may count
+/// a partition with nothing free (here a zero-size demand for six
+/// partitions, which the CPX GPU can host and the four-partition one
+/// cannot), and the scan ranks them apart.
+#[test]
+fn gpus_alike_but_for_their_full_partitions_are_told_apart() {
+    let layout = |text: &str| {
+        text.parse::<LayoutSpec>()
+            .unwrap()
+            .build(GpuKind::Mi300x)
+            .unwrap()
+    };
+    let layouts = [layout("CPX/NPS4"), layout("24,24,24,24")];
+    let mix = DemandMix::new(vec![(
+        Demand {
+            size: Mib::ZERO,
+            gpu_count: 1,
+            partitions: 6,
+            host: HostDemand::NONE,
+        },
+        1,
+    )]);
+    let decide = |mode| {
+        let mut fleet =
+            Scheduler::new(Policy::FragAware.configure(&mix), layouts.iter()).with_search(mode);
+        for partition in 4..8 {
+            let full = PlacementRequest {
+                demand: Demand::single(Mib::gib(24)),
+                preferred: Some(aimsim::schedule::PartitionRef { gpu: 0, partition }),
+            };
+            fleet.schedule(&full).unwrap();
+        }
+        fleet
+            .schedule(&PlacementRequest::single(Mib::gib(10)))
+            .unwrap()
+            .first()
+            .at
+    };
+    assert_eq!(decide(SearchMode::Indexed), decide(SearchMode::Scan));
+}

@@ -73,7 +73,7 @@ impl PlacementPolicy for FragAware {
 
     /// In an additive mix, partitions by free memory (a partition's rank
     /// is its own); otherwise GPUs by state (a pick's rank is the whole
-    /// GPU's, a function of its partitions' free memory).
+    /// GPU's, a function of its partitions' free memory and number).
     fn index_order(&self) -> IndexOrder {
         if self.additive {
             IndexOrder::Free
@@ -153,7 +153,8 @@ impl PlacementPolicy for FragAware {
     /// can do better (up to [`MAX_RANKED_VALUES`] distinct values).
     ///
     /// In any other mix a pick's rank depends on the GPU's state alone
-    /// (the multiset of its partitions' free memory): rank the lowest-index
+    /// (the multiset of its partitions' free memory, and their number:
+    /// a mix may count partitions with nothing free): rank the lowest-index
     /// GPU of each state (up to the index's `MAX_STATES` states).
     fn search_index(
         &self,
