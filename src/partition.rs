@@ -12,7 +12,9 @@ use crate::units::Mib;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Partition {
     capacity: Mib,
-    used: Mib,
+    /// Kept rather than the charge: every policy's filter and score read
+    /// it, once per partition per search.
+    free: Mib,
     replicas: u32,
 }
 
@@ -24,12 +26,13 @@ impl Partition {
 
     /// Memory charged to replicas.
     pub fn used(&self) -> Mib {
-        self.used
+        self.capacity - self.free
     }
 
     /// Memory not charged.
+    #[inline]
     pub fn free(&self) -> Mib {
-        self.capacity - self.used
+        self.free
     }
 
     /// Replicas (or replica shards) charged here.
@@ -79,13 +82,16 @@ pub enum PartitionError {
 /// A GPU's books are inconsistent (a bug, never bad input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BooksError {
-    /// More is charged than the quota.
-    #[error("partition {partition} over-committed: {used} GiB used of {capacity} GiB")]
-    OverCommitted {
+    /// More is free than the quota: something was refunded that was never
+    /// charged. (The opposite, more charged than the quota, cannot be
+    /// represented: a charge above the free memory is refused and free
+    /// memory is unsigned.)
+    #[error("partition {partition} has {free} GiB free of a {capacity} GiB quota")]
+    FreeAboveQuota {
         /// Index of the partition.
         partition: usize,
-        /// Memory charged.
-        used: Mib,
+        /// Memory free.
+        free: Mib,
         /// Its quota.
         capacity: Mib,
     },
@@ -136,7 +142,7 @@ impl GpuState {
                 .iter()
                 .map(|&capacity| Partition {
                     capacity,
-                    used: Mib::ZERO,
+                    free: capacity,
                     replicas: 0,
                 })
                 .collect(),
@@ -164,15 +170,15 @@ impl GpuState {
             .partitions
             .get_mut(partition)
             .ok_or(PartitionError::NoSuchPartition { partition, count })?;
-        if size > p.free() {
+        if size > p.free {
             return Err(PartitionError::InsufficientMemory {
                 partition,
-                free: p.free(),
+                free: p.free,
                 size,
             });
         }
-        let was_largest = p.free() == self.largest_free;
-        p.used += size;
+        let was_largest = p.free == self.largest_free;
+        p.free -= size;
         p.replicas += 1;
         self.used += size;
         self.replicas += 1;
@@ -189,17 +195,17 @@ impl GpuState {
             .partitions
             .get_mut(partition)
             .ok_or(PartitionError::NoSuchPartition { partition, count })?;
-        if p.replicas == 0 || size > p.used {
+        if p.replicas == 0 || size > p.used() {
             return Err(PartitionError::RefundExceedsCharge {
                 partition,
                 size,
-                used: p.used,
+                used: p.used(),
                 replicas: p.replicas,
             });
         }
-        p.used -= size;
+        p.free += size;
         p.replicas -= 1;
-        self.largest_free = self.largest_free.max(p.free());
+        self.largest_free = self.largest_free.max(p.free);
         self.used -= size;
         self.replicas -= 1;
         Ok(())
@@ -243,11 +249,11 @@ impl GpuState {
     }
 
     fn largest_partition_free(&self) -> Mib {
-        self.partitions
-            .iter()
-            .map(Partition::free)
-            .max()
-            .unwrap_or(Mib::ZERO)
+        let mut largest = Mib::ZERO;
+        for partition in &self.partitions {
+            largest = largest.max(partition.free);
+        }
+        largest
     }
 
     /// Whether any replica is charged here.
@@ -271,9 +277,25 @@ impl GpuState {
                 .all(|(a, b)| a.capacity == b.capacity)
     }
 
-    /// Checks that no partition is over its quota and that a partition with
-    /// no replica has nothing charged. Returns the first inconsistency.
+    /// Checks that no partition has more free than its quota, that a
+    /// partition with no replica has nothing charged, and that the GPU's
+    /// totals agree with its partitions. Returns the first inconsistency.
     pub fn check(&self) -> Result<(), BooksError> {
+        for (index, p) in self.partitions.iter().enumerate() {
+            if p.free > p.capacity {
+                return Err(BooksError::FreeAboveQuota {
+                    partition: index,
+                    free: p.free,
+                    capacity: p.capacity,
+                });
+            }
+            if p.replicas == 0 && p.free != p.capacity {
+                return Err(BooksError::ChargeWithoutReplica {
+                    partition: index,
+                    used: p.used(),
+                });
+            }
+        }
         let used: Mib = self.partitions.iter().map(Partition::used).sum();
         let replicas: u32 = self.partitions.iter().map(|p| p.replicas).sum();
         if used != self.used
@@ -286,21 +308,6 @@ impl GpuState {
                 partitions_used: used,
                 partitions_replicas: replicas,
             });
-        }
-        for (index, p) in self.partitions.iter().enumerate() {
-            if p.used > p.capacity {
-                return Err(BooksError::OverCommitted {
-                    partition: index,
-                    used: p.used,
-                    capacity: p.capacity,
-                });
-            }
-            if p.replicas == 0 && p.used != Mib::ZERO {
-                return Err(BooksError::ChargeWithoutReplica {
-                    partition: index,
-                    used: p.used,
-                });
-            }
         }
         Ok(())
     }
@@ -380,6 +387,48 @@ mod tests {
                 count: 4
             })
         );
+    }
+
+    #[test]
+    fn the_check_names_each_inconsistency_of_the_books() {
+        let mut g = gpu("40,40,40,40");
+        g.allocate(1, Mib::gib(9)).unwrap();
+        g.check().unwrap();
+
+        let mut refunded_twice = g.clone();
+        refunded_twice.partitions[0].free = Mib::gib(41);
+        assert_eq!(
+            refunded_twice.check(),
+            Err(BooksError::FreeAboveQuota {
+                partition: 0,
+                free: Mib::gib(41),
+                capacity: Mib::gib(40)
+            })
+        );
+
+        let mut charge_without_replica = g.clone();
+        charge_without_replica.partitions[2].free = Mib::gib(39);
+        assert_eq!(
+            charge_without_replica.check(),
+            Err(BooksError::ChargeWithoutReplica {
+                partition: 2,
+                used: Mib::gib(1)
+            })
+        );
+
+        let mut stale_largest = g.clone();
+        stale_largest.largest_free = Mib::gib(31);
+        assert!(matches!(
+            stale_largest.check(),
+            Err(BooksError::Totals { .. })
+        ));
+
+        let mut stale_total = g;
+        stale_total.used = Mib::gib(8);
+        assert!(matches!(
+            stale_total.check(),
+            Err(BooksError::Totals { .. })
+        ));
     }
 
     #[test]
