@@ -336,21 +336,23 @@ impl Scheduler {
                 self.nodes[node].refund(placement.host);
             }
         }
-        for (gpu, partitions) in placement.per_gpu() {
-            let state = &mut self.gpus[gpu as usize];
-            for &partition in partitions {
-                let partition = usize::from(partition);
-                if CHARGE {
-                    state
-                        .allocate(partition, placement.size())
-                        .expect("a chosen partition passed the fit filter");
-                } else {
-                    state
-                        .free(partition, placement.size())
-                        .expect("a live replica's shards are charged");
-                }
+        for shard in placement.shards() {
+            let state = &mut self.gpus[shard.at.gpu as usize];
+            let partition = shard.at.partition as usize;
+            if CHARGE {
+                state
+                    .allocate(partition, shard.size)
+                    .expect("a chosen partition passed the fit filter");
+            } else {
+                state
+                    .free(partition, shard.size)
+                    .expect("a live replica's shards are charged");
             }
-            self.reindex(gpu);
+        }
+        if self.index.is_some() {
+            for (gpu, _) in placement.per_gpu() {
+                self.reindex(gpu);
+            }
         }
     }
 

@@ -39,8 +39,9 @@ impl PlacementPolicy for Aim {
 
     #[inline]
     fn filter(&self, partition: &Partition, size: Mib) -> bool {
-        let free = partition.free();
-        free >= size && free >= MIN_PARTITION
+        // One comparison per partition: the maximum is the same for every
+        // partition of a search and computed once.
+        partition.free() >= size.max(MIN_PARTITION)
     }
 
     #[inline]
