@@ -95,8 +95,8 @@ pub enum BooksError {
         /// Its quota.
         capacity: Mib,
     },
-    /// The GPU's totals (charge, replicas, largest free partition)
-    /// disagree with its partitions.
+    /// The GPU's totals (charge, replicas, largest free partition and how
+    /// many have it) disagree with its partitions.
     #[error("the GPU's totals say {used} GiB for {replicas} replicas, its partitions {partitions_used} GiB for {partitions_replicas} (or its largest free partition is stale)")]
     Totals {
         /// The kept total charge.
@@ -130,26 +130,33 @@ pub struct GpuState {
     replicas: u32,
     /// The most free memory of one partition.
     largest_free: Mib,
+    /// How many partitions have `largest_free` free: a charge to one of
+    /// them leaves the largest unchanged unless it was the only one, so
+    /// the partitions are re-read only then.
+    largest_count: u32,
 }
 
 impl GpuState {
     /// An empty GPU laid out as `layout`.
     pub fn new(layout: &Layout) -> GpuState {
+        let partitions: Vec<Partition> = layout
+            .partitions()
+            .iter()
+            .map(|&capacity| Partition {
+                capacity,
+                free: capacity,
+                replicas: 0,
+            })
+            .collect();
+        let (largest_free, largest_count) = largest_free_of(&partitions);
         GpuState {
             kind: layout.kind(),
-            partitions: layout
-                .partitions()
-                .iter()
-                .map(|&capacity| Partition {
-                    capacity,
-                    free: capacity,
-                    replicas: 0,
-                })
-                .collect(),
+            partitions,
             capacity: layout.partitions().iter().copied().sum(),
             used: Mib::ZERO,
             replicas: 0,
-            largest_free: layout.largest_partition(),
+            largest_free,
+            largest_count,
         }
     }
 
@@ -177,13 +184,17 @@ impl GpuState {
                 size,
             });
         }
-        let was_largest = p.free == self.largest_free;
+        let was_largest = p.free == self.largest_free && size > Mib::ZERO;
         p.free -= size;
         p.replicas += 1;
         self.used += size;
         self.replicas += 1;
         if was_largest {
-            self.largest_free = self.largest_partition_free();
+            if self.largest_count > 1 {
+                self.largest_count -= 1;
+            } else {
+                (self.largest_free, self.largest_count) = largest_free_of(&self.partitions);
+            }
         }
         Ok(())
     }
@@ -205,7 +216,12 @@ impl GpuState {
         }
         p.free += size;
         p.replicas -= 1;
-        self.largest_free = self.largest_free.max(p.free);
+        if p.free > self.largest_free {
+            self.largest_free = p.free;
+            self.largest_count = 1;
+        } else if p.free == self.largest_free && size > Mib::ZERO {
+            self.largest_count += 1;
+        }
         self.used -= size;
         self.replicas -= 1;
         Ok(())
@@ -246,14 +262,6 @@ impl GpuState {
     #[inline]
     pub fn largest_free(&self) -> Mib {
         self.largest_free
-    }
-
-    fn largest_partition_free(&self) -> Mib {
-        let mut largest = Mib::ZERO;
-        for partition in &self.partitions {
-            largest = largest.max(partition.free);
-        }
-        largest
     }
 
     /// Whether any replica is charged here.
@@ -300,7 +308,7 @@ impl GpuState {
         let replicas: u32 = self.partitions.iter().map(|p| p.replicas).sum();
         if used != self.used
             || replicas != self.replicas
-            || self.largest_free != self.largest_partition_free()
+            || (self.largest_free, self.largest_count) != largest_free_of(&self.partitions)
         {
             return Err(BooksError::Totals {
                 used: self.used,
@@ -311,6 +319,19 @@ impl GpuState {
         }
         Ok(())
     }
+}
+
+/// The most free memory of one of `partitions` and how many have it.
+fn largest_free_of(partitions: &[Partition]) -> (Mib, u32) {
+    let mut largest = (Mib::ZERO, 0);
+    for partition in partitions {
+        if partition.free > largest.0 {
+            largest = (partition.free, 1);
+        } else if partition.free == largest.0 {
+            largest.1 += 1;
+        }
+    }
+    largest
 }
 
 #[cfg(test)]
@@ -420,6 +441,13 @@ mod tests {
         stale_largest.largest_free = Mib::gib(31);
         assert!(matches!(
             stale_largest.check(),
+            Err(BooksError::Totals { .. })
+        ));
+
+        let mut stale_count = g.clone();
+        stale_count.largest_count = 2;
+        assert!(matches!(
+            stale_count.check(),
             Err(BooksError::Totals { .. })
         ));
 
