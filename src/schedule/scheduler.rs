@@ -300,8 +300,7 @@ impl Scheduler {
             return Err(Rejection::new(reason));
         }
         self.book::<true>(&placement);
-        placement.replica = self.take_slot();
-        self.slots[placement.replica.slot as usize] = placement;
+        self.store(&mut placement);
         self.live += 1;
         Ok(placement)
     }
@@ -543,7 +542,7 @@ impl Scheduler {
             let taken = &*placement;
             let (local, pick) = find(
                 policy,
-                &Search {
+                Search {
                     gpus: &self.gpus[range.clone()],
                     online: &self.online[range.clone()],
                     index: None,
@@ -645,7 +644,7 @@ impl Scheduler {
     ) -> Option<(u32, GpuPick)> {
         find(
             policy,
-            &Search {
+            Search {
                 gpus: &self.gpus,
                 online: &self.online,
                 index: self.index.as_ref(),
@@ -687,22 +686,24 @@ impl Scheduler {
         }
     }
 
-    /// A free replica id: a freed slot with its next generation, or a new
-    /// slot (which the caller fills).
-    fn take_slot(&mut self) -> ReplicaId {
-        match self.free_slots.pop() {
-            Some(slot) => self.slots[slot as usize].replica,
+    /// Gives a new replica's placement the id of a free slot (a freed one,
+    /// whose id carries its next generation, or a new one) and stores it
+    /// there.
+    fn store(&mut self, placement: &mut Placement) {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => &mut self.slots[slot as usize],
             None => {
-                let replica = ReplicaId {
+                let mut vacant = Placement::empty(Mib::ZERO, HostDemand::NONE);
+                vacant.replica = ReplicaId {
                     slot: self.slots.len() as u32,
                     generation: 0,
                 };
-                let mut vacant = Placement::empty(Mib::ZERO, HostDemand::NONE);
-                vacant.replica = replica;
                 self.slots.push(vacant);
-                replica
+                self.slots.last_mut().expect("just pushed")
             }
-        }
+        };
+        placement.replica = slot.replica;
+        *slot = *placement;
     }
 }
 

@@ -25,24 +25,39 @@ pub(crate) struct Search<'a, E: Fn(u32) -> bool> {
 }
 
 /// The policy's choice for `search`: from the fleet index if there is one
-/// and the policy answers from it, by the plain scan otherwise.
+/// and the policy answers from it, by the plain scan otherwise. (Taken by
+/// value and taken apart: only the exclusion is lent to the index, so the
+/// rest of the search stays in registers.)
 #[inline]
 pub(crate) fn find<P: PlacementPolicy, E: Fn(u32) -> bool>(
     policy: &P,
-    search: &Search<'_, E>,
+    search: Search<'_, E>,
 ) -> Option<(u32, GpuPick)> {
-    if let Some(index) = search.index {
-        let fleet = IndexedFleet {
-            index,
-            gpus: search.gpus,
-        };
-        if let IndexAnswer::Decided(found) =
-            policy.search_index(&fleet, search.size, search.k, &search.excluded)
-        {
+    let Search {
+        gpus,
+        online,
+        index,
+        size,
+        k,
+        excluded,
+    } = search;
+    if let Some(index) = index {
+        let fleet = IndexedFleet { index, gpus };
+        if let IndexAnswer::Decided(found) = policy.search_index(&fleet, size, k, &excluded) {
             return found;
         }
     }
-    scan(policy, search)
+    scan(
+        policy,
+        &Search {
+            gpus,
+            online,
+            index,
+            size,
+            k,
+            excluded,
+        },
+    )
 }
 
 /// The plain scan: the first GPU (in index order) with a pick, or the
