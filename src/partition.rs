@@ -97,7 +97,7 @@ pub enum BooksError {
     },
     /// The GPU's totals (charge, replicas, largest free partition and how
     /// many have it) disagree with its partitions.
-    #[error("the GPU's totals say {used} GiB for {replicas} replicas, its partitions {partitions_used} GiB for {partitions_replicas} (or its largest free partition is stale)")]
+    #[error("the GPU's totals say {used} GiB for {replicas} replicas, its partitions {partitions_used} GiB for {partitions_replicas} (or its largest free partition or their count is stale)")]
     Totals {
         /// The kept total charge.
         used: Mib,
