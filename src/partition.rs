@@ -437,26 +437,21 @@ mod tests {
             })
         );
 
-        let mut stale_largest = g.clone();
-        stale_largest.largest_free = Mib::gib(31);
-        assert!(matches!(
-            stale_largest.check(),
-            Err(BooksError::Totals { .. })
-        ));
-
-        let mut stale_count = g.clone();
-        stale_count.largest_count = 2;
-        assert!(matches!(
-            stale_count.check(),
-            Err(BooksError::Totals { .. })
-        ));
-
-        let mut stale_total = g;
-        stale_total.used = Mib::gib(8);
-        assert!(matches!(
-            stale_total.check(),
-            Err(BooksError::Totals { .. })
-        ));
+        // Each kept total, made to disagree with the partitions.
+        type MakeStale = fn(&mut GpuState);
+        let stale_totals: [(&str, MakeStale); 3] = [
+            ("largest free", |g| g.largest_free = Mib::gib(31)),
+            ("largest count", |g| g.largest_count = 2),
+            ("total charge", |g| g.used = Mib::gib(8)),
+        ];
+        for (what, make_stale) in stale_totals {
+            let mut stale = g.clone();
+            make_stale(&mut stale);
+            assert!(
+                matches!(stale.check(), Err(BooksError::Totals { .. })),
+                "a stale {what} goes unnoticed"
+            );
+        }
     }
 
     #[test]
