@@ -29,7 +29,11 @@ pub struct Scheduler {
     layouts: Vec<FleetLayout>,
     /// The shape of nodes opened from now on.
     node_shape: NodeShape,
-    largest_partition: Mib,
+    /// At `k - 1`: the largest `k`-th largest partition of the fleet's
+    /// layouts, so some GPU has `k` partitions of at least `size` when
+    /// empty exactly if `size` is at most this (at 0: the largest
+    /// partition).
+    kth_largest: [Mib; MAX_PARTITIONS],
     most_partitions: u32,
     /// For `k` partitions of one GPU (at `k - 1`): the smallest size a
     /// search found no GPU for since GPU memory was last freed or added.
@@ -118,7 +122,7 @@ impl Scheduler {
             nodes: Vec::new(),
             layouts: Vec::new(),
             node_shape: node,
-            largest_partition: Mib::ZERO,
+            kth_largest: [Mib::ZERO; MAX_PARTITIONS],
             fails_from: NOTHING_FAILS,
             most_partitions: 0,
             slots: Vec::new(),
@@ -163,7 +167,10 @@ impl Scheduler {
         let largest = &mut self.layouts[layout_id as usize].largest_node;
         *largest = (*largest).max(self.nodes[node].gpus);
         self.gpu_node.push(node as u32);
-        self.largest_partition = self.largest_partition.max(layout.largest_partition());
+        let kth_largest = &self.layouts[layout_id as usize].kth_largest;
+        for (fleet, &own) in self.kth_largest.iter_mut().zip(kth_largest) {
+            *fleet = (*fleet).max(own);
+        }
         self.most_partitions = self.most_partitions.max(layout.partitions().len() as u32);
         self.gpus.push(GpuState::new(layout));
         self.fails_from = NOTHING_FAILS;
@@ -289,6 +296,9 @@ impl Scheduler {
 
     /// Places a replica or says why not. On rejection nothing changes.
     pub fn schedule(&mut self, request: &PlacementRequest) -> Result<Placement, Rejection> {
+        if let Some(reason) = self.refused_again(request) {
+            return Err(Rejection::new(reason));
+        }
         let mut placement = Placement::empty(request.demand.size, request.demand.host);
         let chosen = self.policy.with(Choose {
             scheduler: self,
@@ -406,10 +416,10 @@ impl Scheduler {
             }
             None => None,
         };
-        if demand.size > self.largest_partition {
+        if demand.size > self.kth_largest[0] {
             return Err(RejectReason::LargerThanAnyPartition {
                 size: demand.size,
-                largest: self.largest_partition,
+                largest: self.kth_largest[0],
             });
         }
         if demand.partitions > self.most_partitions {
@@ -427,10 +437,7 @@ impl Scheduler {
         if !demand.host.is_none() && !self.nodes.iter().any(|n| n.shape.could_host(demand.host)) {
             return Err(RejectReason::LargerThanAnyNode { host: demand.host });
         }
-        if demand.gpu_count == 1
-            && preferred.is_none()
-            && demand.size >= self.fails_from[demand.partitions as usize - 1]
-        {
+        if preferred.is_none() && self.search_failed_for(demand) {
             return Err(self.why_not(policy, request));
         }
         let chosen = if demand.gpu_count == 1 {
@@ -666,6 +673,37 @@ impl Scheduler {
             .map(|l| l.largest_node)
             .max()
             .unwrap_or(0)
+    }
+
+    /// Whether a search already found no GPU with `demand`'s partitions
+    /// since GPU memory was last freed or added (see `fails_from`).
+    #[inline]
+    fn search_failed_for(&self, demand: Demand) -> bool {
+        let k = (demand.partitions as usize).wrapping_sub(1);
+        demand.gpu_count == 1 && self.fails_from.get(k).is_some_and(|&f| demand.size >= f)
+    }
+
+    /// The refusal of a request that asks the same as one already refused
+    /// for want of GPU memory: one GPU, nothing of its host, no preferred
+    /// partition, and a size a search already failed for. Its reason is
+    /// the one [`Scheduler::choose`] would find: such a request passes
+    /// every validity check (its size is at least a refused one's, and at
+    /// most a partition some GPU has), and a search would fail again.
+    /// This is most of what a full fleet answers, hence the shortcut.
+    #[inline]
+    fn refused_again(&self, request: &PlacementRequest) -> Option<RejectReason> {
+        let demand = request.demand;
+        let again = self.search_failed_for(demand)
+            && request.preferred.is_none()
+            && demand.host.is_none()
+            && demand.size <= self.kth_largest[demand.partitions as usize - 1];
+        again.then(|| RejectReason::NoCandidate {
+            size: demand.size,
+            partitions: demand.partitions,
+            needed: 1,
+            found: 0,
+            min_free: self.policy.strands_below(demand.size),
+        })
     }
 
     /// Notes that no GPU had `demand`'s partitions when a search for it

@@ -167,27 +167,30 @@ fn run_sequence(
                     }
                     Err(rejection) => {
                         prop_assert!(!rejection.to_string().is_empty());
+                        // Never fits exactly when no node of this fleet
+                        // could hold it, empty (however often it was
+                        // refused before).
+                        let capable = layout
+                            .partitions()
+                            .iter()
+                            .any(|&c| passes(policy, c, demand.size));
+                        let biggest_node = node.gpus.min(gpus as u32);
+                        let never = !capable
+                            || demand.gpu_count > biggest_node
+                            || !node.could_host(demand.host);
+                        prop_assert_eq!(
+                            rejection.code == RejectCode::NeverFits,
+                            never,
+                            "{} for a request an empty node {} hold",
+                            rejection,
+                            if never { "cannot" } else { "can" }
+                        );
                         if rejection.code == RejectCode::NoCapacityNow {
                             prop_assert!(
                                 candidates.is_empty(),
                                 "refused ({}) although nodes {:?} had room",
                                 rejection,
                                 candidates
-                            );
-                        } else {
-                            // Never fits: no node of this fleet could ever
-                            // hold it, empty.
-                            let capable = layout
-                                .partitions()
-                                .iter()
-                                .any(|&c| passes(policy, c, demand.size));
-                            let biggest_node = node.gpus.min(gpus as u32);
-                            prop_assert!(
-                                !capable
-                                    || demand.gpu_count > biggest_node
-                                    || !node.could_host(demand.host),
-                                "never-fits ({}) for a request an empty node holds",
-                                rejection
                             );
                         }
                     }

@@ -7,7 +7,8 @@ use proptest::prelude::*;
 
 use aimsim::hardware::{GpuKind, HostDemand, Layout, LayoutSpec};
 use aimsim::schedule::{
-    Demand, DemandMix, PartitionRef, Placement, PlacementRequest, Policy, RejectCode, Scheduler,
+    Demand, DemandMix, PartitionRef, Placement, PlacementRequest, Policy, RejectCode, RejectReason,
+    Scheduler,
 };
 use aimsim::units::Mib;
 
@@ -245,6 +246,40 @@ fn oracle_placement(
     Some(shards)
 }
 
+/// Why a valid request for one GPU on a uniform fleet is refused: the
+/// first of the scheduler's checks it fails (a partition too large, too
+/// many partitions, no GPU that could hold it even empty), or no room now.
+/// However often the same request was refused before.
+fn one_gpu_reason(s: &Scheduler, layout: &Layout, d: Demand) -> RejectReason {
+    let largest = layout.largest_partition();
+    let most = layout.partitions().len() as u32;
+    let large = layout.partitions().iter().filter(|&&c| c >= d.size).count() as u32;
+    if d.size > largest {
+        RejectReason::LargerThanAnyPartition {
+            size: d.size,
+            largest,
+        }
+    } else if d.partitions > most {
+        RejectReason::NotEnoughPartitions {
+            needed: d.partitions,
+            most,
+        }
+    } else if large < d.partitions {
+        RejectReason::NotEnoughCapableGpus {
+            needed: 1,
+            capable: 0,
+        }
+    } else {
+        RejectReason::NoCandidate {
+            size: d.size,
+            partitions: d.partitions,
+            needed: 1,
+            found: 0,
+            min_free: s.strands_below(d.size),
+        }
+    }
+}
+
 fn run_sequence(
     policy: Policy,
     layout: &Layout,
@@ -301,6 +336,13 @@ fn run_sequence(
                                 oracle_placement(policy, &before, request),
                                 None,
                                 "rejected although it fits"
+                            );
+                        }
+                        if !invalid && d.gpu_count == 1 {
+                            prop_assert_eq!(
+                                rejection.reason,
+                                one_gpu_reason(&s, layout, d),
+                                "the reason differs from the checks' order"
                             );
                         }
                     }
