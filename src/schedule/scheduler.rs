@@ -680,7 +680,7 @@ impl Scheduler {
     #[inline]
     fn search_failed_for(&self, demand: Demand) -> bool {
         let k = (demand.partitions as usize).wrapping_sub(1);
-        demand.gpu_count == 1 && self.fails_from.get(k).is_some_and(|&f| demand.size >= f)
+        self.fails_from.get(k).is_some_and(|&f| demand.size >= f) && demand.gpu_count == 1
     }
 
     /// The refusal of a request that asks the same as one already refused
