@@ -685,11 +685,13 @@ impl Scheduler {
 
     /// The refusal of a request that asks the same as one already refused
     /// for want of GPU memory: one GPU, nothing of its host, no preferred
-    /// partition, and a size a search already failed for. Its reason is
-    /// the one [`Scheduler::choose`] would find: such a request passes
-    /// every validity check (its size is at least a refused one's, and at
-    /// most a partition some GPU has), and a search would fail again.
-    /// This is most of what a full fleet answers, hence the shortcut.
+    /// partition, a size a search already failed for, and at most the
+    /// `k`-th largest partition of some layout. Its reason is the one
+    /// [`Scheduler::choose`] would give: such a request passes every
+    /// validity check (its size is at least a refused one's, so not zero,
+    /// and some GPU could hold it empty), and `choose` would refuse it from
+    /// the same memory of failures. This is most of what a full fleet
+    /// answers, hence the shortcut.
     #[inline]
     fn refused_again(&self, request: &PlacementRequest) -> Option<RejectReason> {
         let demand = request.demand;

@@ -448,6 +448,54 @@ fn on_a_mixed_fleet_a_request_no_single_gpu_can_host_never_fits() {
     assert_eq!(place(&mut s, gib(200)), at(0, 0));
 }
 
+#[test]
+fn a_refusal_remembered_on_a_mixed_fleet_keeps_each_reason() {
+    // GPUs of 100 + 20 and of 60 + 60 GiB. Two partitions of 50 GiB fit
+    // the second GPU once; a second such replica is refused for want of
+    // memory, and the refusal is remembered. A later two-partition request
+    // of 55 GiB is refused the same way (some GPU could hold it empty);
+    // one of 70 GiB never fits (no GPU has two partitions of 70), although
+    // it is larger than the remembered size and smaller than the largest
+    // partition.
+    let layouts = [layout("100,20"), layout("60,60")];
+    let two = |gib: u64| PlacementRequest {
+        demand: Demand {
+            size: Mib::gib(gib),
+            gpu_count: 1,
+            partitions: 2,
+            host: HostDemand::NONE,
+        },
+        preferred: None,
+    };
+    for policy in Policy::ALL {
+        let mut s = Scheduler::new(policy, layouts.iter());
+        assert_eq!(place(&mut s, two(50)), at(1, 0), "{policy}");
+        let no_room = |s: &Scheduler, gib: u64| RejectReason::NoCandidate {
+            size: Mib::gib(gib),
+            partitions: 2,
+            needed: 1,
+            found: 0,
+            min_free: s.strands_below(Mib::gib(gib)),
+        };
+        for (gib, expected) in [
+            (50, no_room(&s, 50)),
+            (55, no_room(&s, 55)),
+            (
+                70,
+                RejectReason::NotEnoughCapableGpus {
+                    needed: 1,
+                    capable: 0,
+                },
+            ),
+            (50, no_room(&s, 50)),
+        ] {
+            let rejection = s.schedule(&two(gib)).unwrap_err();
+            assert_eq!(rejection.reason, expected, "{policy}, 2 x {gib} GiB");
+        }
+        s.check_invariants().unwrap();
+    }
+}
+
 fn gang(gib: u64, gpus: u32, cores: u32, host_gib: u64) -> PlacementRequest {
     PlacementRequest {
         demand: Demand {
