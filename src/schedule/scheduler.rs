@@ -605,13 +605,7 @@ impl Scheduler {
         } else {
             self.most_gpus_with_room_on_a_node(policy, demand.size, demand.partitions)
         };
-        RejectReason::NoCandidate {
-            size: demand.size,
-            partitions: demand.partitions,
-            needed: demand.gpu_count,
-            found,
-            min_free: policy.strands_below(demand.size),
-        }
+        no_candidate(demand, found, policy.strands_below(demand.size))
     }
 
     /// The most online GPUs of one node on which the policy finds
@@ -699,13 +693,7 @@ impl Scheduler {
             && request.preferred.is_none()
             && demand.host.is_none()
             && demand.size <= self.kth_largest[demand.partitions as usize - 1];
-        again.then(|| RejectReason::NoCandidate {
-            size: demand.size,
-            partitions: demand.partitions,
-            needed: 1,
-            found: 0,
-            min_free: self.policy.strands_below(demand.size),
-        })
+        again.then(|| no_candidate(demand, 0, self.policy.strands_below(demand.size)))
     }
 
     /// Notes that no GPU had `demand`'s partitions when a search for it
@@ -744,6 +732,18 @@ impl Scheduler {
         };
         placement.replica = slot.replica;
         *slot = *placement;
+    }
+}
+
+/// No partition passes the filter for `demand` now: `found` of its GPUs
+/// had a candidate; the policy wants `min_free` free of a partition.
+fn no_candidate(demand: Demand, found: u32, min_free: Mib) -> RejectReason {
+    RejectReason::NoCandidate {
+        size: demand.size,
+        partitions: demand.partitions,
+        needed: demand.gpu_count,
+        found,
+        min_free,
     }
 }
 
