@@ -51,6 +51,21 @@ impl fmt::Display for MetricValue {
     }
 }
 
+/// The rows as one JSON object keyed by name: `--format json` carries
+/// every figure the table prints, under the same names.
+pub fn rows_json(rows: &MetricRows) -> serde_json::Value {
+    serde_json::Value::Object(
+        rows.iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    serde_json::to_value(value).expect("a metric serialises"),
+                )
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ mod simulation;
 pub mod study;
 
 pub use atomic::write_report_dir;
-pub use metric::{count, measure, text, MetricRows, MetricValue};
+pub use metric::{count, measure, rows_json, text, MetricRows, MetricValue};
 pub use simulation::{
     by_class_csv, by_model_csv, fill_chart, fill_csv, fill_summary_rows, metrics_csv, rows_csv,
     summary_rows, timeseries_chart, timeseries_csv, RunHeader,

@@ -8,7 +8,7 @@ use crate::serve::run::Unfinished;
 use crate::serve::{Deployed, DeploymentSpec, ServeOutcome};
 
 use super::chart::{render_stacked, LineChart, Mark, Reference, Series};
-use super::{count, csv_text, decimal, measure, text, MetricRows, MetricValue};
+use super::{count, csv_text, decimal, measure, rows_json, text, MetricRows, MetricValue};
 
 /// A serving run, for its reports.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +130,7 @@ pub fn serving_summary_rows(run: &ServeRun) -> MetricRows {
         ("finished".into(), count(all.finished)),
         ("refused_too_long".into(), count(all.too_long)),
         ("unfinished".into(), count(all.unfinished)),
+        ("unfinished_missed".into(), count(all.unfinished_missed)),
         ("unserved_no_replica".into(), count(unserved)),
         ("requests_per_s".into(), measure(all.requests_per_second)),
         (
@@ -575,7 +576,7 @@ pub fn serving_markdown(run: &ServeRun) -> String {
             md.push_str(&format!("- {}: {} request(s)\n", u.target, u.requests));
         }
     }
-    md.push_str("\nLatencies: queueing delay to first admission, TTFT to the first token, TPOT over the tokens after the first, E2E to the last token; quantiles within 0.5% (streaming histogram). Attainment counts every measured arrival: a refused or unfinished request misses.\n");
+    md.push_str("\nLatencies: queueing delay to first admission, TTFT to the first token, TPOT over the tokens after the first, E2E to the last token; quantiles within 0.5% (streaming histogram). Measured requests are those arriving after the warm-up; all their figures count. Attainment is the share of decided requests within every target: a refused request misses; one unfinished at the end is left out unless it has certainly missed a target already (it waited past the TTFT or E2E target, or its TPOT must exceed the target); the TTFT of an unfinished request whose first token came is in the TTFT figures.\n");
     md
 }
 
@@ -595,6 +596,7 @@ pub fn serving_json(run: &ServeRun) -> serde_json::Value {
         })
         .collect();
     json!({
+        "metrics": rows_json(&serving_summary_rows(run)),
         "scenario": run.scenario,
         "seed": run.seed,
         "fleet": run.fleet,
@@ -616,6 +618,7 @@ pub fn serving_json(run: &ServeRun) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "gpu_busy_mean": run.gpu_busy(),
         "kv_cache_utilisation": run.kv_utilisation(),
+        "preemptions": run.outcome.replicas.iter().map(|r| r.preemptions).sum::<u64>(),
         "iterations": run.outcome.iterations,
     })
 }

@@ -6,8 +6,21 @@
 //! end of the iteration that emits the first output token; **TPOT** the time
 //! from the first to the last token over the tokens after the first
 //! (undefined, and taken as met, for one-token outputs); **E2E** from
-//! arrival to the last token. Only requests arriving at or after the
-//! warm-up are measured.
+//! arrival to the last token.
+//!
+//! **The warm-up rule**, the same for every metric: a request is measured
+//! when it arrives at or after the warm-up, and then all of its figures
+//! count (in the tallies and in the series interval where each event
+//! falls); figures of time (tokens emitted, busy time, cache use, requests
+//! in the system) count from the warm-up on.
+//!
+//! **The horizon rule**: a request still in flight when the run stops is
+//! *unfinished*, not a miss. Its TTFT is recorded if its first token came.
+//! It counts against attainment only when it has already missed a target
+//! for certain (waited longer than the TTFT target, spent longer than the
+//! E2E target, or emitted its tokens so slowly that its TPOT must exceed
+//! the target); attainment is the share of *decided* requests (finished,
+//! refused, or unfinished and certainly missed) within the targets.
 
 use serde::Serialize;
 
@@ -63,6 +76,8 @@ pub struct Tally {
     pub too_long: u64,
     /// Still queued or running at the horizon.
     pub unfinished: u64,
+    /// Of them, certain to miss a target already.
+    pub unfinished_missed: u64,
     /// Prompt tokens of finished requests.
     pub prompt_tokens: u64,
     /// Output tokens of finished requests.
@@ -86,13 +101,39 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Records a finished request.
+    /// Records a request's first token, `ttft` seconds after it arrived.
+    pub fn first_token(&mut self, ttft: f64) {
+        self.ttft.record(ttft);
+    }
+
+    /// Records a request still in flight at the horizon: `waited` seconds
+    /// since its arrival, its TTFT if its first token came, and the least
+    /// TPOT it can still reach (`None` before a second token can be
+    /// timed).
+    pub fn unfinished(
+        &mut self,
+        waited: f64,
+        ttft: Option<f64>,
+        least_tpot: Option<f64>,
+        slo: &Slo,
+    ) {
+        self.unfinished += 1;
+        let over = |value: Option<f64>, target: Option<f64>| matches!((value, target), (Some(v), Some(t)) if v > t);
+        let ttft_missed = over(Some(ttft.unwrap_or(waited)), slo.ttft);
+        if ttft_missed || over(least_tpot, slo.tpot) || over(Some(waited), slo.e2e) {
+            self.unfinished_missed += 1;
+            // Only a target it has met for certain counts as met.
+            self.met_ttft += u64::from(ttft.is_some() && !ttft_missed);
+        }
+    }
+
+    /// Records a finished request (its TTFT was recorded at its first
+    /// token).
     pub fn finish(&mut self, latencies: &Latencies, prompt: u32, output: u32, slo: &Slo) {
         self.finished += 1;
         self.prompt_tokens += u64::from(prompt);
         self.output_tokens += u64::from(output);
         self.queue.record(latencies.queue);
-        self.ttft.record(latencies.ttft);
         self.e2e.record(latencies.e2e);
         if let Some(tpot) = latencies.tpot {
             self.tpot.record(tpot);
@@ -116,6 +157,7 @@ impl Tally {
         self.finished += other.finished;
         self.too_long += other.too_long;
         self.unfinished += other.unfinished;
+        self.unfinished_missed += other.unfinished_missed;
         self.prompt_tokens += other.prompt_tokens;
         self.output_tokens += other.output_tokens;
         self.met_ttft += other.met_ttft;
@@ -130,11 +172,12 @@ impl Tally {
 
     /// The summary over a measured window of `seconds`, judged against `slo`.
     pub fn summary(&self, seconds: f64, slo: &Slo) -> TallySummary {
+        let decided = self.arrived - self.unfinished + self.unfinished_missed;
         let share = |met: u64| {
-            if self.arrived == 0 {
+            if decided == 0 {
                 1.0
             } else {
-                met as f64 / self.arrived as f64
+                met as f64 / decided as f64
             }
         };
         let per_second = |n: u64| {
@@ -155,6 +198,7 @@ impl Tally {
             finished: self.finished,
             too_long: self.too_long,
             unfinished: self.unfinished,
+            unfinished_missed: self.unfinished_missed,
             requests_per_second: per_second(self.finished),
             output_tokens_per_second: per_second(self.output_tokens),
             prompt_tokens_per_second: per_second(self.prompt_tokens),
@@ -170,7 +214,8 @@ impl Tally {
 }
 
 /// Shares of measured arrivals that finished within each target (a
-/// request refused or unfinished misses them all).
+/// request refused misses them all; one unfinished is left out unless it
+/// certainly missed a target).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Attainment {
     /// Within the TTFT target.
@@ -194,6 +239,8 @@ pub struct TallySummary {
     pub too_long: u64,
     /// Unfinished at the horizon.
     pub unfinished: u64,
+    /// Of them, certain to miss a target already.
+    pub unfinished_missed: u64,
     /// Finished requests per second.
     pub requests_per_second: f64,
     /// Output tokens of finished requests per second.
@@ -202,7 +249,8 @@ pub struct TallySummary {
     pub prompt_tokens_per_second: f64,
     /// Requests finished within every target, per second.
     pub goodput: f64,
-    /// Whether at least `slo.percentile` of arrivals met every target.
+    /// Whether at least `slo.percentile` of decided requests met every
+    /// target.
     pub slo_met: bool,
     /// Shares within each target.
     pub attainment: Attainment,
@@ -220,8 +268,9 @@ pub struct TallySummary {
 /// and the interval doubles.
 pub const MAX_POINTS: usize = 512;
 
-/// Figures per interval of simulated time, from the warm-up's end: every
-/// request's events in the interval count, whenever it arrived.
+/// Figures per interval of simulated time, from the warm-up's end: the
+/// events of measured requests (arrived after the warm-up) in the interval,
+/// and the tokens emitted in it.
 #[derive(Debug, Clone)]
 pub struct TimeSeries {
     start: u64,

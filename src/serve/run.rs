@@ -19,7 +19,7 @@ use crate::time::{Nanos, SimTime};
 use crate::workload::WorkloadError;
 
 use super::deploy::ReplicaSetup;
-use super::engine::{EngineConfig, Outcome, ReplicaEngine, Seq, SeqState};
+use super::engine::{BatchingEngine, EngineConfig, Outcome, Seq, SeqState, VllmV1};
 use super::metrics::{Latencies, Slo, Tally, TimeSeries};
 use super::router::{Router, Routing};
 use super::traffic::{InferenceRequest, Target, Traffic};
@@ -251,7 +251,7 @@ struct Simulation<'a> {
     config: &'a ServeConfig,
     setups: &'a [ReplicaSetup],
     deployments: &'a [(String, crate::profile::Precision)],
-    engines: Vec<ReplicaEngine>,
+    engines: Vec<VllmV1>,
     /// Longest request (prompt + output) each replica accepts.
     longest: Vec<u64>,
     /// Iteration start of a busy replica, or `NOT_YET`.
@@ -279,12 +279,12 @@ impl<'a> Simulation<'a> {
         devices: u32,
         config: &'a ServeConfig,
     ) -> Simulation<'a> {
-        let engines: Vec<ReplicaEngine> = setups
+        let engines: Vec<VllmV1> = setups
             .iter()
             .map(|s| {
-                ReplicaEngine::new(
+                VllmV1::new(
                     config.engine,
-                    s.model.kv_capacity_tokens(),
+                    config.engine.usable_blocks(s.model.kv_capacity_tokens()),
                     s.model.window(),
                 )
             })
@@ -295,7 +295,7 @@ impl<'a> Simulation<'a> {
             .map(|(s, e)| {
                 config
                     .engine
-                    .longest_request(e.capacity_tokens())
+                    .longest_request(e.blocks_total())
                     .min(u64::from(s.max_context))
             })
             .collect();
@@ -435,7 +435,12 @@ impl<'a> Simulation<'a> {
             output: request.output,
         });
         self.in_system += 1;
-        self.engines[r].enqueue(Seq::new(id, request.prompt, request.output));
+        self.engines[r].enqueue(Seq {
+            id,
+            prompt: request.prompt,
+            output: request.output,
+            priority: request.priority,
+        });
         let outstanding = self.engines[r].outstanding();
         let tally = &mut self.out.replicas[r];
         tally.peak_outstanding = tally.peak_outstanding.max(outstanding);
@@ -524,9 +529,11 @@ impl<'a> Simulation<'a> {
                 Outcome::FirstToken(id) => {
                     let live = &mut self.live.slots[id as usize];
                     live.first_token = now;
-                    let ttft = (now - live.arrival) as f64 / 1e9;
-                    if self.measured(now) {
+                    let arrival = live.arrival;
+                    let ttft = (now - arrival) as f64 / 1e9;
+                    if self.measured(arrival) {
                         self.out.series.at(now).ttft.record(ttft);
+                        self.out.deployments[deployment].first_token(ttft);
                     }
                 }
                 Outcome::Finished(id) => {
@@ -537,15 +544,13 @@ impl<'a> Simulation<'a> {
                     let seconds = |from: u64, to: u64| (to - from) as f64 / 1e9;
                     let tpot = (live.output > 1)
                         .then(|| seconds(live.first_token, now) / f64::from(live.output - 1));
-                    if self.measured(now) {
-                        let point = self.out.series.at(now);
-                        point.finished += 1;
-                        if let Some(tpot) = tpot {
-                            point.tpot.record(tpot);
-                        }
-                    }
                     if !self.measured(live.arrival) {
                         continue;
+                    }
+                    let point = self.out.series.at(now);
+                    point.finished += 1;
+                    if let Some(tpot) = tpot {
+                        point.tpot.record(tpot);
                     }
                     let latencies = Latencies {
                         queue: seconds(live.arrival, live.admitted),
@@ -586,15 +591,26 @@ impl<'a> Simulation<'a> {
         }
         for (r, engine) in self.engines.iter().enumerate() {
             let deployment = self.setups[r].deployment as usize;
-            for (seq, state) in engine.unfinished() {
-                match state {
+            for seq in engine.in_flight() {
+                match seq.state {
                     SeqState::Waiting => self.out.unfinished.waiting += 1,
                     SeqState::Prefilling => self.out.unfinished.prefilling += 1,
                     SeqState::Decoding => self.out.unfinished.decoding += 1,
                 }
                 self.out.unfinished_tokens += u64::from(seq.generated);
-                if self.live.slots[seq.id as usize].arrival >= self.config.warmup.0 {
-                    self.out.deployments[deployment].unfinished += 1;
+                let live = self.live.slots[seq.id as usize];
+                if self.measured(live.arrival) {
+                    let seconds = |from: u64| (now - from) as f64 / 1e9;
+                    let started = live.first_token != NOT_YET;
+                    // The last token comes after `now`: TPOT exceeds this.
+                    let least_tpot = (started && live.output > 1)
+                        .then(|| seconds(live.first_token) / f64::from(live.output - 1));
+                    self.out.deployments[deployment].unfinished(
+                        seconds(live.arrival),
+                        started.then(|| (live.first_token - live.arrival) as f64 / 1e9),
+                        least_tpot,
+                        &self.config.slo,
+                    );
                 }
             }
             self.out.replicas[r].preemptions = engine.preemptions();

@@ -27,3 +27,4 @@ mod static_sets;
 mod structure;
 mod study_commands;
 mod support;
+mod vllm_reference;

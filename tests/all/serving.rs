@@ -101,6 +101,7 @@ fn stream(rate: f64, prompt: LengthDistribution, output: LengthDistribution) -> 
         arrivals: ArrivalPattern::Poisson,
         prompt,
         output,
+        priority: 0,
     }
 }
 
@@ -316,7 +317,9 @@ fn p99_ttft(replicas: &[ReplicaSetup], devices: u32, rate: f64) -> f64 {
 #[test]
 fn tail_latency_grows_with_load_and_falls_with_replicas() {
     let replicas = cpx_replicas(&EngineConfig::default());
-    let by_rate: Vec<f64> = [2.0, 6.0, 10.0]
+    // The eight replicas keep up to about 12 requests/s: the last rate is
+    // past the knee.
+    let by_rate: Vec<f64> = [2.0, 6.0, 10.0, 14.0]
         .iter()
         .map(|&rate| p99_ttft(&replicas, 8, rate))
         .collect();
@@ -324,7 +327,7 @@ fn tail_latency_grows_with_load_and_falls_with_replicas() {
         by_rate.windows(2).all(|w| w[1] >= w[0] * 0.98),
         "p99 TTFT by rate {by_rate:?}"
     );
-    assert!(by_rate[2] > by_rate[0] * 1.5, "load must show: {by_rate:?}");
+    assert!(by_rate[3] > by_rate[0] * 1.5, "load must show: {by_rate:?}");
     let by_replicas: Vec<f64> = [4usize, 6, 8]
         .iter()
         .map(|&n| p99_ttft(&replicas[..n], 8, 6.0))
@@ -377,6 +380,7 @@ fn the_mlperf_server_rate_on_one_mi300x_is_within_a_quarter_of_the_published_one
         chunked_prefill: false,
         block_size: 16,
         kv_cache: KvCache::Bits8,
+        ..EngineConfig::default()
     };
     let model = ReplicaModel::new(&ReplicaSpec {
         arch: architectures.get("meta-llama/Llama-2-70b-chat-hf").unwrap(),
@@ -416,6 +420,7 @@ fn the_mlperf_server_rate_on_one_mi300x_is_within_a_quarter_of_the_published_one
                 sigma: sigma_out,
                 max: 1024,
             },
+            priority: 0,
         }];
         let o = run(
             std::slice::from_ref(&replica),

@@ -73,6 +73,7 @@ fn traffic(models: &[(&str, f64)], seconds: u64) -> Recorded {
             arrivals: ArrivalPattern::Poisson,
             prompt: prompt.clone(),
             output: output.clone(),
+            priority: 0,
         })
         .collect();
     let mut source = SyntheticTraffic::new(streams, 5, None, Some(Nanos(seconds * 1_000_000_000)));

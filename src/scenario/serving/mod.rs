@@ -17,6 +17,7 @@ use crate::hardware::GpuKind;
 use crate::perf::{EngineLimits, KvCache};
 use crate::profile::Precision;
 use crate::serve::deploy::MAX_REPLICAS;
+use crate::serve::engine::SchedulingPolicy;
 use crate::serve::{DeploymentSpec, EngineConfig, Routing, Slo};
 use crate::sim::FleetSpec;
 use crate::time::{Nanos, SimTime};
@@ -295,11 +296,25 @@ fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, Sc
             ),
         ));
     }
+    let policy = match raw.scheduling_policy.as_deref() {
+        None => default.policy,
+        Some(name) => SchedulingPolicy::from_name(name).ok_or_else(|| {
+            check.fail(
+                "engine.scheduling_policy",
+                format!("must be \"fcfs\" or \"priority\" (vLLM's names), got {name:?}"),
+            )
+        })?,
+    };
     let config = EngineConfig {
         limits,
         chunked_prefill: raw.chunked_prefill.unwrap_or(default.chunked_prefill),
         block_size: raw.block_size.unwrap_or(default.block_size),
         kv_cache,
+        policy,
+        long_prefill_token_threshold: raw
+            .long_prefill_token_threshold
+            .unwrap_or(default.long_prefill_token_threshold),
+        kv_blocks: raw.kv_blocks,
     };
     config
         .check()

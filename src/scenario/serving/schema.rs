@@ -58,6 +58,9 @@ pub struct EngineTable {
     pub kv_cache_bits: Option<u32>,
     pub memory_utilization: Option<f64>,
     pub scheduler_steps: Option<u32>,
+    pub kv_blocks: Option<u32>,
+    pub scheduling_policy: Option<String>,
+    pub long_prefill_token_threshold: Option<u32>,
 }
 
 /// `[routing]`.
@@ -108,6 +111,7 @@ pub struct StreamTable {
     pub cv: Option<f64>,
     pub prompt: LengthTable,
     pub output: LengthTable,
+    pub priority: Option<i32>,
 }
 
 /// A length distribution.

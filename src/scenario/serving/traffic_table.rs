@@ -63,6 +63,8 @@ pub struct StreamSpec {
     pub prompt: LengthSpec,
     /// Output lengths.
     pub output: LengthSpec,
+    /// Scheduling priority of its requests.
+    pub priority: i32,
 }
 
 /// A length distribution, or the column of a CSV file to draw from.
@@ -161,6 +163,7 @@ impl TrafficSpec {
                             arrivals: s.arrivals,
                             prompt: s.prompt.resolve(scenario_dir)?,
                             output: s.output.resolve(scenario_dir)?,
+                            priority: s.priority,
                         })
                     })
                     .collect::<Result<Vec<_>, WorkloadError>>()?;
@@ -317,6 +320,7 @@ fn stream(check: &Checker, i: usize, raw: &StreamTable) -> Result<StreamSpec, Sc
         arrivals,
         prompt,
         output,
+        priority: raw.priority.unwrap_or(0),
     };
     // Check the parametric parts as the generator will.
     let probe = Stream {
@@ -325,6 +329,7 @@ fn stream(check: &Checker, i: usize, raw: &StreamTable) -> Result<StreamSpec, Sc
         arrivals,
         prompt: given_or_fixed(&spec.prompt),
         output: given_or_fixed(&spec.output),
+        priority: spec.priority,
     };
     probe.check().map_err(|(field, message)| {
         let message = if field == "rate" {

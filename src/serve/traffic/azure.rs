@@ -101,6 +101,7 @@ impl AzureTraffic {
             target,
             prompt,
             output,
+            priority: 0,
         })
     }
 

@@ -11,9 +11,10 @@
 //! [`MAX_MODEL_ID_BYTES`](crate::profile::MAX_MODEL_ID_BYTES) bytes), `prompt_tokens` and
 //! `output_tokens` (1 to [`super::MAX_TOKENS`]). Optional: `precision`
 //! (fp16, int8, int4; empty or absent: any replica of the model),
-//! `priority` (an integer) and `session` (a label, at most [`MAX_FIELD`]
-//! characters); both are checked and kept for the report's columns, but the
-//! engine serves first come first served. Other columns are an error.
+//! `priority` (an integer; lower is served first when the engine's
+//! `scheduling_policy` is `priority`, empty or absent: 0) and `session` (a
+//! label, at most [`MAX_FIELD`] characters, checked but not yet used).
+//! Other columns are an error.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -131,9 +132,10 @@ impl CsvTraffic {
         };
         let prompt = count(c.prompt, "prompt_tokens")?;
         let output = count(c.output, "output_tokens")?;
-        if let Some(i) = c.priority.filter(|&i| !rows.field(i).is_empty()) {
-            rows.parse::<i32>(i, "an integer priority")?;
-        }
+        let priority = match c.priority.filter(|&i| !rows.field(i).is_empty()) {
+            Some(i) => rows.parse::<i32>(i, "an integer priority")?,
+            None => 0,
+        };
         if let Some(i) = c.session {
             if rows.field(i).len() > MAX_FIELD {
                 return Err(rows.error(format!(
@@ -165,6 +167,7 @@ impl CsvTraffic {
             target: index,
             prompt,
             output,
+            priority,
         })
     }
 }

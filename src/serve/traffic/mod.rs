@@ -58,6 +58,9 @@ pub struct InferenceRequest {
     pub prompt: u32,
     /// Output tokens to generate.
     pub output: u32,
+    /// Scheduling priority (lower first under the engine's `priority`
+    /// policy; 0 when the source gives none).
+    pub priority: i32,
 }
 
 /// A stream of inference requests in non-decreasing arrival order.

@@ -113,6 +113,7 @@ mod tests {
             target,
             prompt: 10 + target,
             output: 5,
+            priority: 0,
         }
     }
 

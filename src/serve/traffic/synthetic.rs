@@ -215,6 +215,9 @@ pub struct Stream {
     pub prompt: LengthDistribution,
     /// Output lengths.
     pub output: LengthDistribution,
+    /// Scheduling priority of its requests (lower first under the
+    /// engine's `priority` policy).
+    pub priority: i32,
 }
 
 impl Stream {
@@ -321,6 +324,7 @@ impl Traffic for SyntheticTraffic {
             target: i as u32,
             prompt,
             output,
+            priority: stream.priority,
         }))
     }
 
@@ -347,6 +351,7 @@ mod tests {
                 max: 1000,
             },
             output: LengthDistribution::Fixed(7),
+            priority: 0,
         }
     }
 
