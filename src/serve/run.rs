@@ -14,12 +14,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::perf::Batch;
 use crate::sim::Progress;
 use crate::time::{Nanos, SimTime};
 use crate::workload::WorkloadError;
 
 use super::deploy::ReplicaSetup;
-use super::engine::{BatchingEngine, EngineConfig, Outcome, Seq, SeqState, VllmV1};
+use super::engine::{BatchingEngine, EngineConfig, Outcome, Seq, SeqState};
 use super::metrics::{Latencies, Slo, Tally, TimeSeries};
 use super::router::{Router, Routing};
 use super::traffic::{InferenceRequest, Target, Traffic};
@@ -242,6 +243,20 @@ pub fn serve(
     Ok(sim.finish(traffic.targets()))
 }
 
+/// The engine's next batch, `None` when it has no work. An iteration
+/// whose planning only preempted (vLLM V0's lone request that fills the
+/// cache preempts itself) takes no time: the engine plans again at once.
+fn plan_next(engine: &mut dyn BatchingEngine, admitted: &mut Vec<u32>) -> Option<Batch> {
+    for _ in 0..2 {
+        match engine.plan(admitted) {
+            Some(batch) => return Some(batch),
+            None if engine.outstanding() == 0 => return None,
+            None => {}
+        }
+    }
+    unreachable!("an engine planned two empty iterations in a row with work left")
+}
+
 fn next(traffic: &mut dyn Traffic) -> Result<Option<InferenceRequest>, WorkloadError> {
     traffic.next_request().transpose()
 }
@@ -251,7 +266,7 @@ struct Simulation<'a> {
     config: &'a ServeConfig,
     setups: &'a [ReplicaSetup],
     deployments: &'a [(String, crate::profile::Precision)],
-    engines: Vec<VllmV1>,
+    engines: Vec<Box<dyn BatchingEngine>>,
     /// Longest request (prompt + output) each replica accepts.
     longest: Vec<u64>,
     /// Iteration start of a busy replica, or `NOT_YET`.
@@ -279,14 +294,12 @@ impl<'a> Simulation<'a> {
         devices: u32,
         config: &'a ServeConfig,
     ) -> Simulation<'a> {
-        let engines: Vec<VllmV1> = setups
+        let engines: Vec<Box<dyn BatchingEngine>> = setups
             .iter()
             .map(|s| {
-                VllmV1::new(
-                    config.engine,
-                    config.engine.usable_blocks(s.model.kv_capacity_tokens()),
-                    s.model.window(),
-                )
+                config
+                    .engine
+                    .engine(s.model.kv_capacity_tokens(), s.model.window())
             })
             .collect();
         let longest = setups
@@ -453,7 +466,7 @@ impl<'a> Simulation<'a> {
     fn start_iteration(&mut self, replica: u32, admitted: &mut Vec<u32>) {
         let r = replica as usize;
         admitted.clear();
-        let Some(batch) = self.engines[r].plan(admitted) else {
+        let Some(batch) = plan_next(self.engines[r].as_mut(), admitted) else {
             return;
         };
         let now = self.now;

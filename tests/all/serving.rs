@@ -11,7 +11,7 @@ use aimsim::perf::{
     FITTED,
 };
 use aimsim::profile::{ArchitectureTable, Precision};
-use aimsim::serve::engine::EngineConfig;
+use aimsim::serve::engine::{EngineConfig, SchedulerKind};
 use aimsim::serve::metrics::Slo;
 use aimsim::serve::traffic::{
     ArrivalPattern, LengthDistribution, Stream, SyntheticTraffic, Target,
@@ -365,9 +365,11 @@ fn same_seed_same_outcome_other_seed_other_outcome() {
 /// no chunked prefill). Prompts: the OpenOrca set's lengths (median 152,
 /// mean 222.3, max 1021: log-normal sigma = sqrt(2 ln(222.3/152)) = 0.872);
 /// outputs: mean 294.45 generated tokens (MLPerf's reference), shaped like
-/// the reference answers (median 190, mean 218.9: sigma 0.532).
+/// the reference answers (median 190, mean 218.9: sigma 0.532). The
+/// submission (August 2024) ran vLLM's V0 scheduler: V1 was released in
+/// January 2025 and became the default in vLLM 0.8.
 #[test]
-fn the_mlperf_server_rate_on_one_mi300x_is_within_a_quarter_of_the_published_one() {
+fn the_mlperf_server_rate_on_one_mi300x_is_within_a_tenth_of_the_published_one() {
     let published = 8.59;
     let architectures = calibration::architectures();
     let engine = EngineConfig {
@@ -380,6 +382,7 @@ fn the_mlperf_server_rate_on_one_mi300x_is_within_a_quarter_of_the_published_one
         chunked_prefill: false,
         block_size: 16,
         kv_cache: KvCache::Bits8,
+        scheduler: SchedulerKind::VllmV0,
         ..EngineConfig::default()
     };
     let model = ReplicaModel::new(&ReplicaSpec {
@@ -445,7 +448,7 @@ fn the_mlperf_server_rate_on_one_mi300x_is_within_a_quarter_of_the_published_one
     let error = low / published - 1.0;
     eprintln!("highest rate meeting the MLPerf server limits: {low:.2}/s (published {published}, {:+.1}%)", error * 100.0);
     assert!(
-        error.abs() <= 0.25,
+        error.abs() <= 0.10,
         "{low:.2} req/s vs {published}: {:+.1}%",
         error * 100.0
     );

@@ -1,13 +1,15 @@
-//! aimsim's engine against vLLM's own V1 scheduler, step by step.
+//! aimsim's engines against vLLM's own schedulers, step by step.
 //!
 //! `tests/fixtures/vllm/streams.jsonl.gz` holds request streams and, for
-//! each step, what vLLM 0.33.0's `Scheduler` decided: the requests
+//! each step, what vLLM 0.33.0's V1 `Scheduler` decided: the requests
 //! scheduled with their token counts (in vLLM's order), the requests
-//! preempted, the requests finished and the free cache blocks. The file is
-//! written by `bash benches/python/vllm_fixtures.sh` (vLLM on a CPU, its
-//! model runner mocked). Each stream is replayed here through
-//! [`VllmV1`] stepped without time; every step must match. No divergence
-//! is allowed.
+//! preempted, the requests finished and the free cache blocks; it is
+//! written by `bash benches/python/vllm_fixtures.sh`.
+//! `tests/fixtures/vllm/v0_streams.jsonl.gz` holds the same for vLLM
+//! 0.7.3's V0 scheduler (`bash benches/python/vllm_v0_fixtures.sh`). Both
+//! run vLLM on a CPU with its model runner mocked. Each stream is replayed
+//! here through the matching engine ([`VllmV1`], [`VllmV0`]) stepped
+//! without time; every step must match. No divergence is allowed.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -17,10 +19,16 @@ use flate2::read::GzDecoder;
 use serde::Deserialize;
 
 use aimsim::perf::EngineLimits;
-use aimsim::serve::engine::{BatchingEngine, EngineConfig, Outcome, SchedulingPolicy, Seq, VllmV1};
+use aimsim::serve::engine::{
+    BatchingEngine, EngineConfig, Outcome, SchedulerKind, SchedulingPolicy, Seq, VllmV0, VllmV1,
+};
 
-/// The fewest streams the fixtures must hold.
-const MIN_STREAMS: usize = 300;
+/// The fixture files, the scheduler each records, and the fewest streams
+/// each must hold.
+const FIXTURES: [(&str, SchedulerKind, usize); 2] = [
+    ("streams.jsonl.gz", SchedulerKind::VllmV1, 300),
+    ("v0_streams.jsonl.gz", SchedulerKind::VllmV0, 200),
+];
 
 #[derive(Debug, Deserialize)]
 struct Stream {
@@ -41,6 +49,8 @@ struct Config {
     long_prefill_token_threshold: u32,
     policy: String,
     max_model_len: u32,
+    /// V0's admission watermark, a share of the blocks.
+    watermark: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -55,8 +65,10 @@ struct Step {
     free: u32,
 }
 
-fn streams() -> Vec<Stream> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vllm/streams.jsonl.gz");
+fn streams(file: &str) -> Vec<Stream> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/vllm")
+        .join(file);
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     BufReader::new(GzDecoder::new(file))
         .lines()
@@ -69,7 +81,7 @@ fn streams() -> Vec<Stream> {
         .collect()
 }
 
-fn engine_config(c: &Config) -> EngineConfig {
+fn engine_config(c: &Config, scheduler: SchedulerKind) -> EngineConfig {
     EngineConfig {
         limits: EngineLimits {
             max_seqs: c.max_num_seqs,
@@ -81,15 +93,28 @@ fn engine_config(c: &Config) -> EngineConfig {
         policy: SchedulingPolicy::from_name(&c.policy).expect("fcfs or priority"),
         long_prefill_token_threshold: c.long_prefill_token_threshold,
         kv_blocks: Some(c.num_gpu_blocks),
+        scheduler,
         ..EngineConfig::default()
     }
 }
 
-/// Replays `stream`; the first step that differs, described.
-fn replay(stream: &Stream) -> Result<(), String> {
-    let config = engine_config(&stream.config);
+/// Replays `stream` through the engine of `scheduler`; the first step
+/// that differs, described.
+fn replay(stream: &Stream, scheduler: SchedulerKind) -> Result<(), String> {
+    let config = engine_config(&stream.config, scheduler);
     config.check().map_err(|e| e.to_string())?;
-    let mut engine = VllmV1::new(config, config.usable_blocks(0), 0);
+    if let Some(watermark) = stream.config.watermark {
+        assert_eq!(
+            watermark, 0.01,
+            "{}: aimsim's V0 keeps vLLM's 1%",
+            stream.name
+        );
+    }
+    let blocks = config.usable_blocks(0);
+    let mut engine: Box<dyn BatchingEngine> = match scheduler {
+        SchedulerKind::VllmV1 => Box::new(VllmV1::new(config, blocks, 0)),
+        SchedulerKind::VllmV0 => Box::new(VllmV0::new(config, blocks, 0)),
+    };
     let longest = config
         .longest_request(engine.blocks_total())
         .min(u64::from(stream.config.max_model_len));
@@ -113,8 +138,8 @@ fn replay(stream: &Stream) -> Result<(), String> {
             engine.enqueue(seq);
         }
         engine.plan(&mut admitted);
-        let s: Vec<(u32, u32)> = engine.scheduled().collect();
-        let mut p = engine.preempted_in_plan().to_vec();
+        let s: Vec<(u32, u32)> = engine.core().scheduled().collect();
+        let mut p = engine.core().preempted_in_plan().to_vec();
         p.sort_unstable();
         outcomes.clear();
         engine.complete(&mut outcomes);
@@ -130,7 +155,7 @@ fn replay(stream: &Stream) -> Result<(), String> {
             s,
             p,
             f,
-            free: engine.blocks_free(),
+            free: engine.core().blocks_free(),
         };
         if got != *expected {
             return Err(format!(
@@ -148,12 +173,13 @@ fn replay(stream: &Stream) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn every_step_matches_vllm_v1() {
-    let streams = streams();
+/// Replays every stream of fixture `index` of [`FIXTURES`].
+fn every_step_matches(index: usize) {
+    let (file, scheduler, least) = FIXTURES[index];
+    let streams = streams(file);
     assert!(
-        streams.len() >= MIN_STREAMS,
-        "{} streams in the fixtures, at least {MIN_STREAMS} expected",
+        streams.len() >= least,
+        "{} streams in {file}, at least {least} expected",
         streams.len()
     );
     let mut failures = Vec::new();
@@ -161,12 +187,13 @@ fn every_step_matches_vllm_v1() {
     for stream in &streams {
         steps += stream.steps.len();
         preemptions += stream.steps.iter().map(|s| s.p.len()).sum::<usize>();
-        if let Err(why) = replay(stream) {
+        if let Err(why) = replay(stream, scheduler) {
             failures.push(format!("{}: {why}", stream.name));
         }
     }
     eprintln!(
-        "vLLM reference: {} streams, {steps} steps, {preemptions} preemptions; {} differ, 0 divergences allowed",
+        "{} against {file}: {} streams, {steps} steps, {preemptions} preemptions; {} differ, 0 divergences allowed",
+        scheduler.name(),
         streams.len(),
         failures.len()
     );
@@ -184,17 +211,27 @@ fn every_step_matches_vllm_v1() {
     );
 }
 
+#[test]
+fn every_step_matches_vllm_v1() {
+    every_step_matches(0);
+}
+
+#[test]
+fn every_step_matches_vllm_v0() {
+    every_step_matches(1);
+}
+
 /// The case that showed the old engine thrashing (250 preemptions): three
 /// requests of 15,000 prompt and 2,000 output tokens on 2,167 blocks. vLLM
 /// runs two, holds the third until the first finishes, and never preempts.
 #[test]
 fn three_long_requests_run_without_preemption() {
-    let streams = streams();
+    let streams = streams(FIXTURES[0].0);
     let stream = streams
         .iter()
         .find(|s| s.name == "three-long-requests")
         .expect("the named case is in the fixtures");
-    replay(stream).unwrap();
+    replay(stream, SchedulerKind::VllmV1).unwrap();
     let preempted: usize = stream.steps.iter().map(|s| s.p.len()).sum();
     assert_eq!(preempted, 0);
     let first_step_of = |id: u32| {

@@ -17,7 +17,7 @@ use crate::hardware::GpuKind;
 use crate::perf::{EngineLimits, KvCache};
 use crate::profile::Precision;
 use crate::serve::deploy::MAX_REPLICAS;
-use crate::serve::engine::SchedulingPolicy;
+use crate::serve::engine::{SchedulerKind, SchedulingPolicy};
 use crate::serve::{DeploymentSpec, EngineConfig, Routing, Slo};
 use crate::sim::FleetSpec;
 use crate::time::{Nanos, SimTime};
@@ -305,6 +305,16 @@ fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, Sc
             )
         })?,
     };
+    let scheduler = match raw.scheduler.as_deref() {
+        None => default.scheduler,
+        Some(name) => SchedulerKind::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = SchedulerKind::ALL.iter().map(|(n, _)| *n).collect();
+            check.fail(
+                "engine.scheduler",
+                format!("must be one of {}, got {name:?}", names.join(", ")),
+            )
+        })?,
+    };
     let config = EngineConfig {
         limits,
         chunked_prefill: raw.chunked_prefill.unwrap_or(default.chunked_prefill),
@@ -315,6 +325,7 @@ fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, Sc
             .long_prefill_token_threshold
             .unwrap_or(default.long_prefill_token_threshold),
         kv_blocks: raw.kv_blocks,
+        scheduler,
     };
     config
         .check()

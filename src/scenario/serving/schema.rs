@@ -61,6 +61,7 @@ pub struct EngineTable {
     pub kv_blocks: Option<u32>,
     pub scheduling_policy: Option<String>,
     pub long_prefill_token_threshold: Option<u32>,
+    pub scheduler: Option<String>,
 }
 
 /// `[routing]`.

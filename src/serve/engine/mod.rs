@@ -3,14 +3,27 @@
 //!
 //! The engine is a seam ([`BatchingEngine`]): the serving loop plans an
 //! iteration, times it with the performance model, and completes it, without
-//! knowing how the batch was chosen. [`VllmV1`] decides as vLLM V1's
-//! scheduler does, step for step (checked against vLLM's own `Scheduler` by
-//! the fixtures of `tests/fixtures/vllm/`); another scheduler (Sarathi,
-//! Orca, SGLang's) would be a second implementation of the same trait.
+//! knowing how the batch was chosen. Every engine keeps its requests and
+//! cache in an [`EngineCore`] and supplies only its scheduling rule:
+//!
+//! - [`VllmV1`] decides as vLLM V1's scheduler does (the default since
+//!   vLLM 0.8), step for step;
+//! - [`VllmV0`] as vLLM V0's default scheduler did (vLLM up to 0.7, chunked
+//!   prefill off): an iteration either prefills whole prompts or decodes.
+//!
+//! Both are checked against vLLM's own schedulers by the fixtures of
+//! `tests/fixtures/vllm/`. Another scheduler (Sarathi, Orca, SGLang's) is
+//! one more file with a `plan`, and one line in [`SchedulerKind`].
 
+mod core;
+#[cfg(test)]
+mod tests;
+mod vllm_v0;
 mod vllm_v1;
 mod waiting;
 
+pub use self::core::EngineCore;
+pub use vllm_v0::VllmV0;
 pub use vllm_v1::VllmV1;
 
 use crate::perf::{Batch, EngineLimits, KvCache};
@@ -55,6 +68,41 @@ impl SchedulingPolicy {
     }
 }
 
+/// Which scheduler an engine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchedulerKind {
+    /// vLLM V1 ([`VllmV1`]).
+    #[default]
+    VllmV1,
+    /// vLLM V0's default scheduler ([`VllmV0`]).
+    VllmV0,
+}
+
+impl SchedulerKind {
+    /// Every kind, by name.
+    pub const ALL: [(&'static str, SchedulerKind); 2] = [
+        ("vllm-v1", SchedulerKind::VllmV1),
+        ("vllm-v0", SchedulerKind::VllmV0),
+    ];
+
+    /// The kind's name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map(|(name, _)| *name)
+            .expect("every kind is listed")
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<SchedulerKind> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, kind)| *kind)
+    }
+}
+
 /// The engine's settings (vLLM's names).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineConfig {
@@ -73,9 +121,12 @@ pub struct EngineConfig {
     /// Most prompt tokens one request is given per iteration when others
     /// are waiting or running (`long_prefill_token_threshold`; 0: no cap).
     pub long_prefill_token_threshold: u32,
-    /// Cache blocks, pinned (`num_gpu_blocks_override`), one of them
-    /// vLLM's null block; `None`: as many as the replica's memory holds.
+    /// Cache blocks, pinned (`num_gpu_blocks_override`; under vLLM V1 one
+    /// of them is the null block); `None`: as many as the replica's memory
+    /// holds.
     pub kv_blocks: Option<u32>,
+    /// The scheduler.
+    pub scheduler: SchedulerKind,
 }
 
 impl Default for EngineConfig {
@@ -95,6 +146,7 @@ impl Default for EngineConfig {
             policy: SchedulingPolicy::Fcfs,
             long_prefill_token_threshold: 0,
             kv_blocks: None,
+            scheduler: SchedulerKind::VllmV1,
         }
     }
 }
@@ -152,26 +204,50 @@ impl EngineConfig {
                 message: "caps prompt chunks, so it needs chunked_prefill = true".into(),
             });
         }
+        if self.scheduler == SchedulerKind::VllmV0 && self.chunked_prefill {
+            return Err(EngineConfigError {
+                key: "scheduler",
+                message: "vllm-v0 models V0's default scheduler, without chunked prefill: set chunked_prefill = false".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// A new idle engine of this configuration for a replica whose memory
+    /// holds `capacity_tokens` cache tokens, for a model whose windowed
+    /// layers attend to `window` tokens (0: none).
+    pub fn engine(&self, capacity_tokens: u64, window: u32) -> Box<dyn BatchingEngine> {
+        let blocks = self.usable_blocks(capacity_tokens);
+        match self.scheduler {
+            SchedulerKind::VllmV1 => Box::new(VllmV1::new(*self, blocks, window)),
+            SchedulerKind::VllmV0 => Box::new(VllmV0::new(*self, blocks, window)),
+        }
     }
 
     /// Usable cache blocks for a replica whose memory holds
     /// `capacity_tokens` tokens: the pinned count, or as many blocks as the
-    /// memory holds, less vLLM's null block.
+    /// memory holds, less vLLM V1's null block.
     pub fn usable_blocks(&self, capacity_tokens: u64) -> u32 {
         let blocks = self.kv_blocks.unwrap_or_else(|| {
             (capacity_tokens / u64::from(self.block_size)).min(u64::from(MAX_KV_BLOCKS)) as u32
         });
-        blocks.saturating_sub(1)
+        match self.scheduler {
+            SchedulerKind::VllmV1 => blocks.saturating_sub(1),
+            SchedulerKind::VllmV0 => blocks,
+        }
     }
 
     /// The longest request (prompt + output tokens) an engine with
     /// `usable_blocks` cache blocks can finish: its cache must hold the
-    /// request alone, and without chunked prefill its whole prompt (after a
-    /// preemption, prompt and output but the last token) must fit one
-    /// iteration.
+    /// request alone (under V0 with the watermark free at admission), and
+    /// without chunked prefill its whole prompt (after a preemption, prompt
+    /// and output but the last token) must fit one iteration.
     pub fn longest_request(&self, usable_blocks: u32) -> u64 {
-        let cache = u64::from(usable_blocks) * u64::from(self.block_size);
+        let blocks = match self.scheduler {
+            SchedulerKind::VllmV1 => usable_blocks,
+            SchedulerKind::VllmV0 => usable_blocks - vllm_v0::watermark_blocks(usable_blocks),
+        };
+        let cache = u64::from(blocks) * u64::from(self.block_size);
         if self.chunked_prefill {
             cache
         } else {
@@ -229,37 +305,60 @@ pub struct InFlight {
 
 /// A replica's batching engine, iteration by iteration: [`plan`] chooses
 /// the next iteration's work, the driver times it, [`complete`] applies it.
+/// An engine supplies `plan`; the rest is its [`EngineCore`]'s.
 ///
 /// [`plan`]: BatchingEngine::plan
 /// [`complete`]: BatchingEngine::complete
 pub trait BatchingEngine {
-    /// Queues a request.
-    fn enqueue(&mut self, seq: Seq);
+    /// The engine's requests and cache.
+    fn core(&self) -> &EngineCore;
 
-    /// Chooses the next iteration's work and returns its batch, or `None`
-    /// when there is nothing to run, pushing the ids of requests admitted
-    /// for the first time into `admitted`.
+    /// The same, to change.
+    fn core_mut(&mut self) -> &mut EngineCore;
+
+    /// Chooses the next iteration's work and returns its batch, pushing
+    /// the ids of requests admitted for the first time into `admitted`.
+    /// `None`: nothing was scheduled, because there is no work or (V0) the
+    /// iteration only preempted; then the next plan schedules something.
     fn plan(&mut self, admitted: &mut Vec<u32>) -> Option<Batch>;
+
+    /// Queues a request.
+    fn enqueue(&mut self, seq: Seq) {
+        self.core_mut().enqueue(seq);
+    }
 
     /// Applies the planned iteration, pushing the requests that emit their
     /// first or last token into `outcomes`; returns the output tokens
     /// emitted.
-    fn complete(&mut self, outcomes: &mut Vec<Outcome>) -> u64;
+    fn complete(&mut self, outcomes: &mut Vec<Outcome>) -> u64 {
+        self.core_mut().complete(outcomes)
+    }
 
     /// Requests queued or running.
-    fn outstanding(&self) -> usize;
+    fn outstanding(&self) -> usize {
+        self.core().outstanding()
+    }
 
     /// Cache blocks in use.
-    fn blocks_used(&self) -> u32;
+    fn blocks_used(&self) -> u32 {
+        let core = self.core();
+        core.blocks_total - core.blocks_free
+    }
 
     /// Usable cache blocks in all.
-    fn blocks_total(&self) -> u32;
+    fn blocks_total(&self) -> u32 {
+        self.core().blocks_total
+    }
 
     /// Preemptions so far.
-    fn preemptions(&self) -> u64;
+    fn preemptions(&self) -> u64 {
+        self.core().preemptions()
+    }
 
     /// Every request in the replica, with its state.
-    fn in_flight(&self) -> Vec<InFlight>;
+    fn in_flight(&self) -> Vec<InFlight> {
+        self.core().in_flight()
+    }
 }
 
 /// Blocks `tokens` cache tokens occupy (`block_size` a power of two).

@@ -87,6 +87,15 @@ impl<T: Queued> Waiting<T> {
         }
     }
 
+    /// Sorts a first-come queue by `(priority, arrival)` (vLLM V0 sorts its
+    /// deque so under its priority policy); a priority queue is sorted
+    /// already.
+    pub(super) fn sort(&mut self) {
+        if let Waiting::Fcfs(queue) = self {
+            queue.make_contiguous().sort_by_key(Queued::order);
+        }
+    }
+
     /// Requests waiting.
     pub(super) fn len(&self) -> usize {
         match self {
