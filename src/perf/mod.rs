@@ -27,4 +27,6 @@ pub use efficiency::{
 };
 pub use estimate::{batch_latency, offline_throughput, BatchLatency};
 pub use measured::{MeasuredError, MeasuredSet, MeasuredTable, Setup};
-pub use replica::{Batch, EngineLimits, KvCache, ReplicaError, ReplicaModel, ReplicaSpec};
+pub use replica::{
+    windowed, Batch, EngineLimits, KvCache, ReplicaError, ReplicaModel, ReplicaSpec,
+};

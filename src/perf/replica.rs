@@ -174,6 +174,17 @@ impl Batch {
         self.decode_window_context += u64::from(windowed(context, window));
     }
 
+    /// Adds `seqs` sequences decoding one token each whose contexts (the
+    /// new token included) sum to `context`, and to `window_context` under
+    /// the attention window: [`Batch::add_decode`] for many at once.
+    #[inline]
+    pub fn add_decodes(&mut self, seqs: u32, context: u64, window_context: u64) {
+        self.decode_seqs += seqs;
+        self.samples += seqs;
+        self.decode_context += context;
+        self.decode_window_context += window_context;
+    }
+
     /// `seqs` sequences decoding together, each with `context` tokens in
     /// its cache (the new one included).
     pub fn decodes(seqs: u32, context: u32, window: u32) -> Batch {
@@ -220,8 +231,10 @@ impl Batch {
     }
 }
 
-/// Keys a windowed layer attends to out of `context`.
-fn windowed(context: u32, window: u32) -> u32 {
+/// Keys a windowed layer attends to out of `context` (`window` 0: no
+/// window).
+#[inline]
+pub fn windowed(context: u32, window: u32) -> u32 {
     if window == 0 {
         context
     } else {

@@ -106,6 +106,49 @@ fn json_numbers_are_numbers_and_percentiles_are_ordered() {
     assert_eq!(doc["deployments"].as_array().unwrap().len(), 2);
 }
 
+/// Every row of the table is in the JSON's `metrics`, with the same value
+/// (a count or measure as a number, a text as a string).
+#[test]
+fn json_carries_every_figure_the_table_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let run = |format: &str| {
+        aimsim(&[
+            "serve",
+            QUICKSTART,
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .expect_code(0)
+        .stdout
+    };
+    let table = run("table");
+    let doc: Value = serde_json::from_str(&run("json")).unwrap();
+    let metrics = doc["metrics"].as_object().expect("a metrics object");
+    let mut rows = 0;
+    for line in table.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let (name, value) = line.split_once(char::is_whitespace).unwrap();
+        let (name, value) = (name.trim(), value.trim());
+        let json = metrics
+            .get(name)
+            .unwrap_or_else(|| panic!("`{name}` is in the table, not in the JSON"));
+        let same = match json {
+            Value::String(text) => text == value,
+            Value::Bool(flag) => flag.to_string() == value,
+            number => {
+                let a: f64 = value.parse().unwrap_or_else(|_| panic!("{name}: {value}"));
+                (a - number.as_f64().unwrap()).abs() <= 1e-6 * a.abs().max(1.0)
+            }
+        };
+        assert!(same, "{name}: table {value}, JSON {json}");
+        rows += 1;
+    }
+    assert_eq!(rows, metrics.len(), "the JSON has rows the table lacks");
+    assert!(metrics.contains_key("preemptions"));
+}
+
 #[test]
 fn a_trace_replays_at_twice_its_rate_with_rate_scale() {
     let dir = tempfile::tempdir().unwrap();

@@ -361,8 +361,10 @@ pub trait BatchingEngine {
     }
 }
 
-/// Blocks `tokens` cache tokens occupy (`block_size` a power of two).
+/// Blocks `tokens` cache tokens occupy (`block_size` a power of two, and
+/// `tokens` below 2^31: requests hold at most 2 x 2^24 tokens): a shift,
+/// not a division, on the engine's hottest path.
 #[inline]
 fn blocks_for(tokens: u32, block_size: u32) -> u32 {
-    tokens.div_ceil(block_size)
+    (tokens + (block_size - 1)) >> block_size.trailing_zeros()
 }

@@ -31,7 +31,7 @@ use crate::perf::Batch;
 
 use super::core::EngineCore;
 use super::waiting::Queued;
-use super::{BatchingEngine, EngineConfig, SchedulingPolicy};
+use super::{blocks_for, BatchingEngine, EngineConfig, SchedulingPolicy};
 
 /// Blocks V0 keeps free at admission: 1% of the cache (`watermark=0.01`
 /// in `BlockSpaceManager`).
@@ -62,7 +62,7 @@ impl VllmV0 {
     /// (`can_allocate` and the budget).
     fn admissible(&self, n: u32, tokens: u32, seqs: usize) -> bool {
         let limits = &self.core.config.limits;
-        self.core.blocks_free >= n.div_ceil(self.core.config.block_size) + self.watermark
+        self.core.blocks_free >= blocks_for(n, self.core.config.block_size) + self.watermark
             && tokens + n <= limits.max_batched_tokens
             && seqs < limits.max_seqs as usize
     }
@@ -135,7 +135,8 @@ impl BatchingEngine for VllmV0 {
             }
             self.decode_running();
         }
-        self.core.batch()
+        let batch = self.core.batch();
+        (!batch.is_empty()).then_some(batch)
     }
 }
 

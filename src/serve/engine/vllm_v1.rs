@@ -33,11 +33,11 @@
 //! context or the cache, so vLLM's `max_model_len` cap on a step never
 //! binds here.
 
-use crate::perf::Batch;
+use crate::perf::{windowed, Batch};
 
-use super::core::EngineCore;
+use super::core::{EngineCore, Request};
 use super::waiting::Queued;
-use super::{BatchingEngine, EngineConfig, SchedulingPolicy};
+use super::{blocks_for, BatchingEngine, EngineConfig, SchedulingPolicy};
 
 /// One replica's engine, deciding as vLLM V1 does.
 #[derive(Debug, Clone)]
@@ -66,21 +66,95 @@ impl VllmV1 {
         }
     }
 
-    /// Rule 1: the running requests.
-    fn schedule_running(&mut self, budget: &mut u32, threshold: u32) {
-        let mut i = 0;
-        'requests: while i < self.core.running.len() && *budget > 0 {
-            let r = &self.core.running[i];
-            let mut n = r.num_tokens() - r.computed;
-            if threshold > 0 && n > threshold {
-                n = threshold;
+    /// Rule 1: the running requests, their tokens added to `batch`.
+    /// Returns whether a request already in `batch` was preempted (then
+    /// `batch` must be rebuilt).
+    fn schedule_running(&mut self, budget: &mut u32, threshold: u32, batch: &mut Batch) -> bool {
+        if self.core.try_decode_all(budget, batch) {
+            return false;
+        }
+        let i = self.schedule_while_blocks_free(budget, threshold, batch);
+        if i < self.core.running.len() && *budget > 0 {
+            self.schedule_with_preemption(i, budget, threshold, batch)
+        } else {
+            false
+        }
+    }
+
+    /// Tokens request `r` is given: what it lacks, capped by the
+    /// long-prefill threshold and the budget left.
+    #[inline]
+    fn tokens_for(r: &Request, budget: u32, threshold: u32) -> u32 {
+        let mut n = r.num_tokens() - r.computed;
+        if threshold > 0 && n > threshold {
+            n = threshold;
+        }
+        n.min(budget)
+    }
+
+    /// Rule 1's common case, on the hot path: running requests in order
+    /// while their blocks are free. Returns the index of the first request
+    /// not scheduled.
+    fn schedule_while_blocks_free(
+        &mut self,
+        budget: &mut u32,
+        threshold: u32,
+        batch: &mut Batch,
+    ) -> usize {
+        let core = &mut self.core;
+        let (bs, window) = (core.config.block_size, core.window);
+        let (mut free, mut left) = (core.blocks_free, *budget);
+        // Decodes are summed here and added to the batch at once.
+        let (mut decodes, mut context, mut window_context) = (0u32, 0u64, 0u64);
+        let mut scheduled = 0;
+        for r in core.running.iter_mut() {
+            if left == 0 {
+                break;
             }
-            n = n.min(*budget);
+            let n = Self::tokens_for(r, left, threshold);
+            let need = blocks_for(r.computed + n, bs) - blocks_for(r.computed, bs);
+            if need > free {
+                break;
+            }
+            free -= need;
+            r.scheduled = n;
+            left -= n;
+            if n == 1 && r.is_decoding() {
+                let c = r.num_tokens();
+                decodes += 1;
+                context += u64::from(c);
+                window_context += u64::from(windowed(c, window));
+            } else {
+                EngineCore::add_to_batch(batch, r, window);
+            }
+            scheduled += 1;
+        }
+        batch.add_decodes(decodes, context, window_context);
+        core.blocks_free = free;
+        *budget = left;
+        scheduled
+    }
+
+    /// Rule 1 from request `i` on, preempting as blocks run out. Returns
+    /// whether a request already in `batch` was preempted (then `batch`
+    /// must be rebuilt).
+    fn schedule_with_preemption(
+        &mut self,
+        mut i: usize,
+        budget: &mut u32,
+        threshold: u32,
+        batch: &mut Batch,
+    ) -> bool {
+        let mut unscheduled = false;
+        'requests: while i < self.core.running.len() && *budget > 0 {
+            let n = Self::tokens_for(&self.core.running[i], *budget, threshold);
             while !self.core.try_schedule(i, n) {
                 let v = self.victim();
                 // Only under `priority` can the victim have been scheduled
                 // earlier in this pass: its tokens return to the budget.
-                *budget += self.core.preempt(v);
+                let returned = self.core.preempt(v);
+                *budget += returned;
+                unscheduled |= returned > 0;
                 if v == i {
                     match self.core.config.policy {
                         // It was the last; the pass ends.
@@ -93,13 +167,22 @@ impl VllmV1 {
                     i -= 1;
                 }
             }
+            EngineCore::add_to_batch(batch, &self.core.running[i], self.core.window);
             *budget -= n;
             i += 1;
         }
+        unscheduled
     }
 
-    /// Rule 2: admits waiting requests.
-    fn admit_waiting(&mut self, budget: &mut u32, threshold: u32, admitted: &mut Vec<u32>) {
+    /// Rule 2: admits waiting requests, their first tokens added to
+    /// `batch`.
+    fn admit_waiting(
+        &mut self,
+        budget: &mut u32,
+        threshold: u32,
+        admitted: &mut Vec<u32>,
+        batch: &mut Batch,
+    ) {
         let config = self.core.config;
         let max_seqs = config.limits.max_seqs as usize;
         while *budget > 0 && self.core.running.len() < max_seqs {
@@ -117,10 +200,12 @@ impl VllmV1 {
             n = n.min(*budget);
             // The whole sequence must fit (`scheduler_reserve_full_isl`);
             // the chunk's blocks then fit too.
-            if tokens.div_ceil(config.block_size) > self.core.blocks_free {
+            if blocks_for(tokens, config.block_size) > self.core.blocks_free {
                 break;
             }
             self.core.admit_head(n, admitted);
+            let r = self.core.running.last().expect("just admitted");
+            EngineCore::add_to_batch(batch, r, self.core.window);
             *budget -= n;
         }
     }
@@ -137,17 +222,20 @@ impl BatchingEngine for VllmV1 {
 
     fn plan(&mut self, admitted: &mut Vec<u32>) -> Option<Batch> {
         self.core.begin_plan();
+        let mut batch = Batch::default();
         let mut budget = self.core.config.limits.max_batched_tokens;
         let threshold = if self.core.outstanding() > 1 {
             self.core.config.long_prefill_token_threshold
         } else {
             0
         };
-        self.schedule_running(&mut budget, threshold);
-        if !self.core.preempted_any() {
-            self.admit_waiting(&mut budget, threshold, admitted);
+        if self.schedule_running(&mut budget, threshold, &mut batch) {
+            batch = self.core.batch();
         }
-        self.core.batch()
+        if !self.core.preempted_any() {
+            self.admit_waiting(&mut budget, threshold, admitted, &mut batch);
+        }
+        (!batch.is_empty()).then_some(batch)
     }
 }
 
