@@ -276,6 +276,9 @@ pub struct TimeSeries {
     start: u64,
     interval: u64,
     points: Vec<Point>,
+    /// The last point asked for: its index and span [from, to) in ns
+    /// (most events fall in the interval of the one before).
+    last: (usize, u64, u64),
 }
 
 /// One interval's figures.
@@ -302,6 +305,7 @@ impl TimeSeries {
             start,
             interval: interval.max(1),
             points: Vec::new(),
+            last: (0, 0, 0),
         }
     }
 
@@ -324,6 +328,10 @@ impl TimeSeries {
     /// needed; merges intervals pairwise while there would be more than
     /// [`MAX_POINTS`].
     pub fn at(&mut self, t: u64) -> &mut Point {
+        let (last, from, to) = self.last;
+        if from <= t && t < to {
+            return &mut self.points[last];
+        }
         let mut index = ((t - self.start) / self.interval) as usize;
         while index >= MAX_POINTS {
             self.coarsen();
@@ -332,6 +340,8 @@ impl TimeSeries {
         if index >= self.points.len() {
             self.points.resize_with(index + 1, Point::default);
         }
+        let from = self.start + index as u64 * self.interval;
+        self.last = (index, from, from + self.interval);
         &mut self.points[index]
     }
 
@@ -342,9 +352,10 @@ impl TimeSeries {
         }
         let mut t = from.max(self.start);
         while t < to {
-            let end = (self.start + ((t - self.start) / self.interval + 1) * self.interval).min(to);
-            let span = end - t;
-            self.at(t).in_system += (span * count) as f64;
+            self.at(t);
+            let (index, _, point_end) = self.last;
+            let end = point_end.min(to);
+            self.points[index].in_system += ((end - t) * count) as f64;
             t = end;
         }
     }
@@ -368,6 +379,7 @@ impl TimeSeries {
             .collect();
         self.points = merged;
         self.interval *= 2;
+        self.last = (0, 0, 0);
     }
 }
 

@@ -9,9 +9,9 @@
 //!   and builds every placed replica's performance model
 //!   ([`crate::perf::ReplicaModel`]) from the device it landed on;
 //! - [`router`]: picks a replica of the request's model;
-//! - [`engine`]: one replica's continuous-batching engine (vLLM's
-//!   scheduler: chunked prefill, paged key/value cache, preemption by
-//!   recomputation), its iterations timed by the performance model;
+//! - [`engine`]: one replica's continuous-batching engine, deciding as
+//!   vLLM V1's scheduler (or V0's) does, checked step by step against
+//!   vLLM itself; its iterations timed by the performance model;
 //! - [`run`]: the discrete-event loop tying them together;
 //! - [`metrics`] and [`histogram`]: latencies, service-level attainment and
 //!   series over time, in constant memory.
