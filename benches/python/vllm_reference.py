@@ -78,35 +78,37 @@ False, ``max_num_active_seqs`` = ``max_num_seqs``.
 Deterministic: every random stream comes from its own ``random.Random(seed)``;
 no wall clock, no set or hash order reaches the output.
 
-Run ``bash benches/python/vllm_fixtures.sh`` from the repository root to
-rebuild the file in a fresh virtual environment; or, with vLLM 0.33.0
-installed, ``python3 benches/python/vllm_reference.py --out PATH``
-(``--check PATH`` regenerates in memory and compares).
+What does not depend on the vLLM version (the step loop, the random draws
+both harnesses share, the file writing and the command line) is in
+``vllm_streams.py`` next to this script.
+
+Run ``bash benches/python/vllm_fixtures.sh v1`` to rebuild the file in a
+fresh virtual environment; or, with vLLM 0.33.0 installed,
+``python3 benches/python/vllm_reference.py --out PATH`` (``--check PATH``
+regenerates in memory and compares).
 """
 
-import argparse
-import gzip
-import io
+import contextlib
 import json
 import logging
-import math
 import os
-import random
 import sys
 import tempfile
+import types
 
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Everything is local: never reach for a model hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# vllm_streams.py sits next to this script (on sys.path when it runs as one).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # leave no __pycache__ in the repository
+import vllm_streams  # noqa: E402
+from vllm_streams import blocks_for, cdiv, reqs, with_priorities  # noqa: E402
+
+vllm_streams.offline_env()
 
 VLLM_VERSION = "0.33.0"
 SAMPLED_TOKEN = 3  # not the config's eos (2), no stop ids are set
 RANDOM_STREAMS = 370
 RANDOM_STEP_CAP = 2500  # a random draw running longer is replaced
 HARD_STEP_CAP = 6000  # no stream may run longer
-MAX_DRAWS = 50  # sub-seeds tried per random stream
 
 TINY_LLAMA = {
     "architectures": ["LlamaForCausalLM"],
@@ -126,65 +128,50 @@ TINY_LLAMA = {
 }
 
 
-def cdiv(a, b):
-    return -(-a // b)
-
-
 # --------------------------------------------------------------------------
 # Driving vLLM
 # --------------------------------------------------------------------------
+
+
+def load_vllm():
+    """The torch and vLLM names the driver uses, once vLLM is checked to be
+    the right version (imported here, not at the top: ``--help`` needs no
+    vLLM)."""
+    import torch
+    import vllm
+    from vllm.config import (
+        CacheConfig,
+        DeviceConfig,
+        ModelConfig,
+        SchedulerConfig,
+        VllmConfig,
+    )
+    from vllm.sampling_params import SamplingParams
+    from vllm.v1.core.sched.scheduler import Scheduler
+    from vllm.v1.kv_cache_interface import (
+        FullAttentionSpec,
+        KVCacheConfig,
+        KVCacheGroupSpec,
+    )
+    from vllm.v1.outputs import ModelRunnerOutput
+    from vllm.v1.request import Request, RequestStatus
+    from vllm.v1.structured_output import StructuredOutputManager
+
+    vllm_streams.require_vllm(vllm.__version__, VLLM_VERSION)
+    return types.SimpleNamespace(**locals())
 
 
 class Driver:
     """Builds vLLM schedulers from stream configs and runs streams."""
 
     def __init__(self, model_dir):
-        import torch
-        import vllm
-        from vllm.config import (
-            CacheConfig,
-            DeviceConfig,
-            ModelConfig,
-            SchedulerConfig,
-            VllmConfig,
-        )
-        from vllm.sampling_params import SamplingParams
-        from vllm.v1.core.sched.scheduler import Scheduler
-        from vllm.v1.kv_cache_interface import (
-            FullAttentionSpec,
-            KVCacheConfig,
-            KVCacheGroupSpec,
-        )
-        from vllm.v1.outputs import ModelRunnerOutput
-        from vllm.v1.request import Request, RequestStatus
-        from vllm.v1.structured_output import StructuredOutputManager
-
-        if vllm.__version__ != VLLM_VERSION:
-            raise SystemExit(
-                f"vLLM {vllm.__version__} is installed; the fixtures are of "
-                f"vLLM {VLLM_VERSION}"
-            )
-        self.version = vllm.__version__
-        self.torch = torch
+        self.api = load_vllm()
         self.model_dir = model_dir
-        self.CacheConfig = CacheConfig
-        self.DeviceConfig = DeviceConfig
-        self.ModelConfig = ModelConfig
-        self.SchedulerConfig = SchedulerConfig
-        self.VllmConfig = VllmConfig
-        self.SamplingParams = SamplingParams
-        self.Scheduler = Scheduler
-        self.FullAttentionSpec = FullAttentionSpec
-        self.KVCacheConfig = KVCacheConfig
-        self.KVCacheGroupSpec = KVCacheGroupSpec
-        self.ModelRunnerOutput = ModelRunnerOutput
-        self.Request = Request
-        self.RequestStatus = RequestStatus
-        self.StructuredOutputManager = StructuredOutputManager
 
     def build(self, cfg):
         """A Scheduler for `cfg`, and the config values it really holds."""
-        model_config = self.ModelConfig(
+        api = self.api
+        model_config = api.ModelConfig(
             model=self.model_dir,
             tokenizer=self.model_dir,
             skip_tokenizer_init=True,
@@ -192,7 +179,7 @@ class Driver:
             dtype="float16",
             seed=0,
         )
-        scheduler_config = self.SchedulerConfig(
+        scheduler_config = api.SchedulerConfig(
             max_num_seqs=cfg["max_num_seqs"],
             max_num_batched_tokens=cfg["max_num_batched_tokens"],
             max_model_len=cfg["max_model_len"],
@@ -202,52 +189,52 @@ class Driver:
             async_scheduling=False,
             is_encoder_decoder=False,
         )
-        cache_config = self.CacheConfig(
+        cache_config = api.CacheConfig(
             block_size=cfg["block_size"],
             enable_prefix_caching=False,
         )
-        vllm_config = self.VllmConfig(
-            device_config=self.DeviceConfig(device="cpu"),
+        vllm_config = api.VllmConfig(
+            device_config=api.DeviceConfig(device="cpu"),
             model_config=model_config,
             scheduler_config=scheduler_config,
             cache_config=cache_config,
         )
-        kv_cache_config = self.KVCacheConfig(
+        kv_cache_config = api.KVCacheConfig(
             num_blocks=cfg["num_gpu_blocks"],
             kv_cache_tensors=[],
             kv_cache_groups=[
-                self.KVCacheGroupSpec(
+                api.KVCacheGroupSpec(
                     ["layer"],
-                    self.FullAttentionSpec(
+                    api.FullAttentionSpec(
                         block_size=cfg["block_size"],
                         num_kv_heads=1,
                         head_size=1,
-                        dtype=self.torch.float32,
+                        dtype=api.torch.float32,
                     ),
                 )
             ],
         )
         cache_config.num_gpu_blocks = cfg["num_gpu_blocks"]
-        scheduler = self.Scheduler(
+        scheduler = api.Scheduler(
             vllm_config=vllm_config,
             kv_cache_config=kv_cache_config,
-            structured_output_manager=self.StructuredOutputManager(vllm_config),
+            structured_output_manager=api.StructuredOutputManager(vllm_config),
             block_size=cfg["block_size"],
             log_stats=False,
         )
         sc = vllm_config.scheduler_config
-        used = {
-            "num_gpu_blocks": vllm_config.cache_config.num_gpu_blocks,
-            "block_size": vllm_config.cache_config.block_size,
-            "max_num_seqs": sc.max_num_seqs,
-            "max_num_batched_tokens": sc.max_num_batched_tokens,
-            "chunked_prefill": bool(sc.enable_chunked_prefill),
-            "long_prefill_token_threshold": sc.long_prefill_token_threshold,
-            "policy": sc.policy,
-            "max_model_len": vllm_config.model_config.max_model_len,
-        }
+        used = config(
+            vllm_config.cache_config.num_gpu_blocks,
+            vllm_config.cache_config.block_size,
+            sc.max_num_seqs,
+            sc.max_num_batched_tokens,
+            bool(sc.enable_chunked_prefill),
+            sc.long_prefill_token_threshold,
+            sc.policy,
+            vllm_config.model_config.max_model_len,
+        )
         # The harness assumes the plain synchronous path with these defaults.
-        assert type(scheduler) is self.Scheduler
+        assert type(scheduler) is api.Scheduler
         assert not sc.async_scheduling
         assert not vllm_config.cache_config.enable_prefix_caching
         assert scheduler.connector is None and scheduler.ec_connector is None
@@ -267,8 +254,8 @@ class Driver:
         return scheduler, used
 
     def make_request(self, rid, prompt, output, priority):
-        params = self.SamplingParams(max_tokens=output, ignore_eos=True)
-        request = self.Request(
+        params = self.api.SamplingParams(max_tokens=output, ignore_eos=True)
+        request = self.api.Request(
             request_id=str(rid),
             prompt_token_ids=[(7 * i) % 1000 + 10 for i in range(prompt)],
             sampling_params=params,
@@ -287,26 +274,16 @@ class Driver:
         check_stream(cfg, requests)
         scheduler, used = self.build(cfg)
         assert used == cfg, (used, cfg)
-        running_status = self.RequestStatus.RUNNING
-        preempted_status = self.RequestStatus.PREEMPTED
+        running_status = self.api.RequestStatus.RUNNING
+        preempted_status = self.api.RequestStatus.PREEMPTED
         block_pool = scheduler.kv_cache_manager.block_pool
 
-        by_step = {}
-        for rid, arrival, prompt, output, priority in requests:
-            by_step.setdefault(arrival, []).append((rid, prompt, output, priority))
-        last_arrival = max(by_step)
-        live = {}  # id -> Request, added and not finished
-        num_finished = 0
-        steps = []
-        k = 0
-        while True:
-            if k >= step_cap:
-                return None
-            for rid, prompt, output, priority in by_step.get(k, ()):
-                request = self.make_request(rid, prompt, output, priority)
-                live[rid] = request
-                scheduler.add_request(request)
+        def admit(rid, prompt, output, priority):
+            request = self.make_request(rid, prompt, output, priority)
+            scheduler.add_request(request)
+            return request
 
+        def step(k, live):
             was_running = {
                 rid for rid, r in live.items() if r.status == running_status
             }
@@ -331,7 +308,7 @@ class Driver:
                     sampled.append([SAMPLED_TOKEN])
                 else:
                     sampled.append([])
-            runner_output = self.ModelRunnerOutput(
+            runner_output = self.api.ModelRunnerOutput(
                 req_ids=req_ids,
                 req_id_to_index={req_id: i for i, req_id in enumerate(req_ids)},
                 sampled_token_ids=sampled,
@@ -340,412 +317,198 @@ class Driver:
 
             finished = sorted(rid for rid, r in live.items() if r.is_finished())
             for rid in finished:
-                request = live.pop(rid)
-                assert request.num_output_tokens == request.max_tokens
-            num_finished += len(finished)
+                assert live[rid].num_output_tokens == live[rid].max_tokens
 
             # Sanity: what the Rust replay will rely on.
             assert sum(n for _, n in scheduled) <= cfg["max_num_batched_tokens"]
             assert len(scheduler.running) <= cfg["max_num_seqs"]
             assert not set(preempted) & {rid for rid, _ in scheduled}
+            return {
+                "s": scheduled,
+                "p": preempted,
+                "f": finished,
+                "free": block_pool.get_num_free_blocks(),
+            }
 
-            steps.append(
-                {
-                    "s": scheduled,
-                    "p": preempted,
-                    "f": finished,
-                    "free": block_pool.get_num_free_blocks(),
-                }
-            )
-            k += 1
-            if k > last_arrival and num_finished == len(requests):
-                assert not live and not scheduler.running
-                assert block_pool.get_num_free_blocks() == cfg["num_gpu_blocks"] - 1
-                return used, steps
+        steps = vllm_streams.replay(requests, step_cap, admit, step)
+        if steps is None:
+            return None
+        assert not scheduler.running
+        assert block_pool.get_num_free_blocks() == cfg["num_gpu_blocks"] - 1
+        return used, steps
 
 
 def check_stream(cfg, requests):
     """The stream rules of the brief: each request finishable alone, etc."""
-    bs = cfg["block_size"]
-    usable = (cfg["num_gpu_blocks"] - 1) * bs
-    assert cfg["max_num_batched_tokens"] >= cfg["max_num_seqs"]
     if not cfg["chunked_prefill"]:
         assert cfg["max_num_batched_tokens"] >= cfg["max_model_len"]
         assert cfg["long_prefill_token_threshold"] == 0
     assert 0 <= cfg["long_prefill_token_threshold"] <= cfg["max_model_len"]
-    assert cfg["policy"] in ("fcfs", "priority")
-    last = -1
-    for i, (rid, arrival, prompt, output, priority) in enumerate(requests):
-        assert rid == i
-        assert arrival >= last
-        last = arrival
-        assert prompt >= 1 and output >= 1
-        assert prompt + output <= min(cfg["max_model_len"], usable), (rid, cfg)
-        if cfg["policy"] == "fcfs":
-            assert priority == 0
+    # One block is vLLM's null block.
+    vllm_streams.check_stream(cfg, requests, cfg["num_gpu_blocks"] - 1)
+
+
+@contextlib.contextmanager
+def open_runner():
+    """Yields Driver.run, on a tiny model config in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="aimsim-vllm-model-") as model_dir:
+        with open(os.path.join(model_dir, "config.json"), "w") as f:
+            json.dump(TINY_LLAMA, f, indent=2, sort_keys=True)
+        driver = Driver(model_dir)
+        # vLLM warns about some legal configs (budget > seqs * max_model_len).
+        logging.getLogger("vllm").setLevel(logging.ERROR)
+        yield driver.run
 
 
 # --------------------------------------------------------------------------
 # Streams
 # --------------------------------------------------------------------------
 
-
-def config(
-    num_gpu_blocks,
-    block_size,
-    max_num_seqs,
-    max_num_batched_tokens,
-    chunked_prefill,
-    long_prefill_token_threshold,
-    policy,
-    max_model_len,
-):
-    return {
-        "num_gpu_blocks": num_gpu_blocks,
-        "block_size": block_size,
-        "max_num_seqs": max_num_seqs,
-        "max_num_batched_tokens": max_num_batched_tokens,
-        "chunked_prefill": chunked_prefill,
-        "long_prefill_token_threshold": long_prefill_token_threshold,
-        "policy": policy,
-        "max_model_len": max_model_len,
-    }
+CONFIG_KEYS = (
+    "num_gpu_blocks",
+    "block_size",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "chunked_prefill",
+    "long_prefill_token_threshold",
+    "policy",
+    "max_model_len",
+)
 
 
-def reqs(specs):
-    """[(arrival, prompt, output, priority), ...] -> numbered requests."""
-    specs = sorted(specs, key=lambda s: s[0])  # stable: keeps given order
-    return [[i, a, p, o, pr] for i, (a, p, o, pr) in enumerate(specs)]
-
-
-def blocks_for(requests, bs):
-    return sum(cdiv(p + o, bs) for _, _, p, o, _ in requests)
+def config(*values):
+    """A stream config from values in CONFIG_KEYS order."""
+    assert len(values) == len(CONFIG_KEYS)
+    return dict(zip(CONFIG_KEYS, values))
 
 
 def named_streams():
-    """Hand-made edge cases: (name, config, requests)."""
-    out = []
-
-    def add(name, cfg, requests):
-        out.append((name, cfg, requests))
-
-    add(
-        "three-long-requests",
-        config(2167, 16, 256, 8192, True, 0, "fcfs", 32768),
-        reqs([(0, 15000, 2000, 0)] * 3),
-    )
-    sixteen = reqs(
-        [(0, 1000 + 100 * i, 960 + 5 * i, 0) for i in range(16)]
-    )
-    add(
-        "sixteen-fit-together",
-        config(blocks_for(sixteen, 16) + 1 + 200, 16, 256, 8192, True, 0, "fcfs", 4096),
-        sixteen,
-    )
-    add(
-        "single-one-token-output",
-        config(10, 16, 4, 64, True, 0, "fcfs", 128),
-        reqs([(0, 20, 1, 0)]),
-    )
-    add(
-        "one-token-outputs-burst",
-        config(12, 8, 4, 32, True, 0, "fcfs", 64),
-        reqs([(0, 1 + 5 * i, 1, 0) for i in range(8)]),
-    )
-    add(
-        "prompt-equals-budget-chunked",
-        config(40, 16, 8, 256, True, 0, "fcfs", 512),
-        reqs([(0, 256, 20, 0), (0, 256, 5, 0), (3, 256, 10, 0)]),
-    )
-    add(
-        "prompt-equals-budget-unchunked",
-        config(60, 16, 8, 320, False, 0, "fcfs", 320),
-        reqs([(0, 320 - 30, 30, 0), (0, 300, 20, 0), (2, 100, 40, 0), (2, 300, 10, 0)]),
-    )
-    add(
-        "prompt-budget-decodes-running-unchunked",
-        config(80, 16, 8, 256, False, 0, "fcfs", 256),
-        reqs([(0, 10, 50, 0), (0, 12, 50, 0), (1, 250, 6, 0), (1, 255, 1, 0)]),
-    )
-    add(
-        "prompt-one-block",
-        config(8, 16, 4, 64, True, 0, "fcfs", 128),
-        reqs([(0, 16, 16, 0), (0, 16, 17, 0), (1, 16, 1, 0)]),
-    )
-    add(
-        "prompt-one-block-plus-one",
-        config(8, 16, 4, 64, True, 0, "fcfs", 128),
-        reqs([(0, 17, 15, 0), (0, 17, 16, 0), (1, 17, 1, 0)]),
-    )
-    add(
-        "prompt-one-block-bs8-unchunked",
-        config(6, 8, 2, 16, False, 0, "fcfs", 16),
-        reqs([(0, 8, 8, 0), (0, 9, 7, 0), (0, 8, 1, 0), (1, 1, 15, 0)]),
-    )
-    # Prompts fill the usable cache exactly when all are admitted; the first
-    # decode token then needs a new block and preempts.
-    add(
-        "cache-exactly-full-after-admission",
-        config(1 + 4 * 4, 16, 8, 512, True, 0, "fcfs", 256),
-        reqs([(0, 64, 30, 0)] * 4),
-    )
-    add(
-        "cache-exactly-full-after-admission-priority",
-        config(1 + 4 * 4, 16, 8, 512, True, 0, "priority", 256),
-        reqs([(0, 64, 30, 3), (0, 64, 30, 1), (0, 64, 30, 2), (0, 64, 30, 0)]),
-    )
-    add(
-        "cache-exactly-full-at-peak",
-        config(1 + 3 * 5, 16, 8, 512, True, 0, "fcfs", 256),
-        reqs([(0, 50, 30, 0), (0, 40, 40, 0), (0, 70, 10, 0)]),
-    )
-    add(
-        "max-num-seqs-1",
-        config(30, 16, 1, 64, True, 0, "fcfs", 256),
-        reqs([(0, 100, 5, 0), (0, 10, 3, 0), (2, 70, 4, 0), (30, 5, 2, 0)]),
-    )
-    add(
-        "max-num-seqs-1-priority",
-        config(30, 16, 1, 64, True, 0, "priority", 256),
-        reqs([(0, 100, 5, 2), (0, 10, 3, 1), (2, 70, 4, 0), (3, 5, 2, 3)]),
-    )
-    # Low-priority requests hold the cache; a high-priority one arrives and
-    # is admitted; decode growth then preempts the lowest priority running
-    # request (latest arrival among equal priorities), not the newest.
-    add(
-        "priority-high-arrives-low-preempted",
-        config(1 + 30, 16, 8, 256, True, 0, "priority", 512),
-        reqs(
-            [(0, 100, 200, 3), (0, 100, 200, 3), (0, 100, 200, 2), (3, 100, 60, 0)]
-        ),
-    )
-    # The same with FCFS: the newest running request is the victim.
-    add(
-        "fcfs-late-arrival-preempted",
-        config(1 + 30, 16, 8, 256, True, 0, "fcfs", 512),
-        reqs([(0, 100, 200, 0), (0, 100, 200, 0), (0, 100, 200, 0), (3, 100, 60, 0)]),
-    )
-    # A high-priority request that cannot be admitted waits at the head of
-    # the queue while lower-priority ones keep running.
-    add(
-        "priority-high-waits-for-cache",
-        config(1 + 24, 16, 8, 256, True, 0, "priority", 512),
-        reqs([(0, 150, 40, 2), (0, 150, 40, 3), (2, 200, 20, 0), (2, 10, 10, 1)]),
-    )
-    # The request needing a block is itself the lowest priority: it preempts
-    # itself and the running loop goes on with the others.
-    add(
-        "priority-self-preemption",
-        config(1 + 12, 8, 8, 64, True, 0, "priority", 128),
-        reqs([(0, 30, 40, 0), (0, 30, 40, 1), (0, 20, 40, 3), (1, 16, 30, 2)]),
-    )
-    add(
-        "preemption-cascade-fcfs",
-        config(1 + 20, 8, 16, 128, True, 0, "fcfs", 256),
-        reqs([(0, 8 + 2 * i, 120, 0) for i in range(12)]),
-    )
-    add(
-        "preemption-cascade-priority",
-        config(1 + 20, 8, 16, 128, True, 0, "priority", 256),
-        reqs([(0, 8 + 2 * i, 120, i % 4) for i in range(12)]),
-    )
-    add(
-        "preemption-cascade-unchunked",
-        config(1 + 24, 16, 16, 256, False, 0, "fcfs", 256),
-        reqs([(0, 20 + 7 * i, 150, 0) for i in range(10)]),
-    )
-    add(
-        "preemption-cascade-chunked-long-prompts",
-        config(1 + 40, 16, 8, 96, True, 0, "fcfs", 640),
-        reqs([(0, 300, 200, 0), (0, 250, 200, 0), (1, 200, 250, 0), (2, 280, 150, 0)]),
-    )
-    # Chunked prefill off: a prompt larger than what is left of the budget
-    # stops the waiting scan (no skipping to smaller prompts behind it).
-    add(
-        "unchunked-varying-prompts-held",
-        config(200, 16, 16, 512, False, 0, "fcfs", 512),
-        reqs(
-            [
-                (0, 400, 30, 0),
-                (0, 200, 30, 0),
-                (0, 20, 30, 0),
-                (0, 500, 10, 0),
-                (0, 8, 5, 0),
-                (1, 300, 20, 0),
-                (1, 100, 40, 0),
-                (5, 480, 20, 0),
-                (5, 4, 60, 0),
-            ]
-        ),
-    )
-    add(
-        "unchunked-varying-prompts-held-priority",
-        config(200, 16, 16, 512, False, 0, "priority", 512),
-        reqs(
-            [
-                (0, 400, 30, 2),
-                (0, 200, 30, 1),
-                (0, 20, 30, 3),
-                (0, 500, 10, 0),
-                (0, 8, 5, 3),
-                (1, 300, 20, 1),
-                (1, 100, 40, 0),
-                (5, 480, 20, 2),
-                (5, 4, 60, 0),
-            ]
-        ),
-    )
-    add(
-        "long-prefill-threshold-several-long-prompts",
-        config(400, 16, 16, 512, True, 100, "fcfs", 4096),
-        reqs(
-            [
-                (0, 1500, 20, 0),
-                (0, 900, 20, 0),
-                (0, 2000, 10, 0),
-                (1, 40, 30, 0),
-                (2, 700, 25, 0),
-                (3, 99, 5, 0),
-                (3, 101, 5, 0),
-            ]
-        ),
-    )
-    add(
-        "long-prefill-threshold-priority",
-        config(400, 16, 16, 512, True, 64, "priority", 4096),
-        reqs(
-            [
-                (0, 1500, 20, 3),
-                (0, 900, 20, 1),
-                (0, 2000, 10, 2),
-                (1, 40, 30, 0),
-                (2, 700, 25, 0),
-            ]
-        ),
-    )
-    # Alone, a long prompt ignores the threshold (it only applies when more
-    # than one request is running or waiting).
-    add(
-        "long-prefill-threshold-single-request",
-        config(200, 16, 4, 256, True, 32, "fcfs", 2048),
-        reqs([(0, 1000, 10, 0), (40, 600, 5, 0), (41, 300, 5, 0)]),
-    )
-    add(
-        "idle-gaps-between-arrivals",
-        config(50, 16, 8, 128, True, 0, "fcfs", 512),
-        reqs([(0, 30, 3, 0), (10, 40, 4, 0), (11, 5, 2, 0), (40, 300, 2, 0)]),
-    )
-    add(
-        "arrival-after-empty-start",
-        config(20, 8, 4, 32, True, 0, "priority", 64),
-        reqs([(5, 10, 5, 1), (5, 10, 5, 0), (6, 40, 3, 2)]),
-    )
-    return out
-
-
-def log_uniform_int(rng, lo, hi):
-    return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+    """Hand-made edge cases: [(name, config, requests)], in file order."""
+    sixteen = [(0, 1000 + 100 * i, 960 + 5 * i, 0) for i in range(16)]
+    # The same arrivals, prompts and outputs under both policies.
+    held = [(0, 400, 30), (0, 200, 30), (0, 20, 30), (0, 500, 10), (0, 8, 5),
+            (1, 300, 20), (1, 100, 40), (5, 480, 20), (5, 4, 60)]
+    held_priorities = [2, 1, 3, 0, 3, 1, 0, 2, 0]
+    long_prompts = [(0, 1500, 20), (0, 900, 20), (0, 2000, 10), (1, 40, 30), (2, 700, 25)]
+    high_arrives = [(0, 100, 200), (0, 100, 200), (0, 100, 200), (3, 100, 60)]
+    # (name, config values in CONFIG_KEYS order, request specs
+    # [(arrival, prompt, output, priority), ...])
+    table = [
+        ("three-long-requests", (2167, 16, 256, 8192, True, 0, "fcfs", 32768),
+         [(0, 15000, 2000, 0)] * 3),
+        ("sixteen-fit-together",
+         (blocks_for(reqs(sixteen), 16) + 1 + 200, 16, 256, 8192, True, 0, "fcfs", 4096),
+         sixteen),
+        ("single-one-token-output", (10, 16, 4, 64, True, 0, "fcfs", 128), [(0, 20, 1, 0)]),
+        ("one-token-outputs-burst", (12, 8, 4, 32, True, 0, "fcfs", 64),
+         [(0, 1 + 5 * i, 1, 0) for i in range(8)]),
+        ("prompt-equals-budget-chunked", (40, 16, 8, 256, True, 0, "fcfs", 512),
+         [(0, 256, 20, 0), (0, 256, 5, 0), (3, 256, 10, 0)]),
+        ("prompt-equals-budget-unchunked", (60, 16, 8, 320, False, 0, "fcfs", 320),
+         [(0, 320 - 30, 30, 0), (0, 300, 20, 0), (2, 100, 40, 0), (2, 300, 10, 0)]),
+        ("prompt-budget-decodes-running-unchunked", (80, 16, 8, 256, False, 0, "fcfs", 256),
+         [(0, 10, 50, 0), (0, 12, 50, 0), (1, 250, 6, 0), (1, 255, 1, 0)]),
+        ("prompt-one-block", (8, 16, 4, 64, True, 0, "fcfs", 128),
+         [(0, 16, 16, 0), (0, 16, 17, 0), (1, 16, 1, 0)]),
+        ("prompt-one-block-plus-one", (8, 16, 4, 64, True, 0, "fcfs", 128),
+         [(0, 17, 15, 0), (0, 17, 16, 0), (1, 17, 1, 0)]),
+        ("prompt-one-block-bs8-unchunked", (6, 8, 2, 16, False, 0, "fcfs", 16),
+         [(0, 8, 8, 0), (0, 9, 7, 0), (0, 8, 1, 0), (1, 1, 15, 0)]),
+        # Prompts fill the usable cache exactly when all are admitted; the
+        # first decode token then needs a new block and preempts.
+        ("cache-exactly-full-after-admission", (1 + 4 * 4, 16, 8, 512, True, 0, "fcfs", 256),
+         [(0, 64, 30, 0)] * 4),
+        ("cache-exactly-full-after-admission-priority",
+         (1 + 4 * 4, 16, 8, 512, True, 0, "priority", 256),
+         with_priorities([(0, 64, 30)] * 4, [3, 1, 2, 0])),
+        ("cache-exactly-full-at-peak", (1 + 3 * 5, 16, 8, 512, True, 0, "fcfs", 256),
+         [(0, 50, 30, 0), (0, 40, 40, 0), (0, 70, 10, 0)]),
+        ("max-num-seqs-1", (30, 16, 1, 64, True, 0, "fcfs", 256),
+         [(0, 100, 5, 0), (0, 10, 3, 0), (2, 70, 4, 0), (30, 5, 2, 0)]),
+        ("max-num-seqs-1-priority", (30, 16, 1, 64, True, 0, "priority", 256),
+         [(0, 100, 5, 2), (0, 10, 3, 1), (2, 70, 4, 0), (3, 5, 2, 3)]),
+        # Low-priority requests hold the cache; a high-priority one arrives
+        # and is admitted; decode growth then preempts the lowest priority
+        # running request (latest arrival among equal priorities), not the
+        # newest.
+        ("priority-high-arrives-low-preempted", (1 + 30, 16, 8, 256, True, 0, "priority", 512),
+         with_priorities(high_arrives, [3, 3, 2, 0])),
+        # The same with FCFS: the newest running request is the victim.
+        ("fcfs-late-arrival-preempted", (1 + 30, 16, 8, 256, True, 0, "fcfs", 512),
+         with_priorities(high_arrives, [0] * 4)),
+        # A high-priority request that cannot be admitted waits at the head
+        # of the queue while lower-priority ones keep running.
+        ("priority-high-waits-for-cache", (1 + 24, 16, 8, 256, True, 0, "priority", 512),
+         [(0, 150, 40, 2), (0, 150, 40, 3), (2, 200, 20, 0), (2, 10, 10, 1)]),
+        # The request needing a block is itself the lowest priority: it
+        # preempts itself and the running loop goes on with the others.
+        ("priority-self-preemption", (1 + 12, 8, 8, 64, True, 0, "priority", 128),
+         [(0, 30, 40, 0), (0, 30, 40, 1), (0, 20, 40, 3), (1, 16, 30, 2)]),
+        ("preemption-cascade-fcfs", (1 + 20, 8, 16, 128, True, 0, "fcfs", 256),
+         [(0, 8 + 2 * i, 120, 0) for i in range(12)]),
+        ("preemption-cascade-priority", (1 + 20, 8, 16, 128, True, 0, "priority", 256),
+         [(0, 8 + 2 * i, 120, i % 4) for i in range(12)]),
+        ("preemption-cascade-unchunked", (1 + 24, 16, 16, 256, False, 0, "fcfs", 256),
+         [(0, 20 + 7 * i, 150, 0) for i in range(10)]),
+        ("preemption-cascade-chunked-long-prompts", (1 + 40, 16, 8, 96, True, 0, "fcfs", 640),
+         [(0, 300, 200, 0), (0, 250, 200, 0), (1, 200, 250, 0), (2, 280, 150, 0)]),
+        # Chunked prefill off: a prompt larger than what is left of the
+        # budget stops the waiting scan (no skipping to smaller prompts
+        # behind it).
+        ("unchunked-varying-prompts-held", (200, 16, 16, 512, False, 0, "fcfs", 512),
+         with_priorities(held, [0] * len(held))),
+        ("unchunked-varying-prompts-held-priority",
+         (200, 16, 16, 512, False, 0, "priority", 512),
+         with_priorities(held, held_priorities)),
+        ("long-prefill-threshold-several-long-prompts",
+         (400, 16, 16, 512, True, 100, "fcfs", 4096),
+         with_priorities(long_prompts + [(3, 99, 5), (3, 101, 5)], [0] * 7)),
+        ("long-prefill-threshold-priority", (400, 16, 16, 512, True, 64, "priority", 4096),
+         with_priorities(long_prompts, [3, 1, 2, 0, 0])),
+        # Alone, a long prompt ignores the threshold (it only applies when
+        # more than one request is running or waiting).
+        ("long-prefill-threshold-single-request", (200, 16, 4, 256, True, 32, "fcfs", 2048),
+         [(0, 1000, 10, 0), (40, 600, 5, 0), (41, 300, 5, 0)]),
+        ("idle-gaps-between-arrivals", (50, 16, 8, 128, True, 0, "fcfs", 512),
+         [(0, 30, 3, 0), (10, 40, 4, 0), (11, 5, 2, 0), (40, 300, 2, 0)]),
+        ("arrival-after-empty-start", (20, 8, 4, 32, True, 0, "priority", 64),
+         [(5, 10, 5, 1), (5, 10, 5, 0), (6, 40, 3, 2)]),
+    ]
+    return [(name, config(*values), reqs(specs)) for name, values, specs in table]
 
 
 def random_stream(rng):
     """One random (config, requests) draw."""
-    block_size = rng.choice([8, 16, 32])
+    block_size = rng.choice(vllm_streams.BLOCK_SIZES)
     chunked = rng.random() < 0.7
-    policy = "priority" if rng.random() < 0.4 else "fcfs"
-    max_num_seqs = rng.choice(
-        [1, 2, 3, 4, 5, 6, 8, 8, 10, 12, 16, 16, 20, 24, 32, 32, 48, 64]
-    )
-    budget = log_uniform_int(rng, max(16, max_num_seqs), 2048)
+    policy = vllm_streams.draw_policy(rng)
+    max_num_seqs = rng.choice(vllm_streams.MAX_NUM_SEQS)
+    budget = vllm_streams.log_uniform_int(rng, max(16, max_num_seqs), 2048)
     budget = max(budget, max_num_seqs, 16)
-
-    n = rng.randint(2, 40)
-    out_mode = rng.choice(["short", "medium", "long", "mixed", "mixed"])
     if chunked:
-        cap_total = 3 * budget + 300
-        pmax = 3 * budget
+        cap_total, pmax = 3 * budget + 300, 3 * budget
     else:
-        cap_total = budget
-        pmax = budget - 1
-
-    def draw_output():
-        mode = out_mode if out_mode != "mixed" else rng.choice(["short", "medium", "long"])
-        if mode == "short":
-            return rng.randint(1, 32)
-        if mode == "medium":
-            return rng.randint(1, 128)
-        return rng.randint(100, 300)
-
-    prompt_mode = rng.choice(["small", "wide", "wide", "big"])
-
-    def draw_prompt(limit):
-        if prompt_mode == "small":
-            hi = min(limit, 64)
-        elif prompt_mode == "big":
-            lo = max(1, limit // 2)
-            return rng.randint(lo, limit)
-        else:
-            hi = limit
-        return log_uniform_int(rng, 1, max(1, hi))
-
-    lengths = []
-    for _ in range(n):
-        o = min(draw_output(), cap_total - 1)
-        p = draw_prompt(max(1, min(pmax, cap_total - o)))
-        p = max(1, min(p, cap_total - o))
-        lengths.append((p, o))
+        cap_total, pmax = budget, budget - 1
+    lengths = vllm_streams.draw_lengths(rng, cap_total, pmax, ["small", "wide", "wide", "big"])
     longest = max(p + o for p, o in lengths)
 
+    threshold = 0
     if chunked:
         max_model_len = rng.choice(
             [longest, cdiv(longest, block_size) * block_size, 2 * longest, longest + 37]
         )
-        threshold = 0
         if rng.random() < 0.35 and budget > 1:
             threshold = rng.randint(max(1, budget // 16), budget - 1)
             threshold = min(threshold, max_model_len)
     else:
         max_model_len = rng.randint(longest, budget)
-        threshold = 0
 
+    # One block more than the longest request needs: vLLM's null block.
     min_blocks = cdiv(longest, block_size) + 1
-    demand = sum(cdiv(p + o, block_size) for p, o in lengths)
-    prompt_blocks = sum(cdiv(p, block_size) for p, _ in lengths)
-    cache_mode = rng.choices(
-        ["barely", "tight", "exact-total", "exact-prompts", "plenty"],
-        weights=[25, 40, 5, 15, 15],
-    )[0]
-    if cache_mode == "barely":
-        num_gpu_blocks = min_blocks + rng.randint(0, 2)
-    elif cache_mode == "tight":
-        num_gpu_blocks = int(min_blocks + rng.uniform(0.0, 0.5) * max(0, demand + 1 - min_blocks))
-    elif cache_mode == "exact-total":
-        num_gpu_blocks = demand + 1
-    elif cache_mode == "exact-prompts":
-        num_gpu_blocks = prompt_blocks + 1
-    else:
-        num_gpu_blocks = demand + 1 + rng.randint(0, demand)
-    num_gpu_blocks = max(num_gpu_blocks, min_blocks)
-
-    arrival_mode = rng.choice(["burst", "poisson", "poisson", "bursts"])
-    if arrival_mode == "burst":
-        arrivals = [0] * n
-    elif arrival_mode == "poisson":
-        mean_gap = rng.uniform(0.3, 30.0)
-        t = 0.0
-        arrivals = []
-        for _ in range(n):
-            arrivals.append(int(t))
-            t += rng.expovariate(1.0 / mean_gap)
-    else:
-        k = rng.randint(2, 4)
-        starts = sorted(rng.randint(0, 300) for _ in range(k))
-        starts[0] = 0 if rng.random() < 0.7 else starts[0]
-        arrivals = sorted(rng.choice(starts) for _ in range(n))
-
-    specs = []
-    for (p, o), a in zip(lengths, arrivals):
-        pr = rng.randint(0, 3) if policy == "priority" else 0
-        specs.append((a, p, o, pr))
+    num_gpu_blocks = vllm_streams.draw_num_gpu_blocks(
+        rng, lengths, block_size, min_blocks, reserved=1
+    )
+    requests = vllm_streams.draw_requests(rng, lengths, policy)
     cfg = config(
         num_gpu_blocks,
         block_size,
@@ -756,7 +519,7 @@ def random_stream(rng):
         policy,
         max_model_len,
     )
-    return cfg, reqs(specs)
+    return cfg, requests
 
 
 # --------------------------------------------------------------------------
@@ -764,123 +527,29 @@ def random_stream(rng):
 # --------------------------------------------------------------------------
 
 
-def generate(driver, log, num_random):
-    lines = []
-    summary = []
-
-    def emit(name, cfg, requests, steps):
-        obj = {
-            "name": name,
-            "config": cfg,
-            "requests": requests,
-            "steps": steps,
-            "vllm": driver.version,
-        }
-        lines.append(json.dumps(obj, separators=(",", ":"), sort_keys=True))
-        summary.append((name, cfg, len(steps), sum(len(s["p"]) for s in steps)))
-
-    for name, cfg, requests in named_streams():
-        result = driver.run(cfg, requests, HARD_STEP_CAP)
-        if result is None:
-            raise SystemExit(f"{name} ran past {HARD_STEP_CAP} steps")
-        used, steps = result
-        emit(name, used, requests, steps)
-        log(f"{name}: {len(steps)} steps, "
-            f"{sum(len(s['p']) for s in steps)} preemptions")
-
-    redrawn = 0
-    for i in range(1, num_random + 1):
-        for draw in range(MAX_DRAWS):
-            rng = random.Random(1_000_003 * i + draw)
-            cfg, requests = random_stream(rng)
-            # Each request is scheduled in at least `output` steps and a step
-            # holds at most max_num_seqs requests: skip draws sure to be long.
-            total_output = sum(r[3] for r in requests)
-            if cdiv(total_output, cfg["max_num_seqs"]) > RANDOM_STEP_CAP:
-                result = None
-            else:
-                result = driver.run(cfg, requests, RANDOM_STEP_CAP)
-            if result is not None:
-                break
-            redrawn += 1
-        else:
-            raise SystemExit(f"random-{i:04d}: no draw within {RANDOM_STEP_CAP} steps")
-        used, steps = result
-        emit(f"random-{i:04d}", used, requests, steps)
-        if i % 50 == 0:
-            log(f"random streams: {i}")
-    log(f"random draws replaced for running past {RANDOM_STEP_CAP} steps: {redrawn}")
-    return lines, summary
-
-
-def print_summary(summary, log):
-    def line(label, rows):
-        streams = len(rows)
-        steps = sum(r[2] for r in rows)
-        with_p = sum(1 for r in rows if r[3] > 0)
-        total_p = sum(r[3] for r in rows)
-        log(f"{label:<28} streams {streams:4d}  steps {steps:7d}  "
-            f"preempting {with_p:4d}  preemptions {total_p:6d}")
-
-    line("all", summary)
-    for policy in ("fcfs", "priority"):
-        for chunked in (True, False):
-            rows = [
-                r for r in summary
-                if r[1]["policy"] == policy and r[1]["chunked_prefill"] == chunked
-            ]
-            line(f"{policy} chunked={'on' if chunked else 'off'}", rows)
-    named = [r for r in summary if not r[0].startswith("random-")]
-    line("named edge cases", named)
-    line("random", [r for r in summary if r[0].startswith("random-")])
-
-
-def gzip_bytes(lines):
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
-        for line in lines:
-            gz.write(line.encode("utf-8"))
-            gz.write(b"\n")
-    return buf.getvalue()
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--out", help="write the fixture file here")
-    group.add_argument("--check", help="regenerate and compare with this file")
-    parser.add_argument(
-        "--random",
-        type=int,
-        default=RANDOM_STREAMS,
-        help=f"number of random streams (default {RANDOM_STREAMS}; the fixture file uses the default)",
+    vllm_streams.main(
+        __doc__.split("\n")[0],
+        open_runner,
+        named=named_streams(),
+        random_stream=random_stream,
+        num_random=RANDOM_STREAMS,
+        seed_base=1_000_003,
+        random_step_cap=RANDOM_STEP_CAP,
+        hard_step_cap=HARD_STEP_CAP,
+        tags={"vllm": VLLM_VERSION},
+        summary_groups=[
+            summary_group(policy, chunked)
+            for policy in ("fcfs", "priority")
+            for chunked in (True, False)
+        ],
     )
-    args = parser.parse_args()
 
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="aimsim-vllm-model-") as model_dir:
-        with open(os.path.join(model_dir, "config.json"), "w") as f:
-            json.dump(TINY_LLAMA, f, indent=2, sort_keys=True)
-        driver = Driver(model_dir)
-        # vLLM warns about some legal configs (budget > seqs * max_model_len).
-        logging.getLogger("vllm").setLevel(logging.ERROR)
-        lines, summary = generate(driver, log, args.random)
-    data = gzip_bytes(lines)
-    print_summary(summary, log)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "wb") as f:
-            f.write(data)
-        log(f"wrote {args.out}: {len(lines)} streams, {len(data)} bytes")
-    else:
-        with open(args.check, "rb") as f:
-            old = f.read()
-        if old != data:
-            log(f"{args.check} differs from a fresh run")
-            sys.exit(1)
-        log(f"{args.check} matches a fresh run")
+def summary_group(policy, chunked):
+    """A summary line: the streams of one policy, chunked prefill on or off."""
+    label = f"{policy} chunked={'on' if chunked else 'off'}"
+    return label, lambda cfg: cfg["policy"] == policy and cfg["chunked_prefill"] == chunked
 
 
 if __name__ == "__main__":

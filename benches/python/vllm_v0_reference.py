@@ -99,26 +99,30 @@ Deterministic: every random stream comes from its own ``random.Random(seed)``;
 V0's decisions read no wall clock with ``delay_factor=0``; no set or hash
 order reaches the output.
 
-Run ``bash benches/python/vllm_v0_fixtures.sh`` from the repository root to
-rebuild the file in a fresh virtual environment; or, with vLLM 0.7.3
-installed, ``python3 benches/python/vllm_v0_reference.py --out PATH``
-(``--check PATH`` regenerates in memory and compares).
+What does not depend on the vLLM version (the step loop, the random draws
+both harnesses share, the file writing and the command line) is in
+``vllm_streams.py`` next to this script.
+
+Run ``bash benches/python/vllm_fixtures.sh v0`` to rebuild the file in a
+fresh virtual environment; or, with vLLM 0.7.3 installed,
+``python3 benches/python/vllm_v0_reference.py --out PATH`` (``--check PATH``
+regenerates in memory and compares).
 """
 
-import argparse
-import gzip
-import io
-import json
+import contextlib
 import logging
-import math
 import os
 import random
 import sys
+import types
 
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# vllm_streams.py sits next to this script (on sys.path when it runs as one).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # leave no __pycache__ in the repository
+import vllm_streams  # noqa: E402
+from vllm_streams import blocks_for, cdiv, reqs, with_priorities  # noqa: E402
+
+vllm_streams.offline_env()
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # Test-only knob of vllm/core/scheduler.py: must stay off.
 os.environ.pop("VLLM_TEST_ENABLE_ARTIFICIAL_PREEMPT", None)
@@ -129,11 +133,6 @@ WATERMARK = 0.01  # SelfAttnBlockSpaceManager's default, which Scheduler keeps
 RANDOM_STREAMS = 260
 RANDOM_STEP_CAP = 3000  # a random draw running longer is replaced
 HARD_STEP_CAP = 8000  # no stream may run longer
-MAX_DRAWS = 50  # sub-seeds tried per random stream
-
-
-def cdiv(a, b):
-    return -(-a // b)
 
 
 def watermark_blocks(num_gpu_blocks):
@@ -146,45 +145,37 @@ def watermark_blocks(num_gpu_blocks):
 # --------------------------------------------------------------------------
 
 
+def load_vllm():
+    """The vLLM names the driver uses, once vLLM is checked to be the right
+    version (imported here, not at the top: ``--help`` needs no vLLM)."""
+    import vllm
+    from vllm.config import CacheConfig, SchedulerConfig
+    from vllm.core.block_manager import SelfAttnBlockSpaceManager
+    from vllm.core.scheduler import Scheduler
+    from vllm.engine.output_processor.stop_checker import StopChecker
+    from vllm.inputs import token_inputs
+    from vllm.sampling_params import SamplingParams
+    from vllm.sequence import (
+        Logprob,
+        Sequence,
+        SequenceGroup,
+        SequenceStatus,
+    )
+
+    vllm_streams.require_vllm(vllm.__version__, VLLM_VERSION)
+    return types.SimpleNamespace(**locals())
+
+
 class Driver:
     """Builds V0 schedulers from stream configs and runs streams."""
 
     def __init__(self):
-        import vllm
-        from vllm.config import CacheConfig, SchedulerConfig
-        from vllm.core.block_manager import SelfAttnBlockSpaceManager
-        from vllm.core.scheduler import Scheduler
-        from vllm.engine.output_processor.stop_checker import StopChecker
-        from vllm.inputs import token_inputs
-        from vllm.sampling_params import SamplingParams
-        from vllm.sequence import (
-            Logprob,
-            Sequence,
-            SequenceGroup,
-            SequenceStatus,
-        )
-
-        if vllm.__version__ != VLLM_VERSION:
-            raise SystemExit(
-                f"vLLM {vllm.__version__} is installed; the fixtures are of "
-                f"vLLM {VLLM_VERSION}"
-            )
-        self.version = vllm.__version__
-        self.CacheConfig = CacheConfig
-        self.SchedulerConfig = SchedulerConfig
-        self.SelfAttnBlockSpaceManager = SelfAttnBlockSpaceManager
-        self.Scheduler = Scheduler
-        self.StopChecker = StopChecker
-        self.token_inputs = token_inputs
-        self.SamplingParams = SamplingParams
-        self.Logprob = Logprob
-        self.Sequence = Sequence
-        self.SequenceGroup = SequenceGroup
-        self.SequenceStatus = SequenceStatus
+        self.api = load_vllm()
 
     def build(self, cfg):
         """A Scheduler for `cfg`, and the config values it really holds."""
-        scheduler_config = self.SchedulerConfig(
+        api = self.api
+        scheduler_config = api.SchedulerConfig(
             runner_type="generate",
             max_num_batched_tokens=cfg["max_num_batched_tokens"],
             max_num_seqs=cfg["max_num_seqs"],
@@ -198,7 +189,7 @@ class Driver:
             send_delta_data=False,
             policy=cfg["policy"],
         )
-        cache_config = self.CacheConfig(
+        cache_config = api.CacheConfig(
             block_size=cfg["block_size"],
             gpu_memory_utilization=0.9,
             swap_space=0,
@@ -207,7 +198,7 @@ class Driver:
         )
         cache_config.num_gpu_blocks = cfg["num_gpu_blocks"]
         cache_config.num_cpu_blocks = 0
-        scheduler = self.Scheduler(scheduler_config, cache_config, None)
+        scheduler = api.Scheduler(scheduler_config, cache_config, None)
         sc = scheduler.scheduler_config
         bm = scheduler.block_manager
         used = {
@@ -221,11 +212,11 @@ class Driver:
             "max_model_len": sc.max_model_len,
             "watermark": bm.watermark,
             "block_manager": (
-                "v2" if type(bm) is self.SelfAttnBlockSpaceManager else type(bm).__name__
+                "v2" if type(bm) is api.SelfAttnBlockSpaceManager else type(bm).__name__
             ),
         }
         # The harness assumes V0's plain _schedule_default path.
-        assert type(scheduler) is self.Scheduler
+        assert type(scheduler) is api.Scheduler
         assert not sc.chunked_prefill_enabled and not sc.is_multi_step
         assert sc.preemption_mode == "recompute"
         assert sc.num_lookahead_slots == 0 and sc.delay_factor == 0.0
@@ -238,20 +229,20 @@ class Driver:
         assert bm.watermark_blocks == cfg["num_gpu_blocks"] // 100
         assert bm.get_num_free_gpu_blocks() == cfg["num_gpu_blocks"]
         assert bm.get_num_free_cpu_blocks() == 0
-        stop_checker = self.StopChecker(sc.max_model_len, lambda seq: None)
+        stop_checker = api.StopChecker(sc.max_model_len, lambda seq: None)
         return scheduler, stop_checker, used
 
     def make_request(self, rid, prompt, output, priority, block_size):
-        params = self.SamplingParams(max_tokens=output, ignore_eos=True)
-        seq = self.Sequence(
+        params = self.api.SamplingParams(max_tokens=output, ignore_eos=True)
+        seq = self.api.Sequence(
             seq_id=rid,
-            inputs=self.token_inputs(
+            inputs=self.api.token_inputs(
                 prompt_token_ids=[(7 * i) % 1000 + 10 for i in range(prompt)]
             ),
             block_size=block_size,
             eos_token_id=None,
         )
-        group = self.SequenceGroup(
+        group = self.api.SequenceGroup(
             request_id=str(rid),
             seqs=[seq],
             arrival_time=float(rid),
@@ -269,9 +260,9 @@ class Driver:
         scheduler, stop_checker, used = self.build(cfg)
         assert used == cfg, (used, cfg)
         bs = cfg["block_size"]
-        running_status = self.SequenceStatus.RUNNING
-        waiting_status = self.SequenceStatus.WAITING
-        capped_status = self.SequenceStatus.FINISHED_LENGTH_CAPPED
+        running_status = self.api.SequenceStatus.RUNNING
+        waiting_status = self.api.SequenceStatus.WAITING
+        capped_status = self.api.SequenceStatus.FINISHED_LENGTH_CAPPED
         bm = scheduler.block_manager
 
         preempt_calls = []
@@ -283,22 +274,12 @@ class Driver:
 
         scheduler._preempt = logged_preempt
 
-        by_step = {}
-        for rid, arrival, prompt, output, priority in requests:
-            by_step.setdefault(arrival, []).append((rid, prompt, output, priority))
-        last_arrival = max(by_step)
-        live = {}  # id -> SequenceGroup, added and not finished
-        num_finished = 0
-        steps = []
-        k = 0
-        while True:
-            if k >= step_cap:
-                return None
-            for rid, prompt, output, priority in by_step.get(k, ()):
-                group = self.make_request(rid, prompt, output, priority, bs)
-                live[rid] = group
-                scheduler.add_seq_group(group)
+        def admit(rid, prompt, output, priority):
+            group = self.make_request(rid, prompt, output, priority, bs)
+            scheduler.add_seq_group(group)
+            return group
 
+        def step(k, live):
             was_running = {
                 rid for rid, g in live.items() if g.first_seq.status == running_status
             }
@@ -337,7 +318,7 @@ class Driver:
 
                 group.update_num_computed_tokens(n)
                 seq.append_token_id(
-                    SAMPLED_TOKEN, {SAMPLED_TOKEN: self.Logprob(logprob=0.0)}
+                    SAMPLED_TOKEN, {SAMPLED_TOKEN: self.api.Logprob(logprob=0.0)}
                 )
                 stop_checker.maybe_stop_sequence(seq, 0, group.sampling_params)
                 if seq.is_finished():
@@ -347,10 +328,6 @@ class Driver:
                     finished_now.append(rid)
             if finished_now:
                 scheduler.free_finished_seq_groups()
-            finished = sorted(finished_now)
-            for rid in finished:
-                del live[rid]
-            num_finished += len(finished)
 
             # Sanity: what the Rust replay relies on.
             num_prefills = out.num_prefill_groups
@@ -374,42 +351,39 @@ class Driver:
                 assert g.first_seq.status == waiting_status
                 assert g.first_seq.seq_id not in bm.block_tables
             assert held == cfg["num_gpu_blocks"] - bm.get_num_free_gpu_blocks()
+            return {
+                "s": scheduled,
+                "p": preempted,
+                "f": sorted(finished_now),
+                "free": bm.get_num_free_gpu_blocks(),
+            }
 
-            steps.append(
-                {
-                    "s": scheduled,
-                    "p": preempted,
-                    "f": finished,
-                    "free": bm.get_num_free_gpu_blocks(),
-                }
-            )
-            k += 1
-            if k > last_arrival and num_finished == len(requests):
-                assert not live and not scheduler.has_unfinished_seqs()
-                assert bm.get_num_free_gpu_blocks() == cfg["num_gpu_blocks"]
-                return used, steps
+        steps = vllm_streams.replay(requests, step_cap, admit, step)
+        if steps is None:
+            return None
+        assert not scheduler.has_unfinished_seqs()
+        assert bm.get_num_free_gpu_blocks() == cfg["num_gpu_blocks"]
+        return used, steps
 
 
 def check_stream(cfg, requests):
     """The stream rules of the brief: each request finishable alone, etc."""
-    bs = cfg["block_size"]
-    usable = (cfg["num_gpu_blocks"] - watermark_blocks(cfg["num_gpu_blocks"])) * bs
     assert not cfg["chunked_prefill"]
     assert cfg["long_prefill_token_threshold"] == 0
     assert cfg["max_num_batched_tokens"] >= cfg["max_model_len"]
-    assert cfg["max_num_batched_tokens"] >= cfg["max_num_seqs"] >= 1
-    assert cfg["policy"] in ("fcfs", "priority")
     assert cfg["watermark"] == WATERMARK and cfg["block_manager"] == "v2"
-    assert 1 <= len(requests)
-    last = -1
-    for i, (rid, arrival, prompt, output, priority) in enumerate(requests):
-        assert rid == i
-        assert arrival >= last
-        last = arrival
-        assert prompt >= 1 and output >= 1
-        assert prompt + output <= min(cfg["max_model_len"], usable), (rid, cfg)
-        if cfg["policy"] == "fcfs":
-            assert priority == 0
+    # Admission keeps the watermark's blocks free.
+    usable_blocks = cfg["num_gpu_blocks"] - watermark_blocks(cfg["num_gpu_blocks"])
+    vllm_streams.check_stream(cfg, requests, usable_blocks)
+
+
+@contextlib.contextmanager
+def open_runner():
+    """Yields Driver.run."""
+    driver = Driver()
+    # vLLM warns on every 50th preemption; the fixtures record them anyway.
+    logging.getLogger("vllm").setLevel(logging.ERROR)
+    yield driver.run
 
 
 # --------------------------------------------------------------------------
@@ -433,16 +407,6 @@ def config(num_gpu_blocks, block_size, max_num_seqs, max_num_batched_tokens, pol
     }
 
 
-def reqs(specs):
-    """[(arrival, prompt, output, priority), ...] -> numbered requests."""
-    specs = sorted(specs, key=lambda s: s[0])  # stable: keeps given order
-    return [[i, a, p, o, pr] for i, (a, p, o, pr) in enumerate(specs)]
-
-
-def blocks_for(requests, bs):
-    return sum(cdiv(p + o, bs) for _, _, p, o, _ in requests)
-
-
 def min_gpu_blocks(tokens, bs):
     """Fewest num_gpu_blocks that hold `tokens` above the watermark."""
     need = cdiv(tokens, bs)
@@ -453,343 +417,150 @@ def min_gpu_blocks(tokens, bs):
 
 
 def named_streams():
-    """Hand-made edge cases: (name, config, requests)."""
-    out = []
-
-    def add(name, cfg, requests):
-        out.append((name, cfg, requests))
-
-    add(
-        "single-one-token-output",
-        config(10, 16, 4, 128, "fcfs", 128),
-        reqs([(0, 20, 1, 0)]),
-    )
-    add(
-        "one-token-outputs-burst",
-        config(12, 8, 4, 64, "fcfs", 64),
-        reqs([(0, 1 + 5 * i, 1, 0) for i in range(8)]),
-    )
-    # No prompt can equal the budget: prompt + output <= max_model_len <=
-    # max_num_batched_tokens. These come as close as the rules allow: a
-    # prompt of budget - 1 (one output token), a request of exactly
-    # max_model_len = budget tokens, and two prompts filling the budget.
-    add(
-        "prompt-budget-minus-one",
-        config(60, 16, 8, 320, "fcfs", 320),
-        reqs([(0, 319, 1, 0), (0, 5, 3, 0), (1, 319, 1, 0), (1, 1, 2, 0)]),
-    )
-    add(
-        "prompt-plus-output-equals-budget",
-        config(60, 16, 8, 320, "fcfs", 320),
-        reqs([(0, 290, 30, 0), (0, 300, 20, 0), (2, 100, 40, 0), (2, 300, 10, 0)]),
-    )
-    add(
-        "prompts-sum-to-budget",
-        config(80, 16, 8, 256, "fcfs", 256),
-        reqs([(0, 100, 20, 0), (0, 156, 20, 0), (0, 1, 5, 0), (3, 200, 9, 0), (3, 56, 9, 0)]),
-    )
-    add(
-        "prompt-budget-decodes-running",
-        config(80, 16, 8, 256, "fcfs", 256),
-        reqs([(0, 10, 50, 0), (0, 12, 50, 0), (1, 250, 6, 0), (1, 255, 1, 0)]),
-    )
-    # A prompt larger than what is left of the budget stops the waiting scan
-    # (no skipping to smaller prompts behind it).
-    add(
-        "varying-prompts-held-by-head",
-        config(200, 16, 16, 512, "fcfs", 512),
-        reqs(
-            [
-                (0, 400, 30, 0),
-                (0, 200, 30, 0),
-                (0, 20, 30, 0),
-                (0, 480, 10, 0),
-                (0, 8, 5, 0),
-                (1, 300, 20, 0),
-                (1, 100, 40, 0),
-                (5, 480, 20, 0),
-                (5, 4, 60, 0),
-            ]
-        ),
-    )
-    add(
-        "varying-prompts-held-by-head-priority",
-        config(200, 16, 16, 512, "priority", 512),
-        reqs(
-            [
-                (0, 400, 30, 2),
-                (0, 200, 30, 1),
-                (0, 20, 30, 3),
-                (0, 480, 10, 0),
-                (0, 8, 5, 3),
-                (1, 300, 20, 1),
-                (1, 100, 40, 0),
-                (5, 480, 20, 2),
-                (5, 4, 60, 0),
-            ]
-        ),
-    )
-    # Prompts fill the cache exactly when all are admitted (no watermark
-    # below 100 blocks); the first decode then finds no free block and
-    # preempts, although the prompts' last blocks have room.
-    add(
-        "cache-exactly-full-after-admission",
-        config(4 * 4, 16, 8, 512, "fcfs", 256),
-        reqs([(0, 60, 30, 0)] * 4),
-    )
-    add(
-        "cache-exactly-full-block-aligned",
-        config(4 * 4, 16, 8, 512, "fcfs", 256),
-        reqs([(0, 64, 30, 0)] * 4),
-    )
-    add(
-        "cache-exactly-full-after-admission-priority",
-        config(4 * 4, 16, 8, 512, "priority", 256),
-        reqs([(0, 64, 30, 3), (0, 64, 30, 1), (0, 64, 30, 2), (0, 64, 30, 0)]),
-    )
-    add(
-        "cache-exactly-full-at-peak",
-        config(3 * 5, 16, 8, 512, "fcfs", 256),
-        reqs([(0, 50, 30, 0), (0, 40, 40, 0), (0, 70, 10, 0)]),
-    )
-    # 200 blocks: watermark_blocks = 2. Admission keeps 2 blocks free; decode
-    # growth may use them.
-    add(
-        "watermark-admission",
-        config(200, 8, 16, 512, "fcfs", 512),
-        reqs([(0, 400, 100, 0), (0, 400, 100, 0), (0, 400, 100, 0), (0, 360, 40, 0),
-              (0, 16, 50, 0), (0, 8, 40, 0), (0, 8, 30, 0), (2, 200, 40, 0)]),
-    )
-    add(
-        "watermark-single-request-exact",
-        config(300, 8, 4, 2400, "fcfs", 2376),
-        reqs([(0, 2300, 76, 0), (1, 1000, 76, 0), (1, 8, 8, 0)]),
-    )
-    # The decode check needs one free block whatever the sequence's last
-    # block holds: two prompts fill the cache, the older one's decode preempts
-    # the newer one, which is then re-admitted in a prefill-only step.
-    add(
-        "decode-needs-one-free-block",
-        config(4, 8, 4, 64, "fcfs", 32),
-        reqs([(0, 12, 4, 0), (0, 12, 4, 0)]),
-    )
-    # Alone and filling every block: the sequence preempts itself and is
-    # recomputed, gaining a token each time.
-    add(
-        "single-request-self-preemption",
-        config(4, 8, 2, 64, "fcfs", 32),
-        reqs([(0, 20, 12, 0)]),
-    )
-    add(
-        "max-num-seqs-1",
-        config(30, 16, 1, 128, "fcfs", 128),
-        reqs([(0, 100, 5, 0), (0, 10, 3, 0), (2, 70, 4, 0), (30, 5, 2, 0)]),
-    )
-    add(
-        "max-num-seqs-1-priority",
-        config(30, 16, 1, 128, "priority", 128),
-        reqs([(0, 100, 5, 2), (0, 10, 3, 1), (2, 70, 4, 0), (3, 5, 2, 3)]),
-    )
-    add(
-        "max-num-seqs-1-tight-cache",
-        config(8, 16, 1, 128, "fcfs", 128),
-        reqs([(0, 100, 28, 0), (0, 60, 60, 0), (1, 1, 100, 0)]),
-    )
-    add(
-        "max-num-seqs-2-full-seats",
-        config(100, 16, 2, 256, "fcfs", 256),
-        reqs([(0, 30, 40, 0), (0, 20, 10, 0), (1, 5, 5, 0), (1, 200, 3, 0), (2, 1, 1, 0)]),
-    )
-    # Preemption cascades: many growing decodes, few blocks.
-    add(
-        "preemption-cascade",
-        config(20, 8, 16, 256, "fcfs", 256),
-        reqs([(0, 8 + 2 * i, 120, 0) for i in range(12)]),
-    )
-    add(
-        "preemption-cascade-priority",
-        config(20, 8, 16, 256, "priority", 256),
-        reqs([(0, 8 + 2 * i, 120, i % 4) for i in range(12)]),
-    )
-    add(
-        "preemption-cascade-long-prompts",
-        config(24, 16, 16, 256, "fcfs", 256),
-        reqs([(0, 20 + 7 * i, 150, 0) for i in range(10)]),
-    )
-    add(
-        "preemption-cascade-staggered",
-        config(30, 16, 8, 512, "fcfs", 400),
-        reqs([(i // 3, 40 + 13 * i, 200, 0) for i in range(9)]),
-    )
-    # Priority policy: low-priority requests hold the cache; a high-priority
-    # one arrives and cannot be admitted; with no prefill scheduled the
-    # lowest-priority running requests (latest arrival among equals) are
-    # force-preempted until it fits.
-    add(
-        "priority-high-arrives-low-preempted",
-        config(30, 16, 8, 512, "priority", 512),
-        reqs([(0, 100, 200, 3), (0, 100, 200, 3), (0, 100, 200, 2), (3, 100, 60, 0)]),
-    )
-    # The same with FCFS: nothing is force-preempted, decode growth preempts
-    # the newest running request.
-    add(
-        "fcfs-late-arrival-waits",
-        config(30, 16, 8, 512, "fcfs", 512),
-        reqs([(0, 100, 200, 0), (0, 100, 200, 0), (0, 100, 200, 0), (3, 100, 60, 0)]),
-    )
-    # Priority preemption for a seat: max_num_seqs running, a higher-priority
-    # request arrives.
-    add(
-        "priority-preempts-for-seat",
-        config(100, 16, 3, 256, "priority", 256),
-        reqs([(0, 20, 60, 2), (0, 20, 60, 1), (0, 20, 60, 3), (4, 10, 10, 0),
-              (6, 10, 10, 3), (8, 10, 10, 0)]),
-    )
-    # A high-priority request arriving behind a lower-priority one waiting in
-    # a step that admits prompts is not moved forward: the waiting queue is
-    # sorted only in steps that schedule no prefill.
-    add(
-        "priority-waiting-sorted-only-without-prefill",
-        config(40, 16, 8, 256, "priority", 256),
-        reqs([(0, 200, 30, 2), (0, 200, 30, 3), (1, 100, 10, 3), (1, 100, 10, 0),
-              (2, 150, 10, 1), (2, 10, 10, 0), (3, 5, 5, 3)]),
-    )
-    add(
-        "priority-high-waits-for-cache",
-        config(24, 16, 8, 512, "priority", 512),
-        reqs([(0, 150, 40, 2), (0, 150, 40, 3), (2, 200, 20, 0), (2, 10, 10, 1)]),
-    )
-    add(
-        "priority-equal-priorities",
-        config(20, 8, 8, 128, "priority", 128),
-        reqs([(0, 8 + 3 * i, 60, 1) for i in range(8)]),
-    )
-    add(
-        "idle-gaps-between-arrivals",
-        config(50, 16, 8, 512, "fcfs", 512),
-        reqs([(0, 30, 3, 0), (10, 40, 4, 0), (11, 5, 2, 0), (40, 300, 2, 0)]),
-    )
-    add(
-        "arrival-after-empty-start",
-        config(20, 8, 4, 64, "priority", 64),
-        reqs([(5, 10, 5, 1), (5, 10, 5, 0), (6, 40, 3, 2)]),
-    )
+    """Hand-made edge cases: [(name, config, requests)], in file order."""
+    # The same arrivals, prompts and outputs under both policies.
+    held = [(0, 400, 30), (0, 200, 30), (0, 20, 30), (0, 480, 10), (0, 8, 5),
+            (1, 300, 20), (1, 100, 40), (5, 480, 20), (5, 4, 60)]
+    held_priorities = [2, 1, 3, 0, 3, 1, 0, 2, 0]
+    high_arrives = [(0, 100, 200), (0, 100, 200), (0, 100, 200), (3, 100, 60)]
     # MLPerf-like: big budget, 64 seats, 40 requests, plenty of blocks.
     rng = random.Random(4096)
-    specs = []
+    mlperf = []
     t = 0.0
     for _ in range(40):
-        specs.append((int(t), rng.randint(50, 1000), rng.randint(50, 400), 0))
+        mlperf.append((int(t), rng.randint(50, 1000), rng.randint(50, 400), 0))
         t += rng.expovariate(1.0 / 3.0)
-    mlperf = reqs(specs)
-    add(
-        "mlperf-like",
-        config(blocks_for(mlperf, 16) + 64, 16, 64, 4096, "fcfs", 4096),
-        mlperf,
-    )
-    burst = reqs([(0, p, o, 0) for _, _, p, o, _ in mlperf])
-    add(
-        "mlperf-like-burst",
-        config(blocks_for(burst, 16) + 64, 16, 64, 4096, "fcfs", 4096),
-        burst,
-    )
-    add(
-        "mlperf-like-burst-tight-cache",
-        config(blocks_for(burst, 16) // 3, 16, 64, 4096, "fcfs", 4096),
-        burst,
-    )
-    return out
-
-
-def log_uniform_int(rng, lo, hi):
-    return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+    burst = [(0, p, o, 0) for _, p, o, _ in mlperf]
+    # (name, config(num_gpu_blocks, block_size, max_num_seqs,
+    # max_num_batched_tokens, policy, max_model_len) values, request specs
+    # [(arrival, prompt, output, priority), ...])
+    table = [
+        ("single-one-token-output", (10, 16, 4, 128, "fcfs", 128), [(0, 20, 1, 0)]),
+        ("one-token-outputs-burst", (12, 8, 4, 64, "fcfs", 64),
+         [(0, 1 + 5 * i, 1, 0) for i in range(8)]),
+        # No prompt can equal the budget: prompt + output <= max_model_len <=
+        # max_num_batched_tokens. These come as close as the rules allow: a
+        # prompt of budget - 1 (one output token), a request of exactly
+        # max_model_len = budget tokens, and two prompts filling the budget.
+        ("prompt-budget-minus-one", (60, 16, 8, 320, "fcfs", 320),
+         [(0, 319, 1, 0), (0, 5, 3, 0), (1, 319, 1, 0), (1, 1, 2, 0)]),
+        ("prompt-plus-output-equals-budget", (60, 16, 8, 320, "fcfs", 320),
+         [(0, 290, 30, 0), (0, 300, 20, 0), (2, 100, 40, 0), (2, 300, 10, 0)]),
+        ("prompts-sum-to-budget", (80, 16, 8, 256, "fcfs", 256),
+         [(0, 100, 20, 0), (0, 156, 20, 0), (0, 1, 5, 0), (3, 200, 9, 0), (3, 56, 9, 0)]),
+        ("prompt-budget-decodes-running", (80, 16, 8, 256, "fcfs", 256),
+         [(0, 10, 50, 0), (0, 12, 50, 0), (1, 250, 6, 0), (1, 255, 1, 0)]),
+        # A prompt larger than what is left of the budget stops the waiting
+        # scan (no skipping to smaller prompts behind it).
+        ("varying-prompts-held-by-head", (200, 16, 16, 512, "fcfs", 512),
+         with_priorities(held, [0] * len(held))),
+        ("varying-prompts-held-by-head-priority", (200, 16, 16, 512, "priority", 512),
+         with_priorities(held, held_priorities)),
+        # Prompts fill the cache exactly when all are admitted (no watermark
+        # below 100 blocks); the first decode then finds no free block and
+        # preempts, although the prompts' last blocks have room.
+        ("cache-exactly-full-after-admission", (4 * 4, 16, 8, 512, "fcfs", 256),
+         [(0, 60, 30, 0)] * 4),
+        ("cache-exactly-full-block-aligned", (4 * 4, 16, 8, 512, "fcfs", 256),
+         [(0, 64, 30, 0)] * 4),
+        ("cache-exactly-full-after-admission-priority", (4 * 4, 16, 8, 512, "priority", 256),
+         with_priorities([(0, 64, 30)] * 4, [3, 1, 2, 0])),
+        ("cache-exactly-full-at-peak", (3 * 5, 16, 8, 512, "fcfs", 256),
+         [(0, 50, 30, 0), (0, 40, 40, 0), (0, 70, 10, 0)]),
+        # 200 blocks: watermark_blocks = 2. Admission keeps 2 blocks free;
+        # decode growth may use them.
+        ("watermark-admission", (200, 8, 16, 512, "fcfs", 512),
+         [(0, 400, 100, 0), (0, 400, 100, 0), (0, 400, 100, 0), (0, 360, 40, 0),
+          (0, 16, 50, 0), (0, 8, 40, 0), (0, 8, 30, 0), (2, 200, 40, 0)]),
+        ("watermark-single-request-exact", (300, 8, 4, 2400, "fcfs", 2376),
+         [(0, 2300, 76, 0), (1, 1000, 76, 0), (1, 8, 8, 0)]),
+        # The decode check needs one free block whatever the sequence's last
+        # block holds: two prompts fill the cache, the older one's decode
+        # preempts the newer one, which is then re-admitted in a prefill-only
+        # step.
+        ("decode-needs-one-free-block", (4, 8, 4, 64, "fcfs", 32),
+         [(0, 12, 4, 0), (0, 12, 4, 0)]),
+        # Alone and filling every block: the sequence preempts itself and is
+        # recomputed, gaining a token each time.
+        ("single-request-self-preemption", (4, 8, 2, 64, "fcfs", 32), [(0, 20, 12, 0)]),
+        ("max-num-seqs-1", (30, 16, 1, 128, "fcfs", 128),
+         [(0, 100, 5, 0), (0, 10, 3, 0), (2, 70, 4, 0), (30, 5, 2, 0)]),
+        ("max-num-seqs-1-priority", (30, 16, 1, 128, "priority", 128),
+         [(0, 100, 5, 2), (0, 10, 3, 1), (2, 70, 4, 0), (3, 5, 2, 3)]),
+        ("max-num-seqs-1-tight-cache", (8, 16, 1, 128, "fcfs", 128),
+         [(0, 100, 28, 0), (0, 60, 60, 0), (1, 1, 100, 0)]),
+        ("max-num-seqs-2-full-seats", (100, 16, 2, 256, "fcfs", 256),
+         [(0, 30, 40, 0), (0, 20, 10, 0), (1, 5, 5, 0), (1, 200, 3, 0), (2, 1, 1, 0)]),
+        # Preemption cascades: many growing decodes, few blocks.
+        ("preemption-cascade", (20, 8, 16, 256, "fcfs", 256),
+         [(0, 8 + 2 * i, 120, 0) for i in range(12)]),
+        ("preemption-cascade-priority", (20, 8, 16, 256, "priority", 256),
+         [(0, 8 + 2 * i, 120, i % 4) for i in range(12)]),
+        ("preemption-cascade-long-prompts", (24, 16, 16, 256, "fcfs", 256),
+         [(0, 20 + 7 * i, 150, 0) for i in range(10)]),
+        ("preemption-cascade-staggered", (30, 16, 8, 512, "fcfs", 400),
+         [(i // 3, 40 + 13 * i, 200, 0) for i in range(9)]),
+        # Priority policy: low-priority requests hold the cache; a
+        # high-priority one arrives and cannot be admitted; with no prefill
+        # scheduled the lowest-priority running requests (latest arrival
+        # among equals) are force-preempted until it fits.
+        ("priority-high-arrives-low-preempted", (30, 16, 8, 512, "priority", 512),
+         with_priorities(high_arrives, [3, 3, 2, 0])),
+        # The same with FCFS: nothing is force-preempted, decode growth
+        # preempts the newest running request.
+        ("fcfs-late-arrival-waits", (30, 16, 8, 512, "fcfs", 512),
+         with_priorities(high_arrives, [0] * 4)),
+        # Priority preemption for a seat: max_num_seqs running, a
+        # higher-priority request arrives.
+        ("priority-preempts-for-seat", (100, 16, 3, 256, "priority", 256),
+         [(0, 20, 60, 2), (0, 20, 60, 1), (0, 20, 60, 3), (4, 10, 10, 0),
+          (6, 10, 10, 3), (8, 10, 10, 0)]),
+        # A high-priority request arriving behind a lower-priority one
+        # waiting in a step that admits prompts is not moved forward: the
+        # waiting queue is sorted only in steps that schedule no prefill.
+        ("priority-waiting-sorted-only-without-prefill", (40, 16, 8, 256, "priority", 256),
+         [(0, 200, 30, 2), (0, 200, 30, 3), (1, 100, 10, 3), (1, 100, 10, 0),
+          (2, 150, 10, 1), (2, 10, 10, 0), (3, 5, 5, 3)]),
+        ("priority-high-waits-for-cache", (24, 16, 8, 512, "priority", 512),
+         [(0, 150, 40, 2), (0, 150, 40, 3), (2, 200, 20, 0), (2, 10, 10, 1)]),
+        ("priority-equal-priorities", (20, 8, 8, 128, "priority", 128),
+         [(0, 8 + 3 * i, 60, 1) for i in range(8)]),
+        ("idle-gaps-between-arrivals", (50, 16, 8, 512, "fcfs", 512),
+         [(0, 30, 3, 0), (10, 40, 4, 0), (11, 5, 2, 0), (40, 300, 2, 0)]),
+        ("arrival-after-empty-start", (20, 8, 4, 64, "priority", 64),
+         [(5, 10, 5, 1), (5, 10, 5, 0), (6, 40, 3, 2)]),
+        ("mlperf-like", (blocks_for(reqs(mlperf), 16) + 64, 16, 64, 4096, "fcfs", 4096),
+         mlperf),
+        ("mlperf-like-burst", (blocks_for(reqs(burst), 16) + 64, 16, 64, 4096, "fcfs", 4096),
+         burst),
+        ("mlperf-like-burst-tight-cache",
+         (blocks_for(reqs(burst), 16) // 3, 16, 64, 4096, "fcfs", 4096), burst),
+    ]
+    return [(name, config(*values), reqs(specs)) for name, values, specs in table]
 
 
 def random_stream(rng):
     """One random (config, requests) draw."""
-    block_size = rng.choice([8, 16, 32])
-    policy = "priority" if rng.random() < 0.4 else "fcfs"
-    max_num_seqs = rng.choice(
-        [1, 2, 3, 4, 5, 6, 8, 8, 10, 12, 16, 16, 20, 24, 32, 32, 48, 64]
-    )
-    budget = log_uniform_int(rng, 64, 2048)
+    block_size = rng.choice(vllm_streams.BLOCK_SIZES)
+    policy = vllm_streams.draw_policy(rng)
+    max_num_seqs = rng.choice(vllm_streams.MAX_NUM_SEQS)
+    budget = vllm_streams.log_uniform_int(rng, 64, 2048)
     budget = max(budget, max_num_seqs)
     if rng.random() < 0.7:
         max_model_len = budget
     else:
         max_model_len = rng.randint(max(16, budget // 2), budget)
-
-    n = rng.randint(2, 40)
-    out_mode = rng.choice(["short", "medium", "long", "mixed", "mixed"])
-
-    def draw_output():
-        mode = out_mode if out_mode != "mixed" else rng.choice(["short", "medium", "long"])
-        if mode == "short":
-            return rng.randint(1, 32)
-        if mode == "medium":
-            return rng.randint(1, 128)
-        return rng.randint(100, 300)
-
-    prompt_mode = rng.choice(["small", "wide", "wide", "big", "near-budget"])
-
-    def draw_prompt(limit):
-        if prompt_mode == "small":
-            return log_uniform_int(rng, 1, max(1, min(limit, 64)))
-        if prompt_mode == "big":
-            return rng.randint(max(1, limit // 2), limit)
-        if prompt_mode == "near-budget" and rng.random() < 0.4:
-            return rng.randint(max(1, limit - 8), limit)
-        return log_uniform_int(rng, 1, max(1, limit))
-
-    lengths = []
-    for _ in range(n):
-        o = min(draw_output(), max_model_len - 1)
-        p = draw_prompt(max_model_len - o)
-        p = max(1, min(p, max_model_len - o))
-        lengths.append((p, o))
+    lengths = vllm_streams.draw_lengths(
+        rng, max_model_len, max_model_len, ["small", "wide", "wide", "big", "near-budget"]
+    )
     longest = max(p + o for p, o in lengths)
-
-    min_blocks = min_gpu_blocks(longest, block_size)
-    demand = sum(cdiv(p + o, block_size) for p, o in lengths)
-    prompt_blocks = sum(cdiv(p, block_size) for p, _ in lengths)
-    cache_mode = rng.choices(
-        ["barely", "tight", "exact-total", "exact-prompts", "plenty"],
-        weights=[25, 40, 5, 15, 15],
-    )[0]
-    if cache_mode == "barely":
-        num_gpu_blocks = min_blocks + rng.randint(0, 2)
-    elif cache_mode == "tight":
-        num_gpu_blocks = int(min_blocks + rng.uniform(0.0, 0.5) * max(0, demand - min_blocks))
-    elif cache_mode == "exact-total":
-        num_gpu_blocks = demand
-    elif cache_mode == "exact-prompts":
-        num_gpu_blocks = prompt_blocks
-    else:
-        num_gpu_blocks = demand + rng.randint(0, demand)
-    num_gpu_blocks = max(num_gpu_blocks, min_blocks)
-
-    arrival_mode = rng.choice(["burst", "poisson", "poisson", "bursts"])
-    if arrival_mode == "burst":
-        arrivals = [0] * n
-    elif arrival_mode == "poisson":
-        mean_gap = rng.uniform(0.3, 30.0)
-        t = 0.0
-        arrivals = []
-        for _ in range(n):
-            arrivals.append(int(t))
-            t += rng.expovariate(1.0 / mean_gap)
-    else:
-        k = rng.randint(2, 4)
-        starts = sorted(rng.randint(0, 300) for _ in range(k))
-        starts[0] = 0 if rng.random() < 0.7 else starts[0]
-        arrivals = sorted(rng.choice(starts) for _ in range(n))
-
-    specs = []
-    for (p, o), a in zip(lengths, arrivals):
-        pr = rng.randint(0, 3) if policy == "priority" else 0
-        specs.append((a, p, o, pr))
+    # V0 has no null block; admission keeps the watermark's blocks free.
+    num_gpu_blocks = vllm_streams.draw_num_gpu_blocks(
+        rng, lengths, block_size, min_gpu_blocks(longest, block_size), reserved=0
+    )
+    requests = vllm_streams.draw_requests(rng, lengths, policy)
     cfg = config(num_gpu_blocks, block_size, max_num_seqs, budget, policy, max_model_len)
-    return cfg, reqs(specs)
+    return cfg, requests
 
 
 # --------------------------------------------------------------------------
@@ -797,116 +568,23 @@ def random_stream(rng):
 # --------------------------------------------------------------------------
 
 
-def generate(driver, log, num_random):
-    lines = []
-    summary = []
-
-    def emit(name, cfg, requests, steps):
-        obj = {
-            "name": name,
-            "config": cfg,
-            "requests": requests,
-            "steps": steps,
-            "vllm": driver.version,
-            "engine": "v0",
-        }
-        lines.append(json.dumps(obj, separators=(",", ":"), sort_keys=True))
-        summary.append((name, cfg, len(steps), sum(len(s["p"]) for s in steps)))
-
-    for name, cfg, requests in named_streams():
-        result = driver.run(cfg, requests, HARD_STEP_CAP)
-        if result is None:
-            raise SystemExit(f"{name} ran past {HARD_STEP_CAP} steps")
-        used, steps = result
-        emit(name, used, requests, steps)
-        log(f"{name}: {len(steps)} steps, "
-            f"{sum(len(s['p']) for s in steps)} preemptions")
-
-    redrawn = 0
-    for i in range(1, num_random + 1):
-        for draw in range(MAX_DRAWS):
-            rng = random.Random(2_000_003 * i + draw)
-            cfg, requests = random_stream(rng)
-            # Each request is scheduled in at least `output` steps and a step
-            # holds at most max_num_seqs requests: skip draws sure to be long.
-            total_output = sum(r[3] for r in requests)
-            if cdiv(total_output, cfg["max_num_seqs"]) > RANDOM_STEP_CAP:
-                result = None
-            else:
-                result = driver.run(cfg, requests, RANDOM_STEP_CAP)
-            if result is not None:
-                break
-            redrawn += 1
-        else:
-            raise SystemExit(f"random-{i:04d}: no draw within {RANDOM_STEP_CAP} steps")
-        used, steps = result
-        emit(f"random-{i:04d}", used, requests, steps)
-        if i % 50 == 0:
-            log(f"random streams: {i}")
-    log(f"random draws replaced for running past {RANDOM_STEP_CAP} steps: {redrawn}")
-    return lines, summary
-
-
-def print_summary(summary, log):
-    def line(label, rows):
-        streams = len(rows)
-        steps = sum(r[2] for r in rows)
-        with_p = sum(1 for r in rows if r[3] > 0)
-        total_p = sum(r[3] for r in rows)
-        log(f"{label:<20} streams {streams:4d}  steps {steps:7d}  "
-            f"with preemption {with_p:4d}  preemptions {total_p:6d}")
-
-    line("all", summary)
-    for policy in ("fcfs", "priority"):
-        line(policy, [r for r in summary if r[1]["policy"] == policy])
-    line("watermark > 0", [r for r in summary if r[1]["num_gpu_blocks"] >= 100])
-    line("named edge cases", [r for r in summary if not r[0].startswith("random-")])
-    line("random", [r for r in summary if r[0].startswith("random-")])
-
-
-def gzip_bytes(lines):
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
-        for line in lines:
-            gz.write(line.encode("utf-8"))
-            gz.write(b"\n")
-    return buf.getvalue()
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--out", help="write the fixture file here")
-    group.add_argument("--check", help="regenerate and compare with this file")
-    parser.add_argument(
-        "--random",
-        type=int,
-        default=RANDOM_STREAMS,
-        help=f"number of random streams (default {RANDOM_STREAMS}; the fixture file uses the default)",
+    vllm_streams.main(
+        __doc__.split("\n")[0],
+        open_runner,
+        named=named_streams(),
+        random_stream=random_stream,
+        num_random=RANDOM_STREAMS,
+        seed_base=2_000_003,
+        random_step_cap=RANDOM_STEP_CAP,
+        hard_step_cap=HARD_STEP_CAP,
+        tags={"vllm": VLLM_VERSION, "engine": "v0"},
+        summary_groups=[
+            ("fcfs", lambda cfg: cfg["policy"] == "fcfs"),
+            ("priority", lambda cfg: cfg["policy"] == "priority"),
+            ("watermark > 0", lambda cfg: cfg["num_gpu_blocks"] >= 100),
+        ],
     )
-    args = parser.parse_args()
-
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
-
-    driver = Driver()
-    # vLLM warns on every 50th preemption; the fixtures record them anyway.
-    logging.getLogger("vllm").setLevel(logging.ERROR)
-    lines, summary = generate(driver, log, args.random)
-    data = gzip_bytes(lines)
-    print_summary(summary, log)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "wb") as f:
-            f.write(data)
-        log(f"wrote {args.out}: {len(lines)} streams, {len(data)} bytes")
-    else:
-        with open(args.check, "rb") as f:
-            old = f.read()
-        if old != data:
-            log(f"{args.check} differs from a fresh run")
-            sys.exit(1)
-        log(f"{args.check} matches a fresh run")
 
 
 if __name__ == "__main__":

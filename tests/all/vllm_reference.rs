@@ -3,11 +3,10 @@
 //! `tests/fixtures/vllm/streams.jsonl.gz` holds request streams and, for
 //! each step, what vLLM 0.33.0's V1 `Scheduler` decided: the requests
 //! scheduled with their token counts (in vLLM's order), the requests
-//! preempted, the requests finished and the free cache blocks; it is
-//! written by `bash benches/python/vllm_fixtures.sh`.
+//! preempted, the requests finished and the free cache blocks.
 //! `tests/fixtures/vllm/v0_streams.jsonl.gz` holds the same for vLLM
-//! 0.7.3's V0 scheduler (`bash benches/python/vllm_v0_fixtures.sh`). Both
-//! run vLLM on a CPU with its model runner mocked. Each stream is replayed
+//! 0.7.3's V0 scheduler. `bash benches/python/vllm_fixtures.sh [v1|v0]`
+//! writes them, running vLLM on a CPU with its model runner mocked. Each stream is replayed
 //! here through the matching engine ([`VllmV1`], [`VllmV0`]) stepped
 //! without time; every step must match. No divergence is allowed.
 
