@@ -258,7 +258,44 @@ fn bad_scenarios_name_the_key_and_what_was_expected() {
             "engine.max_seqs",
             "max_batched_tokens",
         ),
-        ("cv = 2.0", "cv = 0.0", "traffic.streams[1].cv", "above 0"),
+        ("cv = 2.0", "cv = 0.0", "traffic.streams[1].cv", "from 0.01"),
+        // 1 / cv^2 overflowed into a panic once.
+        (
+            "cv = 2.0",
+            "cv = 1e-155",
+            "traffic.streams[1].cv",
+            "uniform",
+        ),
+        (
+            "chunked_prefill = true",
+            "chunked_prefill = true\nscheduler = \"vllm-v2\"",
+            "engine.scheduler",
+            "vllm-v1, vllm-v0",
+        ),
+        (
+            "chunked_prefill = true",
+            "chunked_prefill = true\nscheduler = \"vllm-v0\"",
+            "engine.scheduler",
+            "chunked_prefill = false",
+        ),
+        (
+            "chunked_prefill = true",
+            "chunked_prefill = true\nscheduling_policy = \"lifo\"",
+            "engine.scheduling_policy",
+            "\"fcfs\" or \"priority\"",
+        ),
+        (
+            "chunked_prefill = true",
+            "chunked_prefill = true\nkv_blocks = 1",
+            "engine.kv_blocks",
+            "null block",
+        ),
+        (
+            "chunked_prefill = true",
+            "chunked_prefill = false\nlong_prefill_token_threshold = 512",
+            "engine.long_prefill_token_threshold",
+            "chunked_prefill = true",
+        ),
         ("horizon = \"10m\"\n", "", "run.horizon", "needs a horizon"),
     ];
     for (from, to, key, message) in cases {

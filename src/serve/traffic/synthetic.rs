@@ -24,6 +24,12 @@ pub const MAX_RATE: f64 = 1e6;
 /// Most values an empirical length distribution holds.
 pub const MAX_EMPIRICAL: usize = 10_000_000;
 
+/// The least coefficient of variation of gamma gaps: a gamma shape of
+/// 10,000 (gaps within about 1% of their mean). Below it the shape
+/// `1 / cv^2` leaves the range gamma draws are computed in; equal gaps are
+/// [`ArrivalPattern::Uniform`].
+pub const MIN_CV: f64 = 0.01;
+
 /// How a stream's inter-arrival times are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ArrivalPattern {
@@ -32,7 +38,7 @@ pub enum ArrivalPattern {
     /// Gamma gaps with this coefficient of variation (above 1: burstier
     /// than Poisson; 1: Poisson; below 1: more regular).
     Gamma {
-        /// Standard deviation over mean of a gap, in (0, 10].
+        /// Standard deviation over mean of a gap, in [[`MIN_CV`], 10].
         cv: f64,
     },
     /// Equal gaps.
@@ -233,8 +239,13 @@ impl Stream {
             ));
         }
         if let ArrivalPattern::Gamma { cv } = self.arrivals {
-            if !(cv.is_finite() && cv > 0.0 && cv <= 10.0) {
-                return Err(("cv", format!("must be above 0 and at most 10, got {cv:?}")));
+            if !(cv.is_finite() && (MIN_CV..=10.0).contains(&cv)) {
+                return Err((
+                    "cv",
+                    format!(
+                        "must be from {MIN_CV} to 10 (for equal gaps use arrivals = \"uniform\"), got {cv:?}"
+                    ),
+                ));
             }
         }
         self.prompt.check().map_err(|m| ("prompt", m))?;
@@ -447,13 +458,15 @@ mod tests {
                 .0,
             "rate"
         );
-        assert_eq!(
-            stream("a", 1.0, ArrivalPattern::Gamma { cv: 0.0 })
+        for cv in [0.0, 1e-155, MIN_CV / 2.0, 10.5, f64::NAN] {
+            let (field, message) = stream("a", 1.0, ArrivalPattern::Gamma { cv })
                 .check()
-                .unwrap_err()
-                .0,
-            "cv"
-        );
+                .unwrap_err();
+            assert_eq!(field, "cv");
+            assert!(message.contains("uniform"), "{message}");
+        }
+        // The least accepted draws without a panic.
+        assert_eq!(gaps(ArrivalPattern::Gamma { cv: MIN_CV }, 10).len(), 9);
         let mut bad = stream("a", 1.0, ArrivalPattern::Poisson);
         bad.output = LengthDistribution::Fixed(0);
         assert_eq!(bad.check().unwrap_err().0, "output");
