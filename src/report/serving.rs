@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::serve::histogram::{Histogram, Quantiles};
 use crate::serve::metrics::{Slo, Tally, TallySummary};
-use crate::serve::run::Unfinished;
+use crate::serve::outcome::Unfinished;
 use crate::serve::{Deployed, DeploymentSpec, ServeOutcome};
 
 use super::chart::{render_stacked, LineChart, Mark, Reference, Series};

@@ -12,7 +12,8 @@
 //! - [`engine`]: one replica's continuous-batching engine, deciding as
 //!   vLLM V1's scheduler (or V0's) does, checked step by step against
 //!   vLLM itself; its iterations timed by the performance model;
-//! - [`run`]: the discrete-event loop tying them together;
+//! - [`run`]: the discrete-event loop tying them together, and
+//!   [`outcome`]: what it measured;
 //! - [`metrics`] and [`histogram`]: latencies, service-level attainment and
 //!   series over time, in constant memory.
 
@@ -20,6 +21,7 @@ pub mod deploy;
 pub mod engine;
 pub mod histogram;
 pub mod metrics;
+pub mod outcome;
 pub mod router;
 pub mod run;
 pub mod traffic;
@@ -27,5 +29,6 @@ pub mod traffic;
 pub use deploy::{deploy, DeployError, Deployed, DeploymentSpec, ReplicaSetup, Unplaced};
 pub use engine::{EngineConfig, EngineConfigError};
 pub use metrics::{Slo, Tally, TallySummary};
+pub use outcome::ServeOutcome;
 pub use router::Routing;
-pub use run::{serve, ServeConfig, ServeOutcome};
+pub use run::{serve, ServeConfig};
