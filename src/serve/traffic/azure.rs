@@ -137,7 +137,7 @@ fn parse_timestamp(text: &str) -> Option<u64> {
         || clock_parts.next().is_some()
         || !(1970..=9999).contains(&year)
         || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -157,6 +157,17 @@ fn parse_timestamp(text: &str) -> Option<u64> {
         .ok()?
         .checked_mul(1_000_000_000)?
         .checked_add(nanos)
+}
+
+/// Days of `month` (1-12) in `year`, by the Gregorian leap-year rule.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// A field of exactly `width` ASCII digits.
@@ -224,9 +235,18 @@ mod tests {
                 - parse_timestamp("2024-02-28 00:00:00").unwrap(),
             2 * 86_400 * 1_000_000_000
         );
+        assert!(parse_timestamp("2024-02-29 00:00:00").is_some());
+        assert!(parse_timestamp("2000-02-29 00:00:00").is_some());
         for bad in [
             "2023-11-16T18:15:46",
             "2023-13-01 00:00:00",
+            // Days a month does not have (issue 33: 2023-02-30 was taken
+            // for 2023-03-02).
+            "2023-02-30 00:00:00",
+            "2023-02-29 00:00:00",
+            "1900-02-29 00:00:00",
+            "2023-04-31 00:00:00",
+            "2023-11-00 00:00:00",
             "2023-11-16 18:15",
             "2023-11-16 18:15:46.1234567890",
         ] {
