@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod csv_trace;
+pub mod lengths;
 pub mod recorded;
 pub mod synthetic;
 
