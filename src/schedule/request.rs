@@ -348,6 +348,22 @@ pub enum RejectReason {
         /// What it asks of the host.
         host: HostDemand,
     },
+    /// Partitions pinned for a replica do not have the demand's shape:
+    /// `partitions` distinct partitions on each of `gpu_count` distinct
+    /// GPUs of one node.
+    PinnedShape {
+        /// Partitions the demand needs in all.
+        needed: u64,
+        /// Partitions pinned.
+        pinned: u32,
+    },
+    /// A pinned partition is offline or has less than the demand free.
+    PinnedFull {
+        /// The partition.
+        at: PartitionRef,
+        /// Per-partition size asked.
+        size: Mib,
+    },
 }
 
 /// A refused request: the code and the reason.
@@ -365,15 +381,16 @@ impl Rejection {
             RejectReason::EmptyDemand
             | RejectReason::TooManyShards { .. }
             | RejectReason::PreferredWithSeveralPartitions
-            | RejectReason::NoSuchPartition { .. } => RejectCode::Invalid,
+            | RejectReason::NoSuchPartition { .. }
+            | RejectReason::PinnedShape { .. } => RejectCode::Invalid,
             RejectReason::LargerThanAnyPartition { .. }
             | RejectReason::NotEnoughPartitions { .. }
             | RejectReason::NotEnoughCapableGpus { .. }
             | RejectReason::NotEnoughGpus { .. }
             | RejectReason::LargerThanAnyNode { .. } => RejectCode::NeverFits,
-            RejectReason::NoCandidate { .. } | RejectReason::NoHostRoom { .. } => {
-                RejectCode::NoCapacityNow
-            }
+            RejectReason::NoCandidate { .. }
+            | RejectReason::NoHostRoom { .. }
+            | RejectReason::PinnedFull { .. } => RejectCode::NoCapacityNow,
         };
         Rejection { code, reason }
     }
@@ -413,6 +430,14 @@ impl fmt::Display for Rejection {
                 f,
                 "no capacity now: the GPU memory is free but no node with it has {} left",
                 describe_host(host)
+            ),
+            RejectReason::PinnedShape { needed, pinned } => write!(
+                f,
+                "invalid: {pinned} partitions pinned; the replica needs {needed}, one per GPU of one node (distinct GPUs)"
+            ),
+            RejectReason::PinnedFull { at, size } => write!(
+                f,
+                "no capacity now: pinned {at} is offline or has less than {size} GiB free"
             ),
             RejectReason::NotEnoughGpus { needed, fleet } => {
                 write!(f, "never fits: needs {needed} distinct GPUs, the fleet has {fleet}")

@@ -315,6 +315,76 @@ impl Scheduler {
         Ok(placement)
     }
 
+    /// Places a replica exactly on `at` (its shards, in order), bypassing
+    /// the policy: a placement chosen elsewhere (a serving placement that
+    /// weighs load, or one pinned in a scenario) kept in the same books. The
+    /// partitions must have the demand's shape (`partitions` distinct ones
+    /// on each of `gpu_count` distinct GPUs of one node), be online and have
+    /// `demand.size` free, and the node must have the host demand left. On
+    /// rejection nothing changes.
+    pub fn schedule_at(
+        &mut self,
+        demand: Demand,
+        at: &[PartitionRef],
+    ) -> Result<Placement, Rejection> {
+        if demand.size == Mib::ZERO || demand.gpu_count == 0 || demand.partitions == 0 {
+            return Err(Rejection::new(RejectReason::EmptyDemand));
+        }
+        if demand.shards() > MAX_SHARDS as u64 {
+            return Err(Rejection::new(RejectReason::TooManyShards {
+                requested: demand.shards(),
+            }));
+        }
+        let shape = RejectReason::PinnedShape {
+            needed: demand.shards(),
+            pinned: at.len() as u32,
+        };
+        if at.len() as u64 != demand.shards() {
+            return Err(Rejection::new(shape));
+        }
+        for (i, &shard) in at.iter().enumerate() {
+            let exists = self
+                .gpus
+                .get(shard.gpu as usize)
+                .is_some_and(|g| (shard.partition as usize) < g.partitions().len());
+            if !exists {
+                return Err(Rejection::new(RejectReason::NoSuchPartition {
+                    preferred: shard,
+                }));
+            }
+            let on_gpu = at.iter().filter(|s| s.gpu == shard.gpu).count() as u32;
+            let same_node = self.gpu_node[shard.gpu as usize] == self.gpu_node[at[0].gpu as usize];
+            if at[..i].contains(&shard) || on_gpu != demand.partitions || !same_node {
+                return Err(Rejection::new(shape));
+            }
+            let partition = &self.gpus[shard.gpu as usize].partitions()[shard.partition as usize];
+            if !self.online[shard.gpu as usize] || partition.free() < demand.size {
+                return Err(Rejection::new(RejectReason::PinnedFull {
+                    at: shard,
+                    size: demand.size,
+                }));
+            }
+        }
+        if !self.host_room(at[0].gpu, demand.host) {
+            return Err(Rejection::new(RejectReason::NoHostRoom {
+                host: demand.host,
+            }));
+        }
+        let mut placement = Placement::empty(demand.size, demand.host);
+        for &shard in at {
+            placement.push(shard);
+        }
+        self.book::<true>(&placement);
+        self.store(&mut placement);
+        self.live += 1;
+        Ok(placement)
+    }
+
+    /// Whether the node of GPU `gpu` has `host` of CPU and host memory left.
+    pub fn has_host_room(&self, gpu: u32, host: HostDemand) -> bool {
+        self.host_room(gpu, host)
+    }
+
     /// Frees a live replica; returns where it was, with exactly the sizes
     /// that are now refunded.
     pub fn unschedule(&mut self, replica: ReplicaId) -> Result<Placement, UnscheduleError> {
