@@ -25,22 +25,28 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use aimsim::perf::FITTED;
 use aimsim::profile::{ArchitectureTable, Catalog};
 use aimsim::scenario::{ServeScenario, TrafficSpec};
-use aimsim::serve::traffic::{Assignment, AzureTraffic, Traffic};
-use aimsim::serve::{deploy, serve, Deployed, ServeConfig, ServeOutcome};
+use aimsim::serve::traffic::{Assignment, AzureTraffic, Traffic, TrafficShape};
+use aimsim::serve::{deploy, serve, DeployInputs, Deployed, ServeConfig, ServeOutcome};
 
 fn scenario(text: &str) -> ServeScenario {
     ServeScenario::parse(text, "bench", &[]).expect("a shipped scenario")
 }
 
 fn deployed(s: &ServeScenario) -> Deployed {
+    // Without the traffic's shape every predicted load is zero: the
+    // load-aware policy then spreads by replica count, as the traffic would.
     deploy(
         &s.fleet,
+        s.policy,
         &s.deployments,
-        &Catalog::builtin(),
-        &ArchitectureTable::builtin(),
-        None,
-        &s.engine,
-        FITTED,
+        &TrafficShape::none(),
+        &DeployInputs {
+            catalog: &Catalog::builtin(),
+            architectures: &ArchitectureTable::builtin(),
+            measured: None,
+            engine: &s.engine,
+            efficiency: FITTED,
+        },
     )
     .expect("the shipped fleet serves")
 }

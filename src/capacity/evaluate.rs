@@ -3,14 +3,14 @@
 //! against them.
 
 use crate::profile::Precision;
-use crate::schedule::Policy;
-use crate::serve::traffic::Recorded;
+use crate::schedule::{PartitionRef, Policy};
+use crate::serve::traffic::{Recorded, TrafficShape};
 use crate::serve::{
-    deploy, serve, DeployError, Deployed, DeploymentSpec, ServeConfig, ServeOutcome,
+    deploy, serve, DeployError, DeployInputs, Deployed, DeploymentSpec, ReplicaMemory, ServeConfig,
+    ServeOutcome, ServingPolicy,
 };
 use crate::sim::FleetSpec;
 use crate::time::Nanos;
-use crate::units::Mib;
 
 use super::{Cell, PlanContext};
 
@@ -34,8 +34,11 @@ pub struct Evaluation {
     pub gpus: u32,
     /// Replicas of each model (in the plan's model order).
     pub replicas: Vec<u32>,
-    /// Memory each model's replicas were charged per GPU.
-    pub memory: Vec<Mib>,
+    /// Memory each model's replicas were given.
+    pub memory: Vec<ReplicaMemory>,
+    /// Where each model's replicas were placed (their partitions), in the
+    /// plan's model order; empty when some replica did not fit.
+    pub placements: Vec<Vec<Vec<PartitionRef>>>,
     /// Per model; empty when some replica did not fit.
     pub models: Vec<ModelResult>,
     /// Why some replica could not be placed, if one could not.
@@ -66,9 +69,9 @@ impl Evaluation {
     }
 }
 
-/// A cell's fleet of `gpus` GPUs under `policy`, on the plan's nodes.
-fn fleet(context: &PlanContext, cell: &Cell, gpus: u32, policy: Policy) -> FleetSpec {
-    FleetSpec::uniform(cell.kind, gpus, cell.layout.clone(), policy).on_nodes(context.node)
+/// A cell's fleet of `gpus` GPUs, on the plan's nodes.
+pub fn fleet(context: &PlanContext, cell: &Cell, gpus: u32) -> FleetSpec {
+    FleetSpec::uniform(cell.kind, gpus, cell.layout.clone(), Policy::Spread).on_nodes(context.node)
 }
 
 /// The deployments of `replicas` (per model), largest profile first so
@@ -78,7 +81,7 @@ fn deployments(
     models: &[String],
     precision: Precision,
     replicas: &[u32],
-    memory: &[Mib],
+    memory: &[ReplicaMemory],
     order: &[usize],
 ) -> Vec<(usize, DeploymentSpec)> {
     order
@@ -91,7 +94,8 @@ fn deployments(
                     model: models[m].clone(),
                     precision,
                     replicas: replicas[m],
-                    reserve: Some(memory[m]),
+                    memory: Some(memory[m]),
+                    pinned: Vec::new(),
                 },
             )
         })
@@ -108,15 +112,15 @@ pub fn placement_fails(
     models: &[String],
     order: &[usize],
     replicas: &[u32],
-    memory: &[Mib],
+    memory: &[ReplicaMemory],
     gpus: u32,
-    policy: Policy,
+    policy: ServingPolicy,
 ) -> Result<Option<String>, DeployError> {
     let specs: Vec<DeploymentSpec> = deployments(models, cell.precision, replicas, memory, order)
         .into_iter()
         .map(|(_, d)| d)
         .collect();
-    Ok(place(context, cell, &specs, gpus, policy)?.1)
+    Ok(place(context, cell, &specs, gpus, policy, &TrafficShape::none())?.1)
 }
 
 /// Places `specs` on `gpus` GPUs of the cell under `policy`, with why the
@@ -126,16 +130,21 @@ fn place(
     cell: &Cell,
     specs: &[DeploymentSpec],
     gpus: u32,
-    policy: Policy,
+    policy: ServingPolicy,
+    traffic: &TrafficShape,
 ) -> Result<(Deployed, Option<String>), DeployError> {
     let deployed = deploy(
-        &fleet(context, cell, gpus, policy),
+        &fleet(context, cell, gpus),
+        policy,
         specs,
-        context.catalog,
-        context.architectures,
-        context.measured,
-        &context.engine,
-        context.efficiency,
+        traffic,
+        &DeployInputs {
+            catalog: context.catalog,
+            architectures: context.architectures,
+            measured: context.measured,
+            engine: &context.engine,
+            efficiency: context.efficiency,
+        },
     )?;
     let unplaced = deployed.unplaced.first().map(|u| {
         format!(
@@ -148,9 +157,10 @@ fn place(
     Ok((deployed, unplaced))
 }
 
-/// Places `replicas` (per model, charged `memory` each) on `gpus` GPUs of
-/// the cell under `policy` and simulates `traffic` (whose targets are `models`, or the one model
-/// with replicas when `traffic` is a single model's) against them.
+/// Places `replicas` (per model, given `memory` each) on `gpus` GPUs of
+/// the cell under `policy` and simulates `traffic` (whose targets are
+/// `models`, or the one model with replicas when `traffic` is a single
+/// model's) against them.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     context: &PlanContext,
@@ -158,18 +168,21 @@ pub fn evaluate(
     models: &[String],
     order: &[usize],
     replicas: &[u32],
-    memory: &[Mib],
+    memory: &[ReplicaMemory],
     gpus: u32,
-    policy: Policy,
+    policy: ServingPolicy,
     traffic: &Recorded,
 ) -> Result<Evaluation, DeployError> {
     let placed = deployments(models, cell.precision, replicas, memory, order);
     let specs: Vec<DeploymentSpec> = placed.iter().map(|(_, d)| d.clone()).collect();
-    let (deployed, unplaced) = place(context, cell, &specs, gpus, policy)?;
+    let shape = TrafficShape::measure(&mut traffic.replay(), None)
+        .expect("a recording replays without error");
+    let (deployed, unplaced) = place(context, cell, &specs, gpus, policy, &shape)?;
     let mut evaluation = Evaluation {
         gpus,
         replicas: replicas.to_vec(),
         memory: memory.to_vec(),
+        placements: Vec::new(),
         models: Vec::new(),
         unplaced,
         gpus_used: 0,
@@ -179,6 +192,11 @@ pub fn evaluate(
     };
     if evaluation.unplaced.is_some() {
         return Ok(evaluation);
+    }
+    evaluation.placements = vec![Vec::new(); models.len()];
+    for r in &deployed.replicas {
+        let (m, _) = placed[r.deployment as usize];
+        evaluation.placements[m].push(r.shards.clone());
     }
     let mut used = vec![false; gpus as usize];
     for r in &deployed.replicas {
@@ -272,14 +290,16 @@ pub fn lone_replica(
         model: model.to_string(),
         precision: cell.precision,
         replicas: 1,
-        reserve: None,
+        memory: None,
+        pinned: Vec::new(),
     };
     let (deployed, _) = place(
         context,
         cell,
         std::slice::from_ref(&spec),
         gpu_count,
-        Policy::Spread,
+        ServingPolicy::Memory(Policy::Spread),
+        &TrafficShape::none(),
     )
     .map_err(|e| e.to_string())?;
     match (

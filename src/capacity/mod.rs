@@ -20,15 +20,17 @@
 //!    its own device, that meet the SLO on that model's traffic (probe at
 //!    the performance model's throughput bound, double until met, then
 //!    bisect; the answer `n` is met and `n - 1` is checked not to be).
-//! 3. **Packed check**: all models' replicas, charged their profiles'
-//!    memory, are placed by the cell's policy on the fewest GPUs that hold
-//!    them, and the whole traffic is simulated on that fleet. Co-tenants
-//!    of a device slow each other, so a model that misses the SLO then
-//!    reserves a larger share of its device's memory (a quarter more, plus
-//!    5 points of the partition; the engine still takes only the
-//!    profile's memory), which leaves fewer co-tenants beside it; once it
-//!    reserves a whole partition it gets an eighth more replicas instead;
-//!    the fleet is packed and simulated again.
+//! 3. **Packed check**: all models' replicas, each given the engine's
+//!    memory setting ([`crate::serve::ReplicaMemory`]), are placed by the
+//!    cell's policy on the fewest GPUs that hold them, and the whole
+//!    traffic is simulated on that fleet. Co-tenants of a device slow each
+//!    other, so a model that misses the SLO then, under the `profile`
+//!    setting, reserves a larger share of its device's memory (a quarter
+//!    more, plus 5 points of the partition, given to its engine too), which
+//!    leaves fewer co-tenants beside it; once it reserves a whole partition,
+//!    or under any other setting, it gets an eighth more replicas instead;
+//!    the fleet is packed and simulated again. The answer keeps where
+//!    every replica went, so it can be written as a scenario and replayed.
 //! 4. **Trim**: one GPU less is tried, first with the same replicas
 //!    reserving less room (cut by a fifth at a time until they fit), then
 //!    dropping replicas (never below a model's isolated minimum, the model
@@ -50,8 +52,8 @@ use rayon::prelude::*;
 use crate::hardware::{GpuKind, LayoutSpec, NodeShape};
 use crate::perf::{Efficiency, MeasuredSet};
 use crate::profile::{ArchitectureTable, Catalog, Precision};
-use crate::schedule::Policy;
 use crate::serve::traffic::Recorded;
+use crate::serve::ServingPolicy;
 use crate::serve::{EngineConfig, Routing, Slo};
 use crate::time::Nanos;
 
@@ -97,7 +99,7 @@ pub struct Cell {
     /// Precision of every replica.
     pub precision: Precision,
     /// Placement policy.
-    pub policy: Policy,
+    pub policy: ServingPolicy,
     /// Index into the plan's traffic (one recording per rate).
     pub traffic: usize,
 }

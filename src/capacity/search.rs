@@ -4,6 +4,7 @@
 use crate::profile::Catalog;
 use crate::schedule::Policy;
 use crate::serve::traffic::{InferenceRequest, Recorded};
+use crate::serve::{ReplicaMemory, ServingPolicy};
 use crate::units::Mib;
 
 use super::bounds::{floor, replica_bound, Floor};
@@ -92,8 +93,10 @@ struct Search<'a> {
     models: &'a [String],
     /// Model indices, largest footprint first (the placement order).
     order: Vec<usize>,
-    /// Memory one replica of each model takes on each GPU it spans.
+    /// Memory one replica of each model needs free on each GPU it spans.
     memory: Vec<Mib>,
+    /// Each model's memory setting before any reservation: the engine's.
+    setting: Vec<ReplicaMemory>,
     /// GPUs one replica of each model spans.
     spans: Vec<u32>,
     /// Memory of one GPU of the layout.
@@ -147,7 +150,12 @@ impl<'a> Search<'a> {
         let gpu_memory = Mib(layout.partitions().iter().map(|p| p.0).sum());
         let partition = layout.largest_partition();
         let partitions = layout.partitions().len() as u32;
-        let (memory, spans) = footprints(context.catalog, cell, models)?;
+        let (profiles, spans) = footprints(context.catalog, cell, models)?;
+        let setting = vec![context.engine.memory; models.len()];
+        let memory: Vec<Mib> = profiles
+            .iter()
+            .map(|&p| context.engine.memory.needs(p))
+            .collect();
         let mut order: Vec<usize> = (0..models.len()).collect();
         order.sort_by_key(|&m| std::cmp::Reverse(memory[m].0 * u64::from(spans[m])));
         Ok(Search {
@@ -156,6 +164,7 @@ impl<'a> Search<'a> {
             models,
             order,
             memory,
+            setting,
             spans,
             gpu_memory,
             partition,
@@ -267,9 +276,9 @@ impl<'a> Search<'a> {
         let gpus = n * self.spans[m];
         let evaluation = self.simulate(
             &replicas,
-            &self.memory.clone(),
+            &self.setting.clone(),
             gpus,
-            Policy::Spread,
+            ServingPolicy::Memory(Policy::Spread),
             traffic,
         );
         self.steps.push(SearchStep {
@@ -279,12 +288,29 @@ impl<'a> Search<'a> {
         evaluation
     }
 
-    /// The memory a replica of model `m` is charged when it reserves
-    /// `share` of its device: its profile's, or that share of the layout's
-    /// largest partition if more (at most the whole partition).
-    fn reserved(&self, m: usize, share: f64) -> Mib {
+    /// The memory a replica of model `m` is given when it reserves `share`
+    /// of its device: under the profile setting, its profile's or that
+    /// share of the layout's largest partition if more (at most the whole
+    /// partition); any other setting as it is (it reserves nothing).
+    fn reserved(&self, m: usize, share: f64) -> ReplicaMemory {
+        if self.setting[m] != ReplicaMemory::Profile {
+            return self.setting[m];
+        }
         let room = (share.clamp(0.0, 1.0) * self.partition.0 as f64).ceil() as u64;
-        Mib(room.min(self.partition.0).max(self.memory[m].0))
+        let room = Mib(room.min(self.partition.0));
+        if room > self.memory[m] {
+            ReplicaMemory::Fixed(room)
+        } else {
+            ReplicaMemory::Profile
+        }
+    }
+
+    /// What a replica of model `m` given `memory` needs free per GPU.
+    fn needs(&self, m: usize, memory: ReplicaMemory) -> Mib {
+        match memory {
+            ReplicaMemory::Fixed(size) => size,
+            ReplicaMemory::Profile | ReplicaMemory::Partition => self.memory[m],
+        }
     }
 
     /// Packs `replicas` on the fewest GPUs, simulates, and repairs what
@@ -293,11 +319,12 @@ impl<'a> Search<'a> {
     /// them; a model that misses then reserves a larger share of its
     /// device (a quarter more, plus 5 points of the partition), which
     /// leaves fewer co-tenants beside it, and once it reserves a whole
-    /// partition it gets an eighth more replicas instead.
+    /// partition (or when its memory setting is not the profile's, so it
+    /// reserves nothing) it gets an eighth more replicas instead.
     fn packed(&mut self, mut replicas: Vec<u32>, traffic: &Recorded) -> Result<Evaluation, String> {
         let mut share = vec![0.0f64; replicas.len()];
         for _ in 0..MAX_ROUNDS {
-            let memory: Vec<Mib> = (0..replicas.len())
+            let memory: Vec<ReplicaMemory> = (0..replicas.len())
                 .map(|m| self.reserved(m, share[m]))
                 .collect();
             let gpus = self.fewest_gpus(&replicas, &memory)?;
@@ -316,10 +343,11 @@ impl<'a> Search<'a> {
                 if result.met {
                     continue;
                 }
-                if memory[m] >= self.partition {
+                let held = self.needs(m, memory[m]);
+                if self.setting[m] != ReplicaMemory::Profile || held >= self.partition {
                     replicas[m] += replicas[m].div_ceil(8).max(1);
                 } else {
-                    let held = memory[m].0 as f64 / self.partition.0 as f64;
+                    let held = held.0 as f64 / self.partition.0 as f64;
                     share[m] = (held * 1.25 + 0.05).min(1.0);
                 }
             }
@@ -330,11 +358,11 @@ impl<'a> Search<'a> {
     }
 
     /// Fewest GPUs of the cell that hold `replicas` under its policy.
-    fn fewest_gpus(&self, replicas: &[u32], memory: &[Mib]) -> Result<u32, String> {
+    fn fewest_gpus(&self, replicas: &[u32], memory: &[ReplicaMemory]) -> Result<u32, String> {
         let total: u64 = replicas
             .iter()
             .enumerate()
-            .map(|(m, &n)| u64::from(n) * u64::from(self.spans[m]) * memory[m].0)
+            .map(|(m, &n)| u64::from(n) * u64::from(self.spans[m]) * self.needs(m, memory[m]).0)
             .sum();
         let widest = self.spans.iter().copied().max().unwrap_or(1);
         let lower = total
@@ -353,7 +381,7 @@ impl<'a> Search<'a> {
         ))
     }
 
-    fn placement(&self, replicas: &[u32], memory: &[Mib], gpus: u32) -> Option<String> {
+    fn placement(&self, replicas: &[u32], memory: &[ReplicaMemory], gpus: u32) -> Option<String> {
         placement_fails(
             self.context,
             self.cell,
@@ -413,7 +441,7 @@ impl<'a> Search<'a> {
     fn trim_run(
         &mut self,
         replicas: &[u32],
-        memory: &[Mib],
+        memory: &[ReplicaMemory],
         gpus: u32,
         traffic: &Recorded,
         best: &mut Evaluation,
@@ -430,24 +458,36 @@ impl<'a> Search<'a> {
         met
     }
 
-    /// The reservations `memory`, each cut by a fifth at a time (never
-    /// below the profile's), until `replicas` fit `gpus` GPUs; `None` when
-    /// they do not fit even at their profiles' memory, or nothing was
-    /// reserved to cut.
-    fn tighter(&self, replicas: &[u32], memory: &[Mib], gpus: u32) -> Option<Vec<Mib>> {
+    /// The reservations `memory`, each cut by a fifth at a time (down to
+    /// the profile's), until `replicas` fit `gpus` GPUs; `None` when they
+    /// do not fit even at their profiles' memory, or nothing was reserved
+    /// to cut.
+    fn tighter(
+        &self,
+        replicas: &[u32],
+        memory: &[ReplicaMemory],
+        gpus: u32,
+    ) -> Option<Vec<ReplicaMemory>> {
         let mut memory = memory.to_vec();
-        if memory == self.memory {
+        if memory == self.setting {
             return None;
         }
         loop {
             if self.placement(replicas, &memory, gpus).is_none() {
                 return Some(memory);
             }
-            if memory == self.memory {
+            if memory == self.setting {
                 return None;
             }
             for (m, held) in memory.iter_mut().enumerate() {
-                *held = Mib((held.0 as f64 * 0.8) as u64).max(self.memory[m]);
+                if let ReplicaMemory::Fixed(size) = *held {
+                    let cut = Mib((size.0 as f64 * 0.8) as u64);
+                    *held = if cut > self.memory[m] {
+                        ReplicaMemory::Fixed(cut)
+                    } else {
+                        self.setting[m]
+                    };
+                }
             }
         }
     }
@@ -455,9 +495,9 @@ impl<'a> Search<'a> {
     fn simulate(
         &self,
         replicas: &[u32],
-        memory: &[Mib],
+        memory: &[ReplicaMemory],
         gpus: u32,
-        policy: Policy,
+        policy: ServingPolicy,
         traffic: &Recorded,
     ) -> Evaluation {
         evaluate(
@@ -475,6 +515,7 @@ impl<'a> Search<'a> {
             gpus,
             replicas: replicas.to_vec(),
             memory: memory.to_vec(),
+            placements: Vec::new(),
             models: Vec::new(),
             unplaced: Some(e.to_string()),
             gpus_used: 0,

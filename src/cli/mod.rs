@@ -25,6 +25,7 @@ use aimsim::profile::{ArchitectureError, Catalog, CatalogError, LookupError, Siz
 use aimsim::report::study::ResultsCsvError;
 use aimsim::scenario::{NotSweepable, ScenarioError, SourceError};
 use aimsim::schedule::Policy;
+use aimsim::serve::ServingPolicy;
 use aimsim::sweep::SweepError;
 use aimsim::workload::WorkloadError;
 
@@ -91,6 +92,20 @@ pub fn policy_parser() -> impl clap::builder::TypedValueParser<Value = Policy> {
         Policy::ALL.map(|policy| PossibleValue::new(policy.name()).help(policy.summary())),
     )
     .map(|name| name.parse::<Policy>().expect("a registered name"))
+}
+
+/// Parses a serving placement policy: `load-aware` or a memory policy's
+/// name, each with its help line.
+pub fn serving_policy_parser() -> impl clap::builder::TypedValueParser<Value = ServingPolicy> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let load_aware = PossibleValue::new(ServingPolicy::LOAD_AWARE)
+        .help("after memory fits, the device with the most compute headroom (the default)");
+    PossibleValuesParser::new(
+        std::iter::once(load_aware).chain(
+            Policy::ALL.map(|policy| PossibleValue::new(policy.name()).help(policy.summary())),
+        ),
+    )
+    .map(|name| name.parse::<ServingPolicy>().expect("a known name"))
 }
 
 /// Output format of commands that report data.
@@ -216,7 +231,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Sweep(sweep) => study::sweep(sweep, &load_catalog(args.profiles.as_deref())?),
         Command::Plan(plan) => study::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
         Command::Merge(merge) => study::merge(merge),
-        Command::Perf(perf) => perf::run(perf),
+        Command::Perf(perf) => perf::run(perf, &load_catalog(args.profiles.as_deref())?),
         Command::Serve(serve) => serve::run(serve, &load_catalog(args.profiles.as_deref())?),
         Command::Fragmentation(fragmentation) => fragmentation::run(fragmentation),
         Command::Completions { shell } => {

@@ -13,7 +13,8 @@ use aimsim::perf::{
     batch_latency, BatchLatency, Device, EngineLimits, KvCache, MeasuredSet, ReplicaModel,
     ReplicaSpec, Setup, FITTED,
 };
-use aimsim::profile::{Architecture, ArchitectureTable, Precision};
+use aimsim::profile::{Architecture, ArchitectureTable, Catalog, Precision};
+use aimsim::serve::{EngineConfig, ReplicaMemory};
 
 use super::table::Table;
 use super::{CliError, Format};
@@ -39,9 +40,14 @@ pub struct PerfArgs {
     /// replicas share the whole GPU's compute and bandwidth.
     #[arg(long, value_name = "SIZES")]
     partitions: Option<String>,
-    /// Which partition holds the replica (its memory is the replica's).
+    /// Which partition holds the replica.
     #[arg(long, default_value_t = 0)]
     partition: usize,
+    /// Memory the replica takes per GPU, as a serving scenario's `memory`:
+    /// `partition` (all of it), `profile` (the catalog profile's quota,
+    /// taken whole) or a size (`48 GiB`).
+    #[arg(long, default_value = "partition", value_name = "MEMORY")]
+    memory: ReplicaMemory,
     /// Tensor-parallel degree: whole GPUs the replica spans (1, 2, 4, 8).
     #[arg(long, default_value_t = 1)]
     tp: u32,
@@ -64,8 +70,9 @@ pub struct PerfArgs {
     /// Most tokens one iteration processes (vLLM max_num_batched_tokens).
     #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     max_batched_tokens: u32,
-    /// Share of the partition's memory the engine takes (vLLM
-    /// gpu_memory_utilization).
+    /// Share of the replica's memory the engine takes (vLLM
+    /// gpu_memory_utilization; under --memory profile the quota is taken
+    /// whole, as the AIM runtime sets it).
     #[arg(long, default_value_t = 0.9)]
     memory_utilization: f64,
     /// Architecture CSV (format of aim_profiles/architectures.csv) for a
@@ -144,7 +151,7 @@ struct Report {
     devices: Vec<DeviceReport>,
 }
 
-pub fn run(args: PerfArgs) -> Result<(), CliError> {
+pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
     if args.calibration || args.fit {
         return calibration_command(&args);
     }
@@ -213,19 +220,46 @@ pub fn run(args: PerfArgs) -> Result<(), CliError> {
         }
         None => None,
     };
-    let limits = EngineLimits {
-        max_seqs: args.max_seqs,
-        max_batched_tokens: args.max_batched_tokens,
-        memory_utilization: args.memory_utilization,
-        scheduler_steps: 1,
+    let engine = EngineConfig {
+        limits: EngineLimits {
+            max_seqs: args.max_seqs,
+            max_batched_tokens: args.max_batched_tokens,
+            memory_utilization: args.memory_utilization,
+            scheduler_steps: 1,
+        },
+        ..EngineConfig::default()
     };
-    let device = Device::of_layout(&layout, args.partition);
+    let limits = engine.limits_for(args.memory);
+    let mut device = Device::of_layout(&layout, args.partition);
+    let memory = match args.memory {
+        ReplicaMemory::Partition => device.memory,
+        ReplicaMemory::Fixed(size) => size,
+        ReplicaMemory::Profile => {
+            let id = catalog
+                .find(model_id, precision)
+                .map_err(|e| CliError::Usage(format!("--memory profile: {e}")))?;
+            catalog.variant(id).memory
+        }
+    };
+    if memory > device.memory {
+        return Err(CliError::Usage(format!(
+            "--memory {}: {memory} GiB is more than the partition's {} GiB",
+            args.memory, device.memory
+        )));
+    }
+    device.memory = memory;
     let mut devices = vec![(device, 1)];
     if device.co_tenants > 1 {
         devices.push((device, device.co_tenants));
     }
     if !device.whole_gpu && device.co_tenants == 1 {
-        devices.push((Device::whole(args.gpu), 1));
+        // The same replica alone on a whole GPU, given the same memory
+        // unless it takes its partition (then the whole GPU's).
+        let mut whole = Device::whole(args.gpu);
+        if args.memory != ReplicaMemory::Partition {
+            whole.memory = device.memory;
+        }
+        devices.push((whole, 1));
     }
     let mut reports = Vec::new();
     for (device, busy) in devices {

@@ -14,9 +14,8 @@ use aimsim::report::serving::{
     serving_json, serving_markdown, serving_summary_rows, serving_timeseries_csv, ServeRun,
 };
 use aimsim::scenario::{ServeScenario, TrafficSpec};
-use aimsim::schedule::Policy;
-use aimsim::serve::traffic::Traffic;
-use aimsim::serve::{deploy, serve, Routing, ServeConfig};
+use aimsim::serve::traffic::{Traffic, TrafficShape};
+use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServeConfig, ServingPolicy};
 use aimsim::time::SimTime;
 
 use super::progress::ProgressReporter;
@@ -45,8 +44,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Placement policy, overriding fleet.policy.
-    #[arg(long, ignore_case = true, value_parser = super::policy_parser())]
-    policy: Option<Policy>,
+    #[arg(long, ignore_case = true, value_parser = super::serving_policy_parser())]
+    policy: Option<ServingPolicy>,
     /// Routing rule, overriding routing.policy (round-robin,
     /// least-outstanding, power-of-two).
     #[arg(long)]
@@ -82,7 +81,8 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario.seed = seed;
     }
     if let Some(policy) = args.policy {
-        scenario.fleet.policy = policy;
+        scenario.policy = policy;
+        scenario.fleet.policy = policy.scheduler_policy();
     }
     if let Some(routing) = args.routing {
         scenario.routing = routing;
@@ -108,29 +108,32 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         )?),
         None => None,
     };
-    let deployed = deploy(
-        &scenario.fleet,
-        &scenario.deployments,
-        catalog,
-        &architectures,
-        measured.as_ref(),
-        &scenario.engine,
-        FITTED,
-    )
-    .map_err(|e| CliError::Found(format!("{}: {e}", args.scenario.display())))?;
-    for u in &deployed.unplaced {
-        eprintln!(
-            "warning: {} replica(s) of {} did not fit the fleet: {}",
-            u.count,
-            scenario.deployments[u.deployment as usize].name(),
-            u.reason
-        );
-    }
     let dir = scenario_dir(&args.scenario);
     let trace = scenario.trace_path(dir, args.trace.as_deref());
+    // One pass over the traffic for each replica's expected load, then the
+    // run reads it again from the start.
+    let shape = TrafficShape::measure(
+        &mut open_traffic(&scenario.traffic, trace.as_deref(), dir, &scenario)?,
+        scenario.horizon,
+    )?;
+    let deployed = deploy(
+        &scenario.fleet,
+        scenario.policy,
+        &scenario.deployments,
+        &shape,
+        &DeployInputs {
+            catalog,
+            architectures: &architectures,
+            measured: measured.as_ref(),
+            engine: &scenario.engine,
+            efficiency: FITTED,
+        },
+    )
+    .map_err(|e| CliError::Found(format!("{}: {e}", args.scenario.display())))?;
+    warn_placement(&scenario, &deployed);
     let mut traffic = open_traffic(&scenario.traffic, trace.as_deref(), dir, &scenario)?;
     let config = ServeConfig {
-        horizon: scenario.horizon,
+        horizon: scenario.run_end(),
         warmup: scenario.warmup,
         interval: scenario.series_interval(),
         routing: scenario.routing,
@@ -139,7 +142,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         engine: scenario.engine,
     };
     let started = Instant::now();
-    let mut reporter = ProgressReporter::new(scenario.horizon.map(|h| SimTime(h.0 / 1_000_000)));
+    let mut reporter = ProgressReporter::new(scenario.run_end().map(|h| SimTime(h.0 / 1_000_000)));
     let outcome = serve(
         &deployed.replicas,
         &scenario.deployment_keys(),
@@ -164,7 +167,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         );
     }
     let fleet = scenario.fleet.describe();
-    let policy = scenario.fleet.policy.to_string();
+    let policy = scenario.policy.to_string();
     let routing = scenario.routing.to_string();
     let traffic_text = scenario.traffic.describe(trace.as_deref());
     let report = ServeRun {
@@ -205,6 +208,26 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         Format::Table => print!("{}", metric_table(&rows)),
     }
     Ok(())
+}
+
+/// Says on stderr which replicas did not fit, and when the placement left
+/// a device predicted over its capacity while another holds no replica.
+fn warn_placement(scenario: &ServeScenario, deployed: &Deployed) {
+    for u in &deployed.unplaced {
+        eprintln!(
+            "warning: {} replica(s) of {} did not fit the fleet: {}",
+            u.count,
+            scenario.deployments[u.deployment as usize].name(),
+            u.reason
+        );
+    }
+    let imbalance = deployed.imbalance;
+    if imbalance.left_compute_idle() {
+        eprintln!(
+            "warning: the {} placement leaves {} device(s) predicted over their capacity (up to {:.2}x) while {} device(s) hold no replica; the load-aware policy spreads replicas by predicted load",
+            scenario.policy, imbalance.overloaded, imbalance.peak, imbalance.idle
+        );
+    }
 }
 
 /// Opens `traffic` of `scenario`: a missing trace is a usage error (the

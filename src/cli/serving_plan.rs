@@ -2,6 +2,7 @@
 //! `[plan]`): the fewest GPUs per kind, layout, precision and policy that
 //! serve the traffic within the SLO, with the simulations that show it.
 
+use aimsim::capacity::CellPlan;
 use aimsim::capacity::{plan, Cell, PlanContext, RatedTraffic};
 use aimsim::perf::FITTED;
 use aimsim::profile::{ArchitectureTable, Catalog};
@@ -9,6 +10,7 @@ use aimsim::report::capacity::{
     capacity_chart, capacity_markdown, capacity_models_csv, capacity_plan_csv,
     capacity_searches_csv, CapacityReport,
 };
+use aimsim::scenario::answer::{answer_scenario, Answer, AnswerDeployment, Origin};
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::Recorded;
 
@@ -129,9 +131,72 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         .out
         .clone()
         .unwrap_or_else(|| default_out(&scenario.name, "plan"));
+    let origin = Origin {
+        text,
+        file: &file,
+        overrides: &args.overrides,
+        dir,
+        trace: args.trace.as_deref(),
+    };
+    for plan in &plans {
+        if let Some(answer) = answer_of(&scenario, &spec, &models, plan) {
+            let name = answer.name.clone();
+            files.push((
+                format!("{name}.toml"),
+                answer_scenario(&origin, &answer, &out)?,
+            ));
+        }
+    }
     write_report(&out, &files)?;
     print_report(args, &files, "plan.csv");
     Ok(())
+}
+
+/// The serving scenario of a cell's answer, if it has one.
+fn answer_of<'a>(
+    scenario: &ServeScenario,
+    spec: &ServePlanSpec,
+    models: &'a [String],
+    plan: &'a CellPlan,
+) -> Option<Answer<'a>> {
+    let evaluation = plan.answer.as_ref()?;
+    let cell = &plan.cell;
+    let scale = spec.rate_scales[cell.traffic];
+    let layout_name: String = cell
+        .layout
+        .to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = format!(
+        "answer-{}-{layout_name}-{}-{}-x{scale}",
+        cell.kind, cell.precision, cell.policy
+    );
+    let deployments = models
+        .iter()
+        .enumerate()
+        .filter(|&(m, _)| evaluation.replicas[m] > 0)
+        .map(|(m, model)| AnswerDeployment {
+            model,
+            replicas: evaluation.replicas[m],
+            memory: evaluation.memory[m],
+            placement: &evaluation.placements[m],
+        })
+        .collect();
+    Some(Answer {
+        description: format!(
+            "{}: the answer of `aimsim plan` for {} x {} {} at {}, placed {}, traffic x{scale}",
+            scenario.name, evaluation.gpus, cell.kind, cell.layout, cell.precision, cell.policy
+        ),
+        name,
+        kind: cell.kind,
+        gpus: evaluation.gpus,
+        layout: &cell.layout,
+        policy: cell.policy,
+        precision: cell.precision,
+        deployments,
+        rate_scale: scenario.traffic.rate_scale() * scale,
+    })
 }
 
 /// Every cell: kinds x layouts x precisions x policies x rates, in that

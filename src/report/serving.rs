@@ -52,23 +52,26 @@ impl ServeRun<'_> {
         (self.outcome.window.1 - self.outcome.window.0).max(1) as f64
     }
 
-    /// Mean busy share of the GPUs holding a replica.
-    fn gpu_busy(&self) -> f64 {
-        let used: Vec<usize> = (0..self.deployed.gpus as usize)
+    /// Mean busy share of the fleet's GPUs: over every GPU (`all`), or
+    /// over the GPUs holding a replica only.
+    fn gpu_busy(&self, all: bool) -> f64 {
+        let counted: Vec<usize> = (0..self.deployed.gpus as usize)
             .filter(|&g| {
-                self.deployed
+                all || self
+                    .deployed
                     .replicas
                     .iter()
                     .any(|r| r.gpus.contains(&(g as u32)))
             })
             .collect();
-        if used.is_empty() {
+        if counted.is_empty() {
             return 0.0;
         }
-        used.iter()
+        counted
+            .iter()
             .map(|&g| self.outcome.gpu_busy_ns[g] as f64 / self.window_ns())
             .sum::<f64>()
-            / used.len() as f64
+            / counted.len() as f64
     }
 
     /// Time-weighted key/value-cache use over all replicas' blocks.
@@ -153,7 +156,20 @@ pub fn serving_summary_rows(run: &ServeRun) -> MetricRows {
     }
     let preemptions: u64 = o.replicas.iter().map(|r| r.preemptions).sum();
     rows.extend([
-        ("gpu_busy_mean".into(), measure(run.gpu_busy())),
+        ("gpu_busy_fleet_mean".into(), measure(run.gpu_busy(true))),
+        ("gpu_busy_used_mean".into(), measure(run.gpu_busy(false))),
+        (
+            "predicted_device_load_peak".into(),
+            measure(run.deployed.imbalance.peak),
+        ),
+        (
+            "devices_over_capacity_while_idle".into(),
+            count(if run.deployed.imbalance.left_compute_idle() {
+                u64::from(run.deployed.imbalance.overloaded)
+            } else {
+                0
+            }),
+        ),
         ("kv_cache_utilisation".into(), measure(run.kv_utilisation())),
         ("preemptions".into(), count(preemptions)),
         ("iterations".into(), count(o.iterations)),
@@ -296,7 +312,8 @@ pub fn replicas_csv(run: &ServeRun) -> String {
     )
 }
 
-/// `gpus.csv`: each GPU's replicas and busy share.
+/// `gpus.csv`: each GPU's replicas, predicted load (the share of its
+/// compute its replicas' expected traffic takes) and measured busy share.
 pub fn gpus_csv(run: &ServeRun) -> String {
     let window = run.window_ns();
     let rows = (0..run.deployed.gpus as usize).map(|g| {
@@ -309,10 +326,11 @@ pub fn gpus_csv(run: &ServeRun) -> String {
         vec![
             g.to_string(),
             replicas.to_string(),
+            decimal(run.deployed.gpu_load(g)),
             decimal(run.outcome.gpu_busy_ns[g] as f64 / window),
         ]
     });
-    csv_text(&["gpu", "replicas", "busy_share"], rows)
+    csv_text(&["gpu", "replicas", "predicted_load", "busy_share"], rows)
 }
 
 /// `timeseries.csv`: per interval, rates, requests in the system and
@@ -550,15 +568,23 @@ pub fn serving_markdown(run: &ServeRun) -> String {
         decoding,
     } = o.unfinished;
     md.push_str(&format!(
-        "\nRequests over the whole run, warm-up included: {} arrived, {} finished, {} refused as longer than a replica holds, {} unfinished at the end ({waiting} waiting, {prefilling} prefilling, {decoding} decoding). GPUs busy {:.1}% of the time on average; key/value cache {:.1}% used; {} preemptions.\n",
+        "\nRequests over the whole run, warm-up included: {} arrived, {} finished, {} refused as longer than a replica holds, {} unfinished at the end ({waiting} waiting, {prefilling} prefilling, {decoding} decoding). GPUs busy {:.1}% of the time on average over the fleet ({:.1}% over the GPUs holding a replica); key/value cache {:.1}% used; {} preemptions.\n",
         o.arrived,
         o.finished,
         o.too_long,
         waiting + prefilling + decoding,
-        run.gpu_busy() * 100.0,
+        run.gpu_busy(true) * 100.0,
+        run.gpu_busy(false) * 100.0,
         run.kv_utilisation() * 100.0,
         o.replicas.iter().map(|r| r.preemptions).sum::<u64>(),
     ));
+    let imbalance = run.deployed.imbalance;
+    if imbalance.left_compute_idle() {
+        md.push_str(&format!(
+            "\n**Warning:** the {} placement leaves {} device(s) predicted over their capacity (up to {:.2}x) while {} device(s) hold no replica; the load-aware policy spreads replicas by predicted load.\n",
+            run.policy, imbalance.overloaded, imbalance.peak, imbalance.idle
+        ));
+    }
     if !run.deployed.unplaced.is_empty() {
         md.push_str("\nReplicas that did not fit:\n\n");
         for u in &run.deployed.unplaced {
@@ -616,7 +642,14 @@ pub fn serving_json(run: &ServeRun) -> serde_json::Value {
             "target": u.target.to_string(),
             "requests": u.requests,
         })).collect::<Vec<_>>(),
-        "gpu_busy_mean": run.gpu_busy(),
+        "gpu_busy_fleet_mean": run.gpu_busy(true),
+        "gpu_busy_used_mean": run.gpu_busy(false),
+        "predicted_device_load_peak": run.deployed.imbalance.peak,
+        "devices_over_capacity_while_idle": if run.deployed.imbalance.left_compute_idle() {
+            run.deployed.imbalance.overloaded
+        } else {
+            0
+        },
         "kv_cache_utilisation": run.kv_utilisation(),
         "preemptions": run.outcome.replicas.iter().map(|r| r.preemptions).sum::<u64>(),
         "iterations": run.outcome.iterations,

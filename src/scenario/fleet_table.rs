@@ -14,9 +14,24 @@ const MAX_NODE_CORES: f64 = 65_536.0;
 /// Most host memory a node may have, GiB.
 const MAX_NODE_MEMORY_GB: f64 = 1_048_576.0;
 
-/// Checks `[fleet]`.
+/// Checks `[fleet]` of a deployment scenario, whose `policy` is required.
 pub(super) fn fleet(check: &Checker, raw: &FleetTable) -> Result<FleetSpec, ScenarioError> {
-    let policy: Policy = check.parsed("fleet.policy", &raw.policy)?;
+    let text = raw.policy.as_deref().ok_or_else(|| {
+        check.fail(
+            "fleet.policy",
+            format!("missing: name a placement policy ({})", Policy::names()),
+        )
+    })?;
+    let policy: Policy = check.parsed("fleet.policy", text)?;
+    fleet_with_policy(check, raw, policy)
+}
+
+/// Checks `[fleet]` but its policy, which is `policy`.
+pub(super) fn fleet_with_policy(
+    check: &Checker,
+    raw: &FleetTable,
+    policy: Policy,
+) -> Result<FleetSpec, ScenarioError> {
     let mut groups = Vec::new();
     for (i, group) in raw.gpus.iter().enumerate() {
         let kind: GpuKind = check.parsed(&format!("fleet.gpus[{i}].kind"), &group.kind)?;

@@ -17,6 +17,7 @@ mod sweep_table;
 mod workload_table;
 
 pub use check::ScenarioError;
+pub use serving::answer;
 pub use serving::{
     LengthSpec, ServePlanSpec, ServeScenario, StreamSpec, TrafficSpec, MAX_PLAN_CELLS,
 };
@@ -206,6 +207,12 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        if run.drain.is_some() {
+            return Err(check.fail(
+                "run.drain",
+                "applies to serving scenarios (with [traffic]) only",
+            ));
         }
         let mode = match run.mode.as_deref().unwrap_or("replay") {
             "replay" => {

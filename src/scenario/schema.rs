@@ -63,13 +63,14 @@ pub struct RunTable {
     pub mode: Option<String>,
     pub fill_target: Option<f64>,
     pub fill_step: Option<f64>,
+    pub drain: Option<bool>,
 }
 
 /// `[fleet]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetTable {
-    pub policy: String,
+    pub policy: Option<String>,
     #[serde(default)]
     pub gpus: Vec<GpuGroupTable>,
     pub elastic: Option<ElasticTable>,

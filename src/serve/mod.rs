@@ -5,8 +5,9 @@
 //!
 //! - [`traffic`]: time-ordered inference requests (the Azure LLM trace,
 //!   aimsim's request CSV, or seeded synthetic streams), read one at a time;
-//! - [`deploy`]: places each deployment's replicas with the fleet's policy
-//!   and builds every placed replica's performance model
+//! - [`deploy`]: places each deployment's replicas (by predicted load or a
+//!   memory policy, [`placement`]; each given the memory its [`memory`]
+//!   setting says) and builds every placed replica's performance model
 //!   ([`crate::perf::ReplicaModel`]) from the device it landed on;
 //! - [`router`]: picks a replica of the request's model;
 //! - [`engine`]: one replica's continuous-batching engine, deciding as
@@ -20,15 +21,21 @@
 pub mod deploy;
 pub mod engine;
 pub mod histogram;
+pub mod memory;
 pub mod metrics;
 pub mod outcome;
+pub mod placement;
 pub mod router;
 pub mod run;
 pub mod traffic;
 
-pub use deploy::{deploy, DeployError, Deployed, DeploymentSpec, ReplicaSetup, Unplaced};
+pub use deploy::{
+    deploy, DeployError, DeployInputs, Deployed, DeploymentSpec, ReplicaSetup, Unplaced,
+};
 pub use engine::{EngineConfig, EngineConfigError};
+pub use memory::ReplicaMemory;
 pub use metrics::{Slo, Tally, TallySummary};
 pub use outcome::ServeOutcome;
+pub use placement::{Imbalance, ReplicaDemand, ServingPolicy};
 pub use router::Routing;
 pub use run::{serve, ServeConfig};

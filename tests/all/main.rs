@@ -16,6 +16,7 @@ mod place_command;
 mod precision_fallback;
 mod profile_commands;
 mod profile_validation;
+mod replica_placement;
 mod scheduler_properties;
 mod serve_command;
 mod serving;

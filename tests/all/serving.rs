@@ -11,6 +11,7 @@ use aimsim::perf::{
     FITTED,
 };
 use aimsim::profile::{ArchitectureTable, Precision};
+use aimsim::schedule::PartitionRef;
 use aimsim::serve::engine::{EngineConfig, SchedulerKind};
 use aimsim::serve::metrics::Slo;
 use aimsim::serve::traffic::{
@@ -18,6 +19,7 @@ use aimsim::serve::traffic::{
 };
 use aimsim::serve::{serve, ReplicaSetup, Routing, ServeConfig, ServeOutcome};
 use aimsim::time::Nanos;
+use aimsim::units::Mib;
 
 const LLAMA_8B: &str = "meta-llama/Llama-3.1-8B-Instruct";
 
@@ -86,6 +88,9 @@ fn setup(model: ReplicaModel, gpu: u32, device: u32) -> ReplicaSetup {
         gpus: vec![gpu],
         devices: vec![device],
         location: format!("gpu {gpu}"),
+        shards: vec![PartitionRef { gpu, partition: 0 }],
+        memory: Mib::gib(192),
+        predicted_load: 0.0,
         model,
         max_context: 131_072,
     }

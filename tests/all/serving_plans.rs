@@ -13,7 +13,7 @@ use aimsim::schedule::Policy;
 use aimsim::serve::traffic::{
     ArrivalPattern, LengthDistribution, Recorded, Stream, SyntheticTraffic, Target,
 };
-use aimsim::serve::{EngineConfig, Routing, Slo};
+use aimsim::serve::{EngineConfig, Routing, ServingPolicy, Slo};
 use aimsim::time::Nanos;
 
 use crate::support::{aimsim, csv_records, files};
@@ -105,7 +105,7 @@ fn cell(layout: &str, precision: Precision) -> Cell {
         kind: GpuKind::Mi300x,
         layout: layout.parse::<LayoutSpec>().unwrap(),
         precision,
-        policy: Policy::BestFit,
+        policy: ServingPolicy::Memory(Policy::BestFit),
         traffic: 0,
     }
 }

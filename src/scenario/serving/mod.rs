@@ -2,6 +2,7 @@
 //! it, the engine they run, how requests are routed, the traffic and the
 //! latency targets, in TOML. `scenarios/README.md` documents every key.
 
+pub mod answer;
 mod plan_table;
 mod schema;
 mod traffic_table;
@@ -16,9 +17,10 @@ use crate::hardware::GpuKind;
 
 use crate::perf::{EngineLimits, KvCache};
 use crate::profile::Precision;
+use crate::schedule::PartitionRef;
 use crate::serve::deploy::MAX_REPLICAS;
 use crate::serve::engine::{SchedulerKind, SchedulingPolicy};
-use crate::serve::{DeploymentSpec, EngineConfig, Routing, Slo};
+use crate::serve::{DeploymentSpec, EngineConfig, Routing, ServingPolicy, Slo};
 use crate::sim::FleetSpec;
 use crate::time::{Nanos, SimTime};
 
@@ -38,15 +40,22 @@ pub struct ServeScenario {
     pub description: Option<String>,
     /// Seed of every random draw.
     pub seed: u64,
-    /// End of the run; `None` runs until the traffic ends and drains.
+    /// End of the arrivals, and of the run unless `drain`; `None` runs
+    /// until the traffic ends and drains.
     pub horizon: Option<Nanos>,
+    /// Whether the run goes on past the horizon until every request that
+    /// arrived before it has finished (`run.drain`, as a plan simulates).
+    pub drain: bool,
     /// Requests arriving before this are served but not measured.
     pub warmup: Nanos,
     /// First interval of the time series.
     pub interval: Option<Nanos>,
-    /// The fleet (fixed: serving places every replica up front). A plan
-    /// takes only its policy.
+    /// The fleet (fixed: serving places every replica up front; its policy
+    /// is the one the scheduler is built with, see `policy`). A plan takes
+    /// only its nodes.
     pub fleet: FleetSpec,
+    /// How replicas are placed (`fleet.policy`, default `load-aware`).
+    pub policy: ServingPolicy,
     /// Replicas to place, in order (empty in a scenario only planned).
     pub deployments: Vec<DeploymentSpec>,
     /// The engine every replica runs.
@@ -101,6 +110,10 @@ impl ServeScenario {
             .as_deref()
             .map(|i| check.positive_duration("run.interval", i))
             .transpose()?;
+        let policy: ServingPolicy = match raw.fleet.policy.as_deref() {
+            Some(text) => check.parsed("fleet.policy", text)?,
+            None => ServingPolicy::default(),
+        };
         let fleet =
             if raw.plan.is_some() && raw.fleet.gpus.is_empty() && raw.fleet.elastic.is_none() {
                 // A plan-only scenario: the plan chooses the GPUs.
@@ -108,10 +121,10 @@ impl ServeScenario {
                     groups: Vec::new(),
                     node: fleet_table::node(&check, raw.fleet.node.as_ref())?,
                     elastic: None,
-                    policy: check.parsed("fleet.policy", &raw.fleet.policy)?,
+                    policy: policy.scheduler_policy(),
                 }
             } else {
-                fleet_table::fleet(&check, &raw.fleet)?
+                fleet_table::fleet_with_policy(&check, &raw.fleet, policy.scheduler_policy())?
             };
         if fleet.elastic.is_some() {
             return Err(check.fail(
@@ -122,13 +135,15 @@ impl ServeScenario {
         let plan = raw
             .plan
             .as_ref()
-            .map(|table| plan_table::plan(&check, table, fleet.policy))
+            .map(|table| plan_table::plan(&check, table, policy))
             .transpose()?;
         let deployments = if raw.deployments.is_empty() && plan.is_some() {
             Vec::new()
         } else {
             deployments(&check, &raw)?
         };
+        let gpus: u64 = fleet.groups.iter().map(|g| u64::from(g.count)).sum();
+        check_pins(&check, &deployments, gpus)?;
         let engine = engine(&check, raw.engine.as_ref())?;
         let routing = match &raw.routing {
             Some(table) => check.parsed("routing.policy", &table.policy)?,
@@ -158,9 +173,11 @@ impl ServeScenario {
             description: raw.description,
             seed: run.seed,
             horizon: horizon.map(Nanos::from_millis),
+            drain: run.drain.unwrap_or(false),
             warmup: Nanos::from_millis(warmup),
             interval: interval.map(Nanos::from_millis),
             fleet,
+            policy,
             deployments,
             engine,
             routing,
@@ -169,6 +186,15 @@ impl ServeScenario {
             plan,
             prices,
         })
+    }
+
+    /// Where the simulation stops: the horizon, unless the run drains.
+    pub fn run_end(&self) -> Option<Nanos> {
+        if self.drain {
+            None
+        } else {
+            self.horizon
+        }
     }
 
     /// `(model, precision)` of each deployment, as the simulator names them.
@@ -236,11 +262,39 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
                 ),
             ));
         }
+        let memory = d
+            .memory
+            .as_deref()
+            .map(|m| check.parsed(&key("memory"), m))
+            .transpose()?;
+        let pinned = match &d.placement {
+            None => Vec::new(),
+            Some(list) => {
+                if list.len() != d.replicas as usize {
+                    return Err(check.fail(
+                        &key("placement"),
+                        format!(
+                            "pins {} replica(s); give one location per replica ({})",
+                            list.len(),
+                            d.replicas
+                        ),
+                    ));
+                }
+                list.iter()
+                    .enumerate()
+                    .map(|(r, text)| {
+                        pinned_location(text)
+                            .map_err(|e| check.fail(&format!("deployments[{i}].placement[{r}]"), e))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        };
         out.push(DeploymentSpec {
             model: d.model.clone(),
             precision,
             replicas: d.replicas,
-            reserve: None,
+            memory,
+            pinned,
         });
     }
     if total > u64::from(MAX_REPLICAS) {
@@ -250,6 +304,50 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
         ));
     }
     Ok(out)
+}
+
+/// Most characters of one pinned location (`7.3+6.3+5.3+4.3`...).
+const MAX_LOCATION_LEN: usize = 128;
+
+/// A pinned location: `GPU.PARTITION`, joined by `+` for a replica over
+/// several GPUs (`0.0+1.0`).
+fn pinned_location(text: &str) -> Result<Vec<PartitionRef>, String> {
+    let expected = || {
+        let shown: String = text.chars().take(MAX_LOCATION_LEN).collect();
+        format!("expected GPU.PARTITION, joined by + for a replica over several GPUs (\"0.0+1.0\"), got {shown:?}")
+    };
+    if text.len() > MAX_LOCATION_LEN {
+        return Err(expected());
+    }
+    text.split('+')
+        .map(|part| {
+            let (gpu, partition) = part.trim().split_once('.').ok_or_else(expected)?;
+            Ok(PartitionRef {
+                gpu: gpu.parse().map_err(|_| expected())?,
+                partition: partition.parse().map_err(|_| expected())?,
+            })
+        })
+        .collect()
+}
+
+/// Every pinned location names a GPU the fleet has (whether it fits there
+/// is the scheduler's answer when the replica is placed).
+fn check_pins(
+    check: &Checker,
+    deployments: &[DeploymentSpec],
+    gpus: u64,
+) -> Result<(), ScenarioError> {
+    for (i, d) in deployments.iter().enumerate() {
+        for (r, at) in d.pinned.iter().enumerate() {
+            if let Some(bad) = at.iter().find(|s| u64::from(s.gpu) >= gpus) {
+                return Err(check.fail(
+                    &format!("deployments[{i}].placement[{r}]"),
+                    format!("names gpu {}, but the fleet has {gpus} GPUs", bad.gpu),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, ScenarioError> {
@@ -326,6 +424,12 @@ fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, Sc
             .unwrap_or(default.long_prefill_token_threshold),
         kv_blocks: raw.kv_blocks,
         scheduler,
+        memory: raw
+            .memory
+            .as_deref()
+            .map(|m| check.parsed("engine.memory", m))
+            .transpose()?
+            .unwrap_or(default.memory),
     };
     config
         .check()

@@ -6,6 +6,7 @@ use crate::hardware::{ComputeMode, GpuKind, LayoutSpec, MemoryMode};
 use crate::profile::Precision;
 use crate::schedule::Policy;
 use crate::serve::traffic::MAX_RATE_SCALE;
+use crate::serve::ServingPolicy;
 
 use super::super::axes::{axes, Axes};
 use super::super::check::Checker;
@@ -25,8 +26,9 @@ pub struct ServePlanSpec {
     /// Precisions every replica is served at, one cell each (default all
     /// three).
     pub precisions: Vec<Precision>,
-    /// Placement policies (default fleet.policy).
-    pub policies: Vec<Policy>,
+    /// Placement policies (default fleet.policy, itself `load-aware` by
+    /// default).
+    pub policies: Vec<ServingPolicy>,
     /// Traffic rate multipliers (default 1).
     pub rate_scales: Vec<f64>,
     /// Most GPUs one cell may use (default 1,024).
@@ -48,24 +50,30 @@ impl ServePlanSpec {
 pub(super) fn plan(
     check: &Checker,
     raw: &PlanTable,
-    policy: Policy,
+    policy: ServingPolicy,
 ) -> Result<ServePlanSpec, ScenarioError> {
-    let Axes {
-        kinds,
-        layouts,
-        policies,
-    } = axes(
+    // The axes' own policy list holds memory policies only; the serving
+    // policies are read below.
+    let Axes { kinds, layouts, .. } = axes(
         check,
         "plan",
         raw.kinds.as_deref(),
         raw.layouts.as_deref(),
-        raw.policies.as_deref(),
+        None,
         (
             GpuKind::Mi300x,
             LayoutSpec::Mode(ComputeMode::Spx, MemoryMode::Nps1),
-            policy,
+            Policy::Spread,
         ),
     )?;
+    let policies: Vec<ServingPolicy> = match &raw.policies {
+        None => vec![policy],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| check.parsed(&format!("plan.policies[{i}]"), p))
+            .collect::<Result<_, _>>()?,
+    };
     let precisions: Vec<Precision> = match &raw.precisions {
         None => Precision::ALL.to_vec(),
         Some(list) => list
@@ -76,6 +84,7 @@ pub(super) fn plan(
     };
     let rate_scales = raw.rate_scales.clone().unwrap_or_else(|| vec![1.0]);
     for (key, empty) in [
+        ("plan.policies", policies.is_empty()),
         ("plan.precisions", precisions.is_empty()),
         ("plan.rate_scales", rate_scales.is_empty()),
     ] {

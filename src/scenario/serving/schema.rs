@@ -14,6 +14,7 @@ pub struct ServeFile {
     pub name: Option<String>,
     pub description: Option<String>,
     pub run: RunTable,
+    #[serde(default)]
     pub fleet: FleetTable,
     #[serde(default)]
     pub deployments: Vec<DeploymentTable>,
@@ -45,6 +46,8 @@ pub struct DeploymentTable {
     pub model: String,
     pub precision: String,
     pub replicas: u32,
+    pub memory: Option<String>,
+    pub placement: Option<Vec<String>>,
 }
 
 /// `[engine]`.
@@ -62,6 +65,7 @@ pub struct EngineTable {
     pub scheduling_policy: Option<String>,
     pub long_prefill_token_threshold: Option<u32>,
     pub scheduler: Option<String>,
+    pub memory: Option<String>,
 }
 
 /// `[routing]`.

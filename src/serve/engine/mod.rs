@@ -26,6 +26,7 @@ pub use self::core::EngineCore;
 pub use vllm_v0::VllmV0;
 pub use vllm_v1::VllmV1;
 
+use super::memory::ReplicaMemory;
 use crate::perf::{Batch, EngineLimits, KvCache};
 
 /// Largest key/value-cache block, in tokens.
@@ -127,19 +128,18 @@ pub struct EngineConfig {
     pub kv_blocks: Option<u32>,
     /// The scheduler.
     pub scheduler: SchedulerKind,
+    /// Memory each replica is given where its deployment does not say.
+    pub memory: ReplicaMemory,
 }
 
 impl Default for EngineConfig {
     /// vLLM V1's defaults: 256 sequences, 8192 tokens, chunked prefill,
     /// 16-token blocks of a 16-bit cache, first come first served, no
-    /// long-prefill cap; the engine takes all of its replica's memory (AIM
-    /// hands vLLM the profile's quota as its share).
+    /// long-prefill cap, 90% of the replica's memory taken; each replica
+    /// given its whole partition.
     fn default() -> Self {
         EngineConfig {
-            limits: EngineLimits {
-                memory_utilization: 1.0,
-                ..EngineLimits::default()
-            },
+            limits: EngineLimits::default(),
             chunked_prefill: true,
             block_size: 16,
             kv_cache: KvCache::Bits16,
@@ -147,6 +147,23 @@ impl Default for EngineConfig {
             long_prefill_token_threshold: 0,
             kv_blocks: None,
             scheduler: SchedulerKind::VllmV1,
+            memory: ReplicaMemory::default(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The limits of a replica given `memory`: under the profile's memory
+    /// the engine takes all of it (the AIM runtime sets vLLM's
+    /// `gpu_memory_utilization` to the quota's share of the GPU), otherwise
+    /// `limits.memory_utilization` of it, as vLLM does of its device.
+    pub fn limits_for(&self, memory: ReplicaMemory) -> EngineLimits {
+        match memory {
+            ReplicaMemory::Profile => EngineLimits {
+                memory_utilization: 1.0,
+                ..self.limits
+            },
+            ReplicaMemory::Partition | ReplicaMemory::Fixed(_) => self.limits,
         }
     }
 }

@@ -160,6 +160,7 @@ mod tests {
             long_prefill_token_threshold: 0,
             kv_blocks: None,
             scheduler: SchedulerKind::VllmV0,
+            ..EngineConfig::default()
         }
     }
 

@@ -265,6 +265,7 @@ mod tests {
             long_prefill_token_threshold: 0,
             kv_blocks: None,
             scheduler: SchedulerKind::VllmV1,
+            ..EngineConfig::default()
         }
     }
 

@@ -11,6 +11,7 @@ pub mod azure;
 pub mod csv_trace;
 pub mod lengths;
 pub mod recorded;
+pub mod shape;
 pub mod synthetic;
 
 use std::fmt;
@@ -24,6 +25,7 @@ use crate::workload::WorkloadError;
 pub use azure::AzureTraffic;
 pub use csv_trace::CsvTraffic;
 pub use recorded::{Recorded, Replay};
+pub use shape::{TargetShape, TrafficShape};
 pub use synthetic::{ArrivalPattern, LengthDistribution, Stream, SyntheticTraffic};
 
 /// Most tokens a prompt or an output may have.
