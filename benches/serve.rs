@@ -10,6 +10,10 @@
 //!   benchmark's name says which).
 //! - `hour_1000rps/64_replicas`: one simulated hour at 1,000 requests/s
 //!   over 64 replicas (`scenarios/serving-scale.toml`), 3.6 M requests.
+//! - `placement/*`: placing 6,000 Llama-3.1-8B INT4 replicas (three models'
+//!   worth of traffic) on 1,000 MI300X in CPX/NPS4, by predicted load
+//!   (`load-aware`, through its index) and by memory (`best-fit`), the
+//!   performance model built for every replica.
 //!
 //! `cargo bench --bench serve`
 
@@ -25,8 +29,11 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use aimsim::perf::FITTED;
 use aimsim::profile::{ArchitectureTable, Catalog};
 use aimsim::scenario::{ServeScenario, TrafficSpec};
+use aimsim::schedule::Policy;
 use aimsim::serve::traffic::{Assignment, AzureTraffic, Traffic, TrafficShape};
-use aimsim::serve::{deploy, serve, DeployInputs, Deployed, ServeConfig, ServeOutcome};
+use aimsim::serve::{
+    deploy, serve, DeployInputs, Deployed, ServeConfig, ServeOutcome, ServingPolicy,
+};
 
 fn scenario(text: &str) -> ServeScenario {
     ServeScenario::parse(text, "bench", &[]).expect("a shipped scenario")
@@ -167,5 +174,51 @@ fn hour(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, azure, hour);
+/// 1,000 CPX GPUs and 6,000 replicas of three deployments with traffic.
+fn placement(c: &mut Criterion) {
+    let mut text = String::from(
+        "[run]\nseed = 1\nhorizon = \"1m\"\n[[fleet.gpus]]\nkind = \"MI300X\"\ncount = 1000\nlayout = \"CPX/NPS4\"\n[traffic]\nsource = \"synthetic\"\n[slo]\nttft = \"1s\"\n",
+    );
+    let models = [
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "Qwen/Qwen3-4B-Instruct",
+        "meta-llama/Llama-3.2-3B-Instruct",
+    ];
+    for model in models {
+        text.push_str(&format!(
+            "[[deployments]]\nmodel = \"{model}\"\nprecision = \"int4\"\nreplicas = 2000\n[[traffic.streams]]\nmodel = \"{model}\"\nrate = 500.0\nprompt = {{ distribution = \"fixed\", tokens = 1000 }}\noutput = {{ distribution = \"fixed\", tokens = 200 }}\n"
+        ));
+    }
+    let s = scenario(&text);
+    let shape = TrafficShape::measure(
+        &mut s
+            .traffic
+            .open(None, Path::new("."), s.seed, s.horizon)
+            .unwrap(),
+        s.horizon,
+    )
+    .unwrap();
+    let (catalog, architectures) = (Catalog::builtin(), ArchitectureTable::builtin());
+    let inputs = DeployInputs {
+        catalog: &catalog,
+        architectures: &architectures,
+        measured: None,
+        engine: &s.engine,
+        efficiency: FITTED,
+    };
+    let mut group = c.benchmark_group("placement");
+    group.throughput(Throughput::Elements(6_000));
+    group.sample_size(10);
+    for policy in [
+        ServingPolicy::LoadAware,
+        ServingPolicy::Memory(Policy::BestFit),
+    ] {
+        group.bench_function(format!("1000_cpx_6000_replicas/{policy}"), |b| {
+            b.iter(|| deploy(&s.fleet, policy, &s.deployments, &shape, &inputs).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, azure, hour, placement);
 criterion_main!(benches);

@@ -16,18 +16,17 @@
 //! Where each replica goes is the [`ServingPolicy`]'s choice (or pinned by
 //! the scenario); every choice is booked by the scheduler, which checks it.
 
-use std::collections::HashMap;
-
-use crate::hardware::{HostDemand, Layout, LayoutSpec};
-use crate::perf::{Device, Efficiency, MeasuredSet, ReplicaModel, ReplicaSpec, Setup};
-use crate::profile::{Architecture, ArchitectureTable, Catalog, Precision};
-use crate::schedule::{Demand, DemandMix, PartitionRef, Placement, PlacementRequest, Scheduler};
+use crate::hardware::{Layout, LayoutSpec};
+use crate::perf::{Efficiency, MeasuredSet, ReplicaModel};
+use crate::profile::{ArchitectureTable, Catalog, Precision};
+use crate::schedule::{DemandMix, PartitionRef};
 use crate::sim::{FleetError, FleetSpec};
 use crate::units::Mib;
 
 use super::engine::EngineConfig;
 use super::memory::ReplicaMemory;
 use super::placement::{Imbalance, ReplicaDemand, ServingPolicy};
+use super::placer::{FleetMap, Placer, Resolved, Wanted};
 use super::traffic::shape::TrafficShape;
 
 /// Most replicas one scenario may deploy.
@@ -109,7 +108,7 @@ pub struct Deployed {
     pub device_loads: Vec<f64>,
     /// Replicas on each device.
     pub device_replicas: Vec<u32>,
-    /// Devices over capacity while others idle.
+    /// Devices over capacity, and those a better placement could relieve.
     pub imbalance: Imbalance,
 }
 
@@ -175,6 +174,16 @@ pub enum DeployError {
         /// The performance model's reason.
         message: String,
     },
+    /// A replica cannot be placed where the scenario pins it.
+    #[error("deployments[{index}].placement[{replica}]: {message}")]
+    Pinned {
+        /// Index of the deployment.
+        index: usize,
+        /// The replica.
+        replica: usize,
+        /// Why.
+        message: String,
+    },
     /// A layout does not fit its GPU kind, or a gang its node.
     #[error("fleet: {0}")]
     Fleet(#[from] FleetError),
@@ -222,7 +231,7 @@ pub fn deploy(
         resolved
             .iter()
             .zip(deployments)
-            .map(|(r, d)| (r.demand(r.memory.needs(r.profile)), u64::from(d.replicas))),
+            .map(|(r, d)| (r.demand(r.needs()), u64::from(d.replicas))),
     );
     let scheduler_fleet = FleetSpec {
         policy: policy.scheduler_policy(),
@@ -249,35 +258,47 @@ pub fn deploy(
         );
         devices += hardware;
     }
-    let mut placer = Placer {
-        scheduler,
+    let map = FleetMap {
         layouts,
         layout_of,
         device_of,
-        loads: vec![0.0; devices as usize],
-        counts: vec![0; devices as usize],
-        same: vec![0; devices as usize],
-        models: HashMap::new(),
+        devices,
+    };
+    let wanted = Wanted {
         deployments,
         resolved: &resolved,
         demands: &demands,
-        inputs,
     };
+    let mut placer = Placer::new(scheduler, map, policy, wanted, inputs);
     let mut order: Vec<usize> = (0..deployments.len()).collect();
     if policy == ServingPolicy::LoadAware {
         // The hardest to fit first, while the fleet is emptiest.
         order.sort_by_key(|&i| {
             let r = &resolved[i];
-            std::cmp::Reverse((r.gpu_count, r.memory.needs(r.profile)))
+            std::cmp::Reverse((r.gpu_count, r.needs()))
         });
     }
     let mut replicas = Vec::new();
     let mut unplaced = Vec::new();
+    // Pinned replicas first, wherever their deployment comes in the order,
+    // so that no policy's choice takes a pinned partition.
+    for (index, d) in deployments.iter().enumerate() {
+        for replica in 0..d.pinned.len() {
+            if let Ok(setup) = placer.place(policy, index, replica)? {
+                replicas.push(setup);
+            }
+        }
+    }
     for index in order {
-        placer.same.iter_mut().for_each(|s| *s = 0);
         let mut failed: Option<Unplaced> = None;
-        for replica in 0..deployments[index].replicas {
-            match placer.place(policy, index, replica as usize)? {
+        for replica in deployments[index].pinned.len()..deployments[index].replicas as usize {
+            // Memory and host room only shrink while a fleet is placed: once
+            // one replica found no place, the others of its kind find none.
+            if let Some(failed) = failed.as_mut() {
+                failed.count += 1;
+                continue;
+            }
+            match placer.place(policy, index, replica)? {
                 Ok(setup) => replicas.push(setup),
                 Err(reason) => {
                     failed
@@ -292,354 +313,35 @@ pub fn deploy(
         }
         unplaced.extend(failed);
     }
+    // Deployment by deployment; a sort keeps each one's replicas in order.
     replicas.sort_by_key(|r| r.deployment);
     unplaced.sort_by_key(|u| u.deployment);
-    let imbalance = Imbalance::of(&placer.loads, &placer.counts);
+    let (map, loads, counts) = placer.finish();
+    let mut needs: Vec<Option<Mib>> = vec![None; devices as usize];
+    for r in &replicas {
+        let need = resolved[r.deployment as usize].needs();
+        for &d in &r.devices {
+            let least = needs[d as usize].get_or_insert(need);
+            *least = (*least).min(need);
+        }
+    }
+    let mut room = vec![Mib::ZERO; devices as usize];
+    for (gpu, devices_here) in map.device_of.iter().enumerate() {
+        let layout = &map.layouts[map.layout_of[gpu]];
+        for (partition, &d) in devices_here.iter().enumerate() {
+            room[d as usize] = room[d as usize].max(layout.partitions()[partition]);
+        }
+    }
     Ok(Deployed {
         replicas,
         unplaced,
-        gpus: placer.layout_of.len() as u32,
+        gpus: map.layout_of.len() as u32,
         devices,
-        device_of: placer.device_of,
-        device_loads: placer.loads,
-        device_replicas: placer.counts,
-        imbalance,
+        device_of: map.device_of,
+        imbalance: Imbalance::of(&loads, &counts, &needs, &room),
+        device_loads: loads,
+        device_replicas: counts,
     })
-}
-
-/// A deployment's profile and memory setting, resolved.
-struct Resolved<'a> {
-    profile: Mib,
-    gpu_count: u32,
-    host: HostDemand,
-    arch: &'a Architecture,
-    memory: ReplicaMemory,
-}
-
-impl Resolved<'_> {
-    /// The scheduler's demand for `size` on each GPU.
-    fn demand(&self, size: Mib) -> Demand {
-        Demand {
-            size,
-            gpu_count: self.gpu_count,
-            partitions: 1,
-            host: self.host,
-        }
-    }
-}
-
-/// A replica's model on one kind of device with one memory, and its
-/// predicted load there; or why it cannot run there.
-type Modelled = Result<(ReplicaModel, f64), String>;
-
-/// The placement in progress: the scheduler's books, each device's
-/// predicted load and replicas, and the models built so far.
-struct Placer<'a> {
-    scheduler: Scheduler,
-    layouts: Vec<Layout>,
-    layout_of: Vec<usize>,
-    device_of: Vec<Vec<u32>>,
-    loads: Vec<f64>,
-    counts: Vec<u32>,
-    /// Replicas of the deployment being placed, per device.
-    same: Vec<u32>,
-    /// By (deployment, layout, partition, memory).
-    models: HashMap<(usize, usize, u32, Mib), Modelled>,
-    deployments: &'a [DeploymentSpec],
-    resolved: &'a [Resolved<'a>],
-    demands: &'a [ReplicaDemand],
-    inputs: &'a DeployInputs<'a>,
-}
-
-/// A load-aware candidate's rank: lower wins (predicted load after the
-/// replica is added, replicas of its deployment there, replicas there).
-type Rank = (f64, u32, u32);
-
-fn better(a: Rank, b: Rank) -> bool {
-    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)) == std::cmp::Ordering::Less
-}
-
-impl Placer<'_> {
-    /// Places replica `replica` of deployment `index`: its setup, or why it
-    /// found no place (the inner error); the outer error when it landed
-    /// where it cannot run.
-    fn place(
-        &mut self,
-        policy: ServingPolicy,
-        index: usize,
-        replica: usize,
-    ) -> Result<Result<ReplicaSetup, String>, DeployError> {
-        let r = &self.resolved[index];
-        let booked = match self.deployments[index].pinned.get(replica) {
-            Some(at) => self.pinned(index, at),
-            None => match policy {
-                ServingPolicy::LoadAware => self.load_aware(index),
-                ServingPolicy::Memory(_) => self.by_memory_policy(index),
-            },
-        };
-        let placement = match booked {
-            Ok(p) => p,
-            Err(reason) => return Ok(Err(reason)),
-        };
-        let shards: Vec<PartitionRef> = placement.shards().map(|s| s.at).collect();
-        let first = shards[0];
-        let size = placement.size();
-        let location = shards
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(" + ");
-        let (model, load) =
-            self.model(index, first, size)
-                .map_err(|message| DeployError::CannotRun {
-                    index,
-                    name: self.deployments[index].name(),
-                    location: location.clone(),
-                    message,
-                })?;
-        let devices: Vec<u32> = shards
-            .iter()
-            .map(|s| self.device_of[s.gpu as usize][s.partition as usize])
-            .collect();
-        for &d in &devices {
-            self.loads[d as usize] += load;
-            self.counts[d as usize] += 1;
-            self.same[d as usize] += 1;
-        }
-        Ok(Ok(ReplicaSetup {
-            deployment: index as u32,
-            gpus: shards.iter().map(|s| s.gpu).collect(),
-            devices,
-            location,
-            shards,
-            memory: size,
-            predicted_load: load,
-            model,
-            max_context: r.arch.max_context,
-        }))
-    }
-
-    /// The replica at its pinned partitions.
-    fn pinned(&mut self, index: usize, at: &[PartitionRef]) -> Result<Placement, String> {
-        let r = &self.resolved[index];
-        let free = self.least_free(at);
-        let size = r.memory.charge(r.profile, free).ok_or_else(|| {
-            format!(
-                "pinned at {}: {free} GiB free, the replica needs {} GiB ({} memory)",
-                describe(at),
-                r.memory.needs(r.profile),
-                r.memory
-            )
-        })?;
-        self.scheduler
-            .schedule_at(r.demand(size), at)
-            .map_err(|e| format!("pinned at {}: {e}", describe(at)))
-    }
-
-    /// The fleet policy's choice by memory; a replica taking its whole
-    /// partition is placed where the policy puts its profile, then charged
-    /// everything free there.
-    fn by_memory_policy(&mut self, index: usize) -> Result<Placement, String> {
-        let r = &self.resolved[index];
-        let needs = r.memory.needs(r.profile);
-        let placement = self
-            .scheduler
-            .schedule(&PlacementRequest {
-                demand: r.demand(needs),
-                preferred: None,
-            })
-            .map_err(|e| e.to_string())?;
-        if r.memory != ReplicaMemory::Partition {
-            return Ok(placement);
-        }
-        let shards: Vec<PartitionRef> = placement.shards().map(|s| s.at).collect();
-        self.scheduler
-            .unschedule(placement.replica)
-            .expect("just placed");
-        let size = self.least_free(&shards);
-        Ok(self
-            .scheduler
-            .schedule_at(r.demand(size), &shards)
-            .expect("the partitions just held the profile and are free again"))
-    }
-
-    /// The load-aware choice: the candidate whose devices' predicted load
-    /// after the replica is lowest (see [`ServingPolicy::LoadAware`]).
-    fn load_aware(&mut self, index: usize) -> Result<Placement, String> {
-        let r = &self.resolved[index];
-        let (gpu_count, host, memory, profile) = (r.gpu_count, r.host, r.memory, r.profile);
-        let mut why = None;
-        let mut best: Option<(Rank, Vec<PartitionRef>)> = None;
-        let nodes: Vec<(u32, u32)> = self
-            .scheduler
-            .nodes()
-            .map(|n| (n.first_gpu, n.gpus))
-            .collect();
-        for (first, gpus) in nodes {
-            if gpus < gpu_count || !self.scheduler.has_host_room(first, host) {
-                continue;
-            }
-            // Each GPU's best partition, then the node's best GPUs.
-            let mut per_gpu: Vec<(Rank, PartitionRef)> = Vec::new();
-            for gpu in first..first + gpus {
-                if let Some(pick) = self.best_on_gpu(index, gpu, &mut why) {
-                    per_gpu.push(pick);
-                }
-            }
-            if per_gpu.len() < gpu_count as usize {
-                continue;
-            }
-            per_gpu.sort_by(|a, b| {
-                a.0 .0
-                    .total_cmp(&b.0 .0)
-                    .then(a.0 .1.cmp(&b.0 .1))
-                    .then(a.0 .2.cmp(&b.0 .2))
-                    .then(a.1.cmp(&b.1))
-            });
-            let chosen = &per_gpu[..gpu_count as usize];
-            let worst = chosen
-                .iter()
-                .map(|c| c.0)
-                .fold((f64::NEG_INFINITY, 0, 0), |w, c| {
-                    (w.0.max(c.0), w.1 + c.1, w.2 + c.2)
-                });
-            if best.as_ref().is_none_or(|(rank, _)| better(worst, *rank)) {
-                best = Some((worst, chosen.iter().map(|c| c.1).collect()));
-            }
-        }
-        let Some((_, at)) = best else {
-            return Err(why.unwrap_or_else(|| {
-                format!(
-                    "no capacity now: no {}partition has {} GiB free ({memory} memory){}",
-                    if gpu_count > 1 {
-                        format!("node has {gpu_count} GPUs each with a ")
-                    } else {
-                        String::new()
-                    },
-                    memory.needs(profile),
-                    if host.is_none() {
-                        String::new()
-                    } else {
-                        " with the host room left".to_string()
-                    }
-                )
-            }));
-        };
-        let size = memory
-            .charge(profile, self.least_free(&at))
-            .expect("every candidate partition has room");
-        self.scheduler
-            .schedule_at(self.resolved[index].demand(size), &at)
-            .map_err(|e| e.to_string())
-    }
-
-    /// The best partition of `gpu` for a replica of deployment `index`,
-    /// ranked; `why` keeps the reason a partition with room could not run
-    /// it.
-    fn best_on_gpu(
-        &mut self,
-        index: usize,
-        gpu: u32,
-        why: &mut Option<String>,
-    ) -> Option<(Rank, PartitionRef)> {
-        if !self.scheduler.is_online(gpu) {
-            return None;
-        }
-        let r = &self.resolved[index];
-        let (memory, profile) = (r.memory, r.profile);
-        let mut best: Option<(Rank, PartitionRef)> = None;
-        let partitions = self.scheduler.gpus()[gpu as usize].partitions().len() as u32;
-        for partition in 0..partitions {
-            let free = self.scheduler.gpus()[gpu as usize].partitions()[partition as usize].free();
-            let Some(size) = memory.charge(profile, free) else {
-                continue;
-            };
-            let at = PartitionRef { gpu, partition };
-            let load = match self.model(index, at, size) {
-                Ok((_, load)) => load,
-                Err(message) => {
-                    why.get_or_insert(message);
-                    continue;
-                }
-            };
-            let device = self.device_of[gpu as usize][partition as usize] as usize;
-            let rank = (
-                self.loads[device] + load,
-                self.same[device],
-                self.counts[device],
-            );
-            if best.as_ref().is_none_or(|(b, _)| better(rank, *b)) {
-                best = Some((rank, at));
-            }
-        }
-        best
-    }
-
-    /// The least free memory among `at`'s partitions.
-    fn least_free(&self, at: &[PartitionRef]) -> Mib {
-        at.iter()
-            .map(|s| {
-                self.scheduler
-                    .gpus()
-                    .get(s.gpu as usize)
-                    .and_then(|g| g.partitions().get(s.partition as usize))
-                    .map_or(Mib::ZERO, |p| p.free())
-            })
-            .min()
-            .unwrap_or(Mib::ZERO)
-    }
-
-    /// The model of a replica of deployment `index` whose first shard is
-    /// `at`, taking `memory` per GPU, and its predicted load (built once
-    /// per deployment, layout, partition and memory).
-    fn model(&mut self, index: usize, at: PartitionRef, memory: Mib) -> Modelled {
-        let layout_index = self.layout_of[at.gpu as usize];
-        let key = (index, layout_index, at.partition, memory);
-        if let Some(known) = self.models.get(&key) {
-            return known.clone();
-        }
-        let layout = &self.layouts[layout_index];
-        let d = &self.deployments[index];
-        let r = &self.resolved[index];
-        let mut device = Device::of_layout(layout, at.partition as usize);
-        device.memory = memory;
-        let spec = ReplicaSpec {
-            arch: r.arch,
-            precision: d.precision,
-            kv_cache: self.inputs.engine.kv_cache,
-            device,
-            tp: r.gpu_count,
-            limits: self.inputs.engine.limits_for(r.memory),
-            efficiency: self.inputs.efficiency,
-        };
-        let modelled = ReplicaModel::new(&spec)
-            .map(|model| {
-                let setup = Setup {
-                    model: d.model.clone(),
-                    precision: d.precision,
-                    gpu: layout.kind(),
-                    layout: layout.spec().to_string(),
-                    tp: r.gpu_count,
-                };
-                let model = match self.inputs.measured.and_then(|m| m.table(&setup)) {
-                    Some(table) => model.with_measurements(table.clone()),
-                    None => model,
-                };
-                let load = self.demands[index].load_on(&model);
-                (model, load)
-            })
-            .map_err(|e| e.to_string());
-        self.models.insert(key, modelled.clone());
-        modelled
-    }
-}
-
-/// `gpu 0 partition 1 + gpu 1 partition 0`.
-fn describe(at: &[PartitionRef]) -> String {
-    at.iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join(" + ")
 }
 
 /// Devices a GPU laid out as `layout` is: its hardware partitions, or one.

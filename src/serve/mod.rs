@@ -18,6 +18,7 @@
 //! - [`metrics`] and [`histogram`]: latencies, service-level attainment and
 //!   series over time, in constant memory.
 
+mod candidates;
 pub mod deploy;
 pub mod engine;
 pub mod histogram;
@@ -25,6 +26,7 @@ pub mod memory;
 pub mod metrics;
 pub mod outcome;
 pub mod placement;
+mod placer;
 pub mod router;
 pub mod run;
 pub mod traffic;
