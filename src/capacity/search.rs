@@ -93,7 +93,10 @@ struct Search<'a> {
     models: &'a [String],
     /// Model indices, largest footprint first (the placement order).
     order: Vec<usize>,
-    /// Memory one replica of each model needs free on each GPU it spans.
+    /// Each model's profile memory per GPU.
+    profiles: Vec<Mib>,
+    /// Memory one replica of each model needs free on each GPU it spans,
+    /// under its setting before any reservation.
     memory: Vec<Mib>,
     /// Each model's memory setting before any reservation: the engine's.
     setting: Vec<ReplicaMemory>,
@@ -163,6 +166,7 @@ impl<'a> Search<'a> {
             cell,
             models,
             order,
+            profiles,
             memory,
             setting,
             spans,
@@ -307,10 +311,7 @@ impl<'a> Search<'a> {
 
     /// What a replica of model `m` given `memory` needs free per GPU.
     fn needs(&self, m: usize, memory: ReplicaMemory) -> Mib {
-        match memory {
-            ReplicaMemory::Fixed(size) => size,
-            ReplicaMemory::Profile | ReplicaMemory::Partition => self.memory[m],
-        }
+        memory.needs(self.profiles[m])
     }
 
     /// Packs `replicas` on the fewest GPUs, simulates, and repairs what

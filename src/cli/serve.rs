@@ -224,8 +224,22 @@ fn warn_placement(scenario: &ServeScenario, deployed: &Deployed) {
     let imbalance = deployed.imbalance;
     if imbalance.left_compute_idle() {
         eprintln!(
-            "warning: the {} placement leaves {} device(s) predicted over their capacity (up to {:.2}x) while {} device(s) hold no replica; the load-aware policy spreads replicas by predicted load",
-            scenario.policy, imbalance.overloaded, imbalance.peak, imbalance.idle
+            "warning: the {} placement leaves {} device(s) predicted over their capacity with several replicas each, while {} device(s) with room for one of them hold none{}",
+            scenario.policy,
+            imbalance.stacked,
+            imbalance.idle,
+            if scenario.policy == ServingPolicy::LoadAware {
+                ""
+            } else {
+                "; `--policy load-aware` places replicas by predicted load"
+            }
+        );
+    }
+    if imbalance.overloaded > imbalance.stacked {
+        eprintln!(
+            "warning: {} device(s) predicted over their capacity (up to {:.2}x): their traffic needs more replicas or larger partitions",
+            imbalance.overloaded - imbalance.stacked,
+            imbalance.peak
         );
     }
 }

@@ -13,6 +13,7 @@ use aimsim::report::capacity::{
 use aimsim::scenario::answer::{answer_scenario, Answer, AnswerDeployment, Origin};
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::Recorded;
+use aimsim::serve::ReplicaMemory;
 
 use super::serve::open_traffic;
 use super::simulate::{scenario_dir, write_report};
@@ -98,11 +99,22 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         command.push_str(&format!(" --trace {}", trace.display()));
     }
     let setup = format!(
-        "engine: max_seqs {}, max_batched_tokens {}, chunked prefill {}, {}-bit KV cache; routing {}; {}",
+        "engine: max_seqs {}, max_batched_tokens {}, chunked prefill {}, {}-bit KV cache; each replica given `{}` memory ({}); replicas placed by each cell's policy; routing {}; {}. Each answer is written beside this file as a serving scenario (`answer-KIND-LAYOUT-PRECISION-POLICY-xSCALE.toml`) that `aimsim serve` replays to the same figures",
         scenario.engine.limits.max_seqs,
         scenario.engine.limits.max_batched_tokens,
         if scenario.engine.chunked_prefill { "on" } else { "off" },
         scenario.engine.kv_cache.bytes() * 8.0,
+        scenario.engine.memory,
+        match scenario.engine.memory {
+            ReplicaMemory::Partition => format!(
+                "its whole partition, {:.0}% taken by the engine",
+                scenario.engine.limits.memory_utilization * 100.0
+            ),
+            ReplicaMemory::Profile => {
+                "the catalog profile's quota; a model missing the SLO beside co-tenants reserves more".to_string()
+            }
+            ReplicaMemory::Fixed(_) => "that much on each GPU".to_string(),
+        },
         scenario.routing,
         window_text(&scenario),
     );

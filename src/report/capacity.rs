@@ -102,7 +102,7 @@ pub fn capacity_plan_csv(report: &CapacityReport) -> String {
         "worst_model_attainment",
         "worst_ttft_s",
         "worst_tpot_s",
-        "gpu_busy",
+        "gpu_busy_fleet_mean",
         "output_tokens_per_s",
         "cost_per_hour",
         "cost_per_million_output_tokens",
@@ -196,7 +196,7 @@ pub fn capacity_searches_csv(report: &CapacityReport) -> String {
         "replicas",
         "met",
         "worst_model_attainment",
-        "gpu_busy",
+        "gpu_busy_fleet_mean",
         "unplaced",
     ]);
     let mut rows = Vec::new();

@@ -52,17 +52,24 @@ impl ServeRun<'_> {
         (self.outcome.window.1 - self.outcome.window.0).max(1) as f64
     }
 
+    /// Replicas on each GPU (a replica over several GPUs counts on each),
+    /// in one pass over the replicas.
+    fn replicas_per_gpu(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.deployed.gpus as usize];
+        for r in &self.deployed.replicas {
+            for &g in &r.gpus {
+                counts[g as usize] += 1;
+            }
+        }
+        counts
+    }
+
     /// Mean busy share of the fleet's GPUs: over every GPU (`all`), or
     /// over the GPUs holding a replica only.
     fn gpu_busy(&self, all: bool) -> f64 {
+        let replicas = self.replicas_per_gpu();
         let counted: Vec<usize> = (0..self.deployed.gpus as usize)
-            .filter(|&g| {
-                all || self
-                    .deployed
-                    .replicas
-                    .iter()
-                    .any(|r| r.gpus.contains(&(g as u32)))
-            })
+            .filter(|&g| all || replicas[g] > 0)
             .collect();
         if counted.is_empty() {
             return 0.0;
@@ -163,12 +170,12 @@ pub fn serving_summary_rows(run: &ServeRun) -> MetricRows {
             measure(run.deployed.imbalance.peak),
         ),
         (
+            "devices_over_capacity".into(),
+            count(u64::from(run.deployed.imbalance.overloaded)),
+        ),
+        (
             "devices_over_capacity_while_idle".into(),
-            count(if run.deployed.imbalance.left_compute_idle() {
-                u64::from(run.deployed.imbalance.overloaded)
-            } else {
-                0
-            }),
+            count(u64::from(run.deployed.imbalance.stacked)),
         ),
         ("kv_cache_utilisation".into(), measure(run.kv_utilisation())),
         ("preemptions".into(), count(preemptions)),
@@ -282,7 +289,9 @@ pub fn replicas_csv(run: &ServeRun) -> String {
                 i.to_string(),
                 run.deployments[setup.deployment as usize].name(),
                 setup.location.clone(),
+                decimal(setup.memory.as_gib()),
                 setup.model.kv_capacity_tokens().to_string(),
+                decimal(setup.predicted_load),
                 tally.routed.to_string(),
                 tally.iterations.to_string(),
                 decimal(tally.busy_ns as f64 / window),
@@ -298,7 +307,9 @@ pub fn replicas_csv(run: &ServeRun) -> String {
             "replica",
             "deployment",
             "location",
+            "memory_gib",
             "kv_capacity_tokens",
+            "predicted_load",
             "routed",
             "iterations",
             "busy_share",
@@ -316,16 +327,11 @@ pub fn replicas_csv(run: &ServeRun) -> String {
 /// compute its replicas' expected traffic takes) and measured busy share.
 pub fn gpus_csv(run: &ServeRun) -> String {
     let window = run.window_ns();
+    let replicas = run.replicas_per_gpu();
     let rows = (0..run.deployed.gpus as usize).map(|g| {
-        let replicas = run
-            .deployed
-            .replicas
-            .iter()
-            .filter(|r| r.gpus.contains(&(g as u32)))
-            .count();
         vec![
             g.to_string(),
-            replicas.to_string(),
+            replicas[g].to_string(),
             decimal(run.deployed.gpu_load(g)),
             decimal(run.outcome.gpu_busy_ns[g] as f64 / window),
         ]
@@ -581,8 +587,15 @@ pub fn serving_markdown(run: &ServeRun) -> String {
     let imbalance = run.deployed.imbalance;
     if imbalance.left_compute_idle() {
         md.push_str(&format!(
-            "\n**Warning:** the {} placement leaves {} device(s) predicted over their capacity (up to {:.2}x) while {} device(s) hold no replica; the load-aware policy spreads replicas by predicted load.\n",
-            run.policy, imbalance.overloaded, imbalance.peak, imbalance.idle
+            "\n**Warning:** the {} placement leaves {} device(s) predicted over their capacity with several replicas each, while {} device(s) with room for one of them hold none.\n",
+            run.policy, imbalance.stacked, imbalance.idle
+        ));
+    }
+    if imbalance.overloaded > imbalance.stacked {
+        md.push_str(&format!(
+            "\n**Warning:** {} device(s) predicted over their capacity (up to {:.2}x): their traffic needs more replicas or larger partitions.\n",
+            imbalance.overloaded - imbalance.stacked,
+            imbalance.peak
         ));
     }
     if !run.deployed.unplaced.is_empty() {
@@ -645,11 +658,8 @@ pub fn serving_json(run: &ServeRun) -> serde_json::Value {
         "gpu_busy_fleet_mean": run.gpu_busy(true),
         "gpu_busy_used_mean": run.gpu_busy(false),
         "predicted_device_load_peak": run.deployed.imbalance.peak,
-        "devices_over_capacity_while_idle": if run.deployed.imbalance.left_compute_idle() {
-            run.deployed.imbalance.overloaded
-        } else {
-            0
-        },
+        "devices_over_capacity": run.deployed.imbalance.overloaded,
+        "devices_over_capacity_while_idle": run.deployed.imbalance.stacked,
         "kv_cache_utilisation": run.kv_utilisation(),
         "preemptions": run.outcome.replicas.iter().map(|r| r.preemptions).sum::<u64>(),
         "iterations": run.outcome.iterations,

@@ -670,3 +670,56 @@ fn a_refusal_is_remembered_only_until_memory_is_freed_or_added() {
         assert_eq!(s.schedule(&gib(16)).unwrap().first().at.gpu, 1, "{policy}");
     }
 }
+
+#[test]
+fn schedule_at_books_exactly_where_it_is_told_or_says_why_not() {
+    // Two nodes of 2 SPX GPUs (8 cores, 64 GiB each).
+    let mut s = small_nodes(Policy::Spread, 2, 2);
+    let demand = |gib: u64, gpus: u32, cores: u32| gang(gib, gpus, cores, 1).demand;
+    // A gang of two on node 1, second shard first: kept in that order.
+    let placed = s
+        .schedule_at(demand(50, 2, 1), &[at(3, 0), at(2, 0)])
+        .unwrap();
+    let shards: Vec<PartitionRef> = placed.shards().map(|s| s.at).collect();
+    assert_eq!(shards, vec![at(3, 0), at(2, 0)]);
+    assert_eq!(s.gpus()[3].free_memory(), Mib::gib(142));
+    let refused = |s: &mut Scheduler, d: Demand, pins: &[PartitionRef]| {
+        let before = s.gpus().to_vec();
+        let r = s.schedule_at(d, pins).unwrap_err();
+        assert_eq!(s.gpus(), &before[..], "a refusal changes nothing");
+        r
+    };
+    // Wrong shape: too few, the same GPU twice, across nodes.
+    for pins in [
+        vec![at(0, 0)],
+        vec![at(0, 0), at(0, 0)],
+        vec![at(1, 0), at(2, 0)],
+    ] {
+        let r = refused(&mut s, demand(10, 2, 1), &pins);
+        assert_eq!(r.code, RejectCode::Invalid, "{pins:?}: {r}");
+        assert!(r.to_string().contains("pinned"), "{r}");
+    }
+    // A partition that does not exist.
+    let r = refused(&mut s, demand(10, 1, 1), &[at(0, 1)]);
+    assert_eq!(
+        r.reason,
+        RejectReason::NoSuchPartition {
+            preferred: at(0, 1)
+        }
+    );
+    // Not enough free there.
+    let r = refused(&mut s, demand(150, 1, 1), &[at(3, 0)]);
+    assert_eq!(r.code, RejectCode::NoCapacityNow);
+    assert!(r.to_string().contains("pinned gpu 3 partition 0"), "{r}");
+    // Offline.
+    s.set_online(1, false).unwrap();
+    let r = refused(&mut s, demand(10, 1, 1), &[at(1, 0)]);
+    assert_eq!(r.code, RejectCode::NoCapacityNow);
+    // No host room left on node 0 (8 cores).
+    let r = refused(&mut s, demand(10, 1, 9), &[at(0, 0)]);
+    assert!(matches!(r.reason, RejectReason::NoHostRoom { .. }), "{r}");
+    // Freed, it refunds exactly what it charged.
+    s.unschedule(placed.replica).unwrap();
+    assert_eq!(s.gpus()[3].free_memory(), Mib::gib(192));
+    s.check_invariants().unwrap();
+}

@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use crate::perf::{offline_throughput, ReplicaModel};
 use crate::schedule::Policy;
+use crate::units::Mib;
 
 use super::deploy::DeploymentSpec;
 use super::traffic::shape::TrafficShape;
@@ -151,33 +152,56 @@ impl ReplicaDemand {
     }
 }
 
-/// Devices whose predicted load is above their capacity while a device of
-/// the fleet holds no replica: a placement that left compute idle.
+/// Devices predicted above their capacity, and those of them a better
+/// placement could relieve: holding several replicas while a device that
+/// could hold one of them holds none.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Imbalance {
     /// Devices predicted above their capacity.
     pub overloaded: u32,
-    /// Devices holding no replica.
+    /// Of those, the devices holding several replicas while an empty
+    /// device has room for one of them.
+    pub stacked: u32,
+    /// Empty devices with room for one of the stacked devices' replicas.
     pub idle: u32,
     /// The highest predicted load of any device.
     pub peak: f64,
 }
 
 impl Imbalance {
-    /// Reads the predicted `loads` and replica `counts` of every device.
-    pub fn of(loads: &[f64], counts: &[u32]) -> Imbalance {
+    /// Reads every device's predicted `loads`, replica `counts`, the least
+    /// memory any one of its replicas needs (`needs`, `None` when it holds
+    /// none) and the largest partition it has (`room`).
+    pub fn of(loads: &[f64], counts: &[u32], needs: &[Option<Mib>], room: &[Mib]) -> Imbalance {
         let overloaded = loads.iter().filter(|&&l| l > 1.0).count() as u32;
-        let idle = counts.iter().filter(|&&c| c == 0).count() as u32;
         let peak = loads.iter().copied().fold(0.0, f64::max);
+        // The least need of a replica on a device over capacity with several.
+        let stacked_needs: Vec<Mib> = (0..loads.len())
+            .filter(|&d| loads[d] > 1.0 && counts[d] >= 2)
+            .filter_map(|d| needs[d])
+            .collect();
+        let idle_room = |need: Mib| {
+            (0..loads.len())
+                .filter(|&e| counts[e] == 0 && room[e] >= need)
+                .count() as u32
+        };
+        let stacked = stacked_needs.iter().filter(|&&n| idle_room(n) > 0).count() as u32;
+        let idle = stacked_needs
+            .iter()
+            .map(|&n| idle_room(n))
+            .max()
+            .unwrap_or(0);
         Imbalance {
             overloaded,
+            stacked,
             idle,
             peak,
         }
     }
 
-    /// Whether some device is over capacity while another idles.
+    /// Whether some device is over capacity with several replicas while
+    /// another, empty, could take one of them.
     pub fn left_compute_idle(&self) -> bool {
-        self.overloaded > 0 && self.idle > 0
+        self.stacked > 0
     }
 }

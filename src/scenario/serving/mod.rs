@@ -20,13 +20,13 @@ use crate::profile::Precision;
 use crate::schedule::PartitionRef;
 use crate::serve::deploy::MAX_REPLICAS;
 use crate::serve::engine::{SchedulerKind, SchedulingPolicy};
-use crate::serve::{DeploymentSpec, EngineConfig, Routing, ServingPolicy, Slo};
+use crate::serve::{DeploymentSpec, EngineConfig, ReplicaMemory, Routing, ServingPolicy, Slo};
 use crate::sim::FleetSpec;
 use crate::time::{Nanos, SimTime};
 
 use super::check::{deserialize, Checker};
 use super::{fleet_table, ScenarioError};
-use schema::{EngineTable, ServeFile, SloTable};
+use schema::{EngineTable, MemoryValue, ServeFile, SloTable};
 
 /// Most `[[deployments]]` entries.
 pub const MAX_DEPLOYMENTS: usize = 1000;
@@ -142,8 +142,7 @@ impl ServeScenario {
         } else {
             deployments(&check, &raw)?
         };
-        let gpus: u64 = fleet.groups.iter().map(|g| u64::from(g.count)).sum();
-        check_pins(&check, &deployments, gpus)?;
+        check_pins(&check, &deployments, &fleet)?;
         let engine = engine(&check, raw.engine.as_ref())?;
         let routing = match &raw.routing {
             Some(table) => check.parsed("routing.policy", &table.policy)?,
@@ -264,8 +263,8 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
         }
         let memory = d
             .memory
-            .as_deref()
-            .map(|m| check.parsed(&key("memory"), m))
+            .as_ref()
+            .map(|m| memory(check, &key("memory"), m))
             .transpose()?;
         let pinned = match &d.placement {
             None => Vec::new(),
@@ -306,6 +305,15 @@ fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, 
     Ok(out)
 }
 
+/// A memory setting: `"partition"`, `"profile"`, a size as text, or a
+/// number of GiB.
+fn memory(check: &Checker, key: &str, value: &MemoryValue) -> Result<ReplicaMemory, ScenarioError> {
+    match value {
+        MemoryValue::Text(text) => check.parsed(key, text),
+        MemoryValue::Gib(gib) => check.parsed(key, &format!("{gib} GiB")),
+    }
+}
+
 /// Most characters of one pinned location (`7.3+6.3+5.3+4.3`...).
 const MAX_LOCATION_LEN: usize = 128;
 
@@ -330,20 +338,51 @@ fn pinned_location(text: &str) -> Result<Vec<PartitionRef>, String> {
         .collect()
 }
 
-/// Every pinned location names a GPU the fleet has (whether it fits there
-/// is the scheduler's answer when the replica is placed).
+/// Every pinned location names a partition the fleet has (whether the
+/// replica fits there is the scheduler's answer when it is placed).
 fn check_pins(
     check: &Checker,
     deployments: &[DeploymentSpec],
-    gpus: u64,
+    fleet: &FleetSpec,
 ) -> Result<(), ScenarioError> {
+    // Partitions of each group's GPUs, and the group's first GPU.
+    let mut groups = Vec::new();
+    let mut first = 0u64;
+    for group in &fleet.groups {
+        let partitions = group
+            .layout
+            .build(group.kind)
+            .map_or(0, |l| l.partitions().len() as u32);
+        groups.push((first, u64::from(group.count), partitions));
+        first += u64::from(group.count);
+    }
     for (i, d) in deployments.iter().enumerate() {
         for (r, at) in d.pinned.iter().enumerate() {
-            if let Some(bad) = at.iter().find(|s| u64::from(s.gpu) >= gpus) {
-                return Err(check.fail(
-                    &format!("deployments[{i}].placement[{r}]"),
-                    format!("names gpu {}, but the fleet has {gpus} GPUs", bad.gpu),
-                ));
+            for shard in at {
+                let gpu = u64::from(shard.gpu);
+                let fail = |message: String| {
+                    check.fail(&format!("deployments[{i}].placement[{r}]"), message)
+                };
+                let Some(&(_, _, partitions)) = groups
+                    .iter()
+                    .find(|&&(start, count, _)| gpu >= start && gpu < start + count)
+                else {
+                    return Err(fail(format!(
+                        "names gpu {gpu}, but the fleet has {first} GPUs"
+                    )));
+                };
+                if shard.partition >= partitions {
+                    return Err(fail(format!(
+                        "names partition {} of gpu {gpu}, which has {partitions} partitions (0 to {})",
+                        shard.partition,
+                        partitions.saturating_sub(1)
+                    )));
+                }
+                if at.iter().filter(|s| s.gpu == shard.gpu).count() > 1 {
+                    return Err(fail(format!(
+                        "names gpu {gpu} twice; a replica over several GPUs takes one partition of each"
+                    )));
+                }
             }
         }
     }
@@ -426,8 +465,8 @@ fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, Sc
         scheduler,
         memory: raw
             .memory
-            .as_deref()
-            .map(|m| check.parsed("engine.memory", m))
+            .as_ref()
+            .map(|m| memory(check, "engine.memory", m))
             .transpose()?
             .unwrap_or(default.memory),
     };

@@ -83,6 +83,17 @@ pub(super) fn plan(
             .collect::<Result<_, _>>()?,
     };
     let rate_scales = raw.rate_scales.clone().unwrap_or_else(|| vec![1.0]);
+    // A value twice would search the same cells twice and write the same
+    // answers over each other.
+    for (key, twice) in [
+        ("plan.policies", first_repeat(&policies)),
+        ("plan.precisions", first_repeat(&precisions)),
+        ("plan.rate_scales", first_repeat(&rate_scales)),
+    ] {
+        if let Some(value) = twice {
+            return Err(check.fail(key, format!("lists {value} twice")));
+        }
+    }
     for (key, empty) in [
         ("plan.policies", policies.is_empty()),
         ("plan.precisions", precisions.is_empty()),
@@ -125,4 +136,12 @@ pub(super) fn plan(
         ));
     }
     Ok(spec)
+}
+
+/// The first value of `list` that an earlier one equals, as text.
+fn first_repeat<T: PartialEq + std::fmt::Display>(list: &[T]) -> Option<String> {
+    list.iter()
+        .enumerate()
+        .find(|(i, v)| list[..*i].contains(v))
+        .map(|(_, v)| v.to_string())
 }

@@ -46,8 +46,16 @@ pub struct DeploymentTable {
     pub model: String,
     pub precision: String,
     pub replicas: u32,
-    pub memory: Option<String>,
+    pub memory: Option<MemoryValue>,
     pub placement: Option<Vec<String>>,
+}
+
+/// A replica memory setting: a name or size as text, or a number of GiB.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MemoryValue {
+    Text(String),
+    Gib(f64),
 }
 
 /// `[engine]`.
@@ -65,7 +73,7 @@ pub struct EngineTable {
     pub scheduling_policy: Option<String>,
     pub long_prefill_token_threshold: Option<u32>,
     pub scheduler: Option<String>,
-    pub memory: Option<String>,
+    pub memory: Option<MemoryValue>,
 }
 
 /// `[routing]`.

@@ -153,17 +153,18 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
-    /// The limits of a replica given `memory`: under the profile's memory
-    /// the engine takes all of it (the AIM runtime sets vLLM's
-    /// `gpu_memory_utilization` to the quota's share of the GPU), otherwise
-    /// `limits.memory_utilization` of it, as vLLM does of its device.
+    /// The limits of a replica given `memory`: given its partition, the
+    /// engine takes `limits.memory_utilization` of it, as vLLM takes
+    /// `gpu_memory_utilization` of its device; given a quota (its profile's
+    /// or a size), it takes all of it (the AIM runtime sets vLLM's
+    /// `gpu_memory_utilization` to the quota's share of the GPU).
     pub fn limits_for(&self, memory: ReplicaMemory) -> EngineLimits {
         match memory {
-            ReplicaMemory::Profile => EngineLimits {
+            ReplicaMemory::Profile | ReplicaMemory::Fixed(_) => EngineLimits {
                 memory_utilization: 1.0,
                 ..self.limits
             },
-            ReplicaMemory::Partition | ReplicaMemory::Fixed(_) => self.limits,
+            ReplicaMemory::Partition => self.limits,
         }
     }
 }
