@@ -316,6 +316,7 @@ pub fn deploy(
     // Deployment by deployment; a sort keeps each one's replicas in order.
     replicas.sort_by_key(|r| r.deployment);
     unplaced.sort_by_key(|u| u.deployment);
+    let room = placer.device_room();
     let (map, loads, counts) = placer.finish();
     let mut needs: Vec<Option<Mib>> = vec![None; devices as usize];
     for r in &replicas {
@@ -323,13 +324,6 @@ pub fn deploy(
         for &d in &r.devices {
             let least = needs[d as usize].get_or_insert(need);
             *least = (*least).min(need);
-        }
-    }
-    let mut room = vec![Mib::ZERO; devices as usize];
-    for (gpu, devices_here) in map.device_of.iter().enumerate() {
-        let layout = &map.layouts[map.layout_of[gpu]];
-        for (partition, &d) in devices_here.iter().enumerate() {
-            room[d as usize] = room[d as usize].max(layout.partitions()[partition]);
         }
     }
     Ok(Deployed {

@@ -171,7 +171,8 @@ pub struct Imbalance {
 impl Imbalance {
     /// Reads every device's predicted `loads`, replica `counts`, the least
     /// memory any one of its replicas needs (`needs`, `None` when it holds
-    /// none) and the largest partition it has (`room`).
+    /// none) and the largest partition it could give a new replica
+    /// (`room`: zero when its node's host is full).
     pub fn of(loads: &[f64], counts: &[u32], needs: &[Option<Mib>], room: &[Mib]) -> Imbalance {
         let overloaded = loads.iter().filter(|&&l| l > 1.0).count() as u32;
         let peak = loads.iter().copied().fold(0.0, f64::max);
@@ -180,10 +181,15 @@ impl Imbalance {
             .filter(|&d| loads[d] > 1.0 && counts[d] >= 2)
             .filter_map(|d| needs[d])
             .collect();
+        // Empty devices' room, sorted: those with room for `need` are a
+        // suffix.
+        let mut idle_rooms: Vec<Mib> = (0..loads.len())
+            .filter(|&e| counts[e] == 0)
+            .map(|e| room[e])
+            .collect();
+        idle_rooms.sort_unstable();
         let idle_room = |need: Mib| {
-            (0..loads.len())
-                .filter(|&e| counts[e] == 0 && room[e] >= need)
-                .count() as u32
+            (idle_rooms.len() - idle_rooms.partition_point(|&r| r < need.max(Mib(1)))) as u32
         };
         let stacked = stacked_needs.iter().filter(|&&n| idle_room(n) > 0).count() as u32;
         let idle = stacked_needs

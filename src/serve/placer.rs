@@ -397,7 +397,10 @@ impl<'a> Placer<'a> {
                     (w.0.max(c.0), w.1 + c.1, w.2.min(c.2), 0)
                 });
             if best.as_ref().is_none_or(|(rank, _)| better(worst, *rank)) {
-                best = Some((worst, chosen.iter().map(|c| c.1).collect()));
+                // Its GPUs in index order, as the scheduler lists a gang.
+                let mut at: Vec<PartitionRef> = chosen.iter().map(|c| c.1).collect();
+                at.sort_unstable();
+                best = Some((worst, at));
             }
         }
         let Some((_, at)) = best else {
@@ -478,21 +481,25 @@ impl<'a> Placer<'a> {
     }
 
     /// Why the load-aware policy found no place for a replica of
-    /// deployment `index`: it cannot run where memory fits (`why`: a
-    /// location and the performance model's reason), an error; or the
-    /// scheduler's own reason its demand finds no room now or ever.
+    /// deployment `index`. If it cannot run on any partition of the fleet,
+    /// even empty, at its memory setting, that is an error (`why` holds a
+    /// location and the performance model's reason); otherwise it is
+    /// refused: the partitions where it could run are full, in the
+    /// scheduler's words when the scheduler finds no room either.
     fn refusal(
         &mut self,
         index: usize,
         why: Option<(PartitionRef, String)>,
     ) -> Result<Result<Placement, String>, DeployError> {
         if let Some((at, message)) = why {
-            return Err(DeployError::CannotRun {
-                index,
-                name: self.deployments[index].name(),
-                location: at.to_string(),
-                message,
-            });
+            if !self.runs_somewhere(index) {
+                return Err(DeployError::CannotRun {
+                    index,
+                    name: self.deployments[index].name(),
+                    location: at.to_string(),
+                    message,
+                });
+            }
         }
         let r = &self.resolved[index];
         let request = PlacementRequest {
@@ -502,14 +509,62 @@ impl<'a> Placer<'a> {
         Ok(Err(match self.scheduler.schedule(&request) {
             Err(rejection) => rejection.to_string(),
             Ok(placement) => {
-                // Memory and host room are there, so nothing the index
-                // ranks was missed: the scheduler's books disagree.
+                // Room is left only where the model cannot run.
                 self.scheduler
                     .unschedule(placement.replica)
                     .expect("just placed");
-                unreachable!("the load-aware index lost a partition the scheduler could use")
+                format!(
+                    "no capacity now: the partitions with {} GiB free cannot run {}",
+                    r.needs(),
+                    self.deployments[index].name()
+                )
             }
         }))
+    }
+
+    /// Whether a replica of deployment `index` runs on some partition of
+    /// the fleet, taken empty, at its memory setting.
+    fn runs_somewhere(&mut self, index: usize) -> bool {
+        let r = &self.resolved[index];
+        let (memory, profile) = (r.memory, r.profile);
+        // One GPU of each layout stands for all of them.
+        let mut seen = vec![false; self.map.layouts.len()];
+        for gpu in 0..self.map.layout_of.len() {
+            let layout = self.map.layout_of[gpu];
+            if std::mem::replace(&mut seen[layout], true) {
+                continue;
+            }
+            let partitions = self.map.layouts[layout].partitions().to_vec();
+            for (partition, capacity) in partitions.into_iter().enumerate() {
+                let Some(size) = memory.charge(profile, capacity) else {
+                    continue;
+                };
+                let at = PartitionRef {
+                    gpu: gpu as u32,
+                    partition: partition as u32,
+                };
+                if self.model(index, at, size).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// The largest partition of each device, or nothing when its node has
+    /// no host room left for the least any replica asks.
+    pub fn device_room(&self) -> Vec<Mib> {
+        let mut room = vec![Mib::ZERO; self.map.devices as usize];
+        for (gpu, devices) in self.map.device_of.iter().enumerate() {
+            if !self.scheduler.has_host_room(gpu as u32, self.least_host) {
+                continue;
+            }
+            let layout = &self.map.layouts[self.map.layout_of[gpu]];
+            for (partition, &d) in devices.iter().enumerate() {
+                room[d as usize] = room[d as usize].max(layout.partitions()[partition]);
+            }
+        }
+        room
     }
 
     /// The best partition of `gpu` for a replica of deployment `index`,

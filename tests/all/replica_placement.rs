@@ -642,3 +642,132 @@ fn the_issues_70b_plan_served_under_its_own_policy_meets_the_slo_as_planned() {
     assert_eq!(gpus.len().to_string(), plan["gpus"]);
     assert!(gpus.iter().all(|g| g["replicas"] == "1"), "{gpus:?}");
 }
+
+/// Runs `aimsim serve` on the scenario `text` in `dir`; its stderr and
+/// summary rows.
+fn serve_text(dir: &Path, text: &str) -> (String, Vec<std::collections::BTreeMap<String, String>>) {
+    let path = dir.join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.join("out");
+    let run = aimsim(&[
+        "serve",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    (run.stderr, read_csv(&out.join("summary.csv")))
+}
+
+/// The value of `metric` in summary rows.
+fn metric(rows: &[std::collections::BTreeMap<String, String>], metric: &str) -> String {
+    rows.iter().find(|r| r["metric"] == metric).unwrap()["value"].clone()
+}
+
+#[test]
+fn a_full_fleet_refuses_a_replica_even_beside_partitions_it_cannot_use() {
+    // Qwen3-235B INT4 runs on the SPX GPU but not in a 96 GiB DPX partition
+    // (its weights need more): the second replica finds the SPX GPU taken
+    // and is refused, not an error.
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[run]
+seed = 1
+horizon = "5s"
+[[fleet.gpus]]
+kind = "MI300X"
+count = 1
+layout = "SPX"
+[[fleet.gpus]]
+kind = "MI300X"
+count = 1
+layout = "DPX/NPS2"
+[[deployments]]
+model = "Qwen/Qwen3-235B-A22B"
+precision = "int4"
+replicas = 2
+[traffic]
+source = "synthetic"
+[[traffic.streams]]
+model = "Qwen/Qwen3-235B-A22B"
+rate = 2.0
+prompt = { distribution = "fixed", tokens = 500 }
+output = { distribution = "fixed", tokens = 50 }
+[slo]
+ttft = "2s"
+"#;
+    let (stderr, rows) = serve_text(dir.path(), text);
+    assert!(
+        stderr.contains("1 replica(s) of Qwen/Qwen3-235B-A22B:int4 did not fit"),
+        "{stderr}"
+    );
+    assert_eq!(metric(&rows, "replicas_placed"), "1");
+    // Alone on the DPX GPU it can run nowhere: an error naming it.
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        text.replacen(
+            "count = 1\nlayout = \"SPX\"",
+            "count = 1\nlayout = \"DPX/NPS2\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let run = aimsim(&["serve", path.to_str().unwrap()]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("deployments[0] (Qwen/Qwen3-235B-A22B:int4)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_empty_gpu_on_a_node_without_host_room_is_not_counted_idle() {
+    // Nodes of 4 GPUs and 6 cores: three 2-core replicas fill node 0's CPU
+    // with GPU 3 empty; the other three stack on GPU 4, alone on node 1.
+    // Over capacity, but no empty GPU could take one of them.
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[run]
+seed = 1
+horizon = "2s"
+[[fleet.gpus]]
+kind = "MI300X"
+count = 4
+layout = "SPX"
+[[fleet.gpus]]
+kind = "MI300X"
+count = 1
+layout = "SPX"
+[fleet.node]
+gpus = 4
+cpu_cores = 6
+[[deployments]]
+model = "meta-llama/Llama-3.1-8B-Instruct"
+precision = "int4"
+replicas = 6
+memory = "profile"
+[traffic]
+source = "synthetic"
+[[traffic.streams]]
+model = "meta-llama/Llama-3.1-8B-Instruct"
+rate = 400.0
+prompt = { distribution = "fixed", tokens = 2000 }
+output = { distribution = "fixed", tokens = 500 }
+[slo]
+ttft = "2s"
+"#;
+    let (stderr, rows) = serve_text(dir.path(), text);
+    assert_ne!(metric(&rows, "devices_over_capacity"), "0");
+    assert_eq!(
+        metric(&rows, "devices_over_capacity_while_idle"),
+        "0",
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("needs more replicas or larger partitions"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hold none"), "{stderr}");
+}
