@@ -3,6 +3,7 @@
 //! latency targets, in TOML. `scenarios/README.md` documents every key.
 
 pub mod answer;
+mod deployments_table;
 mod plan_table;
 mod schema;
 mod traffic_table;
@@ -17,16 +18,15 @@ use crate::hardware::GpuKind;
 
 use crate::perf::{EngineLimits, KvCache};
 use crate::profile::Precision;
-use crate::schedule::PartitionRef;
-use crate::serve::deploy::MAX_REPLICAS;
 use crate::serve::engine::{SchedulerKind, SchedulingPolicy};
-use crate::serve::{DeploymentSpec, EngineConfig, ReplicaMemory, Routing, ServingPolicy, Slo};
+use crate::serve::{DeploymentSpec, EngineConfig, Routing, ServingPolicy, Slo};
 use crate::sim::FleetSpec;
 use crate::time::{Nanos, SimTime};
 
 use super::check::{deserialize, Checker};
 use super::{fleet_table, ScenarioError};
-use schema::{EngineTable, MemoryValue, ServeFile, SloTable};
+use deployments_table::{check_pins, deployments, memory};
+use schema::{EngineTable, ServeFile, SloTable};
 
 /// Most `[[deployments]]` entries.
 pub const MAX_DEPLOYMENTS: usize = 1000;
@@ -228,165 +228,6 @@ impl ServeScenario {
             TrafficSpec::Synthetic { .. } => None,
         })
     }
-}
-
-fn deployments(check: &Checker, raw: &ServeFile) -> Result<Vec<DeploymentSpec>, ScenarioError> {
-    if raw.deployments.is_empty() || raw.deployments.len() > MAX_DEPLOYMENTS {
-        return Err(check.fail(
-            "deployments",
-            format!("give 1 to {MAX_DEPLOYMENTS} [[deployments]] entries (a scenario with a [plan] may give none: `aimsim plan` chooses them)"),
-        ));
-    }
-    let mut total = 0u64;
-    let mut out = Vec::new();
-    for (i, d) in raw.deployments.iter().enumerate() {
-        let key = |field: &str| format!("deployments[{i}].{field}");
-        let precision: Precision = check.parsed(&key("precision"), &d.precision)?;
-        if d.replicas == 0 || d.replicas > MAX_REPLICAS {
-            return Err(check.fail(
-                &key("replicas"),
-                format!("must be between 1 and {MAX_REPLICAS}, got {}", d.replicas),
-            ));
-        }
-        total += u64::from(d.replicas);
-        if out
-            .iter()
-            .any(|o: &DeploymentSpec| o.model == d.model && o.precision == precision)
-        {
-            return Err(check.fail(
-                &key("model"),
-                format!(
-                    "{}:{precision} is deployed twice; give one entry with the total replicas",
-                    d.model
-                ),
-            ));
-        }
-        let memory = d
-            .memory
-            .as_ref()
-            .map(|m| memory(check, &key("memory"), m))
-            .transpose()?;
-        let pinned = match &d.placement {
-            None => Vec::new(),
-            Some(list) => {
-                if list.len() != d.replicas as usize {
-                    return Err(check.fail(
-                        &key("placement"),
-                        format!(
-                            "pins {} replica(s); give one location per replica ({})",
-                            list.len(),
-                            d.replicas
-                        ),
-                    ));
-                }
-                list.iter()
-                    .enumerate()
-                    .map(|(r, text)| {
-                        pinned_location(text)
-                            .map_err(|e| check.fail(&format!("deployments[{i}].placement[{r}]"), e))
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        out.push(DeploymentSpec {
-            model: d.model.clone(),
-            precision,
-            replicas: d.replicas,
-            memory,
-            pinned,
-        });
-    }
-    if total > u64::from(MAX_REPLICAS) {
-        return Err(check.fail(
-            "deployments",
-            format!("{total} replicas in all; a scenario deploys at most {MAX_REPLICAS}"),
-        ));
-    }
-    Ok(out)
-}
-
-/// A memory setting: `"partition"`, `"profile"`, a size as text, or a
-/// number of GiB.
-fn memory(check: &Checker, key: &str, value: &MemoryValue) -> Result<ReplicaMemory, ScenarioError> {
-    match value {
-        MemoryValue::Text(text) => check.parsed(key, text),
-        MemoryValue::Gib(gib) => check.parsed(key, &format!("{gib} GiB")),
-    }
-}
-
-/// Most characters of one pinned location (`7.3+6.3+5.3+4.3`...).
-const MAX_LOCATION_LEN: usize = 128;
-
-/// A pinned location: `GPU.PARTITION`, joined by `+` for a replica over
-/// several GPUs (`0.0+1.0`).
-fn pinned_location(text: &str) -> Result<Vec<PartitionRef>, String> {
-    let expected = || {
-        let shown: String = text.chars().take(MAX_LOCATION_LEN).collect();
-        format!("expected GPU.PARTITION, joined by + for a replica over several GPUs (\"0.0+1.0\"), got {shown:?}")
-    };
-    if text.len() > MAX_LOCATION_LEN {
-        return Err(expected());
-    }
-    text.split('+')
-        .map(|part| {
-            let (gpu, partition) = part.trim().split_once('.').ok_or_else(expected)?;
-            Ok(PartitionRef {
-                gpu: gpu.parse().map_err(|_| expected())?,
-                partition: partition.parse().map_err(|_| expected())?,
-            })
-        })
-        .collect()
-}
-
-/// Every pinned location names a partition the fleet has (whether the
-/// replica fits there is the scheduler's answer when it is placed).
-fn check_pins(
-    check: &Checker,
-    deployments: &[DeploymentSpec],
-    fleet: &FleetSpec,
-) -> Result<(), ScenarioError> {
-    // Partitions of each group's GPUs, and the group's first GPU.
-    let mut groups = Vec::new();
-    let mut first = 0u64;
-    for group in &fleet.groups {
-        let partitions = group
-            .layout
-            .build(group.kind)
-            .map_or(0, |l| l.partitions().len() as u32);
-        groups.push((first, u64::from(group.count), partitions));
-        first += u64::from(group.count);
-    }
-    for (i, d) in deployments.iter().enumerate() {
-        for (r, at) in d.pinned.iter().enumerate() {
-            for shard in at {
-                let gpu = u64::from(shard.gpu);
-                let fail = |message: String| {
-                    check.fail(&format!("deployments[{i}].placement[{r}]"), message)
-                };
-                let Some(&(_, _, partitions)) = groups
-                    .iter()
-                    .find(|&&(start, count, _)| gpu >= start && gpu < start + count)
-                else {
-                    return Err(fail(format!(
-                        "names gpu {gpu}, but the fleet has {first} GPUs"
-                    )));
-                };
-                if shard.partition >= partitions {
-                    return Err(fail(format!(
-                        "names partition {} of gpu {gpu}, which has {partitions} partitions (0 to {})",
-                        shard.partition,
-                        partitions.saturating_sub(1)
-                    )));
-                }
-                if at.iter().filter(|s| s.gpu == shard.gpu).count() > 1 {
-                    return Err(fail(format!(
-                        "names gpu {gpu} twice; a replica over several GPUs takes one partition of each"
-                    )));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn engine(check: &Checker, raw: Option<&EngineTable>) -> Result<EngineConfig, ScenarioError> {
