@@ -309,6 +309,10 @@ fn bad_plans_are_refused_with_the_key() {
         ("plan.max_gpus=0", "plan.max_gpus"),
         ("plan.precisions=[\"fp8\"]", "plan.precisions[0]"),
         ("plan.layouts=[\"QPX/NPS9\"]", "plan.layouts[0]"),
+        ("plan.precisions=[\"int8\", \"int4\", \"int8\"]", "key `plan.precisions`: lists int8 twice"),
+        ("plan.policies=[\"best-fit\", \"Best-Fit\"]", "key `plan.policies`: lists best-fit twice"),
+        ("plan.rate_scales=[1.0, 1]", "key `plan.rate_scales`: lists 1 twice"),
+        ("plan.policies=[\"stacked\"]", "plan.policies[0]"),
         ("plan.colour=1", "colour"),
         (
             "traffic.streams.0.prompt={ distribution = \"quantiles\", points = [[0.0, 100], [0.5, 50], [1.0, 300]] }",
