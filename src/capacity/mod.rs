@@ -43,6 +43,7 @@
 
 pub mod bounds;
 pub mod evaluate;
+pub mod outcome;
 pub mod search;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,7 +59,7 @@ use crate::serve::{EngineConfig, Routing, Slo};
 use crate::time::Nanos;
 
 pub use evaluate::{Evaluation, ModelResult};
-pub use search::{CellPlan, SearchStep, Stage, Verdict};
+pub use outcome::{CellPlan, SearchStep, Stage, Verdict};
 
 /// Most GPUs one cell's search may use (a plan's `max_gpus` is at most this).
 pub const MAX_PLAN_GPUS: u32 = 4096;
