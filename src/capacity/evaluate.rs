@@ -50,6 +50,8 @@ pub struct Evaluation {
     pub gpu_busy: f64,
     /// Output tokens of finished measured requests per second.
     pub output_tokens_per_s: f64,
+    /// Prompt tokens of finished measured requests per second.
+    pub input_tokens_per_s: f64,
     /// Share of all measured requests within every target.
     pub attainment: f64,
 }
@@ -96,6 +98,7 @@ fn deployments(
                     replicas: replicas[m],
                     memory: Some(memory[m]),
                     pinned: Vec::new(),
+                    tp: None,
                 },
             )
         })
@@ -120,21 +123,27 @@ pub fn placement_fails(
         .into_iter()
         .map(|(_, d)| d)
         .collect();
-    Ok(place(context, cell, &specs, gpus, policy, &TrafficShape::none())?.1)
+    Ok(place(
+        context,
+        &fleet(context, cell, gpus),
+        &specs,
+        policy,
+        &TrafficShape::none(),
+    )?
+    .1)
 }
 
-/// Places `specs` on `gpus` GPUs of the cell under `policy`, with why the
-/// first replica that did not fit could not, if one did not.
+/// Places `specs` on `fleet` under `policy`, with why the first replica
+/// that did not fit could not, if one did not.
 fn place(
     context: &PlanContext,
-    cell: &Cell,
+    fleet: &FleetSpec,
     specs: &[DeploymentSpec],
-    gpus: u32,
     policy: ServingPolicy,
     traffic: &TrafficShape,
 ) -> Result<(Deployed, Option<String>), DeployError> {
     let deployed = deploy(
-        &fleet(context, cell, gpus),
+        fleet,
         policy,
         specs,
         traffic,
@@ -174,20 +183,52 @@ pub fn evaluate(
     traffic: &Recorded,
 ) -> Result<Evaluation, DeployError> {
     let placed = deployments(models, cell.precision, replicas, memory, order);
+    let mut evaluation = evaluate_fleet(
+        context,
+        &fleet(context, cell, gpus),
+        &placed,
+        models,
+        policy,
+        traffic,
+    )?;
+    evaluation.memory = memory.to_vec();
+    Ok(evaluation)
+}
+
+/// Places `placed` (each a model index of `models` and its deployment) on
+/// `fleet` under `policy` and simulates `traffic` (whose targets are
+/// `models`, or the one model with replicas when `traffic` is a single
+/// model's) against them.
+pub fn evaluate_fleet(
+    context: &PlanContext,
+    fleet: &FleetSpec,
+    placed: &[(usize, DeploymentSpec)],
+    models: &[String],
+    policy: ServingPolicy,
+    traffic: &Recorded,
+) -> Result<Evaluation, DeployError> {
+    let gpus = fleet.initial_gpus();
     let specs: Vec<DeploymentSpec> = placed.iter().map(|(_, d)| d.clone()).collect();
     let shape = TrafficShape::measure(&mut traffic.replay(), None)
         .expect("a recording replays without error");
-    let (deployed, unplaced) = place(context, cell, &specs, gpus, policy, &shape)?;
+    let (deployed, unplaced) = place(context, fleet, &specs, policy, &shape)?;
+    let mut replicas = vec![0; models.len()];
+    let mut memory = vec![context.engine.memory; models.len()];
+    for (m, d) in placed {
+        replicas[*m] = d.replicas;
+        memory[*m] = d.memory.unwrap_or(context.engine.memory);
+    }
     let mut evaluation = Evaluation {
         gpus,
-        replicas: replicas.to_vec(),
-        memory: memory.to_vec(),
+        replicas,
+        memory,
         placements: Vec::new(),
         models: Vec::new(),
         unplaced,
         gpus_used: 0,
         gpu_busy: 0.0,
         output_tokens_per_s: 0.0,
+        input_tokens_per_s: 0.0,
         attainment: 0.0,
     };
     if evaluation.unplaced.is_some() {
@@ -228,7 +269,7 @@ pub fn evaluate(
         |_| {},
     )
     .expect("a recording replays without error");
-    fill_figures(&mut evaluation, &outcome, context, &placed, models);
+    fill_figures(&mut evaluation, &outcome, context, placed, models);
     Ok(evaluation)
 }
 
@@ -269,6 +310,7 @@ fn fill_figures(
     let overall = outcome.overall().summary(seconds, slo);
     evaluation.attainment = overall.attainment.all;
     evaluation.output_tokens_per_s = overall.output_tokens_per_second;
+    evaluation.input_tokens_per_s = overall.prompt_tokens_per_second;
     let window = (outcome.window.1.saturating_sub(outcome.window.0)).max(1) as f64;
     evaluation.gpu_busy = outcome
         .gpu_busy_ns
@@ -292,12 +334,22 @@ pub fn lone_replica(
         replicas: 1,
         memory: None,
         pinned: Vec::new(),
+        tp: None,
     };
+    lone_replica_on(context, &fleet(context, cell, gpu_count), &spec)
+}
+
+/// The performance model of the one replica `spec` alone on `fleet`, or
+/// why it cannot be placed.
+pub fn lone_replica_on(
+    context: &PlanContext,
+    fleet: &FleetSpec,
+    spec: &DeploymentSpec,
+) -> Result<crate::perf::ReplicaModel, String> {
     let (deployed, _) = place(
         context,
-        cell,
-        std::slice::from_ref(&spec),
-        gpu_count,
+        fleet,
+        std::slice::from_ref(spec),
         ServingPolicy::Memory(Policy::Spread),
         &TrafficShape::none(),
     )

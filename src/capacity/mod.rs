@@ -43,6 +43,7 @@
 
 pub mod bounds;
 pub mod evaluate;
+pub mod mixed;
 pub mod outcome;
 pub mod search;
 
@@ -130,6 +131,26 @@ pub enum PlanError {
     TargetsDiffer,
 }
 
+/// The models `traffic` asks for, which a plan serves; an error when a
+/// target names a precision (the plan chooses it).
+pub fn planned_models(traffic: &Recorded) -> Result<Vec<String>, PlanError> {
+    traffic
+        .targets()
+        .iter()
+        .map(|t| match t.precision {
+            Some(_) => Err(PlanError::TargetPrecision(t.to_string())),
+            None => Ok(t.model.clone()),
+        })
+        .collect()
+}
+
+/// `traffic` split by target: one recording per model, in target order.
+pub fn per_model(traffic: &Recorded) -> Vec<Recorded> {
+    (0..traffic.targets().len() as u32)
+        .map(|m| traffic.only(m))
+        .collect()
+}
+
 /// Searches every cell, in parallel; `progress` is called with the cells
 /// done so far after each one. The result is in `cells` order and the same
 /// at any thread count.
@@ -140,15 +161,7 @@ pub fn plan(
     progress: impl Fn(usize) + Sync,
 ) -> Result<Vec<CellPlan>, PlanError> {
     let first = traffic.first().ok_or(PlanError::NoTraffic)?;
-    let models: Vec<String> = first
-        .recorded
-        .targets()
-        .iter()
-        .map(|t| match t.precision {
-            Some(_) => Err(PlanError::TargetPrecision(t.to_string())),
-            None => Ok(t.model.clone()),
-        })
-        .collect::<Result<_, _>>()?;
+    let models = planned_models(&first.recorded)?;
     if traffic
         .iter()
         .any(|t| t.recorded.targets() != first.recorded.targets())
@@ -158,14 +171,7 @@ pub fn plan(
     if traffic.iter().all(|t| t.recorded.requests().is_empty()) {
         return Err(PlanError::NoTraffic);
     }
-    let per_model: Vec<Vec<Recorded>> = traffic
-        .iter()
-        .map(|t| {
-            (0..models.len() as u32)
-                .map(|m| t.recorded.only(m))
-                .collect()
-        })
-        .collect();
+    let per_model: Vec<Vec<Recorded>> = traffic.iter().map(|t| per_model(&t.recorded)).collect();
     let done = AtomicUsize::new(0);
     Ok(cells
         .par_iter()

@@ -451,6 +451,7 @@ impl<'a> Search<'a> {
             gpus_used: 0,
             gpu_busy: 0.0,
             output_tokens_per_s: 0.0,
+            input_tokens_per_s: 0.0,
             attainment: 0.0,
         })
     }

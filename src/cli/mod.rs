@@ -4,6 +4,7 @@
 //! exit codes.
 
 mod fragmentation;
+mod mixed_plan;
 mod perf;
 mod place;
 mod profiles;

@@ -10,11 +10,15 @@ use aimsim::report::capacity::{
     capacity_chart, capacity_markdown, capacity_models_csv, capacity_plan_csv,
     capacity_searches_csv, CapacityReport,
 };
+use aimsim::report::deployment::deployment_json;
+use aimsim::report::mixed::{any_unmet, compositions_csv, configs_csv, mixed_csv, pareto_chart};
 use aimsim::scenario::answer::{answer_scenario, Answer, AnswerDeployment, Origin};
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::Recorded;
 use aimsim::serve::ReplicaMemory;
+use aimsim::sim::GpuGroup;
 
+use super::mixed_plan::{mixed_answer, mixed_plans};
 use super::serve::open_traffic;
 use super::simulate::{scenario_dir, write_report};
 use super::study::{default_out, print_report, progress, with_threads, StudyArgs};
@@ -87,6 +91,14 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         .iter()
         .map(|t| t.model.clone())
         .collect();
+    let mixed = if spec.mixed {
+        mixed_plans(&context, &spec, &scenario, &traffic, &models, args.threads)?
+    } else {
+        Vec::new()
+    };
+    let (mixed_plans_only, held): (Vec<_>, Vec<_>) =
+        mixed.into_iter().map(|m| (m.plan, m.held)).unzip();
+    let mixed = &mixed_plans_only;
     let rates: Vec<f64> = traffic
         .iter()
         .map(|t| measured_rate(&t.recorded, &scenario))
@@ -131,6 +143,9 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         setup: &setup,
         prices: &scenario.prices,
         plans: &plans,
+        mixed: &mixed_plans_only,
+        held: &held,
+        node_gpus: scenario.fleet.node.gpus,
     };
     let mut files = vec![
         ("plan.csv".to_string(), capacity_plan_csv(&report)),
@@ -139,6 +154,11 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         ("summary.md".to_string(), capacity_markdown(&report)),
     ];
     files.extend(capacity_chart(&report).map(|c| ("gpus-vs-rate.svg".to_string(), c)));
+    if !mixed.is_empty() {
+        files.push(("mixed.csv".to_string(), mixed_csv(&report)));
+        files.push(("configs.csv".to_string(), configs_csv(&report)));
+        files.push(("compositions.csv".to_string(), compositions_csv(&report)));
+    }
     let out = args
         .out
         .clone()
@@ -159,9 +179,58 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
             ));
         }
     }
+    for (r, plan) in mixed.iter().enumerate() {
+        let scale = spec.rate_scales[r];
+        files.extend(pareto_chart(&report, r).map(|c| (format!("pareto-x{scale}.svg"), c)));
+        if let (Some(answer), Some(step)) = (mixed_answer(&scenario, plan, scale), plan.answer()) {
+            files.push((
+                format!("{}.toml", answer.name),
+                answer_scenario(&origin, &answer, &out)?,
+            ));
+            files.push((
+                format!("deployment-mixed-x{scale}.json"),
+                deployment_json(plan, step, &scenario.engine, catalog),
+            ));
+        }
+    }
     write_report(&out, &files)?;
-    print_report(args, &files, "plan.csv");
-    Ok(())
+    print_report(
+        args,
+        &files,
+        if mixed.is_empty() {
+            "plan.csv"
+        } else {
+            "mixed.csv"
+        },
+    );
+    match unmet(&report) {
+        Some(why) => Err(CliError::Found(format!(
+            "{why} (the report is written to {})",
+            out.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Why the plan found no fleet at some rate, if it did not: the mixed
+/// plan's reason, or, without one, a rate at which no cell met the SLO.
+fn unmet(report: &CapacityReport) -> Option<String> {
+    if !report.mixed.is_empty() {
+        return any_unmet(report);
+    }
+    (0..report.rates.len())
+        .find(|&r| {
+            !report
+                .plans
+                .iter()
+                .any(|p| p.cell.traffic == r && p.answer.is_some())
+        })
+        .map(|r| {
+            format!(
+                "no fleet of the plan meets the SLO at {:.1} requests/s ({}x)",
+                report.rates[r], report.rate_scales[r]
+            )
+        })
 }
 
 /// The serving scenario of a cell's answer, if it has one.
@@ -190,6 +259,8 @@ fn answer_of<'a>(
         .filter(|&(m, _)| evaluation.replicas[m] > 0)
         .map(|(m, model)| AnswerDeployment {
             model,
+            precision: cell.precision,
+            tp: None,
             replicas: evaluation.replicas[m],
             memory: evaluation.memory[m],
             placement: &evaluation.placements[m],
@@ -201,11 +272,12 @@ fn answer_of<'a>(
             scenario.name, evaluation.gpus, cell.kind, cell.layout, cell.precision, cell.policy
         ),
         name,
-        kind: cell.kind,
-        gpus: evaluation.gpus,
-        layout: &cell.layout,
+        groups: vec![GpuGroup {
+            kind: cell.kind,
+            count: evaluation.gpus,
+            layout: cell.layout.clone(),
+        }],
         policy: cell.policy,
-        precision: cell.precision,
         deployments,
         rate_scale: scenario.traffic.rate_scale() * scale,
     })

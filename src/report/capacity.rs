@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::capacity::mixed::MixedPlan;
 use crate::capacity::{CellPlan, Evaluation, Stage, Verdict};
 use crate::hardware::GpuKind;
+use crate::profile::Precision;
 use crate::serve::Slo;
 
 use super::chart::{LineChart, Series};
@@ -38,6 +40,13 @@ pub struct CapacityReport<'a> {
     pub prices: &'a BTreeMap<GpuKind, f64>,
     /// One per cell.
     pub plans: &'a [CellPlan],
+    /// The mixed plan at each rate index (empty when not planned).
+    pub mixed: &'a [MixedPlan],
+    /// At each rate index, the mixed plan with every model held to one
+    /// precision, per precision (empty with one precision).
+    pub held: &'a [Vec<(Precision, MixedPlan)>],
+    /// GPUs per node, to count a fleet's nodes.
+    pub node_gpus: u32,
 }
 
 /// A cell's money figures: per hour, and per million output tokens.
@@ -275,6 +284,14 @@ pub fn capacity_markdown(report: &CapacityReport) -> String {
     if !prices.is_empty() {
         let _ = writeln!(md, "- prices: {}", prices.join(", "));
     }
+    if !report.mixed.is_empty() {
+        md.push('\n');
+        md.push_str(&super::mixed::mixed_markdown(report));
+        let _ = writeln!(
+            md,
+            "## Fleets of one layout and one precision, for comparison"
+        );
+    }
     let _ = writeln!(
         md,
         "\nEach cell is the fewest GPUs whose replicas, placed by the policy, meet the SLO when the whole traffic is simulated on them; one GPU less was simulated and missed or could not hold the replicas (`searches.csv` has every run). Cost per million output tokens in brackets.\n"
@@ -393,9 +410,15 @@ fn cheapest<'p>(report: &CapacityReport, plans: &[&'p CellPlan]) -> Option<&'p C
         .copied()
 }
 
-/// `gpus-vs-rate.svg`: GPUs needed against requests per second, one line
-/// per kind, layout, precision (and policy when there are several).
+/// `gpus-vs-rate.svg`: GPUs needed against requests per second, the mixed
+/// fleet first, then one line per kind, layout, precision (and policy when
+/// there are several); `None` with fewer than two rates (a plan at one
+/// rate has its numbers in the summary and its per-model view in
+/// `pareto-xSCALE.svg`).
 pub fn capacity_chart(report: &CapacityReport) -> Option<String> {
+    if report.rates.len() < 2 {
+        return None;
+    }
     let policies: Vec<String> = report
         .plans
         .iter()
@@ -411,7 +434,14 @@ pub fn capacity_chart(report: &CapacityReport) -> Option<String> {
         }
         Some((name, (report.rates[c.traffic], f64::from(a.gpus))))
     });
-    let series = Series::group(points);
+    let mixed = report.mixed.iter().enumerate().filter_map(|(r, plan)| {
+        let a = plan.answer()?;
+        Some((
+            "mixed fleet (per model configuration)".to_string(),
+            (report.rates[r], f64::from(a.composition.total_gpus())),
+        ))
+    });
+    let series = Series::group(mixed.chain(points));
     if series.is_empty() {
         return None;
     }
@@ -423,6 +453,8 @@ pub fn capacity_chart(report: &CapacityReport) -> Option<String> {
             series,
             reference: None,
             marks: Vec::new(),
+            y_from_zero: true,
+            ..Default::default()
         }
         .render(),
     )

@@ -77,6 +77,10 @@ pub struct LineChart {
     pub reference: Option<Reference>,
     /// Points singled out.
     pub marks: Vec<Mark>,
+    /// Start the y axis at 0 (for quantities, so that heights compare).
+    pub y_from_zero: bool,
+    /// Draw each series' points as markers only (a scatter), not joined.
+    pub markers_only: bool,
 }
 
 /// Plot width (the legend panel comes on top).
@@ -226,7 +230,12 @@ fn ranges(chart: &LineChart) -> ((f64, f64), (f64, f64)) {
         let span = if hi > lo { hi - lo } else { hi.abs().max(1.0) };
         (lo - span * 0.04, hi + span * 0.06)
     };
-    (pad(x0, x1), pad(y0, y1))
+    let y = if chart.y_from_zero && y0 >= 0.0 {
+        (0.0, pad(0.0, y1).1)
+    } else {
+        pad(y0, y1)
+    };
+    (pad(x0, x1), y)
 }
 
 fn draw_plot(chart: &LineChart, area: &DrawingArea<SVGBackend<'_>, Shift>) {
@@ -265,16 +274,20 @@ fn draw_plot(chart: &LineChart, area: &DrawingArea<SVGBackend<'_>, Shift>) {
     for (i, series) in chart.series.iter().enumerate() {
         let style = Style::of(i);
         let line = style.colour.stroke_width(2);
-        match style.dash {
-            None => context.draw_series(LineSeries::new(series.points.iter().copied(), line)),
-            Some((dash, gap)) => context.draw_series(DashedLineSeries::new(
-                series.points.iter().copied(),
-                dash,
-                gap,
-                line,
-            )),
+        if chart.markers_only {
+            // No line: the markers below are the series.
+        } else {
+            match style.dash {
+                None => context.draw_series(LineSeries::new(series.points.iter().copied(), line)),
+                Some((dash, gap)) => context.draw_series(DashedLineSeries::new(
+                    series.points.iter().copied(),
+                    dash,
+                    gap,
+                    line,
+                )),
+            }
+            .expect("drawing to memory");
         }
-        .expect("drawing to memory");
         // Markers on at most about 40 points of a series.
         let every = series.points.len().div_ceil(MAX_MARKERS).max(1);
         let points = series.points.iter().copied().step_by(every);
@@ -340,11 +353,14 @@ fn draw_legend(chart: &LineChart, area: &DrawingArea<SVGBackend<'_>, Shift>) {
         };
         let line = colour.stroke_width(2);
         let sample = [(6, y), (40, y)];
-        let drawn = match dash {
-            None => area.draw(&PathElement::new(sample, line)),
-            Some((d, g)) => area.draw(&DashedPathElement::new(sample, d, g, line)),
-        };
-        drawn.expect("drawing to memory");
+        // A scatter's series are markers alone; a reference stays a line.
+        if !(chart.markers_only && style.is_some()) {
+            let drawn = match dash {
+                None => area.draw(&PathElement::new(sample, line)),
+                Some((d, g)) => area.draw(&DashedPathElement::new(sample, d, g, line)),
+            };
+            drawn.expect("drawing to memory");
+        }
         if let Some(style) = marker {
             let size = 4;
             let at = (23, y);
@@ -403,6 +419,7 @@ mod tests {
                 series: 0,
                 at: (56.0, 1.0),
             }],
+            ..Default::default()
         }
     }
 

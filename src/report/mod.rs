@@ -5,8 +5,10 @@
 mod atomic;
 pub mod capacity;
 pub mod chart;
+pub mod deployment;
 pub mod fragmentation;
 mod metric;
+pub mod mixed;
 pub mod serving;
 mod simulation;
 pub mod study;

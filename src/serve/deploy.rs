@@ -47,6 +47,10 @@ pub struct DeploymentSpec {
     /// Where each replica goes (its partitions, one per GPU it spans), one
     /// entry per replica; empty: the policy chooses.
     pub pinned: Vec<Vec<PartitionRef>>,
+    /// Tensor-parallel degree: whole GPUs of one node each replica spans;
+    /// `None`: its profile's `gpu_count`. A degree other than the
+    /// profile's splits the profile's memory evenly over the GPUs.
+    pub tp: Option<u32>,
 }
 
 impl DeploymentSpec {
@@ -218,9 +222,21 @@ pub fn deploy(
                     index,
                     model: d.model.clone(),
                 })?;
+        let gpu_count = d.tp.unwrap_or(variant.gpu_count);
+        if gpu_count == 0 {
+            return Err(DeployError::Unknown {
+                index,
+                message: "a replica spans at least one GPU (tp = 0)".into(),
+            });
+        }
+        let profile = if gpu_count == variant.gpu_count {
+            variant.memory
+        } else {
+            Mib((variant.memory.0 * u64::from(variant.gpu_count)).div_ceil(u64::from(gpu_count)))
+        };
         resolved.push(Resolved {
-            profile: variant.memory,
-            gpu_count: variant.gpu_count,
+            profile,
+            gpu_count,
             host: variant.host,
             arch,
             memory: d.memory.unwrap_or(inputs.engine.memory),

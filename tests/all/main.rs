@@ -8,6 +8,7 @@ mod documentation;
 mod fragmentation_study;
 mod fuzz_corpus;
 mod index_properties;
+mod mixed_plans;
 mod node_properties;
 mod partition_properties;
 mod perf_command;

@@ -180,6 +180,7 @@ proptest! {
                 replicas,
                 memory: None,
                 pinned: Vec::new(),
+                tp: None,
             });
             shape.targets.push(Target { model: model.into(), precision: Some(precision) });
             shape.shapes.push(TargetShape { rate, prompt: 1000.0, output: 200.0 });
@@ -435,6 +436,7 @@ fn load_aware_spreads_tensor_parallel_gangs_and_keeps_a_pinned_one() {
         replicas: 3,
         memory: None,
         pinned: Vec::new(),
+        tp: None,
     };
     let deployed = deploy(
         &fleet,

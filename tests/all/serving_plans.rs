@@ -18,30 +18,46 @@ use aimsim::time::Nanos;
 
 use crate::support::{aimsim, csv_records, files};
 
-#[test]
-fn the_committed_serving_plan_is_reproduced_exactly_on_one_thread() {
+/// Runs `aimsim plan scenarios/NAME.toml` on `threads` threads and checks
+/// it writes exactly the committed `reports/NAME/plan/`.
+fn reproduces_committed_plan(name: &str, threads: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan");
-    // The committed report was written on two threads: one gives the same bytes.
+    let scenario = format!("scenarios/{name}.toml");
     aimsim(&[
         "plan",
-        "scenarios/serving-fp16-vs-int4.toml",
+        &scenario,
         "--threads",
-        "1",
+        threads,
         "--quiet",
         "--out",
         out.to_str().unwrap(),
     ])
     .expect_code(0);
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/serving-fp16-vs-int4/plan");
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("reports")
+        .join(name)
+        .join("plan");
     let (fresh, kept) = (files(&out), files(&committed));
     assert_eq!(
         fresh.iter().map(|f| &f.0).collect::<Vec<_>>(),
         kept.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
-    for ((name, a), (_, b)) in fresh.iter().zip(&kept) {
-        assert!(a == b, "reports/serving-fp16-vs-int4/plan/{name} differs from what `aimsim plan scenarios/serving-fp16-vs-int4.toml` writes now; regenerate it if the change is intended");
+    for ((file, a), (_, b)) in fresh.iter().zip(&kept) {
+        assert!(a == b, "reports/{name}/plan/{file} differs from what `aimsim plan {scenario}` writes now; regenerate it if the change is intended");
     }
+}
+
+#[test]
+fn the_committed_serving_plan_is_reproduced_exactly_on_one_thread() {
+    // The committed report was written on two threads: one gives the same bytes.
+    reproduces_committed_plan("serving-fp16-vs-int4", "1");
+}
+
+#[test]
+fn the_committed_mixed_plans_are_reproduced_exactly() {
+    reproduces_committed_plan("serving-mixed", "2");
+    reproduces_committed_plan("serving-catalog", "2");
 }
 
 /// Chat-like lengths (the shipped study's shape, shortened).
@@ -60,7 +76,7 @@ fn lengths() -> (LengthDistribution, LengthDistribution) {
     )
 }
 
-fn traffic(models: &[(&str, f64)], seconds: u64) -> Recorded {
+pub(crate) fn traffic(models: &[(&str, f64)], seconds: u64) -> Recorded {
     let (prompt, output) = lengths();
     let streams = models
         .iter()
@@ -80,7 +96,7 @@ fn traffic(models: &[(&str, f64)], seconds: u64) -> Recorded {
     Recorded::record(&mut source).unwrap()
 }
 
-fn context<'a>(
+pub(crate) fn context<'a>(
     catalog: &'a Catalog,
     architectures: &'a ArchitectureTable,
     slo: Slo,
@@ -110,20 +126,24 @@ fn cell(layout: &str, precision: Precision) -> Cell {
     }
 }
 
-const SMALL: &str = "meta-llama/Llama-3.1-8B-Instruct";
-const LARGE: &str = "Qwen/Qwen3-32B-Instruct";
+pub(crate) const SMALL: &str = "meta-llama/Llama-3.1-8B-Instruct";
+pub(crate) const LARGE: &str = "Qwen/Qwen3-32B-Instruct";
+
+/// A chat SLO at p95: TTFT 1 s, TPOT 50 ms.
+pub(crate) fn chat_slo() -> Slo {
+    Slo {
+        ttft: Some(1.0),
+        tpot: Some(0.05),
+        e2e: None,
+        percentile: 0.95,
+    }
+}
 
 #[test]
 fn an_answer_meets_the_slo_again_and_one_gpu_less_was_tried_and_missed() {
     let catalog = Catalog::builtin();
     let architectures = ArchitectureTable::builtin();
-    let slo = Slo {
-        ttft: Some(1.0),
-        tpot: Some(0.05),
-        e2e: None,
-        percentile: 0.95,
-    };
-    let context = context(&catalog, &architectures, slo);
+    let context = context(&catalog, &architectures, chat_slo());
     let recorded = traffic(&[(SMALL, 12.0), (LARGE, 3.0)], 120);
     let rated = [RatedTraffic {
         rate_scale: 1.0,
@@ -268,9 +288,12 @@ fn a_plan_only_scenario_plans_and_prints_as_asked_but_does_not_serve() {
         out.to_str().unwrap(),
     ])
     .expect_code(0);
-    let rows = csv_records(&run.stdout);
-    assert_eq!(rows.len(), 2);
-    for row in &rows {
+    // Printed: the mixed plan's row (one rate); written: every cell too.
+    let mixed = csv_records(&run.stdout);
+    let cells = csv_records(&std::fs::read_to_string(out.join("plan.csv")).unwrap());
+    assert_eq!(mixed.len(), 1);
+    assert_eq!(cells.len(), 2);
+    for row in mixed.iter().chain(&cells) {
         assert_eq!(row["verdict"], "met", "{row:?}");
         assert_eq!(
             row["gpus"], "1",
@@ -280,13 +303,17 @@ fn a_plan_only_scenario_plans_and_prints_as_asked_but_does_not_serve() {
     }
     for file in [
         "plan.csv",
+        "mixed.csv",
+        "configs.csv",
         "models.csv",
         "searches.csv",
         "summary.md",
-        "gpus-vs-rate.svg",
+        "pareto-x1.svg",
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // One rate: no chart against the rate.
+    assert!(!out.join("gpus-vs-rate.svg").exists());
     let serve = aimsim(&["serve", scenario.to_str().unwrap()]).expect_code(2);
     assert!(
         serve.stderr.contains("no [[deployments]]"),

@@ -47,6 +47,7 @@ pub fn latency_chart(run: &ServeRun) -> Option<String> {
                 label: format!("p{} target share", run.slo.percentile * 100.0),
             }),
             marks,
+            ..Default::default()
         }
     };
     Some(render_stacked(&[
@@ -102,6 +103,7 @@ pub fn over_time_chart(run: &ServeRun) -> Option<String> {
             label: format!("target {t} s"),
         }),
         marks: Vec::new(),
+        ..Default::default()
     };
     let tpot = LineChart {
         title: format!("{}: time per output token over time", run.scenario),
@@ -116,6 +118,7 @@ pub fn over_time_chart(run: &ServeRun) -> Option<String> {
             label: format!("target {} ms", t * 1e3),
         }),
         marks: Vec::new(),
+        ..Default::default()
     };
     let load = LineChart {
         title: format!("{}: load over time", run.scenario),

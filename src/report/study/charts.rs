@@ -121,6 +121,7 @@ fn fit_vs_gpus_charts(header: &StudyHeader, entries: &[Entry]) -> Vec<(String, S
             series,
             reference: Some(target(header)),
             marks,
+            ..Default::default()
         };
         charts.push((format!("fit-vs-gpus-{policy}.svg"), chart.render()));
     }
@@ -153,6 +154,7 @@ fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<St
             series,
             reference: Some(target(header)),
             marks: Vec::new(),
+            ..Default::default()
         }
         .render(),
     )
@@ -182,6 +184,7 @@ fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Optio
             series,
             reference: None,
             marks: Vec::new(),
+            ..Default::default()
         }
         .render(),
     )

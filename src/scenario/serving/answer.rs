@@ -6,10 +6,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::Precision;
 use crate::schedule::PartitionRef;
 use crate::serve::{ReplicaMemory, ServingPolicy};
+use crate::sim::GpuGroup;
 
 use super::super::check::ScenarioError;
 use super::super::overrides;
@@ -21,6 +21,10 @@ pub struct AnswerDeployment<'a> {
     pub model: &'a str,
     /// Replicas.
     pub replicas: u32,
+    /// Precision of its replicas.
+    pub precision: Precision,
+    /// Tensor-parallel degree, when it is not the profile's.
+    pub tp: Option<u32>,
     /// Memory each was given.
     pub memory: ReplicaMemory,
     /// Each replica's partitions.
@@ -34,16 +38,10 @@ pub struct Answer<'a> {
     pub name: String,
     /// One line on where it came from.
     pub description: String,
-    /// GPU kind, count and layout of the fleet.
-    pub kind: GpuKind,
-    /// GPUs.
-    pub gpus: u32,
-    /// Layout of every GPU.
-    pub layout: &'a LayoutSpec,
+    /// The fleet's GPU groups, in index order.
+    pub groups: Vec<GpuGroup>,
     /// The policy the plan placed with.
     pub policy: ServingPolicy,
-    /// Precision of every replica.
-    pub precision: Precision,
     /// The models with replicas.
     pub deployments: Vec<AnswerDeployment<'a>>,
     /// The traffic's rate multiplier (the scenario's times the cell's).
@@ -86,11 +84,18 @@ pub fn answer_scenario(
     if let Some(node) = root.get("fleet").and_then(|f| f.get("node")).cloned() {
         fleet.insert("node".into(), node);
     }
-    let mut group = toml::Table::new();
-    group.insert("kind".into(), answer.kind.to_string().into());
-    group.insert("count".into(), i64::from(answer.gpus).into());
-    group.insert("layout".into(), answer.layout.to_string().into());
-    fleet.insert("gpus".into(), vec![toml::Value::Table(group)].into());
+    let groups: Vec<toml::Value> = answer
+        .groups
+        .iter()
+        .map(|g| {
+            let mut group = toml::Table::new();
+            group.insert("kind".into(), g.kind.to_string().into());
+            group.insert("count".into(), i64::from(g.count).into());
+            group.insert("layout".into(), g.layout.to_string().into());
+            group.into()
+        })
+        .collect();
+    fleet.insert("gpus".into(), groups.into());
     root.insert("fleet".into(), fleet.into());
     let deployments: Vec<toml::Value> = answer
         .deployments
@@ -98,8 +103,11 @@ pub fn answer_scenario(
         .map(|d| {
             let mut t = toml::Table::new();
             t.insert("model".into(), d.model.into());
-            t.insert("precision".into(), answer.precision.to_string().into());
+            t.insert("precision".into(), d.precision.to_string().into());
             t.insert("replicas".into(), i64::from(d.replicas).into());
+            if let Some(tp) = d.tp {
+                t.insert("tp".into(), i64::from(tp).into());
+            }
             t.insert("memory".into(), d.memory.to_string().into());
             let placement: Vec<toml::Value> =
                 d.placement.iter().map(|at| location(at).into()).collect();

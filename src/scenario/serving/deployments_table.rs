@@ -1,6 +1,7 @@
 //! `[[deployments]]` of a serving scenario: the models and replicas to
 //! place, each replica's memory setting and, where pinned, its partitions.
 
+use crate::profile::physical::TP_DEGREES;
 use crate::profile::Precision;
 use crate::schedule::PartitionRef;
 use crate::serve::deploy::MAX_REPLICAS;
@@ -73,12 +74,23 @@ pub(super) fn deployments(
                     .collect::<Result<_, _>>()?
             }
         };
+        let tp = match d.tp {
+            None => None,
+            Some(tp) if TP_DEGREES.contains(&tp) => Some(tp),
+            Some(tp) => {
+                return Err(check.fail(
+                    &key("tp"),
+                    format!("must be one of {TP_DEGREES:?} (whole GPUs of one node), got {tp}"),
+                ))
+            }
+        };
         out.push(DeploymentSpec {
             model: d.model.clone(),
             precision,
             replicas: d.replicas,
             memory,
             pinned,
+            tp,
         });
     }
     if total > u64::from(MAX_REPLICAS) {

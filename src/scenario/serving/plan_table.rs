@@ -33,6 +33,11 @@ pub struct ServePlanSpec {
     pub rate_scales: Vec<f64>,
     /// Most GPUs one cell may use (default 1,024).
     pub max_gpus: u32,
+    /// Whether to plan a mixed fleet too (default true).
+    pub mixed: bool,
+    /// The partition modes a mixed fleet may use: `layouts` when the
+    /// scenario lists them, every compute mode (at NPS1) otherwise.
+    pub mixed_layouts: Vec<LayoutSpec>,
 }
 
 impl ServePlanSpec {
@@ -118,9 +123,18 @@ pub(super) fn plan(
             format!("must be between 1 and {MAX_PLAN_GPUS}, got {max_gpus}"),
         ));
     }
+    let mixed_layouts = match raw.layouts {
+        Some(_) => layouts.clone(),
+        None => ComputeMode::ALL
+            .iter()
+            .map(|&c| LayoutSpec::Mode(c, MemoryMode::Nps1))
+            .collect(),
+    };
     let spec = ServePlanSpec {
         kinds,
         layouts,
+        mixed: raw.mixed.unwrap_or(true),
+        mixed_layouts,
         precisions,
         policies,
         rate_scales,

@@ -37,6 +37,7 @@ pub struct PlanTable {
     pub policies: Option<Vec<String>>,
     pub rate_scales: Option<Vec<f64>>,
     pub max_gpus: Option<u32>,
+    pub mixed: Option<bool>,
 }
 
 /// One `[[deployments]]` entry.
@@ -48,6 +49,7 @@ pub struct DeploymentTable {
     pub replicas: u32,
     pub memory: Option<MemoryValue>,
     pub placement: Option<Vec<String>>,
+    pub tp: Option<u32>,
 }
 
 /// A replica memory setting: a name or size as text, or a number of GiB.

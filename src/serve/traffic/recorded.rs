@@ -54,6 +54,25 @@ impl Recorded {
         }
     }
 
+    /// The first `limit` requests with every arrival time multiplied by
+    /// `factor` (above 1: slower): the same requests at `1 / factor` times
+    /// the rate.
+    pub fn time_scaled(&self, factor: f64, limit: usize) -> Recorded {
+        let requests: Vec<InferenceRequest> = self
+            .requests
+            .iter()
+            .take(limit)
+            .map(|r| InferenceRequest {
+                arrival: crate::time::Nanos((r.arrival.0 as f64 * factor).round() as u64),
+                ..*r
+            })
+            .collect();
+        Recorded {
+            requests: requests.into(),
+            targets: self.targets.clone(),
+        }
+    }
+
     /// Every request, in arrival order.
     pub fn requests(&self) -> &[InferenceRequest] {
         &self.requests

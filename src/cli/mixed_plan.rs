@@ -1,0 +1,128 @@
+//! The mixed fleet of `aimsim plan` on a serving scenario: per model a
+//! configuration, partition modes mixed in one fleet, one plan per rate,
+//! and the files that apply it (a serving scenario that replays it, and
+//! every replica's deployment settings).
+
+use aimsim::capacity::mixed::{plan_mixed, MixedPlan, MixedSpace};
+use aimsim::capacity::{per_model, PlanContext, RatedTraffic};
+use aimsim::profile::Precision;
+use aimsim::scenario::answer::{Answer, AnswerDeployment};
+use aimsim::scenario::{ServePlanSpec, ServeScenario};
+use rayon::prelude::*;
+
+use super::study::{progress, with_threads};
+use super::CliError;
+
+/// The mixed plan at one rate, and the same plan with every model held to
+/// each precision in turn (when the plan has several).
+pub struct MixedAtRate {
+    /// Each model at its own precision.
+    pub plan: MixedPlan,
+    /// Every model at one precision.
+    pub held: Vec<(Precision, MixedPlan)>,
+}
+
+/// The mixed plan at every rate of `traffic` (one per `plan.rate_scales`).
+pub fn mixed_plans(
+    context: &PlanContext,
+    spec: &ServePlanSpec,
+    scenario: &ServeScenario,
+    traffic: &[RatedTraffic],
+    models: &[String],
+    threads: Option<u32>,
+) -> Result<Vec<MixedAtRate>, CliError> {
+    // Costs are in money only when every kind has a price; otherwise GPUs.
+    let priced = spec.kinds.iter().all(|k| scenario.prices.contains_key(k));
+    let space = MixedSpace {
+        kinds: spec
+            .kinds
+            .iter()
+            .map(|&k| {
+                let price = if priced { scenario.prices[&k] } else { 1.0 };
+                (k, price)
+            })
+            .collect(),
+        layouts: spec.mixed_layouts.clone(),
+        precisions: spec.precisions.clone(),
+    };
+    let mut plans = Vec::with_capacity(traffic.len());
+    for rated in traffic {
+        let split = per_model(&rated.recorded);
+        let bar = progress(0, "configurations");
+        let plan = with_threads(threads, || {
+            plan_mixed(
+                context,
+                &space,
+                models,
+                &rated.recorded,
+                &split,
+                |done, all| {
+                    bar.set_length(all as u64);
+                    bar.set_position(done as u64);
+                },
+            )
+        })?;
+        bar.finish_and_clear();
+        let held = if spec.precisions.len() > 1 {
+            with_threads(threads, || {
+                spec.precisions
+                    .par_iter()
+                    .map(|&p| (p, plan.restricted(context, p, &rated.recorded)))
+                    .collect()
+            })?
+        } else {
+            Vec::new()
+        };
+        plans.push(MixedAtRate { plan, held });
+    }
+    Ok(plans)
+}
+
+/// The serving scenario of a mixed plan's answer, if it has one.
+pub fn mixed_answer<'a>(
+    scenario: &ServeScenario,
+    plan: &'a MixedPlan,
+    rate_scale: f64,
+) -> Option<Answer<'a>> {
+    let step = plan.answer()?;
+    let evaluation = &step.evaluation;
+    let groups = plan
+        .modes
+        .iter()
+        .zip(&step.composition.gpus)
+        .filter(|(_, &g)| g > 0)
+        .map(|(mode, &count)| aimsim::sim::GpuGroup {
+            kind: mode.kind,
+            count,
+            layout: mode.layout.clone(),
+        })
+        .collect();
+    let deployments = plan
+        .models
+        .iter()
+        .enumerate()
+        .map(|(m, space)| {
+            let choice = step.composition.choices[m];
+            let config = space.viable[choice.viable].config;
+            AnswerDeployment {
+                model: &space.model,
+                precision: config.precision,
+                tp: Some(config.tp),
+                replicas: choice.replicas,
+                memory: evaluation.memory[m],
+                placement: &evaluation.placements[m],
+            }
+        })
+        .collect();
+    Some(Answer {
+        name: format!("answer-mixed-x{rate_scale}"),
+        description: format!(
+            "{}: the mixed-fleet answer of `aimsim plan` ({} GPUs), traffic x{rate_scale}",
+            scenario.name, evaluation.gpus
+        ),
+        groups,
+        policy: aimsim::serve::ServingPolicy::LoadAware,
+        deployments,
+        rate_scale: scenario.traffic.rate_scale() * rate_scale,
+    })
+}
