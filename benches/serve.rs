@@ -14,6 +14,9 @@
 //!   worth of traffic) on 1,000 MI300X in CPX/NPS4, by predicted load
 //!   (`load-aware`, through its index) and by memory (`best-fit`), the
 //!   performance model built for every replica.
+//! - `compose/*`: the mixed plan's exact composition (branch and bound)
+//!   of 8 and 16 models, each with an option in each of five partition
+//!   modes (sizes drawn from a seeded generator), nodes' CPU respected.
 //!
 //! `cargo bench --bench serve`
 
@@ -26,6 +29,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
 
+use aimsim::capacity::mixed::compose::{compose, Choice};
+use aimsim::capacity::mixed::space::Mode;
+use aimsim::hardware::{GpuKind, HostDemand, LayoutSpec, NodeShape};
 use aimsim::perf::FITTED;
 use aimsim::profile::{ArchitectureTable, Catalog};
 use aimsim::scenario::{ServeScenario, TrafficSpec};
@@ -34,6 +40,7 @@ use aimsim::serve::traffic::{Assignment, AzureTraffic, Traffic, TrafficShape};
 use aimsim::serve::{
     deploy, serve, DeployInputs, Deployed, ServeConfig, ServeOutcome, ServingPolicy,
 };
+use aimsim::units::Mib;
 
 fn scenario(text: &str) -> ServeScenario {
     ServeScenario::parse(text, "bench", &[]).expect("a shipped scenario")
@@ -220,5 +227,61 @@ fn placement(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, azure, hour, placement);
+/// The composition of `models` models, each with one option per mode.
+fn composition_options(models: usize) -> (Vec<Mode>, Vec<Vec<Choice>>) {
+    let mode = |layout: &str, partitions: u32| Mode {
+        kind: GpuKind::Mi300x,
+        layout: layout.parse::<LayoutSpec>().unwrap(),
+        partitions,
+        partition: Mib::gib(u64::from(192 / partitions)),
+        price: 1.0,
+    };
+    let modes = vec![
+        mode("SPX", 1),
+        mode("DPX", 2),
+        mode("QPX", 4),
+        mode("CPX", 8),
+        mode("96,48,48", 3),
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(29);
+    let host = HostDemand {
+        cpu_milli: 2_000,
+        memory: Mib::gib(16),
+    };
+    let options = (0..models)
+        .map(|_| {
+            (0..modes.len())
+                .map(|k| {
+                    let replicas = rng.random_range(1..=24);
+                    let tp = if modes[k].partitions == 1 {
+                        [1, 2, 4, 8][rng.random_range(0..4)]
+                    } else {
+                        1
+                    };
+                    Choice {
+                        viable: k,
+                        mode: k,
+                        replicas,
+                        slots: replicas * tp,
+                        host,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (modes, options)
+}
+
+fn composition(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compose");
+    for models in [8, 16] {
+        let (modes, options) = composition_options(models);
+        group.bench_function(format!("{models}_models_5_modes"), |b| {
+            b.iter(|| compose(&modes, &NodeShape::REFERENCE, &options).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, azure, hour, placement, composition);
 criterion_main!(benches);

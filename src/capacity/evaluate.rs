@@ -6,8 +6,8 @@ use crate::profile::Precision;
 use crate::schedule::{PartitionRef, Policy};
 use crate::serve::traffic::{Recorded, TrafficShape};
 use crate::serve::{
-    deploy, serve, DeployError, DeployInputs, Deployed, DeploymentSpec, ReplicaMemory, ServeConfig,
-    ServeOutcome, ServingPolicy,
+    deploy, serve, DeployError, DeployInputs, Deployed, DeploymentSpec, EngineKnobs, ReplicaMemory,
+    ServeConfig, ServeOutcome, ServingPolicy,
 };
 use crate::sim::FleetSpec;
 use crate::time::Nanos;
@@ -99,6 +99,7 @@ fn deployments(
                     memory: Some(memory[m]),
                     pinned: Vec::new(),
                     tp: None,
+                    knobs: EngineKnobs::default(),
                 },
             )
         })
@@ -335,6 +336,7 @@ pub fn lone_replica(
         memory: None,
         pinned: Vec::new(),
         tp: None,
+        knobs: EngineKnobs::default(),
     };
     lone_replica_on(context, &fleet(context, cell, gpu_count), &spec)
 }

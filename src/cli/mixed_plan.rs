@@ -8,6 +8,7 @@ use aimsim::capacity::{per_model, PlanContext, RatedTraffic};
 use aimsim::profile::Precision;
 use aimsim::scenario::answer::{Answer, AnswerDeployment};
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
+use aimsim::serve::{EngineConfig, EngineKnobs};
 use rayon::prelude::*;
 
 use super::study::{progress, with_threads};
@@ -44,7 +45,14 @@ pub fn mixed_plans(
             .collect(),
         layouts: spec.mixed_layouts.clone(),
         precisions: spec.precisions.clone(),
+        knobs: knobs(spec, &scenario.engine),
     };
+    if space.knobs.is_empty() {
+        return Err(CliError::Usage(format!(
+            "plan.max_seqs: every value is above every plan.max_batched_tokens ({:?}); a replica must be able to decode all its sequences in one iteration",
+            spec.max_batched_tokens.clone().unwrap_or(vec![scenario.engine.limits.max_batched_tokens])
+        )));
+    }
     let mut plans = Vec::with_capacity(traffic.len());
     for rated in traffic {
         let split = per_model(&rated.recorded);
@@ -78,6 +86,35 @@ pub fn mixed_plans(
     Ok(plans)
 }
 
+/// The engine settings a mixed plan tries: every `plan.max_seqs` (default:
+/// the engine's and a quarter of it) x `plan.max_batched_tokens` (default:
+/// the engine's) with no more sequences than tokens; a value equal to the
+/// engine's is left to it.
+fn knobs(spec: &ServePlanSpec, engine: &EngineConfig) -> Vec<EngineKnobs> {
+    let limits = engine.limits;
+    let seqs = spec
+        .max_seqs
+        .clone()
+        .unwrap_or_else(|| vec![limits.max_seqs, (limits.max_seqs / 4).max(1)]);
+    let tokens = spec
+        .max_batched_tokens
+        .clone()
+        .unwrap_or_else(|| vec![limits.max_batched_tokens]);
+    let mut knobs = Vec::new();
+    for &t in &tokens {
+        for &s in seqs.iter().filter(|&&s| s <= t) {
+            let k = EngineKnobs {
+                max_seqs: (s != limits.max_seqs).then_some(s),
+                max_batched_tokens: (t != limits.max_batched_tokens).then_some(t),
+            };
+            if !knobs.contains(&k) {
+                knobs.push(k);
+            }
+        }
+    }
+    knobs
+}
+
 /// The serving scenario of a mixed plan's answer, if it has one.
 pub fn mixed_answer<'a>(
     scenario: &ServeScenario,
@@ -108,6 +145,7 @@ pub fn mixed_answer<'a>(
                 model: &space.model,
                 precision: config.precision,
                 tp: Some(config.tp),
+                knobs: config.knobs,
                 replicas: choice.replicas,
                 memory: evaluation.memory[m],
                 placement: &evaluation.placements[m],

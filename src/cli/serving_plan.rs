@@ -30,10 +30,22 @@ pub fn is_serving(text: &str) -> bool {
         .is_ok_and(|t| t.contains_key("traffic"))
 }
 
-/// Runs the plan of the serving scenario `text` read from `args.scenario`.
-pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliError> {
+/// Runs the plan of the serving scenario `text` read from `args.scenario`,
+/// its traffic at `rate_scale` times its rate when given.
+pub fn run(
+    args: &StudyArgs,
+    rate_scale: Option<f64>,
+    text: &str,
+    catalog: &Catalog,
+) -> Result<(), CliError> {
     let file = args.scenario.display().to_string();
-    let scenario = ServeScenario::parse(text, &file, &args.overrides)?;
+    let mut scenario = ServeScenario::parse(text, &file, &args.overrides)?;
+    if let Some(factor) = rate_scale {
+        scenario
+            .traffic
+            .set_rate_scale(factor)
+            .map_err(|e| CliError::Usage(format!("--rate-scale: {e}")))?;
+    }
     let spec = scenario.plan.clone().ok_or_else(|| {
         CliError::Usage(format!(
             "{file}: no [plan] table; add one to say which kinds, layouts and precisions to plan (scenarios/README.md), or run `aimsim serve` on it"
@@ -110,6 +122,9 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
     if let Some(trace) = &args.trace {
         command.push_str(&format!(" --trace {}", trace.display()));
     }
+    if let Some(factor) = rate_scale {
+        command.push_str(&format!(" --rate-scale {factor}"));
+    }
     let setup = format!(
         "engine: max_seqs {}, max_batched_tokens {}, chunked prefill {}, {}-bit KV cache; each replica given `{}` memory ({}); replicas placed by each cell's policy; routing {}; {}. Each answer is written beside this file as a serving scenario (`answer-KIND-LAYOUT-PRECISION-POLICY-xSCALE.toml`) that `aimsim serve` replays to the same figures",
         scenario.engine.limits.max_seqs,
@@ -146,6 +161,7 @@ pub fn run(args: &StudyArgs, text: &str, catalog: &Catalog) -> Result<(), CliErr
         mixed: &mixed_plans_only,
         held: &held,
         node_gpus: scenario.fleet.node.gpus,
+        limits: scenario.engine.limits,
     };
     let mut files = vec![
         ("plan.csv".to_string(), capacity_plan_csv(&report)),
@@ -261,6 +277,7 @@ fn answer_of<'a>(
             model,
             precision: cell.precision,
             tp: None,
+            knobs: Default::default(),
             replicas: evaluation.replicas[m],
             memory: evaluation.memory[m],
             placement: &evaluation.placements[m],

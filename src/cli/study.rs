@@ -77,7 +77,8 @@ pub enum On {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   aimsim plan scenarios/fp16-vs-int4.toml
-  aimsim plan scenarios/fp16-vs-int4.toml --target-fit 0.999 --on lower --seeds 5 --quiet")]
+  aimsim plan scenarios/fp16-vs-int4.toml --target-fit 0.999 --on lower --seeds 5 --quiet
+  aimsim plan scenarios/serving-catalog.toml --rate-scale 2")]
 pub struct PlanArgs {
     #[command(flatten)]
     study: StudyArgs,
@@ -88,6 +89,10 @@ pub struct PlanArgs {
     /// lower end of its 95% confidence interval.
     #[arg(long, value_enum, default_value = "mean")]
     on: On,
+    /// Serving plans: the traffic's rate multiplier, replacing
+    /// `traffic.rate_scale` (each of `plan.rate_scales` multiplies it).
+    #[arg(long, value_name = "X")]
+    rate_scale: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -480,7 +485,12 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
                 "--target-fit, --on and --seeds apply to deployment plans; a serving plan's target is its [slo]".into(),
             ));
         }
-        return super::serving_plan::run(&args.study, &text, catalog);
+        return super::serving_plan::run(&args.study, args.rate_scale, &text, catalog);
+    }
+    if args.rate_scale.is_some() {
+        return Err(CliError::Usage(
+            "--rate-scale applies to serving plans (scenarios with [traffic]); a deployment plan's load is its [workload]".into(),
+        ));
     }
     let study = prepare(&args.study, catalog, "plan", args.target_fit)?;
     let sized = study.scenario.sized_catalog(catalog);

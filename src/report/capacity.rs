@@ -10,6 +10,7 @@ use std::fmt::Write;
 use crate::capacity::mixed::MixedPlan;
 use crate::capacity::{CellPlan, Evaluation, Stage, Verdict};
 use crate::hardware::GpuKind;
+use crate::perf::EngineLimits;
 use crate::profile::Precision;
 use crate::serve::Slo;
 
@@ -47,6 +48,9 @@ pub struct CapacityReport<'a> {
     pub held: &'a [Vec<(Precision, MixedPlan)>],
     /// GPUs per node, to count a fleet's nodes.
     pub node_gpus: u32,
+    /// The scenario's engine limits (a configuration's own settings
+    /// override them).
+    pub limits: EngineLimits,
 }
 
 /// A cell's money figures: per hour, and per million output tokens.

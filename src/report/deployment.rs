@@ -69,6 +69,7 @@ pub fn deployment_json(
         let profile = variant.map_or(Mib::ZERO, |v| {
             Mib((v.memory.0 * u64::from(v.gpu_count)).div_ceil(u64::from(config.tp)))
         });
+        let limits = config.knobs.apply(engine.limits);
         let mut vllm = json!({
             "model": space.model,
             "tensor-parallel-size": config.tp,
@@ -78,8 +79,8 @@ pub fn deployment_json(
                 KvCache::Bits8 => "fp8",
             },
             "gpu-memory-utilization": utilization(engine, memory, profile, mode.partition),
-            "max-num-seqs": engine.limits.max_seqs,
-            "max-num-batched-tokens": engine.limits.max_batched_tokens,
+            "max-num-seqs": limits.max_seqs,
+            "max-num-batched-tokens": limits.max_batched_tokens,
             "enable-chunked-prefill": engine.chunked_prefill,
         });
         if let Some(q) = quantization(config.precision) {

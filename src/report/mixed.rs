@@ -183,6 +183,8 @@ pub fn configs_csv(report: &CapacityReport) -> String {
         "kind",
         "layout",
         "tp",
+        "max_seqs",
+        "max_batched_tokens",
         "gpus_per_replica",
         "status",
         "one_replica_requests_per_s",
@@ -203,6 +205,7 @@ pub fn configs_csv(report: &CapacityReport) -> String {
                 let mode = &plan.modes[c.mode];
                 let cap = s.capacities[i];
                 let per_replica = s.gpus_per_replica(&plan.modes, i);
+                let limits = c.knobs.apply(report.limits);
                 let (status, needed, reason) = match s.needed[i] {
                     Needed::Replicas(n, _) => ("viable", Some(n), String::new()),
                     Needed::Dominated(by) => (
@@ -226,6 +229,8 @@ pub fn configs_csv(report: &CapacityReport) -> String {
                     mode.kind.to_string(),
                     mode.layout.to_string(),
                     c.tp.to_string(),
+                    limits.max_seqs.to_string(),
+                    limits.max_batched_tokens.to_string(),
                     decimal(per_replica),
                     status.to_string(),
                     decimal(cap.rate),
@@ -242,6 +247,7 @@ pub fn configs_csv(report: &CapacityReport) -> String {
             }
             for p in &s.pruned {
                 let mode = &plan.modes[p.config.mode];
+                let limits = p.config.knobs.apply(report.limits);
                 let mut row = vec![
                     report.rate_scales[r].to_string(),
                     s.model.clone(),
@@ -249,6 +255,8 @@ pub fn configs_csv(report: &CapacityReport) -> String {
                     mode.kind.to_string(),
                     mode.layout.to_string(),
                     p.config.tp.to_string(),
+                    limits.max_seqs.to_string(),
+                    limits.max_batched_tokens.to_string(),
                     decimal(f64::from(p.config.tp) / f64::from(mode.partitions)),
                     "pruned".to_string(),
                 ];

@@ -23,7 +23,7 @@ use crate::schedule::{DemandMix, PartitionRef};
 use crate::sim::{FleetError, FleetSpec};
 use crate::units::Mib;
 
-use super::engine::EngineConfig;
+use super::engine::{EngineConfig, EngineKnobs};
 use super::memory::ReplicaMemory;
 use super::placement::{Imbalance, ReplicaDemand, ServingPolicy};
 use super::placer::{FleetMap, Placer, Resolved, Wanted};
@@ -51,6 +51,8 @@ pub struct DeploymentSpec {
     /// `None`: its profile's `gpu_count`. A degree other than the
     /// profile's splits the profile's memory evenly over the GPUs.
     pub tp: Option<u32>,
+    /// Engine settings of its replicas over the scenario's.
+    pub knobs: EngineKnobs,
 }
 
 impl DeploymentSpec {

@@ -34,7 +34,7 @@ pub mod traffic;
 pub use deploy::{
     deploy, DeployError, DeployInputs, Deployed, DeploymentSpec, ReplicaSetup, Unplaced,
 };
-pub use engine::{EngineConfig, EngineConfigError};
+pub use engine::{EngineConfig, EngineConfigError, EngineKnobs};
 pub use memory::ReplicaMemory;
 pub use metrics::{Slo, Tally, TallySummary};
 pub use outcome::ServeOutcome;

@@ -199,20 +199,21 @@ impl<'a> Simulation<'a> {
         devices: u32,
         config: &'a ServeConfig,
     ) -> Simulation<'a> {
+        // Each replica's engine runs its own limits (its deployment's
+        // settings over the scenario's engine).
+        let engine_of = |s: &ReplicaSetup| EngineConfig {
+            limits: s.model.limits(),
+            ..config.engine
+        };
         let engines: Vec<Box<dyn BatchingEngine>> = setups
             .iter()
-            .map(|s| {
-                config
-                    .engine
-                    .engine(s.model.kv_capacity_tokens(), s.model.window())
-            })
+            .map(|s| engine_of(s).engine(s.model.kv_capacity_tokens(), s.model.window()))
             .collect();
         let longest = setups
             .iter()
             .zip(&engines)
             .map(|(s, e)| {
-                config
-                    .engine
+                engine_of(s)
                     .longest_request(e.blocks_total())
                     .min(u64::from(s.max_context))
             })

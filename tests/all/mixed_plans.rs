@@ -11,11 +11,10 @@ use aimsim::capacity::mixed::{plan_mixed, MixedSpace, Needed};
 use aimsim::capacity::{per_model, plan, Cell, RatedTraffic, Verdict};
 use aimsim::hardware::{GpuKind, LayoutSpec};
 use aimsim::profile::{ArchitectureTable, Catalog, Precision};
-use aimsim::serve::ServingPolicy;
+use aimsim::serve::{EngineKnobs, ServingPolicy};
 
 use crate::serving_plans::{chat_slo, context, traffic, LARGE, SMALL};
 use crate::support::{aimsim, csv_records};
-
 
 fn layouts() -> Vec<LayoutSpec> {
     ["SPX", "DPX/NPS2", "QPX"]
@@ -36,6 +35,13 @@ fn a_mixed_plan_costs_no_more_than_any_one_layout_cell_and_each_count_is_tight()
         kinds: vec![(GpuKind::Mi300x, 1.0)],
         layouts: layouts(),
         precisions: precisions.to_vec(),
+        knobs: vec![
+            EngineKnobs::default(),
+            EngineKnobs {
+                max_seqs: Some(64),
+                max_batched_tokens: None,
+            },
+        ],
     };
     let split = per_model(&recorded);
     let mixed = plan_mixed(&context, &space, &models, &recorded, &split, |_, _| {});
@@ -307,7 +313,7 @@ fn plan_mixed_false_plans_the_one_layout_cells_alone() {
 fn a_deployment_takes_a_tensor_parallel_degree_and_refuses_one_a_node_cannot_hold() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tp.toml");
-    let text = |tp: u32| {
+    let text = |tp: u32, extra: &str| {
         format!(
             r#"name = "tp"
 [run]
@@ -322,6 +328,7 @@ model = "{LARGE}"
 precision = "fp16"
 replicas = 1
 tp = {tp}
+{extra}
 [traffic]
 source = "synthetic"
 [[traffic.streams]]
@@ -332,14 +339,14 @@ output = {{ distribution = "fixed", tokens = 50 }}
 "#
         )
     };
-    fs::write(&file, text(3)).unwrap();
+    fs::write(&file, text(3, "")).unwrap();
     let refused = aimsim(&["serve", file.to_str().unwrap()]).expect_code(1);
     assert!(
         refused.stderr.contains("deployments[0].tp"),
         "{}",
         refused.stderr
     );
-    fs::write(&file, text(2)).unwrap();
+    fs::write(&file, text(2, "max_seqs = 64")).unwrap();
     let out = dir.path().join("served");
     aimsim(&[
         "serve",

@@ -14,7 +14,7 @@ use aimsim::profile::{ArchitectureTable, Catalog, Precision};
 use aimsim::schedule::{PartitionRef, Policy};
 use aimsim::serve::traffic::{Target, TargetShape, TrafficShape};
 use aimsim::serve::{
-    deploy, DeployInputs, DeploymentSpec, EngineConfig, ReplicaMemory, ServingPolicy,
+    deploy, DeployInputs, DeploymentSpec, EngineConfig, EngineKnobs, ReplicaMemory, ServingPolicy,
 };
 use aimsim::sim::{FleetSpec, GpuGroup};
 use aimsim::units::Mib;
@@ -181,6 +181,7 @@ proptest! {
                 memory: None,
                 pinned: Vec::new(),
                 tp: None,
+                knobs: EngineKnobs::default(),
             });
             shape.targets.push(Target { model: model.into(), precision: Some(precision) });
             shape.shapes.push(TargetShape { rate, prompt: 1000.0, output: 200.0 });
@@ -437,6 +438,7 @@ fn load_aware_spreads_tensor_parallel_gangs_and_keeps_a_pinned_one() {
         memory: None,
         pinned: Vec::new(),
         tp: None,
+        knobs: EngineKnobs::default(),
     };
     let deployed = deploy(
         &fleet,

@@ -55,7 +55,7 @@ use rayon::prelude::*;
 use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::Precision;
 use crate::serve::traffic::Recorded;
-use crate::serve::ServingPolicy;
+use crate::serve::{EngineKnobs, ServingPolicy};
 
 use super::evaluate::{evaluate_fleet, Evaluation};
 use super::outcome::Verdict;
@@ -82,6 +82,9 @@ pub struct MixedSpace {
     pub layouts: Vec<LayoutSpec>,
     /// Precisions a model may be served at.
     pub precisions: Vec<Precision>,
+    /// Engine settings a replica may run with (each a configuration of its
+    /// own; the default settings: the scenario's engine).
+    pub knobs: Vec<EngineKnobs>,
 }
 
 /// One model's configurations and what each sustains.
@@ -273,8 +276,14 @@ pub fn plan_mixed(
         .map(|(model, recorded)| {
             let all = recorded.requests();
             let measured = &all[all.partition_point(|r| r.arrival < warmup)..];
-            let (viable, pruned) =
-                configurations(context, model, &space.precisions, &modes, measured);
+            let (viable, pruned) = configurations(
+                context,
+                model,
+                &space.precisions,
+                &modes,
+                &space.knobs,
+                measured,
+            );
             ModelSpace {
                 model: model.clone(),
                 rate: measured_rate(recorded, warmup),

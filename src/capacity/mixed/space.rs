@@ -9,7 +9,7 @@ use crate::perf::ReplicaModel;
 use crate::profile::physical::TP_DEGREES;
 use crate::profile::Precision;
 use crate::serve::traffic::InferenceRequest;
-use crate::serve::DeploymentSpec;
+use crate::serve::{DeploymentSpec, EngineKnobs};
 use crate::sim::FleetSpec;
 use crate::units::Mib;
 
@@ -60,6 +60,8 @@ pub struct ReplicaConfig {
     pub mode: usize,
     /// GPUs (whole, of one node) it spans; 1 on a partition.
     pub tp: u32,
+    /// Engine settings of its own (`None`s: the scenario's engine).
+    pub knobs: EngineKnobs,
 }
 
 impl ReplicaConfig {
@@ -68,14 +70,22 @@ impl ReplicaConfig {
         self.tp
     }
 
-    /// `int8 MI300X QPX/NPS1 tp1`.
+    /// `int8 MI300X QPX/NPS1 tp1`, then its own engine settings if any
+    /// (`seqs64`, `tokens4096`).
     pub fn label(&self, modes: &[Mode]) -> String {
-        format!(
+        let mut label = format!(
             "{} {} tp{}",
             self.precision,
             modes[self.mode].label(),
             self.tp
-        )
+        );
+        if let Some(n) = self.knobs.max_seqs {
+            label.push_str(&format!(" seqs{n}"));
+        }
+        if let Some(n) = self.knobs.max_batched_tokens {
+            label.push_str(&format!(" tokens{n}"));
+        }
+        label
     }
 
     /// The deployment of `replicas` such replicas of `model`.
@@ -87,6 +97,7 @@ impl ReplicaConfig {
             memory: Some(context.engine.memory),
             pinned: Vec::new(),
             tp: Some(self.tp),
+            knobs: self.knobs,
         }
     }
 }
@@ -114,14 +125,15 @@ pub struct Pruned {
 }
 
 /// Every configuration of `model` over `precisions` x `modes` x TP
-/// degrees (TP above one on whole-GPU modes only, dividing the node),
-/// split into the viable and the pruned; `measured` are its requests after
-/// the warm-up.
+/// degrees (TP above one on whole-GPU modes only, dividing the node) x
+/// `knobs`, split into the viable and the pruned; `measured` are its
+/// requests after the warm-up.
 pub fn configurations(
     context: &PlanContext,
     model: &str,
     precisions: &[Precision],
     modes: &[Mode],
+    knobs: &[EngineKnobs],
     measured: &[InferenceRequest],
 ) -> (Vec<Viable>, Vec<Pruned>) {
     let mut viable = Vec::new();
@@ -136,6 +148,7 @@ pub fn configurations(
                             precision,
                             mode,
                             tp: 1,
+                            knobs: EngineKnobs::default(),
                         },
                         reason: e.to_string(),
                     });
@@ -149,11 +162,16 @@ pub fn configurations(
             } else {
                 &TP_DEGREES[..1]
             };
-            for &tp in degrees.iter().filter(|&&tp| context.node.divides(tp)) {
+            let shapes = degrees
+                .iter()
+                .filter(|&&tp| context.node.divides(tp))
+                .flat_map(|&tp| knobs.iter().map(move |&k| (tp, k)));
+            for (tp, knobs) in shapes {
                 let config = ReplicaConfig {
                     precision,
                     mode: m,
                     tp,
+                    knobs,
                 };
                 let spec = config.deployment(context, model, 1);
                 match lone_replica_on(context, &mode.fleet(context, tp), &spec) {

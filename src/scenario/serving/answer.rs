@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::profile::Precision;
 use crate::schedule::PartitionRef;
-use crate::serve::{ReplicaMemory, ServingPolicy};
+use crate::serve::{EngineKnobs, ReplicaMemory, ServingPolicy};
 use crate::sim::GpuGroup;
 
 use super::super::check::ScenarioError;
@@ -25,6 +25,8 @@ pub struct AnswerDeployment<'a> {
     pub precision: Precision,
     /// Tensor-parallel degree, when it is not the profile's.
     pub tp: Option<u32>,
+    /// Engine settings of its own.
+    pub knobs: EngineKnobs,
     /// Memory each was given.
     pub memory: ReplicaMemory,
     /// Each replica's partitions.
@@ -107,6 +109,12 @@ pub fn answer_scenario(
             t.insert("replicas".into(), i64::from(d.replicas).into());
             if let Some(tp) = d.tp {
                 t.insert("tp".into(), i64::from(tp).into());
+            }
+            if let Some(n) = d.knobs.max_seqs {
+                t.insert("max_seqs".into(), i64::from(n).into());
+            }
+            if let Some(n) = d.knobs.max_batched_tokens {
+                t.insert("max_batched_tokens".into(), i64::from(n).into());
             }
             t.insert("memory".into(), d.memory.to_string().into());
             let placement: Vec<toml::Value> =

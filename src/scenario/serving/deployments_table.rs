@@ -5,7 +5,7 @@ use crate::profile::physical::TP_DEGREES;
 use crate::profile::Precision;
 use crate::schedule::PartitionRef;
 use crate::serve::deploy::MAX_REPLICAS;
-use crate::serve::{DeploymentSpec, ReplicaMemory};
+use crate::serve::{DeploymentSpec, EngineConfig, EngineKnobs, ReplicaMemory};
 use crate::sim::FleetSpec;
 
 use super::super::check::Checker;
@@ -13,9 +13,15 @@ use super::super::ScenarioError;
 use super::schema::{MemoryValue, ServeFile};
 use super::MAX_DEPLOYMENTS;
 
+/// Most tokens per iteration a deployment may set (as `[engine]`).
+const MAX_BATCHED_TOKENS: u32 = 1 << 20;
+
+/// Checks `[[deployments]]`; `engine` is the scenario's, which a
+/// deployment's own engine settings override for its replicas.
 pub(super) fn deployments(
     check: &Checker,
     raw: &ServeFile,
+    engine: &EngineConfig,
 ) -> Result<Vec<DeploymentSpec>, ScenarioError> {
     if raw.deployments.is_empty() || raw.deployments.len() > MAX_DEPLOYMENTS {
         return Err(check.fail(
@@ -84,6 +90,25 @@ pub(super) fn deployments(
                 ))
             }
         };
+        let knobs = EngineKnobs {
+            max_seqs: d.max_seqs,
+            max_batched_tokens: d.max_batched_tokens,
+        };
+        if let Some(tokens) = d.max_batched_tokens {
+            if !(1..=MAX_BATCHED_TOKENS).contains(&tokens) {
+                return Err(check.fail(
+                    &key("max_batched_tokens"),
+                    format!("must be between 1 and {MAX_BATCHED_TOKENS}, got {tokens}"),
+                ));
+            }
+        }
+        let own = EngineConfig {
+            limits: knobs.apply(engine.limits),
+            ..*engine
+        };
+        if let Err(e) = own.check() {
+            return Err(check.fail(&key(e.key), e.message));
+        }
         out.push(DeploymentSpec {
             model: d.model.clone(),
             precision,
@@ -91,6 +116,7 @@ pub(super) fn deployments(
             memory,
             pinned,
             tp,
+            knobs,
         });
     }
     if total > u64::from(MAX_REPLICAS) {

@@ -137,13 +137,13 @@ impl ServeScenario {
             .as_ref()
             .map(|table| plan_table::plan(&check, table, policy))
             .transpose()?;
+        let engine = engine(&check, raw.engine.as_ref())?;
         let deployments = if raw.deployments.is_empty() && plan.is_some() {
             Vec::new()
         } else {
-            deployments(&check, &raw)?
+            deployments(&check, &raw, &engine)?
         };
         check_pins(&check, &deployments, &fleet)?;
-        let engine = engine(&check, raw.engine.as_ref())?;
         let routing = match &raw.routing {
             Some(table) => check.parsed("routing.policy", &table.policy)?,
             None => Routing::default(),

@@ -13,6 +13,12 @@ use super::super::check::Checker;
 use super::super::ScenarioError;
 use super::schema::PlanTable;
 
+/// Most values of one engine setting a mixed plan tries.
+pub const MAX_ENGINE_VALUES: usize = 8;
+
+/// Largest value of an engine setting (as `engine.max_batched_tokens`).
+const MAX_ENGINE_VALUE: u32 = 1 << 20;
+
 /// Most cells (kinds x layouts x precisions x policies x rates) in a plan.
 pub const MAX_PLAN_CELLS: usize = 10_000;
 
@@ -38,6 +44,12 @@ pub struct ServePlanSpec {
     /// The partition modes a mixed fleet may use: `layouts` when the
     /// scenario lists them, every compute mode (at NPS1) otherwise.
     pub mixed_layouts: Vec<LayoutSpec>,
+    /// `max_seqs` values a mixed fleet's replicas may run with (`None`:
+    /// the engine's and a quarter of it).
+    pub max_seqs: Option<Vec<u32>>,
+    /// `max_batched_tokens` values a mixed fleet's replicas may run with
+    /// (`None`: the engine's).
+    pub max_batched_tokens: Option<Vec<u32>>,
 }
 
 impl ServePlanSpec {
@@ -123,6 +135,28 @@ pub(super) fn plan(
             format!("must be between 1 and {MAX_PLAN_GPUS}, got {max_gpus}"),
         ));
     }
+    for (key, list) in [
+        ("plan.max_seqs", &raw.max_seqs),
+        ("plan.max_batched_tokens", &raw.max_batched_tokens),
+    ] {
+        let Some(list) = list else { continue };
+        if list.is_empty() || list.len() > MAX_ENGINE_VALUES {
+            return Err(check.fail(key, format!("give 1 to {MAX_ENGINE_VALUES} values")));
+        }
+        if let Some(twice) = first_repeat(list) {
+            return Err(check.fail(key, format!("lists {twice} twice")));
+        }
+        if let Some((i, v)) = list
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| !(1..=MAX_ENGINE_VALUE).contains(&v))
+        {
+            return Err(check.fail(
+                &format!("{key}[{i}]"),
+                format!("must be between 1 and {MAX_ENGINE_VALUE}, got {v}"),
+            ));
+        }
+    }
     let mixed_layouts = match raw.layouts {
         Some(_) => layouts.clone(),
         None => ComputeMode::ALL
@@ -135,6 +169,8 @@ pub(super) fn plan(
         layouts,
         mixed: raw.mixed.unwrap_or(true),
         mixed_layouts,
+        max_seqs: raw.max_seqs.clone(),
+        max_batched_tokens: raw.max_batched_tokens.clone(),
         precisions,
         policies,
         rate_scales,

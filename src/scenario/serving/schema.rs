@@ -38,6 +38,8 @@ pub struct PlanTable {
     pub rate_scales: Option<Vec<f64>>,
     pub max_gpus: Option<u32>,
     pub mixed: Option<bool>,
+    pub max_seqs: Option<Vec<u32>>,
+    pub max_batched_tokens: Option<Vec<u32>>,
 }
 
 /// One `[[deployments]]` entry.
@@ -50,6 +52,8 @@ pub struct DeploymentTable {
     pub memory: Option<MemoryValue>,
     pub placement: Option<Vec<String>>,
     pub tp: Option<u32>,
+    pub max_seqs: Option<u32>,
+    pub max_batched_tokens: Option<u32>,
 }
 
 /// A replica memory setting: a name or size as text, or a number of GiB.

@@ -179,6 +179,28 @@ pub struct EngineConfigError {
     pub message: String,
 }
 
+/// Engine settings one deployment gives its own replicas over the
+/// scenario's `[engine]` (vLLM's `--max-num-seqs` and
+/// `--max-num-batched-tokens` per server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct EngineKnobs {
+    /// Most sequences running at once; `None`: the engine's.
+    pub max_seqs: Option<u32>,
+    /// Most tokens one iteration processes; `None`: the engine's.
+    pub max_batched_tokens: Option<u32>,
+}
+
+impl EngineKnobs {
+    /// `limits` with these settings in place of its own.
+    pub fn apply(self, limits: EngineLimits) -> EngineLimits {
+        EngineLimits {
+            max_seqs: self.max_seqs.unwrap_or(limits.max_seqs),
+            max_batched_tokens: self.max_batched_tokens.unwrap_or(limits.max_batched_tokens),
+            ..limits
+        }
+    }
+}
+
 impl EngineConfig {
     /// Checks the settings against each other: every running sequence must
     /// be able to decode in one iteration (`max_seqs <=

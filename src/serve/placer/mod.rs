@@ -402,7 +402,7 @@ impl<'a> Placer<'a> {
             kv_cache: self.inputs.engine.kv_cache,
             device,
             tp: r.gpu_count,
-            limits: self.inputs.engine.limits_for(r.memory),
+            limits: d.knobs.apply(self.inputs.engine.limits_for(r.memory)),
             efficiency: self.inputs.efficiency,
         };
         let modelled = ReplicaModel::new(&spec)
