@@ -74,6 +74,7 @@ fn config(s: &ServeScenario) -> ServeConfig {
         seed: s.seed,
         slo: s.slo,
         engine: s.engine,
+        give_up_after: None,
     }
 }
 

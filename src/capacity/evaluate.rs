@@ -191,6 +191,7 @@ pub fn evaluate(
         models,
         policy,
         traffic,
+        false,
     )?;
     evaluation.memory = memory.to_vec();
     Ok(evaluation)
@@ -199,7 +200,10 @@ pub fn evaluate(
 /// Places `placed` (each a model index of `models` and its deployment) on
 /// `fleet` under `policy` and simulates `traffic` (whose targets are
 /// `models`, or the one model with replicas when `traffic` is a single
-/// model's) against them.
+/// model's) against them. With `give_up`, for traffic of one model, the
+/// run stops as soon as the SLO is certainly missed (more of its measured
+/// requests missed than the percentile allows): the evaluation then only
+/// says it missed, its figures cover the run so far.
 pub fn evaluate_fleet(
     context: &PlanContext,
     fleet: &FleetSpec,
@@ -207,6 +211,7 @@ pub fn evaluate_fleet(
     models: &[String],
     policy: ServingPolicy,
     traffic: &Recorded,
+    give_up: bool,
 ) -> Result<Evaluation, DeployError> {
     let gpus = fleet.initial_gpus();
     let specs: Vec<DeploymentSpec> = placed.iter().map(|(_, d)| d.clone()).collect();
@@ -259,6 +264,11 @@ pub fn evaluate_fleet(
         seed: context.seed,
         slo: context.slo,
         engine: context.engine,
+        give_up_after: give_up.then(|| {
+            let all = traffic.requests();
+            let measured = all.len() - all.partition_point(|r| r.arrival < context.warmup);
+            miss_budget(measured as u64, context.slo.percentile)
+        }),
     };
     let outcome = serve(
         &deployed.replicas,
@@ -271,7 +281,32 @@ pub fn evaluate_fleet(
     )
     .expect("a recording replays without error");
     fill_figures(&mut evaluation, &outcome, context, placed, models);
+    if outcome.abandoned {
+        for m in &mut evaluation.models {
+            m.met = false;
+        }
+    }
     Ok(evaluation)
+}
+
+/// Most of `n` measured requests that may miss with the SLO at
+/// `percentile` still met, when every request is decided (a plan's runs
+/// drain): the largest `m` with `(n - m) / n >= percentile`, compared as
+/// the summary compares.
+fn miss_budget(n: u64, percentile: f64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let met = |misses: u64| (n - misses) as f64 / n as f64 >= percentile;
+    let mut m = ((1.0 - percentile) * n as f64).floor() as u64;
+    m = m.min(n);
+    while m < n && met(m + 1) {
+        m += 1;
+    }
+    while m > 0 && !met(m) {
+        m -= 1;
+    }
+    m
 }
 
 /// Per-model and fleet figures of a simulated configuration.
@@ -363,5 +398,26 @@ pub fn lone_replica_on(
         (Some(replica), _) => Ok(replica.model),
         (None, Some(u)) => Err(format!("{} does not fit: {}", spec.name(), u.reason)),
         (None, None) => Err(format!("{} was not placed", spec.name())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::miss_budget;
+
+    #[test]
+    fn the_miss_budget_is_the_most_misses_the_percentile_allows() {
+        assert_eq!(miss_budget(100, 0.99), 1);
+        assert_eq!(miss_budget(99, 0.99), 0);
+        assert_eq!(miss_budget(1000, 0.95), 50);
+        assert_eq!(miss_budget(0, 0.99), 0);
+        // Every budget is exact: one more miss would fail the percentile.
+        for n in 1..500u64 {
+            for p in [0.5, 0.9, 0.95, 0.99, 0.999] {
+                let m = miss_budget(n, p);
+                assert!((n - m) as f64 / n as f64 >= p || m == 0, "{n} {p}");
+                assert!(m == n || ((n - m - 1) as f64 / n as f64) < p, "{n} {p}");
+            }
+        }
     }
 }

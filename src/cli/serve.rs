@@ -140,6 +140,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         seed: scenario.seed,
         slo: scenario.slo,
         engine: scenario.engine,
+        give_up_after: None,
     };
     let started = Instant::now();
     let mut reporter = ProgressReporter::new(scenario.run_end().map(|h| SimTime(h.0 / 1_000_000)));

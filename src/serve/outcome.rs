@@ -82,6 +82,9 @@ pub struct ServeOutcome {
     pub series: TimeSeries,
     /// Iterations run in all.
     pub iterations: u64,
+    /// Whether the run stopped early, past its miss budget
+    /// ([`super::ServeConfig::give_up_after`]): the SLO is missed.
+    pub abandoned: bool,
 }
 
 impl ServeOutcome {

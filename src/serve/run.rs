@@ -45,6 +45,12 @@ pub struct ServeConfig {
     pub slo: Slo,
     /// The engine every replica runs.
     pub engine: EngineConfig,
+    /// Stop as soon as more than this many measured requests have missed
+    /// the SLO (finished outside a target, or refused as too long): a
+    /// search that only asks whether the SLO is met knows the answer then.
+    /// The outcome says it was abandoned; its figures cover the run so
+    /// far. `None`: run to the end.
+    pub give_up_after: Option<u64>,
 }
 
 /// A request in the system.
@@ -127,6 +133,10 @@ pub fn serve(
         if next_end == Some(now) {
             let Reverse((_, replica)) = sim.ends.pop().expect("peeked");
             sim.end_iteration(replica, &mut outcomes, &mut admitted);
+            if sim.out.iterations.is_multiple_of(64) && sim.past_miss_budget() {
+                sim.out.abandoned = true;
+                break;
+            }
         } else {
             let request = pending.take().expect("an arrival is next");
             sim.arrive(&request, traffic.targets(), &mut admitted);
@@ -264,8 +274,23 @@ impl<'a> Simulation<'a> {
                 sojourn_ns: 0.0,
                 series: TimeSeries::new(warmup, config.interval.0),
                 iterations: 0,
+                abandoned: false,
             },
         }
+    }
+
+    /// Whether more measured requests missed the SLO than the run's
+    /// budget allows.
+    fn past_miss_budget(&self) -> bool {
+        self.config.give_up_after.is_some_and(|budget| {
+            let missed: u64 = self
+                .out
+                .deployments
+                .iter()
+                .map(|t| t.finished - t.good + t.too_long)
+                .sum();
+            missed > budget
+        })
     }
 
     /// Moves the clock to `t`, integrating requests in the system.

@@ -92,18 +92,26 @@ fn a_mixed_plan_costs_no_more_than_any_one_layout_cell_and_each_count_is_tight()
         assert!(choice.replicas >= n);
         let config = s.viable[choice.viable].config;
         let mode = &mixed.modes[config.mode];
+        // Whether `k` replicas alone meet the SLO; a run that gives up as
+        // soon as the SLO is certainly missed says the same.
         let alone = |k: u32| {
             let gpus = (k * config.slots()).div_ceil(mode.partitions);
-            evaluate_fleet(
-                &context,
-                &mode.fleet(&context, gpus),
-                &[(0, config.deployment(&context, &s.model, k))],
-                std::slice::from_ref(&s.model),
-                ServingPolicy::LoadAware,
-                &split[m],
-            )
-            .unwrap()
-            .met()
+            let run = |give_up: bool| {
+                evaluate_fleet(
+                    &context,
+                    &mode.fleet(&context, gpus),
+                    &[(0, config.deployment(&context, &s.model, k))],
+                    std::slice::from_ref(&s.model),
+                    ServingPolicy::LoadAware,
+                    &split[m],
+                    give_up,
+                )
+                .unwrap()
+                .met()
+            };
+            let full = run(false);
+            assert_eq!(full, run(true), "{} x {k}: giving up early", s.model);
+            full
         };
         assert!(alone(n), "{} x {n} alone", s.model);
         if n > 1 {

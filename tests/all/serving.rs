@@ -32,6 +32,7 @@ fn config(engine: EngineConfig) -> ServeConfig {
         seed: 1,
         slo: Slo::default(),
         engine,
+        give_up_after: None,
     }
 }
 

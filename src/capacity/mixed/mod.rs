@@ -667,6 +667,7 @@ fn simulate(
         &names,
         ServingPolicy::LoadAware,
         traffic,
+        false,
     )
     .map_err(|e| e.to_string())
 }

@@ -98,6 +98,7 @@ pub fn capacity(
             &names,
             crate::serve::ServingPolicy::LoadAware,
             &recorded,
+            true,
         ) {
             Ok(e) if e.met() => (true, e.models[0].tpot),
             _ => (false, 0.0),
@@ -169,6 +170,7 @@ pub fn replicas_needed(
             &names,
             crate::serve::ServingPolicy::LoadAware,
             traffic,
+            true,
         )
         .is_ok_and(|e| e.met())
     };
