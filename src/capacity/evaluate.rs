@@ -54,6 +54,9 @@ pub struct Evaluation {
     pub input_tokens_per_s: f64,
     /// Share of all measured requests within every target.
     pub attainment: f64,
+    /// Whether the run stopped once the SLO was certainly missed (its
+    /// figures then cover the run so far).
+    pub abandoned: bool,
 }
 
 impl Evaluation {
@@ -200,10 +203,11 @@ pub fn evaluate(
 /// Places `placed` (each a model index of `models` and its deployment) on
 /// `fleet` under `policy` and simulates `traffic` (whose targets are
 /// `models`, or the one model with replicas when `traffic` is a single
-/// model's) against them. With `give_up`, for traffic of one model, the
-/// run stops as soon as the SLO is certainly missed (more of its measured
-/// requests missed than the percentile allows): the evaluation then only
-/// says it missed, its figures cover the run so far.
+/// model's) against them. With `give_up`, the run stops as soon as the SLO
+/// is certainly missed: more of the measured requests missed than the
+/// percentile allows over all of them, so some model missed more than
+/// its own share allows. The evaluation is then `abandoned`: it says
+/// every model missed and its figures cover the run so far.
 pub fn evaluate_fleet(
     context: &PlanContext,
     fleet: &FleetSpec,
@@ -236,6 +240,7 @@ pub fn evaluate_fleet(
         output_tokens_per_s: 0.0,
         input_tokens_per_s: 0.0,
         attainment: 0.0,
+        abandoned: false,
     };
     if evaluation.unplaced.is_some() {
         return Ok(evaluation);
@@ -282,6 +287,7 @@ pub fn evaluate_fleet(
     .expect("a recording replays without error");
     fill_figures(&mut evaluation, &outcome, context, placed, models);
     if outcome.abandoned {
+        evaluation.abandoned = true;
         for m in &mut evaluation.models {
             m.met = false;
         }

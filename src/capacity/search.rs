@@ -453,6 +453,7 @@ impl<'a> Search<'a> {
             output_tokens_per_s: 0.0,
             input_tokens_per_s: 0.0,
             attainment: 0.0,
+            abandoned: false,
         })
     }
 }

@@ -11,7 +11,8 @@ use aimsim::report::capacity::{
     capacity_searches_csv, CapacityReport,
 };
 use aimsim::report::deployment::deployment_json;
-use aimsim::report::mixed::{any_unmet, compositions_csv, configs_csv, mixed_csv, pareto_chart};
+use aimsim::report::mixed::{mixed_csv, pareto_chart};
+use aimsim::report::mixed_tables::{compositions_csv, configs_csv};
 use aimsim::scenario::answer::{answer_scenario, Answer, AnswerDeployment, Origin};
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::Recorded;
@@ -228,22 +229,27 @@ pub fn run(
     }
 }
 
-/// Why the plan found no fleet at some rate, if it did not: the mixed
-/// plan's reason, or, without one, a rate at which no cell met the SLO.
+/// Why the plan found no fleet at some rate, if it did not: neither the
+/// mixed plan nor any cell met the SLO there (the mixed plan's reason when
+/// it ran).
 fn unmet(report: &CapacityReport) -> Option<String> {
-    if !report.mixed.is_empty() {
-        return any_unmet(report);
-    }
     (0..report.rates.len())
         .find(|&r| {
-            !report
+            let cell_met = report
                 .plans
                 .iter()
-                .any(|p| p.cell.traffic == r && p.answer.is_some())
+                .any(|p| p.cell.traffic == r && p.answer.is_some());
+            let mixed_met = report.mixed.get(r).is_some_and(|m| m.answer.is_some());
+            !cell_met && !mixed_met
         })
         .map(|r| {
+            let why = report
+                .mixed
+                .get(r)
+                .map(|m| format!(": {}: {}", m.verdict.label(), m.verdict.reason()))
+                .unwrap_or_default();
             format!(
-                "no fleet of the plan meets the SLO at {:.1} requests/s ({}x)",
+                "no fleet meets the SLO at {:.1} requests/s ({}x){why}",
                 report.rates[r], report.rate_scales[r]
             )
         })

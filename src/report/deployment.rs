@@ -91,6 +91,10 @@ pub fn deployment_json(
                 "model": space.model,
                 "replica": r,
                 "aim_profile": variant.map_or(String::new(), |v| v.profile.variant_id.clone()),
+                // A tensor-parallel degree other than the profile's splits
+                // its memory evenly over the GPUs.
+                "aim_profile_gpu_count": variant.map_or(0, |v| v.gpu_count),
+                "profile_memory_per_gpu_gib": profile.as_gib(),
                 "precision": config.precision.to_string(),
                 "partition_mode": mode.layout.to_string(),
                 "partition_gib": mode.partition.as_gib(),

@@ -1,14 +1,12 @@
-//! Reports of a mixed plan: one row per rate (`mixed.csv`), every
-//! configuration of every model with what one replica of it sustains
-//! (`configs.csv`), every composition simulated (`compositions.csv`), the
-//! summary's section on the mixed fleet, and a chart per rate of each
-//! model's configurations: output tokens per second per GPU against per
-//! user (`pareto-xSCALE.svg`).
+//! Reports of a mixed plan: one row per rate and precision rule
+//! (`mixed.csv`), the summary's section on the mixed fleet, and a chart per
+//! rate of each model's configurations: output tokens per second per GPU
+//! against per user (`pareto-xSCALE.svg`). Its configurations and
+//! compositions are tabled in [`super::mixed_tables`].
 
 use std::fmt::Write;
 
 use crate::capacity::mixed::{Composition, MixedPlan, MixedStage, MixedStep, Needed};
-use crate::capacity::Verdict;
 
 use super::capacity::CapacityReport;
 use super::chart::{render_stacked, LineChart, Mark, Series};
@@ -54,7 +52,7 @@ pub fn bill(report: &CapacityReport, plan: &MixedPlan, step: &MixedStep) -> Bill
 }
 
 /// `MI300X SPX/NPS1 = 8; MI300X QPX/NPS1 = 7`.
-fn modes_text(plan: &MixedPlan, composition: &Composition) -> String {
+pub(super) fn modes_text(plan: &MixedPlan, composition: &Composition) -> String {
     plan.modes
         .iter()
         .zip(&composition.gpus)
@@ -65,7 +63,7 @@ fn modes_text(plan: &MixedPlan, composition: &Composition) -> String {
 }
 
 /// `model = int8 MI300X SPX/NPS1 tp1 x 3; ...`.
-fn choices_text(plan: &MixedPlan, composition: &Composition) -> String {
+pub(super) fn choices_text(plan: &MixedPlan, composition: &Composition) -> String {
     plan.models
         .iter()
         .zip(&composition.choices)
@@ -122,7 +120,7 @@ pub fn mixed_csv(report: &CapacityReport) -> String {
         "gpus_by_mode",
         "nodes",
         "configurations",
-        "composition_bound_gpus",
+        "composition_optimum_gpus",
         "throughput_bound_gpus",
         "attainment",
         "worst_model_attainment",
@@ -156,7 +154,7 @@ pub fn mixed_csv(report: &CapacityReport) -> String {
                 answer
                     .map(|a| choices_text(plan, &a.composition))
                     .unwrap_or_default(),
-                count(plan.composition_bound.as_ref().map(|c| c.total_gpus())),
+                count(plan.composition_optimum.as_ref().map(|c| c.total_gpus())),
                 plan.throughput_bound.to_string(),
                 number(answer.map(|a| a.evaluation.attainment)),
                 number(answer.map(|a| a.evaluation.worst_attainment())),
@@ -171,143 +169,6 @@ pub fn mixed_csv(report: &CapacityReport) -> String {
                 plan.verdict.reason().to_string(),
             ]
         });
-    csv_text(&header, rows)
-}
-
-/// `configs.csv`: every configuration of every model, at every rate.
-pub fn configs_csv(report: &CapacityReport) -> String {
-    let header = [
-        "rate_scale",
-        "model",
-        "precision",
-        "kind",
-        "layout",
-        "tp",
-        "max_seqs",
-        "max_batched_tokens",
-        "gpus_per_replica",
-        "status",
-        "one_replica_requests_per_s",
-        "throughput_bound_requests_per_s",
-        "output_tokens_per_s_per_gpu",
-        "output_tokens_per_s_per_user",
-        "replicas_needed",
-        "gpus_needed",
-        "chosen",
-        "reason",
-    ];
-    let mut rows = Vec::new();
-    for (r, plan) in report.mixed.iter().enumerate() {
-        let chosen = plan.answer().map(|a| &a.composition.choices);
-        for (m, s) in plan.models.iter().enumerate() {
-            for (i, v) in s.viable.iter().enumerate() {
-                let c = v.config;
-                let mode = &plan.modes[c.mode];
-                let cap = s.capacities[i];
-                let per_replica = s.gpus_per_replica(&plan.modes, i);
-                let limits = c.knobs.apply(report.limits);
-                let (status, needed, reason) = match s.needed[i] {
-                    Needed::Replicas(n, _) => ("viable", Some(n), String::new()),
-                    Needed::Dominated(by) => (
-                        "dominated",
-                        None,
-                        format!(
-                            "{} takes fewer partitions of this mode at its one-replica capacity than this one can at its throughput bound",
-                            s.viable[by].config.label(&plan.modes)
-                        ),
-                    ),
-                    Needed::Beyond(cap) => (
-                        "beyond",
-                        None,
-                        format!("{cap} replicas (plan.max_gpus) still miss the SLO"),
-                    ),
-                };
-                rows.push(vec![
-                    report.rate_scales[r].to_string(),
-                    s.model.clone(),
-                    c.precision.to_string(),
-                    mode.kind.to_string(),
-                    mode.layout.to_string(),
-                    c.tp.to_string(),
-                    limits.max_seqs.to_string(),
-                    limits.max_batched_tokens.to_string(),
-                    decimal(per_replica),
-                    status.to_string(),
-                    decimal(cap.rate),
-                    decimal(cap.bound),
-                    decimal(cap.tokens_per_gpu),
-                    decimal(cap.tokens_per_user),
-                    needed.map(|n| n.to_string()).unwrap_or_default(),
-                    needed
-                        .map(|n| decimal(f64::from(n) * per_replica))
-                        .unwrap_or_default(),
-                    chosen.is_some_and(|c| c[m].viable == i).to_string(),
-                    reason,
-                ]);
-            }
-            for p in &s.pruned {
-                let mode = &plan.modes[p.config.mode];
-                let limits = p.config.knobs.apply(report.limits);
-                let mut row = vec![
-                    report.rate_scales[r].to_string(),
-                    s.model.clone(),
-                    p.config.precision.to_string(),
-                    mode.kind.to_string(),
-                    mode.layout.to_string(),
-                    p.config.tp.to_string(),
-                    limits.max_seqs.to_string(),
-                    limits.max_batched_tokens.to_string(),
-                    decimal(f64::from(p.config.tp) / f64::from(mode.partitions)),
-                    "pruned".to_string(),
-                ];
-                row.extend(std::iter::repeat_n(String::new(), 6));
-                row.extend(["false".to_string(), p.reason.clone()]);
-                rows.push(row);
-            }
-        }
-    }
-    csv_text(&header, rows)
-}
-
-/// `compositions.csv`: every composition simulated, at every rate.
-pub fn compositions_csv(report: &CapacityReport) -> String {
-    let header = [
-        "rate_scale",
-        "step",
-        "stage",
-        "gpus",
-        "gpus_by_mode",
-        "configurations",
-        "met",
-        "model_attainment",
-        "unplaced",
-    ];
-    let mut rows = Vec::new();
-    for (r, plan) in report.mixed.iter().enumerate() {
-        for (i, step) in plan.steps.iter().enumerate() {
-            let e = &step.evaluation;
-            rows.push(vec![
-                report.rate_scales[r].to_string(),
-                i.to_string(),
-                match step.stage {
-                    MixedStage::Verify => "verify",
-                    MixedStage::Trim => "trim",
-                }
-                .to_string(),
-                step.composition.total_gpus().to_string(),
-                modes_text(plan, &step.composition),
-                choices_text(plan, &step.composition),
-                e.met().to_string(),
-                plan.models
-                    .iter()
-                    .zip(&e.models)
-                    .map(|(s, m)| format!("{}={}", s.model, decimal(m.attainment)))
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                e.unplaced.clone().unwrap_or_default(),
-            ]);
-        }
-    }
     csv_text(&header, rows)
 }
 
@@ -348,21 +209,10 @@ pub fn mixed_markdown(report: &CapacityReport) -> String {
             let _ = write!(md, " (${t:.3} per million tokens in and out)");
         }
         let _ = writeln!(md, ".\n");
-        let bound = plan.composition_bound.as_ref().map(|b| b.total_gpus());
-        let proof = match bound {
-            Some(b) if b == c.total_gpus() => {
-                " The answer is at the composition bound: no fleet giving each model one of these configurations has fewer GPUs".to_string()
-            }
-            Some(b) => format!(
-                " The composition bound is {b} GPUs: the gap of {} is capacity the repairs added for co-tenants or pooling",
-                c.total_gpus() - b
-            ),
-            None => String::new(),
-        };
         let _ = writeln!(
             md,
-            "Throughput bound: {} GPUs (every model on its most GPU-efficient configuration at full throughput, no latency target).{proof}. Each model's traffic was simulated with all others on this fleet, every replica pinned where `answer-mixed-x{}.toml` puts it.\n",
-            plan.throughput_bound,
+            "{} Each model's traffic was simulated with all others on this fleet, every replica pinned where `answer-mixed-x{}.toml` puts it.\n",
+            evidence(plan, answer),
             report.rate_scales[r]
         );
         if let Some(h) = fewest_homogeneous(report, r) {
@@ -404,6 +254,13 @@ pub fn mixed_markdown(report: &CapacityReport) -> String {
         if variants(report, r).len() > 1 {
             md.push_str(&comparison(report, r));
         }
+        if !plan.left_out.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nLeft out of the mixed fleet's modes: {}.",
+                plan.left_out.join("; ")
+            );
+        }
         let viable: usize = plan.models.iter().map(|s| s.viable.len()).sum();
         let pruned: usize = plan.models.iter().map(|s| s.pruned.len()).sum();
         let searched: usize = plan
@@ -420,6 +277,55 @@ pub fn mixed_markdown(report: &CapacityReport) -> String {
         );
     }
     md
+}
+
+/// What backs an answer, in words: the throughput bound, the composition
+/// optimum and whether the answer reaches it (and whether the branch and
+/// bound finished), and the trim's last step.
+fn evidence(plan: &MixedPlan, answer: &MixedStep) -> String {
+    let c = &answer.composition;
+    let mut text = format!(
+        "Throughput bound: {} GPUs (every model on its most GPU-efficient configuration at full throughput, no latency target).",
+        plan.throughput_bound
+    );
+    if let Some(optimum) = &plan.composition_optimum {
+        let unproven = if optimum.proven {
+            ""
+        } else {
+            " (the branch and bound stopped at its node limit: the cheapest it found)"
+        };
+        if optimum.cost >= c.cost - 1e-9 {
+            let _ = write!(
+                text,
+                " The answer is the composition optimum{unproven}: no composition of the searched configurations, each model at the replicas it needed alone, costs less."
+            );
+        } else {
+            let _ = write!(
+                text,
+                " The composition optimum{unproven} is {} GPUs; the answer's extra capacity is what the repairs added when models missed beside each other.",
+                optimum.total_gpus()
+            );
+        }
+    }
+    if let Some(last) = plan
+        .steps
+        .last()
+        .filter(|s| s.stage == MixedStage::Trim && !s.evaluation.met())
+    {
+        let _ = write!(
+            text,
+            " The cheapest composition below it, {} GPUs ({}), was simulated and missed ({}; `compositions.csv`).",
+            last.composition.total_gpus(),
+            modes_text(plan, &last.composition),
+            if last.evaluation.abandoned {
+                "the run stopped as soon as the SLO was certainly missed".to_string()
+            } else {
+                format!("worst model attainment {:.4}", last.evaluation.worst_attainment())
+            }
+        );
+    }
+    text.push_str(" This is evidence, not proof: see the README on what the search leaves out.");
+    text
 }
 
 /// The table comparing, at rate index `r`, the fleet of each model at its
@@ -458,17 +364,19 @@ fn comparison(report: &CapacityReport, r: usize) -> String {
     md
 }
 
-/// The cheapest viable configuration of model `m` other than `chosen`,
-/// with the replicas its traffic needs and their GPUs (ties: the first).
+/// The cheapest searched configuration of model `m` other than `chosen`
+/// (its share of GPUs times its mode's price), with the replicas its
+/// traffic needed and their GPUs (ties: the first).
 fn runner_up(plan: &MixedPlan, m: usize, chosen: usize) -> Option<(usize, u32, f64)> {
     let s = &plan.models[m];
+    let price = |i: usize| plan.modes[s.viable[i].config.mode].price;
     (0..s.viable.len())
         .filter(|&i| i != chosen)
         .filter_map(|i| {
             let n = s.needed[i].replicas()?;
             Some((i, n, f64::from(n) * s.gpus_per_replica(&plan.modes, i)))
         })
-        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .min_by(|a, b| (a.2 * price(a.0)).total_cmp(&(b.2 * price(b.0))))
 }
 
 /// `pareto-xSCALE.svg` for rate index `rate`: per model, every measured
@@ -517,7 +425,7 @@ pub fn pareto_chart(report: &CapacityReport, rate: usize) -> Option<String> {
                         .config
                         .label(&plan.modes))
                 ),
-                x_label: "output tokens/s per user (1 / TPOT at the SLO percentile)".into(),
+                x_label: "output tokens/s per user (1 / TPOT at the SLO percentile), one replica at the most it sustains".into(),
                 y_label: "output tokens/s per GPU".into(),
                 series,
                 reference: None,
@@ -528,22 +436,4 @@ pub fn pareto_chart(report: &CapacityReport, rate: usize) -> Option<String> {
         })
         .collect();
     (!charts.is_empty()).then(|| render_stacked(&charts))
-}
-
-/// Whether the mixed plan at some rate found no fleet.
-pub fn any_unmet(report: &CapacityReport) -> Option<String> {
-    report
-        .mixed
-        .iter()
-        .enumerate()
-        .find(|(_, p)| p.verdict != Verdict::Met)
-        .map(|(r, p)| {
-            format!(
-                "no mixed fleet meets the SLO at {:.1} requests/s ({}x): {}: {}",
-                report.rates[r],
-                report.rate_scales[r],
-                p.verdict.label(),
-                p.verdict.reason()
-            )
-        })
 }

@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod fragmentation;
 mod metric;
 pub mod mixed;
+pub mod mixed_tables;
 pub mod serving;
 mod simulation;
 pub mod study;
@@ -22,6 +23,8 @@ pub use simulation::{
 
 /// Formats a ratio or mean with six decimals: stable bytes, easy to read.
 pub fn decimal(value: f64) -> String {
+    // `-0.000000` reads as a sign where there is none.
+    let value = if value == 0.0 { 0.0 } else { value };
     format!("{value:.6}")
 }
 

@@ -7,6 +7,7 @@
 use std::fs;
 
 use aimsim::capacity::evaluate::evaluate_fleet;
+use aimsim::capacity::mixed::compose::mode_gpus;
 use aimsim::capacity::mixed::{plan_mixed, MixedSpace, Needed};
 use aimsim::capacity::{per_model, plan, Cell, RatedTraffic, Verdict};
 use aimsim::hardware::{GpuKind, LayoutSpec};
@@ -51,7 +52,7 @@ fn a_mixed_plan_costs_no_more_than_any_one_layout_cell_and_each_count_is_tight()
     let gpus = answer.composition.total_gpus();
     assert_eq!(answer.evaluation.gpus, gpus);
     // Bounds below the answer, in order.
-    let bound = mixed.composition_bound.as_ref().unwrap().total_gpus();
+    let bound = mixed.composition_optimum.as_ref().unwrap().total_gpus();
     assert!(mixed.throughput_bound <= bound && bound <= gpus);
 
     // Every homogeneous cell of the same space needs at least as many.
@@ -95,7 +96,8 @@ fn a_mixed_plan_costs_no_more_than_any_one_layout_cell_and_each_count_is_tight()
         // Whether `k` replicas alone meet the SLO; a run that gives up as
         // soon as the SLO is certainly missed says the same.
         let alone = |k: u32| {
-            let gpus = (k * config.slots()).div_ceil(mode.partitions);
+            let host = s.viable[choice.viable].host;
+            let gpus = mode_gpus(mode, &context.node, host, &[(config.tp, k)]).unwrap();
             let run = |give_up: bool| {
                 evaluate_fleet(
                     &context,
@@ -203,7 +205,7 @@ fn the_command_writes_an_answer_that_serve_replays_and_the_settings_to_deploy_it
     assert_eq!(rules, ["per-model", "int8", "int4"]);
     let row = &mixed[0];
     let bound = |r: &std::collections::BTreeMap<String, String>| {
-        r["composition_bound_gpus"].parse::<u32>().unwrap()
+        r["composition_optimum_gpus"].parse::<u32>().unwrap()
     };
     assert!(mixed[1..].iter().all(|held| bound(held) >= bound(row)));
     assert_eq!(row["verdict"], "met");
@@ -282,7 +284,7 @@ fn a_plan_no_fleet_can_meet_exits_non_zero_with_why_and_still_writes_its_report(
     ])
     .expect_code(1);
     assert!(
-        run.stderr.contains("no mixed fleet meets the SLO"),
+        run.stderr.contains("no fleet meets the SLO at"),
         "{}",
         run.stderr
     );

@@ -44,6 +44,13 @@ pub struct Choice {
     pub host: HostDemand,
 }
 
+impl Choice {
+    /// GPUs (partitions) each of its replicas spans.
+    pub fn tp(&self) -> u32 {
+        self.slots / self.replicas.max(1)
+    }
+}
+
 /// A composition: a choice per model and the GPUs of each mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Composition {
@@ -67,16 +74,23 @@ impl Composition {
     }
 }
 
-/// Fewest GPUs of `mode` on nodes of `node` holding `replicas` replicas
-/// that take `slots` partitions, each asking at most `host` of its node;
-/// `None` when not even an empty node holds one.
+/// Fewest GPUs of `mode` on nodes of `node` that hold `groups` (each a
+/// tensor-parallel degree and a replica count), each replica asking at
+/// most `host` of its node, laid out as [`super::layout::lay_out`] lays
+/// them out; `None` when not even an empty node holds one.
+///
+/// Replicas of one partition each are counted: a node holds as many as
+/// its partitions and its host allow. Tensor-parallel replicas are packed
+/// for real, from that count up, since aligned blocks and host room
+/// interact.
 pub fn mode_gpus(
     mode: &Mode,
     node: &NodeShape,
-    slots: u32,
-    replicas: u32,
     host: HostDemand,
+    groups: &[(u32, u32)],
 ) -> Option<u32> {
+    let slots: u32 = groups.iter().map(|&(tp, n)| tp * n).sum();
+    let replicas: u32 = groups.iter().map(|&(_, n)| n).sum();
     if slots == 0 {
         return Some(0);
     }
@@ -98,6 +112,17 @@ pub fn mode_gpus(
     let mut gpus = slots.div_ceil(mode.partitions);
     while holds(gpus) < u64::from(replicas) {
         gpus = gpus.checked_add(1)?;
+    }
+    if groups.iter().any(|&(tp, n)| tp > 1 && n > 0) {
+        // Each gang could need a node of its own: past that, more GPUs
+        // cannot help.
+        let most = gpus.saturating_add(replicas.saturating_mul(node.gpus));
+        while !super::layout::packs(mode, node, gpus, host, groups) {
+            if gpus >= most {
+                return None;
+            }
+            gpus += 1;
+        }
     }
     Some(gpus)
 }
@@ -133,8 +158,7 @@ pub fn compose(modes: &[Mode], node: &NodeShape, options: &[Vec<Choice>]) -> Opt
         rest: &rest,
         fraction: &fraction,
         picked: vec![0; options.len()],
-        slots: vec![0; modes.len()],
-        replicas: vec![0; modes.len()],
+        groups: vec![Vec::new(); modes.len()],
         host: vec![Vec::new(); modes.len()],
         best: None,
         nodes: 0,
@@ -164,8 +188,8 @@ struct Search<'a, F: Fn(&Choice) -> f64> {
     rest: &'a [f64],
     fraction: &'a F,
     picked: Vec<usize>,
-    slots: Vec<u32>,
-    replicas: Vec<u32>,
+    /// Per mode, the (tensor-parallel degree, replicas) of the models in it.
+    groups: Vec<Vec<(u32, u32)>>,
     host: Vec<Vec<HostDemand>>,
     /// Cost, choice per model and GPUs per mode of the best so far.
     best: Option<(f64, Vec<usize>, Vec<u32>)>,
@@ -192,13 +216,11 @@ impl<F: Fn(&Choice) -> f64> Search<'_, F> {
         let m = self.order[depth];
         for (i, choice) in self.options[m].iter().enumerate() {
             self.picked[m] = i;
-            self.slots[choice.mode] += choice.slots;
-            self.replicas[choice.mode] += choice.replicas;
+            self.groups[choice.mode].push((choice.tp(), choice.replicas));
             self.host[choice.mode].push(choice.host);
             self.branch(depth + 1, spent + (self.fraction)(choice));
             self.host[choice.mode].pop();
-            self.replicas[choice.mode] -= choice.replicas;
-            self.slots[choice.mode] -= choice.slots;
+            self.groups[choice.mode].pop();
         }
     }
 
@@ -212,7 +234,7 @@ impl<F: Fn(&Choice) -> f64> Search<'_, F> {
                     cpu_milli: a.cpu_milli.max(h.cpu_milli),
                     memory: a.memory.max(h.memory),
                 });
-            match mode_gpus(mode, self.node, self.slots[k], self.replicas[k], host) {
+            match mode_gpus(mode, self.node, host, &self.groups[k]) {
                 Some(g) => {
                     gpus.push(g);
                     cost += mode.price * f64::from(g);
@@ -268,12 +290,29 @@ mod tests {
         let node = NodeShape::REFERENCE; // 8 GPUs, 96 cores
                                          // 64 CPX replicas of 2 cores: 48 per node, so the first node's 8
                                          // GPUs hold 48 and two more GPUs hold the other 16.
-        assert_eq!(mode_gpus(&cpx, &node, 64, 64, host(2)), Some(10));
+        assert_eq!(mode_gpus(&cpx, &node, host(2), &[(1, 64)]), Some(10));
         // Of 1 core, 64 fit the 8 GPUs of one node.
-        assert_eq!(mode_gpus(&cpx, &node, 64, 64, host(1)), Some(8));
+        assert_eq!(mode_gpus(&cpx, &node, host(1), &[(1, 64)]), Some(8));
         // A replica asking more than a node has never fits.
-        assert_eq!(mode_gpus(&cpx, &node, 1, 1, host(97)), None);
-        assert_eq!(mode_gpus(&cpx, &node, 0, 0, host(2)), Some(0));
+        assert_eq!(mode_gpus(&cpx, &node, host(97), &[(1, 1)]), None);
+        assert_eq!(mode_gpus(&cpx, &node, host(2), &[]), Some(0));
+    }
+
+    #[test]
+    fn gangs_a_node_cannot_host_together_take_nodes_of_their_own() {
+        let spx = mode(1, 1.0);
+        let node = NodeShape {
+            cpu_milli: 2_000,
+            ..NodeShape::REFERENCE
+        };
+        // Two 4-GPU replicas of 2 cores: one per node, so 12 GPUs (the
+        // second node's first 4), not the 8 their GPUs alone would need.
+        assert_eq!(mode_gpus(&spx, &node, host(2), &[(4, 2)]), Some(12));
+        // With the reference node's 96 cores, one node holds both.
+        assert_eq!(
+            mode_gpus(&spx, &NodeShape::REFERENCE, host(2), &[(4, 2)]),
+            Some(8)
+        );
     }
 
     /// Every combination of one option per model, its cost and GPUs.
@@ -285,17 +324,15 @@ mod tests {
         let mut best: Option<(f64, u32)> = None;
         let mut pick = vec![0usize; options.len()];
         loop {
-            let mut slots = vec![0; modes.len()];
-            let mut replicas = vec![0; modes.len()];
+            let mut groups = vec![Vec::new(); modes.len()];
             let mut hosts = vec![HostDemand::default(); modes.len()];
             for (m, &i) in pick.iter().enumerate() {
                 let c = options[m][i];
-                slots[c.mode] += c.slots;
-                replicas[c.mode] += c.replicas;
+                groups[c.mode].push((c.tp(), c.replicas));
                 hosts[c.mode] = hosts[c.mode].max(c.host);
             }
             let gpus: Option<Vec<u32>> = (0..modes.len())
-                .map(|k| mode_gpus(&modes[k], node, slots[k], replicas[k], hosts[k]))
+                .map(|k| mode_gpus(&modes[k], node, hosts[k], &groups[k]))
                 .collect();
             if let Some(gpus) = gpus {
                 let cost: f64 = gpus
@@ -334,9 +371,11 @@ mod tests {
                 prop::collection::vec((0usize..4, 1u32..=20, prop::sample::select(vec![1u32, 2, 4]), 1u32..=12), 1..=4),
                 1..=5,
             ),
+            cores in 4u64..=96,
         ) {
             let modes: Vec<Mode> = partitions.iter().map(|&(p, price)| mode(p, f64::from(price))).collect();
-            let node = NodeShape::REFERENCE;
+            // Nodes whose CPU often binds before their GPUs do.
+            let node = NodeShape { cpu_milli: cores * 1000, ..NodeShape::REFERENCE };
             let options: Vec<Vec<Choice>> = models
                 .iter()
                 .map(|list| {
@@ -361,10 +400,9 @@ mod tests {
                     // The GPUs it reports are what its choices need.
                     for (k, m) in modes.iter().enumerate() {
                         let chosen: Vec<&Choice> = c.choices.iter().filter(|ch| ch.mode == k).collect();
-                        let slots = chosen.iter().map(|ch| ch.slots).sum();
-                        let replicas = chosen.iter().map(|ch| ch.replicas).sum();
+                        let groups: Vec<(u32, u32)> = chosen.iter().map(|ch| (ch.tp(), ch.replicas)).collect();
                         let host = chosen.iter().map(|ch| ch.host).max().unwrap_or_default();
-                        prop_assert_eq!(Some(c.gpus[k]), mode_gpus(m, &node, slots, replicas, host));
+                        prop_assert_eq!(Some(c.gpus[k]), mode_gpus(m, &node, host, &groups));
                     }
                 }
                 (None, None) => {}

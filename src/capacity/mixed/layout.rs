@@ -94,6 +94,34 @@ pub fn lay_out(
     Ok(LaidOut { fleet, pinned })
 }
 
+/// Whether `groups` (each a tensor-parallel degree and a replica count),
+/// each replica asking at most `host` of its node, fit `gpus` GPUs of
+/// `mode` laid out as [`lay_out`] lays them out.
+pub fn packs(
+    mode: &Mode,
+    node: &NodeShape,
+    gpus: u32,
+    host: HostDemand,
+    groups: &[(u32, u32)],
+) -> bool {
+    let mut group = Group::new(mode, node, gpus, host);
+    let mut gangs: Vec<(u32, u32)> = groups.iter().copied().filter(|&(tp, _)| tp > 1).collect();
+    gangs.sort_by_key(|&(tp, _)| std::cmp::Reverse(tp));
+    for (tp, n) in gangs {
+        for _ in 0..n {
+            if group.take_gang(tp).is_none() {
+                return false;
+            }
+        }
+    }
+    let singles: u32 = groups
+        .iter()
+        .filter(|&&(tp, _)| tp == 1)
+        .map(|&(_, n)| n)
+        .sum();
+    (0..singles).all(|_| group.take_single().is_some())
+}
+
 fn shift(at: Vec<PartitionRef>, by: u32) -> Vec<PartitionRef> {
     at.into_iter()
         .map(|p| PartitionRef {
@@ -202,9 +230,11 @@ mod tests {
         #[test]
         fn every_replica_gets_its_own_partitions_in_its_mode_within_its_node(
             models in prop::collection::vec((0usize..3, 1u32..=30, prop::sample::select(vec![1u32, 2, 4, 8]), 1u32..=8), 1..=6),
+            cores in 8u64..=96,
         ) {
             let modes = modes();
-            let node = NodeShape::REFERENCE;
+            // Nodes whose CPU often binds before their GPUs do.
+            let node = NodeShape { cpu_milli: cores * 1000, ..NodeShape::REFERENCE };
             let host = |cores: u32| HostDemand { cpu_milli: cores * 1000, memory: Mib::gib(16) };
             let tps: Vec<u32> = models
                 .iter()
@@ -224,12 +254,12 @@ mod tests {
             let gpus: Vec<u32> = (0..modes.len())
                 .map(|k| {
                     let of: Vec<&Choice> = choices.iter().filter(|c| c.mode == k).collect();
+                    let groups: Vec<(u32, u32)> = of.iter().map(|c| (c.tp(), c.replicas)).collect();
                     mode_gpus(
                         &modes[k],
                         &node,
-                        of.iter().map(|c| c.slots).sum(),
-                        of.iter().map(|c| c.replicas).sum(),
                         of.iter().map(|c| c.host).max().unwrap_or_default(),
+                        &groups,
                     )
                     .unwrap()
                 })

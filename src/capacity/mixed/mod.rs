@@ -24,29 +24,30 @@
 //!    eighth, at least one more replica) and the composition is solved and
 //!    simulated again, until every model meets the SLO.
 //! 5. **Trim**: the composition cheaper than the answer with the most
-//!    capacity for every model (all demands scaled down alike, as little as
-//!    needed) is simulated; if it meets the SLO it becomes the answer and
-//!    the trim goes on, otherwise it ends, recorded.
+//!    capacity for every model (the repairs' extra capacity taken back
+//!    first, then every model's replicas cut alike below what it needed
+//!    alone, as little as it takes) is simulated; if it meets the SLO it
+//!    becomes the answer and the trim goes on, otherwise it ends, recorded.
 //!
-//! Two lower bounds are reported. The **throughput bound**: every model's
-//! demand carried by its most GPU-efficient configuration at that
+//! Besides the answer, a plan reports the **throughput bound**: every
+//! model's demand carried by its most GPU-efficient configuration at that
 //! configuration's steady-state throughput (no latency target), in
 //! fractions of GPUs; no fleet of this space with fewer GPUs carries the
-//! traffic, whatever its latency. The **composition bound**: the cheapest
-//! composition with every model at the replicas its traffic needs alone;
-//! replicas on their own hardware partitions do not slow each other in
-//! the simulator, and fewer replicas than a model needs alone miss, so no
-//! fleet giving each model one configuration costs less (configurations
-//! dominated in their mode are not searched, which can only hide an
-//! equal-cost alternative, and a model is not split over two
-//! configurations). An answer at the composition bound is optimal in
-//! that space; its gap to the throughput bound is what the SLO and whole
-//! GPUs cost.
+//! traffic, whatever its latency. And the **composition optimum**: the
+//! cheapest composition with every model at the replicas it needed alone
+//! (the fewest that met where one fewer missed). It is not a proof that no
+//! cheaper fleet meets the SLO: attainment is not always monotonic in the
+//! replica count (a simulation's routing can make n + 1 replicas miss
+//! where n met), configurations whose estimate another of their mode and
+//! precision beats are not searched, and a model is not split over two
+//! configurations. The trim's last step is the evidence kept: the
+//! cheapest composition below the answer, simulated, and missed.
 
 pub mod compose;
 pub mod layout;
 pub mod rate;
 pub mod space;
+mod verify;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -55,23 +56,21 @@ use rayon::prelude::*;
 use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::Precision;
 use crate::serve::traffic::Recorded;
-use crate::serve::{EngineKnobs, ServingPolicy};
+use crate::serve::EngineKnobs;
 
-use super::evaluate::{evaluate_fleet, Evaluation};
+use super::evaluate::Evaluation;
 use super::outcome::Verdict;
 use super::PlanContext;
 pub use compose::{compose, Choice, Composition};
 use rate::{capacity, Capacity, CountRange};
 use space::{configurations, Mode, Pruned, Viable};
+use verify::search;
 
 /// Most rounds of raising demands after a verification misses.
 pub const MAX_REPAIRS: u32 = 24;
 
 /// Most trims tried.
 pub const MAX_TRIMS: u32 = 32;
-
-/// Raising a missing model's demand by this factor in a repair.
-const REPAIR_FACTOR: f64 = 1.125;
 
 /// What a mixed plan may choose from.
 #[derive(Debug, Clone)]
@@ -161,6 +160,8 @@ pub struct MixedStep {
 pub struct MixedPlan {
     /// The partition modes it could use.
     pub modes: Vec<Mode>,
+    /// Layouts of the plan left out of the mixed space, each with why.
+    pub left_out: Vec<String>,
     /// Per model, its space.
     pub models: Vec<ModelSpace>,
     /// How the search ended.
@@ -170,8 +171,8 @@ pub struct MixedPlan {
     /// Fewest GPUs the throughput bound allows (see the module).
     pub throughput_bound: u32,
     /// The cheapest composition with every model at the replicas its
-    /// traffic needs alone (see the module), when there is one.
-    pub composition_bound: Option<Composition>,
+    /// traffic needed alone (see the module), when there is one.
+    pub composition_optimum: Option<Composition>,
     /// Per model, its demand multiplier when the search ended (1 unless
     /// repairs raised it).
     pub boosts: Vec<f64>,
@@ -224,11 +225,12 @@ impl MixedPlan {
             .collect();
         let mut plan = MixedPlan {
             modes: self.modes.clone(),
+            left_out: self.left_out.clone(),
             throughput_bound: 0,
             models,
             verdict: Verdict::Met,
             answer: None,
-            composition_bound: None,
+            composition_optimum: None,
             boosts: vec![1.0; self.models.len()],
             steps: Vec::new(),
         };
@@ -238,12 +240,27 @@ impl MixedPlan {
     }
 }
 
-/// The partition modes of `space`: every kind x layout valid together.
-pub fn modes(space: &MixedSpace) -> Vec<Mode> {
+/// The partition modes of `space`: every kind x layout valid together
+/// whose partitions are all of one size; the others, each with why it was
+/// left out.
+pub fn modes(space: &MixedSpace) -> (Vec<Mode>, Vec<String>) {
     let mut modes = Vec::new();
+    let mut left_out = Vec::new();
     for &(kind, price) in &space.kinds {
         for layout in &space.layouts {
-            if let Ok(built) = layout.build(kind) {
+            let Ok(built) = layout.build(kind) else {
+                left_out.push(format!("{kind} {layout}: not a layout of {kind}"));
+                continue;
+            };
+            if built.partitions().windows(2).any(|w| w[0] != w[1]) {
+                // A replica would fit some partitions and not others, which
+                // the composition's count of partitions cannot say.
+                left_out.push(format!(
+                    "{kind} {layout}: partitions of different sizes (its one-layout cells plan it)"
+                ));
+                continue;
+            }
+            {
                 modes.push(Mode {
                     kind,
                     layout: layout.clone(),
@@ -254,7 +271,7 @@ pub fn modes(space: &MixedSpace) -> Vec<Mode> {
             }
         }
     }
-    modes
+    (modes, left_out)
 }
 
 /// Plans the cheapest mixed fleet for `traffic` (targets `models`; split
@@ -268,7 +285,7 @@ pub fn plan_mixed(
     per_model: &[Recorded],
     progress: impl Fn(usize, usize) + Sync,
 ) -> MixedPlan {
-    let modes = modes(space);
+    let (modes, left_out) = modes(space);
     let warmup = context.warmup;
     let mut spaces: Vec<ModelSpace> = models
         .par_iter()
@@ -354,11 +371,12 @@ pub fn plan_mixed(
     let bound = throughput_bound(&modes, &spaces);
     let mut plan = MixedPlan {
         modes,
+        left_out,
         models: spaces,
         verdict: Verdict::Met,
         answer: None,
         throughput_bound: bound,
-        composition_bound: None,
+        composition_optimum: None,
         boosts: vec![1.0; models.len()],
         steps: Vec::new(),
     };
@@ -454,220 +472,4 @@ fn throughput_bound(modes: &[Mode], spaces: &[ModelSpace]) -> u32 {
     } else {
         0
     }
-}
-
-/// Per model, the cheapest option in each mode: the replicas its traffic
-/// needs, raised by `1 + (boosts[m] - 1) * scale` (the repairs' extra
-/// capacity, all of it at `scale` 1, none at 0).
-fn options(modes: &[Mode], spaces: &[ModelSpace], boosts: &[f64], scale: f64) -> Vec<Vec<Choice>> {
-    spaces
-        .iter()
-        .zip(boosts)
-        .map(|(s, &boost)| {
-            let mut best: Vec<Option<(Choice, (f64, f64))>> = vec![None; modes.len()];
-            for (i, v) in s.viable.iter().enumerate() {
-                let Some(needed) = s.needed[i].replicas() else {
-                    continue;
-                };
-                let cap = s.capacities[i];
-                let raise = 1.0 + (boost - 1.0) * scale;
-                let replicas = (f64::from(needed) * raise - 1e-9)
-                    .ceil()
-                    .max(f64::from(needed));
-                if replicas > f64::from(u32::MAX / 8) {
-                    continue;
-                }
-                let replicas = replicas as u32;
-                let choice = Choice {
-                    viable: i,
-                    mode: v.config.mode,
-                    replicas,
-                    slots: replicas * v.config.tp,
-                    host: v.host,
-                };
-                // Fewest partitions, then most capacity (one replica's, times
-                // the replicas), then the fastest for a user.
-                let key = (f64::from(replicas) * cap.rate, cap.tokens_per_user);
-                let slot = &mut best[v.config.mode];
-                let better = match slot {
-                    None => true,
-                    Some((b, k)) => {
-                        choice.slots < b.slots
-                            || (choice.slots == b.slots
-                                && (key.0 > k.0 || (key.0 == k.0 && key.1 > k.1)))
-                    }
-                };
-                if better {
-                    *slot = Some((choice, key));
-                }
-            }
-            let mut list: Vec<Choice> = best.into_iter().flatten().map(|(c, _)| c).collect();
-            let cost = |c: &Choice| {
-                modes[c.mode].price * f64::from(c.slots) / f64::from(modes[c.mode].partitions)
-            };
-            list.sort_by(|a, b| cost(a).total_cmp(&cost(b)).then(a.mode.cmp(&b.mode)));
-            list
-        })
-        .collect()
-}
-
-/// Verification, repairs and trims; fills `plan.steps`, `plan.answer` and
-/// `plan.boosts`.
-fn search(context: &PlanContext, plan: &mut MixedPlan, traffic: &Recorded) -> Verdict {
-    if let Some(s) = plan.models.iter().find(|s| s.viable.is_empty()) {
-        let why = s
-            .pruned
-            .iter()
-            .map(|p| format!("{}: {}", p.config.label(&plan.modes), p.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Verdict::DoesNotFit(format!("{} has no configuration left ({why})", s.model));
-    }
-    plan.composition_bound = solve(context, plan, 0.0);
-    let mut repairs = 0;
-    loop {
-        let Some(composition) = solve(context, plan, 1.0) else {
-            return Verdict::NotFound(
-                "no composition of the configurations left holds the demand".into(),
-            );
-        };
-        if composition.total_gpus() > context.max_gpus {
-            return Verdict::NotFound(format!(
-                "the cheapest composition needs {} GPUs, above plan.max_gpus = {}",
-                composition.total_gpus(),
-                context.max_gpus
-            ));
-        }
-        let evaluation = match simulate(context, plan, &composition, traffic) {
-            Ok(e) => e,
-            Err(reason) => return Verdict::NotFound(reason),
-        };
-        let met = evaluation.met();
-        plan.steps.push(MixedStep {
-            stage: MixedStage::Verify,
-            composition: composition.clone(),
-            evaluation: evaluation.clone(),
-        });
-        if met {
-            plan.answer = Some(plan.steps.len() - 1);
-            break;
-        }
-        if let Some(reason) = &evaluation.unplaced {
-            return Verdict::NotFound(format!("the composition cannot be placed: {reason}"));
-        }
-        repairs += 1;
-        if repairs > MAX_REPAIRS {
-            return Verdict::NotFound(format!(
-                "models still miss the SLO after {MAX_REPAIRS} rounds of adding capacity"
-            ));
-        }
-        for (m, result) in evaluation.models.iter().enumerate() {
-            if result.met {
-                continue;
-            }
-            let s = &plan.models[m];
-            let choice = composition.choices[m];
-            let needed = s.needed[choice.viable].replicas().unwrap_or(1);
-            let one_more = f64::from(choice.replicas + 1) / f64::from(needed);
-            plan.boosts[m] = (plan.boosts[m] * REPAIR_FACTOR).max(one_more);
-        }
-    }
-    trim(context, plan, traffic);
-    Verdict::Met
-}
-
-/// The composition for every demand scaled by `scale`.
-fn solve(context: &PlanContext, plan: &MixedPlan, scale: f64) -> Option<Composition> {
-    compose(
-        &plan.modes,
-        &context.node,
-        &options(&plan.modes, &plan.models, &plan.boosts, scale),
-    )
-}
-
-/// Tries cheaper compositions until one misses (see the module).
-fn trim(context: &PlanContext, plan: &mut MixedPlan, traffic: &Recorded) {
-    for _ in 0..MAX_TRIMS {
-        let best = plan
-            .answer()
-            .expect("an answer to trim")
-            .composition
-            .clone();
-        if best.total_gpus() <= plan.throughput_bound {
-            return;
-        }
-        // The largest share of the repairs' extra capacity whose
-        // composition is cheaper; none is cheaper when even without it
-        // (every model at the replicas it needs alone) none is.
-        let cheaper =
-            |scale: f64| solve(context, plan, scale).filter(|c| c.cost < best.cost - 1e-9);
-        let Some(mut candidate) = cheaper(0.0) else {
-            return;
-        };
-        let (mut low, mut high) = (0.0, 1.0);
-        for _ in 0..16 {
-            let mid = (low + high) / 2.0;
-            match cheaper(mid) {
-                Some(c) => {
-                    low = mid;
-                    candidate = c;
-                }
-                None => high = mid,
-            }
-        }
-        let evaluation = match simulate(context, plan, &candidate, traffic) {
-            Ok(e) => e,
-            Err(_) => return,
-        };
-        let met = evaluation.met();
-        plan.steps.push(MixedStep {
-            stage: MixedStage::Trim,
-            composition: candidate,
-            evaluation,
-        });
-        if !met {
-            return;
-        }
-        plan.answer = Some(plan.steps.len() - 1);
-    }
-}
-
-/// Lays `composition` out, pins every replica and simulates the whole
-/// traffic on it.
-fn simulate(
-    context: &PlanContext,
-    plan: &MixedPlan,
-    composition: &Composition,
-    traffic: &Recorded,
-) -> Result<Evaluation, String> {
-    let configs: Vec<_> = composition
-        .choices
-        .iter()
-        .zip(&plan.models)
-        .map(|(c, s)| s.viable[c.viable].config)
-        .collect();
-    let tps: Vec<u32> = configs.iter().map(|c| c.tp).collect();
-    let layout::LaidOut { fleet, pinned } =
-        layout::lay_out(&plan.modes, &context.node, composition, &tps)?;
-    let names: Vec<String> = plan.models.iter().map(|s| s.model.clone()).collect();
-    let placed: Vec<_> = configs
-        .iter()
-        .zip(pinned)
-        .enumerate()
-        .map(|(m, (config, pins))| {
-            let mut d = config.deployment(context, &names[m], composition.choices[m].replicas);
-            d.pinned = pins;
-            (m, d)
-        })
-        .collect();
-    evaluate_fleet(
-        context,
-        &fleet,
-        &placed,
-        &names,
-        ServingPolicy::LoadAware,
-        traffic,
-        false,
-    )
-    .map_err(|e| e.to_string())
 }

@@ -23,10 +23,11 @@ use crate::serve::traffic::Recorded;
 
 use super::super::evaluate::evaluate_fleet;
 use super::super::PlanContext;
+use super::compose::mode_gpus;
 use super::space::{Mode, Viable};
 
 /// Halvings of the rate interval.
-pub const BISECTIONS: u32 = 10;
+pub const BISECTIONS: u32 = 7;
 
 /// Most measured requests one capacity run replays (the first ones after
 /// the warm-up): enough for a 99th percentile to rest on 30 requests.
@@ -161,7 +162,10 @@ pub fn replicas_needed(
     let mut runs = 0;
     let mut meets = |n: u32| -> bool {
         runs += 1;
-        let gpus = (n * config.slots()).div_ceil(mode.partitions);
+        // As many GPUs as hold them, nodes' CPU and host memory counted.
+        let Some(gpus) = mode_gpus(mode, &context.node, viable.host, &[(config.tp, n)]) else {
+            return false;
+        };
         let placed = vec![(0, config.deployment(context, model, n))];
         evaluate_fleet(
             context,
