@@ -19,9 +19,11 @@
 //!   series over time, in constant memory.
 
 mod candidates;
+mod config;
 pub mod deploy;
 pub mod engine;
 pub mod histogram;
+mod live;
 pub mod memory;
 pub mod metrics;
 pub mod outcome;
@@ -31,6 +33,7 @@ pub mod router;
 pub mod run;
 pub mod traffic;
 
+pub use config::ServeConfig;
 pub use deploy::{
     deploy, DeployError, DeployInputs, Deployed, DeploymentSpec, ReplicaSetup, Unplaced,
 };
@@ -40,4 +43,4 @@ pub use metrics::{Slo, Tally, TallySummary};
 pub use outcome::ServeOutcome;
 pub use placement::{Imbalance, ReplicaDemand, ServingPolicy};
 pub use router::Routing;
-pub use run::{serve, ServeConfig};
+pub use run::serve;

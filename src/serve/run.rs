@@ -14,84 +14,18 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::perf::Batch;
 use crate::sim::Progress;
-use crate::time::{Nanos, SimTime};
+use crate::time::SimTime;
 use crate::workload::WorkloadError;
 
+use super::config::ServeConfig;
 use super::deploy::ReplicaSetup;
-use super::engine::{BatchingEngine, EngineConfig, Outcome, Seq, SeqState};
-use super::metrics::{Latencies, Slo, Tally, TimeSeries};
+use super::engine::{next_batch, BatchingEngine, EngineConfig, Outcome, Seq, SeqState};
+use super::live::{Live, LiveSet, NOT_YET};
+use super::metrics::{Latencies, Tally, TimeSeries};
 use super::outcome::{ReplicaTally, ServeOutcome, Unfinished, Unserved};
-use super::router::{Router, Routing};
+use super::router::Router;
 use super::traffic::{InferenceRequest, Target, Traffic};
-
-/// How a run goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServeConfig {
-    /// Stop here; requests still in the system are reported unfinished.
-    /// `None`: run until the traffic ends and every request is done.
-    pub horizon: Option<Nanos>,
-    /// Requests arriving before this are served but not measured.
-    pub warmup: Nanos,
-    /// First interval of the time series (it doubles to keep at most
-    /// [`super::metrics::MAX_POINTS`] points).
-    pub interval: Nanos,
-    /// Routing rule.
-    pub routing: Routing,
-    /// Seed of routing draws.
-    pub seed: u64,
-    /// Latency targets.
-    pub slo: Slo,
-    /// The engine every replica runs.
-    pub engine: EngineConfig,
-    /// Stop as soon as more than this many measured requests have missed
-    /// the SLO (finished outside a target, or refused as too long): a
-    /// search that only asks whether the SLO is met knows the answer then.
-    /// The outcome says it was abandoned; its figures cover the run so
-    /// far. `None`: run to the end.
-    pub give_up_after: Option<u64>,
-}
-
-/// A request in the system.
-#[derive(Debug, Clone, Copy)]
-struct Live {
-    arrival: u64,
-    admitted: u64,
-    first_token: u64,
-    prompt: u32,
-    output: u32,
-}
-
-/// Not yet (a sentinel time).
-const NOT_YET: u64 = u64::MAX;
-
-/// Requests in the system, by slot; freed slots are reused.
-#[derive(Debug, Default)]
-struct LiveSet {
-    slots: Vec<Live>,
-    free: Vec<u32>,
-}
-
-impl LiveSet {
-    fn insert(&mut self, live: Live) -> u32 {
-        match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = live;
-                id
-            }
-            None => {
-                self.slots.push(live);
-                (self.slots.len() - 1) as u32
-            }
-        }
-    }
-
-    fn remove(&mut self, id: u32) -> Live {
-        self.free.push(id);
-        self.slots[id as usize]
-    }
-}
 
 /// Replicas serving each target, resolved on first sight.
 struct Routes {
@@ -156,20 +90,6 @@ pub fn serve(
     };
     sim.advance(end.max(sim.now));
     Ok(sim.finish(traffic.targets()))
-}
-
-/// The engine's next batch, `None` when it has no work. An iteration
-/// whose planning only preempted (vLLM V0's lone request that fills the
-/// cache preempts itself) takes no time: the engine plans again at once.
-fn plan_next(engine: &mut dyn BatchingEngine, admitted: &mut Vec<u32>) -> Option<Batch> {
-    for _ in 0..2 {
-        match engine.plan(admitted) {
-            Some(batch) => return Some(batch),
-            None if engine.outstanding() == 0 => return None,
-            None => {}
-        }
-    }
-    unreachable!("an engine planned two empty iterations in a row with work left")
 }
 
 fn next(traffic: &mut dyn Traffic) -> Result<Option<InferenceRequest>, WorkloadError> {
@@ -397,7 +317,7 @@ impl<'a> Simulation<'a> {
     fn start_iteration(&mut self, replica: u32, admitted: &mut Vec<u32>) {
         let r = replica as usize;
         admitted.clear();
-        let Some(batch) = plan_next(self.engines[r].as_mut(), admitted) else {
+        let Some(batch) = next_batch(self.engines[r].as_mut(), admitted) else {
             return;
         };
         let now = self.now;

@@ -408,3 +408,17 @@ pub trait BatchingEngine {
 fn blocks_for(tokens: u32, block_size: u32) -> u32 {
     (tokens + (block_size - 1)) >> block_size.trailing_zeros()
 }
+
+/// The engine's next batch, `None` when it has no work. An iteration
+/// whose planning only preempted (vLLM V0's lone request that fills the
+/// cache preempts itself) takes no time: the engine plans again at once.
+pub fn next_batch(engine: &mut dyn BatchingEngine, admitted: &mut Vec<u32>) -> Option<Batch> {
+    for _ in 0..2 {
+        match engine.plan(admitted) {
+            Some(batch) => return Some(batch),
+            None if engine.outstanding() == 0 => return None,
+            None => {}
+        }
+    }
+    unreachable!("an engine planned two empty iterations in a row with work left")
+}

@@ -1,0 +1,35 @@
+//! How a serving run goes: its horizon, warm-up, routing, SLO, engine and
+//! when a search may give it up.
+
+use crate::time::Nanos;
+
+use super::engine::EngineConfig;
+use super::metrics::Slo;
+use super::router::Routing;
+
+/// How a run goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    /// Stop here; requests still in the system are reported unfinished.
+    /// `None`: run until the traffic ends and every request is done.
+    pub horizon: Option<Nanos>,
+    /// Requests arriving before this are served but not measured.
+    pub warmup: Nanos,
+    /// First interval of the time series (it doubles to keep at most
+    /// [`super::metrics::MAX_POINTS`] points).
+    pub interval: Nanos,
+    /// Routing rule.
+    pub routing: Routing,
+    /// Seed of routing draws.
+    pub seed: u64,
+    /// Latency targets.
+    pub slo: Slo,
+    /// The engine every replica runs.
+    pub engine: EngineConfig,
+    /// Stop as soon as more than this many measured requests have missed
+    /// the SLO (finished outside a target, or refused as too long): a
+    /// search that only asks whether the SLO is met knows the answer then.
+    /// The outcome says it was abandoned; its figures cover the run so
+    /// far. `None`: run to the end.
+    pub give_up_after: Option<u64>,
+}
