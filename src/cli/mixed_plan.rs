@@ -3,7 +3,9 @@
 //! and the files that apply it (a serving scenario that replays it, and
 //! every replica's deployment settings).
 
-use aimsim::capacity::mixed::{plan_mixed, MixedPlan, MixedSpace};
+use aimsim::capacity::mixed::{
+    measure_models, modes, plan_measured, MixedPlan, MixedSpace, ModelSpace,
+};
 use aimsim::capacity::{per_model, PlanContext, RatedTraffic};
 use aimsim::profile::Precision;
 use aimsim::scenario::answer::{Answer, AnswerDeployment};
@@ -23,15 +25,9 @@ pub struct MixedAtRate {
     pub held: Vec<(Precision, MixedPlan)>,
 }
 
-/// The mixed plan at every rate of `traffic` (one per `plan.rate_scales`).
-pub fn mixed_plans(
-    context: &PlanContext,
-    spec: &ServePlanSpec,
-    scenario: &ServeScenario,
-    traffic: &[RatedTraffic],
-    models: &[String],
-    threads: Option<u32>,
-) -> Result<Vec<MixedAtRate>, CliError> {
+/// The mixed plan's space: the plan's kinds (priced when every kind has a
+/// price), partition modes, precisions and engine settings.
+pub fn mixed_space(spec: &ServePlanSpec, scenario: &ServeScenario) -> Result<MixedSpace, CliError> {
     // Costs are in money only when every kind has a price; otherwise GPUs.
     let priced = spec.kinds.iter().all(|k| scenario.prices.contains_key(k));
     let space = MixedSpace {
@@ -53,24 +49,35 @@ pub fn mixed_plans(
             spec.max_batched_tokens.clone().unwrap_or(vec![scenario.engine.limits.max_batched_tokens])
         )));
     }
+    Ok(space)
+}
+
+/// The mixed plan at every rate of `traffic` (one per `plan.rate_scales`);
+/// `measured`, when given, holds every model's measured space at every
+/// rate (from shards) instead of measuring them here.
+pub fn mixed_plans(
+    context: &PlanContext,
+    spec: &ServePlanSpec,
+    scenario: &ServeScenario,
+    traffic: &[RatedTraffic],
+    models: &[String],
+    threads: Option<u32>,
+    measured: Option<Vec<Vec<ModelSpace>>>,
+) -> Result<Vec<MixedAtRate>, CliError> {
+    let space = mixed_space(spec, scenario)?;
+    let mut measured = measured.map(Vec::into_iter);
     let mut plans = Vec::with_capacity(traffic.len());
     for rated in traffic {
-        let split = per_model(&rated.recorded);
-        let bar = progress(0, "configurations");
+        let spaces = match measured.as_mut().and_then(Iterator::next) {
+            Some(spaces) => spaces,
+            None => {
+                let every: Vec<usize> = (0..models.len()).collect();
+                measure(context, &space, models, rated, &every, threads)?
+            }
+        };
         let plan = with_threads(threads, || {
-            plan_mixed(
-                context,
-                &space,
-                models,
-                &rated.recorded,
-                &split,
-                |done, all| {
-                    bar.set_length(all as u64);
-                    bar.set_position(done as u64);
-                },
-            )
+            plan_measured(context, &space, spaces, &rated.recorded)
         })?;
-        bar.finish_and_clear();
         let held = if spec.precisions.len() > 1 {
             with_threads(threads, || {
                 spec.precisions
@@ -84,6 +91,37 @@ pub fn mixed_plans(
         plans.push(MixedAtRate { plan, held });
     }
     Ok(plans)
+}
+
+/// The measured spaces of `models[m]` for each `m` of `which` at the rate
+/// of `rated`, with a progress bar.
+pub fn measure(
+    context: &PlanContext,
+    space: &MixedSpace,
+    models: &[String],
+    rated: &RatedTraffic,
+    which: &[usize],
+    threads: Option<u32>,
+) -> Result<Vec<ModelSpace>, CliError> {
+    let (modes, _) = modes(space);
+    let split = per_model(&rated.recorded);
+    let bar = progress(0, "configurations");
+    let spaces = with_threads(threads, || {
+        measure_models(
+            context,
+            space,
+            &modes,
+            models,
+            &split,
+            which,
+            |done, all| {
+                bar.set_length(all as u64);
+                bar.set_position(done as u64);
+            },
+        )
+    })?;
+    bar.finish_and_clear();
+    Ok(spaces)
 }
 
 /// The engine settings a mixed plan tries: every `plan.max_seqs` (default:
@@ -161,6 +199,6 @@ pub fn mixed_answer<'a>(
         groups,
         policy: aimsim::serve::ServingPolicy::LoadAware,
         deployments,
-        rate_scale: scenario.traffic.rate_scale() * rate_scale,
+        pace: scenario.traffic.pace().times(rate_scale),
     })
 }

@@ -4,9 +4,11 @@
 //! exit codes.
 
 mod fragmentation;
+mod merge;
 mod mixed_plan;
 mod perf;
 mod place;
+mod plan_shard;
 mod profiles;
 mod progress;
 mod serve;
@@ -62,7 +64,7 @@ enum Command {
     Plan(study::PlanArgs),
     /// Combine the shard folders of `sweep --shard K/N` into one report,
     /// identical to an unsharded run's.
-    Merge(study::MergeArgs),
+    Merge(merge::MergeArgs),
     /// What one replica of a model serves on a GPU kind, partition and
     /// precision: time to first token, time per output token and tokens/s
     /// per batch size, from the calibrated performance model.
@@ -231,7 +233,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         Command::Sweep(sweep) => study::sweep(sweep, &load_catalog(args.profiles.as_deref())?),
         Command::Plan(plan) => study::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
-        Command::Merge(merge) => study::merge(merge),
+        Command::Merge(merge) => merge::merge(merge, || load_catalog(args.profiles.as_deref())),
         Command::Perf(perf) => perf::run(perf, &load_catalog(args.profiles.as_deref())?),
         Command::Serve(serve) => serve::run(serve, &load_catalog(args.profiles.as_deref())?),
         Command::Fragmentation(fragmentation) => fragmentation::run(fragmentation),

@@ -90,7 +90,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     if let Some(factor) = args.rate_scale {
         scenario
             .traffic
-            .set_rate_scale(factor)
+            .scale_rate(factor)
             .map_err(|e| CliError::Usage(format!("--rate-scale: {e}")))?;
     }
     let mut architectures = ArchitectureTable::builtin();

@@ -2,6 +2,9 @@
 //! `[plan]`): the fewest GPUs per kind, layout, precision and policy that
 //! serve the traffic within the SLO, with the simulations that show it.
 
+use std::path::PathBuf;
+
+use aimsim::capacity::mixed::ModelSpace;
 use aimsim::capacity::CellPlan;
 use aimsim::capacity::{plan, Cell, PlanContext, RatedTraffic};
 use aimsim::perf::FITTED;
@@ -18,8 +21,10 @@ use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::Recorded;
 use aimsim::serve::ReplicaMemory;
 use aimsim::sim::GpuGroup;
+use aimsim::sweep::GridShard;
 
 use super::mixed_plan::{mixed_answer, mixed_plans};
+use super::plan_shard;
 use super::serve::open_traffic;
 use super::simulate::{scenario_dir, write_report};
 use super::study::{default_out, print_report, progress, with_threads, StudyArgs};
@@ -31,81 +36,165 @@ pub fn is_serving(text: &str) -> bool {
         .is_ok_and(|t| t.contains_key("traffic"))
 }
 
+/// A serving plan's inputs, read and checked: the scenario, its grid and
+/// its traffic recorded at every rate.
+pub(super) struct Inputs {
+    /// The scenario file, for errors.
+    pub file: String,
+    /// The scenario, at `--rate-scale` when given.
+    pub scenario: ServeScenario,
+    /// Its `[plan]`.
+    pub spec: ServePlanSpec,
+    /// Model architectures (the built-in table).
+    pub architectures: ArchitectureTable,
+    /// The trace read, if the traffic reads one.
+    pub trace: Option<PathBuf>,
+    /// The traffic at each of `plan.rate_scales`.
+    pub traffic: Vec<RatedTraffic>,
+    /// The models the traffic names, in its target order.
+    pub models: Vec<String>,
+}
+
+impl Inputs {
+    /// Reads the serving scenario `text` of `args.scenario`, its traffic at
+    /// `rate_scale` times its rate when given.
+    pub(super) fn read(
+        args: &StudyArgs,
+        rate_scale: Option<f64>,
+        text: &str,
+        catalog: &Catalog,
+    ) -> Result<Inputs, CliError> {
+        let file = args.scenario.display().to_string();
+        let mut scenario = ServeScenario::parse(text, &file, &args.overrides)?;
+        if let Some(factor) = rate_scale {
+            scenario
+                .traffic
+                .scale_rate(factor)
+                .map_err(|e| CliError::Usage(format!("--rate-scale: {e}")))?;
+        }
+        let spec = scenario.plan.clone().ok_or_else(|| {
+            CliError::Usage(format!(
+                "{file}: no [plan] table; add one to say which kinds, layouts and precisions to plan (scenarios/README.md), or run `aimsim serve` on it"
+            ))
+        })?;
+        let architectures = ArchitectureTable::builtin();
+        let dir = scenario_dir(&args.scenario);
+        let trace = scenario.trace_path(dir, args.trace.as_deref());
+        let mut traffic = Vec::with_capacity(spec.rate_scales.len());
+        for &scale in &spec.rate_scales {
+            let mut rated = scenario.traffic.clone();
+            rated
+                .scale_rate(scale)
+                .map_err(|e| CliError::Usage(format!("{file}: plan.rate_scales: {e}")))?;
+            let mut stream = open_traffic(&rated, trace.as_deref(), dir, &scenario)?;
+            traffic.push(RatedTraffic {
+                rate_scale: scale,
+                recorded: Recorded::record(&mut stream)?,
+            });
+        }
+        for target in traffic[0].recorded.targets() {
+            catalog.model(&target.model).map_err(|e| {
+                CliError::Usage(format!("{file}: traffic names `{}`: {e}", target.model))
+            })?;
+            if architectures.get(&target.model).is_none() {
+                return Err(CliError::Usage(format!(
+                    "{file}: no architecture for `{}` in aim_profiles/architectures.csv",
+                    target.model
+                )));
+            }
+        }
+        let models = traffic[0]
+            .recorded
+            .targets()
+            .iter()
+            .map(|t| t.model.clone())
+            .collect();
+        Ok(Inputs {
+            file,
+            scenario,
+            spec,
+            architectures,
+            trace,
+            traffic,
+            models,
+        })
+    }
+
+    /// What every search of the plan shares.
+    pub(super) fn context<'a>(&'a self, catalog: &'a Catalog) -> PlanContext<'a> {
+        PlanContext {
+            catalog,
+            architectures: &self.architectures,
+            measured: None,
+            efficiency: FITTED,
+            engine: self.scenario.engine,
+            routing: self.scenario.routing,
+            slo: self.scenario.slo,
+            seed: self.scenario.seed,
+            warmup: self.scenario.warmup,
+            max_gpus: self.spec.max_gpus,
+            node: self.scenario.fleet.node,
+        }
+    }
+}
+
 /// Runs the plan of the serving scenario `text` read from `args.scenario`,
-/// its traffic at `rate_scale` times its rate when given.
+/// its traffic at `rate_scale` times its rate when given: whole, or only
+/// `shard` of its mixed fleet's measurements (combined by `aimsim merge`).
 pub fn run(
     args: &StudyArgs,
     rate_scale: Option<f64>,
+    shard: Option<GridShard>,
     text: &str,
     catalog: &Catalog,
 ) -> Result<(), CliError> {
-    let file = args.scenario.display().to_string();
-    let mut scenario = ServeScenario::parse(text, &file, &args.overrides)?;
-    if let Some(factor) = rate_scale {
-        scenario
-            .traffic
-            .set_rate_scale(factor)
-            .map_err(|e| CliError::Usage(format!("--rate-scale: {e}")))?;
+    let inputs = Inputs::read(args, rate_scale, text, catalog)?;
+    match shard {
+        Some(shard) => plan_shard::write(args, rate_scale, shard, text, &inputs, catalog),
+        None => report(args, rate_scale, text, &inputs, catalog, None),
     }
-    let spec = scenario.plan.clone().ok_or_else(|| {
-        CliError::Usage(format!(
-            "{file}: no [plan] table; add one to say which kinds, layouts and precisions to plan (scenarios/README.md), or run `aimsim serve` on it"
-        ))
-    })?;
-    let architectures = ArchitectureTable::builtin();
+}
+
+/// Plans `inputs` whole and writes its report; `measured`, when given,
+/// holds every model's measured space at every rate (from shards), which
+/// the mixed plan then does not measure again.
+pub(super) fn report(
+    args: &StudyArgs,
+    rate_scale: Option<f64>,
+    text: &str,
+    inputs: &Inputs,
+    catalog: &Catalog,
+    measured: Option<Vec<Vec<ModelSpace>>>,
+) -> Result<(), CliError> {
+    let Inputs {
+        file,
+        scenario,
+        spec,
+        trace,
+        traffic,
+        models,
+        ..
+    } = inputs;
+    let file = file.as_str();
     let dir = scenario_dir(&args.scenario);
-    let trace = scenario.trace_path(dir, args.trace.as_deref());
-    let mut traffic = Vec::with_capacity(spec.rate_scales.len());
-    for &scale in &spec.rate_scales {
-        let mut rated = scenario.traffic.clone();
-        rated
-            .set_rate_scale(scenario.traffic.rate_scale() * scale)
-            .map_err(|e| CliError::Usage(format!("{file}: plan.rate_scales: {e}")))?;
-        let mut stream = open_traffic(&rated, trace.as_deref(), dir, &scenario)?;
-        traffic.push(RatedTraffic {
-            rate_scale: scale,
-            recorded: Recorded::record(&mut stream)?,
-        });
-    }
-    for target in traffic[0].recorded.targets() {
-        catalog.model(&target.model).map_err(|e| {
-            CliError::Usage(format!("{file}: traffic names `{}`: {e}", target.model))
-        })?;
-        if architectures.get(&target.model).is_none() {
-            return Err(CliError::Usage(format!(
-                "{file}: no architecture for `{}` in aim_profiles/architectures.csv",
-                target.model
-            )));
-        }
-    }
-    let cells = grid(&spec, traffic.len());
-    let context = PlanContext {
-        catalog,
-        architectures: &architectures,
-        measured: None,
-        efficiency: FITTED,
-        engine: scenario.engine,
-        routing: scenario.routing,
-        slo: scenario.slo,
-        seed: scenario.seed,
-        warmup: scenario.warmup,
-        max_gpus: spec.max_gpus,
-        node: scenario.fleet.node,
-    };
+    let cells = grid(spec, traffic.len());
+    let context = inputs.context(catalog);
     let bar = progress(cells.len() as u64, "cells");
     let plans = with_threads(args.threads, || {
-        plan(&context, &cells, &traffic, |_| bar.inc(1))
+        plan(&context, &cells, traffic, |_| bar.inc(1))
     })?
     .map_err(|e| CliError::Usage(format!("{file}: {e}")))?;
     bar.finish_and_clear();
-    let models: Vec<String> = traffic[0]
-        .recorded
-        .targets()
-        .iter()
-        .map(|t| t.model.clone())
-        .collect();
     let mixed = if spec.mixed {
-        mixed_plans(&context, &spec, &scenario, &traffic, &models, args.threads)?
+        mixed_plans(
+            &context,
+            spec,
+            scenario,
+            traffic,
+            models,
+            args.threads,
+            measured,
+        )?
     } else {
         Vec::new()
     };
@@ -114,7 +203,7 @@ pub fn run(
     let mixed = &mixed_plans_only;
     let rates: Vec<f64> = traffic
         .iter()
-        .map(|t| measured_rate(&t.recorded, &scenario))
+        .map(|t| measured_rate(&t.recorded, scenario))
         .collect();
     let mut command = format!("aimsim plan {file}");
     for set in &args.overrides {
@@ -144,7 +233,7 @@ pub fn run(
             ReplicaMemory::Fixed(_) => "that much on each GPU".to_string(),
         },
         scenario.routing,
-        window_text(&scenario),
+        window_text(scenario),
     );
     let traffic_text = scenario.traffic.describe(trace.as_deref());
     let report = CapacityReport {
@@ -152,7 +241,7 @@ pub fn run(
         description: scenario.description.as_deref(),
         command: &command,
         traffic: &traffic_text,
-        models: &models,
+        models,
         rates: &rates,
         rate_scales: &spec.rate_scales,
         slo: &scenario.slo,
@@ -182,13 +271,13 @@ pub fn run(
         .unwrap_or_else(|| default_out(&scenario.name, "plan"));
     let origin = Origin {
         text,
-        file: &file,
+        file,
         overrides: &args.overrides,
         dir,
         trace: args.trace.as_deref(),
     };
     for plan in &plans {
-        if let Some(answer) = answer_of(&scenario, &spec, &models, plan) {
+        if let Some(answer) = answer_of(scenario, spec, models, plan) {
             let name = answer.name.clone();
             files.push((
                 format!("{name}.toml"),
@@ -199,7 +288,7 @@ pub fn run(
     for (r, plan) in mixed.iter().enumerate() {
         let scale = spec.rate_scales[r];
         files.extend(pareto_chart(&report, r).map(|c| (format!("pareto-x{scale}.svg"), c)));
-        if let (Some(answer), Some(step)) = (mixed_answer(&scenario, plan, scale), plan.answer()) {
+        if let (Some(answer), Some(step)) = (mixed_answer(scenario, plan, scale), plan.answer()) {
             files.push((
                 format!("{}.toml", answer.name),
                 answer_scenario(&origin, &answer, &out)?,
@@ -302,7 +391,7 @@ fn answer_of<'a>(
         }],
         policy: cell.policy,
         deployments,
-        rate_scale: scenario.traffic.rate_scale() * scale,
+        pace: scenario.traffic.pace().times(scale),
     })
 }
 

@@ -1,22 +1,20 @@
-//! `aimsim sweep`, `aimsim plan` and `aimsim merge`: parallel studies over a
-//! scenario's `[sweep]` grid.
+//! `aimsim sweep` and `aimsim plan`: parallel studies over a scenario's
+//! `[sweep]` grid (a serving scenario's plan is [`super::serving_plan`]).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
-use aimsim::hardware::GpuKind;
 use aimsim::profile::Catalog;
 use aimsim::report::study::{
-    parse_results_csv, plan_charts, plan_csv, plan_markdown, plan_searches_csv, results_csv,
-    summary_csv, sweep_charts, sweep_markdown, StudyHeader,
+    plan_charts, plan_csv, plan_markdown, plan_searches_csv, results_csv, summary_csv,
+    sweep_charts, sweep_markdown, StudyHeader,
 };
 use aimsim::scenario::{Scenario, SweepSpec};
 use aimsim::sweep::{plan, summarise, Cell, FitCriterion, GridShard, RunRow, Sweeper};
 
+use super::merge::{fingerprint, trace_identity, ShardManifest, MANIFEST};
 use super::simulate::{load_scenario, scenario_dir, write_report};
 use super::{read_input, CliError, Format};
 
@@ -89,40 +87,15 @@ pub struct PlanArgs {
     /// lower end of its 95% confidence interval.
     #[arg(long, value_enum, default_value = "mean")]
     on: On,
-    /// Serving plans: the traffic's rate multiplier, replacing
-    /// `traffic.rate_scale` (each of `plan.rate_scales` multiplies it).
+    /// Serving plans: multiplies the traffic's rate (`traffic.rate` or
+    /// `traffic.rate_scale`; each of `plan.rate_scales` multiplies it too).
     #[arg(long, value_name = "X")]
     rate_scale: Option<f64>,
+    /// Serving plans: measure only shard K of N of the mixed fleet's
+    /// models x rates; combine the shards with `aimsim merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<GridShard>,
 }
-
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  aimsim merge shard1 shard2 shard3 shard4 --out reports/precision-sweep")]
-pub struct MergeArgs {
-    /// Shard folders written by `aimsim sweep --shard K/N`.
-    #[arg(required = true, value_name = "SHARD_DIR")]
-    shards: Vec<PathBuf>,
-    /// Report folder (default: reports/<scenario name>/sweep).
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-}
-
-/// What a shard folder says about itself, so shards of different runs are
-/// never merged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct ShardManifest {
-    aimsim: String,
-    scenario: String,
-    command: String,
-    fingerprint: String,
-    shard: String,
-    seeds: u32,
-    target_fit: f64,
-    prices: BTreeMap<String, f64>,
-    points: usize,
-}
-
-const MANIFEST: &str = "shard.json";
 
 /// A loaded scenario with its grid.
 struct Study {
@@ -255,7 +228,11 @@ fn csv_as_json(csv_text: &str) -> String {
 }
 
 /// Every file of an unsharded sweep report, from its rows alone.
-fn sweep_files(header: &StudyHeader, cells: &[Cell], rows: &[RunRow]) -> Vec<(String, String)> {
+pub(super) fn sweep_files(
+    header: &StudyHeader,
+    cells: &[Cell],
+    rows: &[RunRow],
+) -> Vec<(String, String)> {
     let points = summarise(&header.prices, cells, rows);
     let mut files = vec![
         ("results.csv".to_string(), results_csv(header, cells, rows)),
@@ -345,138 +322,6 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
     Ok(())
 }
 
-/// What identifies a trace file for a fingerprint: its path and length
-/// (reading a multi-gigabyte trace to hash it would cost a replay).
-fn trace_identity(trace: Option<&Path>) -> String {
-    trace.map_or(String::new(), |t| {
-        let length = std::fs::metadata(t).map_or(0, |m| m.len());
-        format!("{}:{length}", t.display())
-    })
-}
-
-/// FNV-1a, 64 bits: a stable fingerprint of a scenario, grid and catalog.
-fn fingerprint(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
-}
-
-pub fn merge(args: MergeArgs) -> Result<(), CliError> {
-    let mut manifests: Vec<(PathBuf, ShardManifest)> = Vec::new();
-    for dir in &args.shards {
-        let path = dir.join(MANIFEST);
-        let text = aimsim::input::read_text(&path)
-            .map_err(|e| CliError::Merge(format!("{}: not a shard folder ({e})", dir.display())))?;
-        let manifest: ShardManifest = serde_json::from_str(&text)
-            .map_err(|e| CliError::Merge(format!("{}: {e}", path.display())))?;
-        manifests.push((dir.clone(), manifest));
-    }
-    let first = manifests[0].1.clone();
-    let shard_of = |m: &ShardManifest, dir: &Path| -> Result<GridShard, CliError> {
-        m.shard
-            .parse::<GridShard>()
-            .map_err(|e| CliError::Merge(format!("{}: {e}", dir.display())))
-    };
-    let count = shard_of(&first, &manifests[0].0)?.count;
-    let mut seen = vec![false; count as usize];
-    for (dir, m) in &manifests {
-        let differs = |what: &str| {
-            CliError::Merge(format!(
-                "{}: a shard of a different {what} than {}",
-                dir.display(),
-                manifests[0].0.display()
-            ))
-        };
-        if m.aimsim != env!("CARGO_PKG_VERSION") {
-            return Err(CliError::Merge(format!(
-                "{}: written by aimsim {}, this is {}; merge with the version that ran the shards",
-                dir.display(),
-                m.aimsim,
-                env!("CARGO_PKG_VERSION")
-            )));
-        }
-        if m.aimsim != first.aimsim {
-            return Err(differs(&format!(
-                "aimsim version ({} vs {})",
-                m.aimsim, first.aimsim
-            )));
-        }
-        if m.fingerprint != first.fingerprint || m.scenario != first.scenario {
-            return Err(differs("scenario or grid"));
-        }
-        let shard = shard_of(m, dir)?;
-        if shard.count != count {
-            return Err(differs(&format!(
-                "split ({} shards vs {count})",
-                shard.count
-            )));
-        }
-        if std::mem::replace(&mut seen[(shard.index - 1) as usize], true) {
-            return Err(CliError::Merge(format!("shard {shard} is given twice")));
-        }
-    }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        return Err(CliError::Merge(format!(
-            "shard {}/{count} is missing",
-            missing + 1
-        )));
-    }
-    let mut cells: BTreeMap<usize, Cell> = BTreeMap::new();
-    let mut rows: Vec<RunRow> = Vec::new();
-    for (dir, _) in &manifests {
-        let path = dir.join("results.csv");
-        let text = read_input(&path, "shard results")?;
-        let (shard_cells, shard_rows) = parse_results_csv(&text, &path.display().to_string())?;
-        cells.extend(shard_cells.into_iter().map(|c| (c.index, c)));
-        rows.extend(shard_rows);
-    }
-    rows.sort_by_key(|r| (r.cell, r.replication));
-    let cells: Vec<Cell> = cells.into_values().collect();
-    if cells.len() != first.points || cells.iter().enumerate().any(|(i, c)| c.index != i) {
-        return Err(CliError::Merge(format!(
-            "the shards hold {} of the {} grid points: a results.csv is incomplete",
-            cells.len(),
-            first.points
-        )));
-    }
-    for cell in &cells {
-        let runs = rows.iter().filter(|r| r.cell == cell.index).count();
-        if runs != first.seeds as usize {
-            return Err(CliError::Merge(format!(
-                "grid point {} has {runs} runs in the shards, not {} (one per seed): a results.csv is incomplete",
-                cell.index, first.seeds
-            )));
-        }
-    }
-    let header = StudyHeader {
-        scenario: first.scenario.clone(),
-        command: first.command.clone(),
-        version: first.aimsim.clone(),
-        seeds: first.seeds,
-        target_fit: first.target_fit,
-        prices: first
-            .prices
-            .iter()
-            .map(|(k, v)| {
-                k.parse::<GpuKind>()
-                    .map(|k| (k, *v))
-                    .map_err(|e| CliError::Merge(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let files = sweep_files(&header, &cells, &rows);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&first.scenario, "sweep"));
-    write_report(&out, &files)?;
-    if let Some((_, summary)) = files.iter().find(|f| f.0 == "summary.md") {
-        print!("{summary}");
-    }
-    Ok(())
-}
-
 pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
     let text = read_input(&args.study.scenario, "scenario")?;
     if super::serving_plan::is_serving(&text) {
@@ -485,7 +330,12 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
                 "--target-fit, --on and --seeds apply to deployment plans; a serving plan's target is its [slo]".into(),
             ));
         }
-        return super::serving_plan::run(&args.study, args.rate_scale, &text, catalog);
+        return super::serving_plan::run(&args.study, args.rate_scale, args.shard, &text, catalog);
+    }
+    if args.shard.is_some() {
+        return Err(CliError::Usage(
+            "--shard applies to serving plans; shard a deployment plan's grid with `aimsim sweep --shard`".into(),
+        ));
     }
     if args.rate_scale.is_some() {
         return Err(CliError::Usage(

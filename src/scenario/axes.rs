@@ -78,6 +78,22 @@ pub(super) fn axes(
 }
 
 /// Checks `[prices]`: a non-negative price per GPU-hour for each kind named.
+/// Highest price per GPU-hour: a million, far above any GPU's, and low
+/// enough that costs per million tokens stay finite.
+pub const MAX_PRICE: f64 = 1e6;
+
+/// `price` if it is a price per GPU-hour from 0 to [`MAX_PRICE`]; `Err`
+/// says the range.
+pub fn check_price(price: f64) -> Result<f64, String> {
+    if price.is_finite() && (0.0..=MAX_PRICE).contains(&price) {
+        Ok(price)
+    } else {
+        Err(format!(
+            "must be a price per GPU-hour from 0 to {MAX_PRICE}, got {price:?}"
+        ))
+    }
+}
+
 pub(super) fn prices(
     check: &Checker,
     raw: &BTreeMap<String, f64>,
@@ -86,13 +102,7 @@ pub(super) fn prices(
     for (kind, &price) in raw {
         let key = format!("prices.{kind}");
         let kind: GpuKind = check.parsed(&key, kind)?;
-        if !(price.is_finite() && price >= 0.0) {
-            return Err(check.fail(
-                &key,
-                format!("must be a non-negative price per GPU-hour, got {price:?}"),
-            ));
-        }
-        prices.insert(kind, price);
+        prices.insert(kind, check_price(price).map_err(|e| check.fail(&key, e))?);
     }
     Ok(prices)
 }

@@ -7,6 +7,7 @@
 //! engine inputs. `scenarios/README.md` documents every key.
 
 mod axes;
+pub use axes::{check_price, MAX_PRICE};
 mod check;
 mod fleet_table;
 mod overrides;
@@ -19,7 +20,7 @@ mod workload_table;
 pub use check::ScenarioError;
 pub use serving::answer;
 pub use serving::{
-    LengthSpec, ServePlanSpec, ServeScenario, StreamSpec, TrafficSpec, MAX_PLAN_CELLS,
+    LengthSpec, Pace, ServePlanSpec, ServeScenario, StreamSpec, TrafficSpec, MAX_PLAN_CELLS,
 };
 pub use source::{SourceError, Survey, WorkloadSource};
 pub use sweep_table::{NotSweepable, SweepSpec, DEFAULT_TARGET_FIT};

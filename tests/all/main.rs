@@ -14,6 +14,7 @@ mod partition_properties;
 mod perf_command;
 mod perf_model;
 mod place_command;
+mod plan_shards;
 mod precision_fallback;
 mod profile_commands;
 mod profile_validation;

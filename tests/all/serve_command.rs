@@ -179,6 +179,123 @@ fn a_trace_replays_at_twice_its_rate_with_rate_scale() {
     assert!((r2 / r1 - 2.0).abs() < 0.15, "rate {r1} -> {r2}");
 }
 
+/// `aimsim serve AZURE` on the small trace fixture with `args`, from its
+/// first arrival; its stdout.
+fn serve_fixture(out: &Path, args: &[&str]) -> String {
+    let trace = fixture("azure_format_small.csv");
+    let mut all = vec![
+        "serve",
+        AZURE,
+        "--trace",
+        &trace,
+        "--set",
+        "run.warmup=\"0s\"",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    aimsim(&all).expect_code(0).stdout
+}
+
+#[test]
+fn a_trace_replays_at_a_stated_rate_and_rate_scale_multiplies_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str, args: &[&str]| serve_fixture(&dir.path().join(name), args);
+    // Over a horizon: rate x horizon requests arrive in it.
+    for (rate, horizon, expected) in [("4", "60s", 240), ("1.5", "2m", 180)] {
+        let run = at(
+            rate,
+            &[
+                "--set",
+                &format!("traffic.rate={rate}"),
+                "--set",
+                &format!("run.horizon=\"{horizon}\""),
+                "--set",
+                "run.drain=true",
+            ],
+        );
+        let arrived: u64 = metric(&run, "arrived").parse().unwrap();
+        assert_eq!(arrived, expected, "{rate} req/s over {horizon}");
+        assert!(metric(&run, "traffic").contains(&format!("rescaled to {rate} requests/s")));
+    }
+    // Twice a stated rate is that rate doubled, to the byte.
+    let doubled = at("doubled", &["--set", "traffic.rate=3", "--rate-scale", "2"]);
+    let six = at("six", &["--set", "traffic.rate=6"]);
+    assert_eq!(doubled, six);
+    let three = at("three", &["--set", "traffic.rate=3"]);
+    assert_ne!(three, six, "the rate changes the run");
+}
+
+#[test]
+fn a_trace_cut_at_the_horizon_drains_only_what_arrived_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |drain: &str| {
+        serve_fixture(
+            &dir.path().join(drain),
+            &[
+                "--set",
+                "run.horizon=\"2m\"",
+                "--set",
+                &format!("run.drain={drain}"),
+            ],
+        )
+    };
+    let (cut, drained) = (run("false"), run("true"));
+    let arrived: u64 = metric(&cut, "arrived").parse().unwrap();
+    assert!(
+        arrived > 100 && arrived < 1156,
+        "{arrived} of the fixture's 1156 rows in 2 min"
+    );
+    assert_eq!(metric(&drained, "arrived"), arrived.to_string());
+    assert_eq!(metric(&drained, "finished"), arrived.to_string());
+}
+
+#[test]
+fn a_stated_rate_the_trace_cannot_give_is_refused_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = fixture("azure_format_small.csv");
+    let out = dir.path().join("r");
+    let refused = |sets: &[&str], code: i32, expected: &str| {
+        let mut args = vec![
+            "serve",
+            AZURE,
+            "--trace",
+            &trace,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let run = aimsim(&args);
+        assert_eq!(run.code, code, "{sets:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{sets:?}: {}", run.stderr);
+        assert!(!out.exists(), "{sets:?} wrote a report");
+    };
+    refused(
+        &["traffic.rate=1000", "run.horizon=\"10m\""],
+        1,
+        "traffic.rate: the trace holds 1156 requests",
+    );
+    refused(
+        &["traffic.rate=2", "traffic.rate_scale=2"],
+        1,
+        "key `traffic.rate`: give traffic.rate",
+    );
+    refused(
+        &["traffic.rate=-1"],
+        1,
+        "key `traffic.rate`: the rate must be above 0",
+    );
+    let synthetic = aimsim(&["serve", QUICKSTART, "--set", "traffic.rate=3"]);
+    assert_eq!(synthetic.code, 1, "{}", synthetic.stderr);
+    assert!(
+        synthetic.stderr.contains("unknown field `rate`"),
+        "{}",
+        synthetic.stderr
+    );
+}
+
 #[test]
 fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,13 +495,22 @@ fn a_trace_going_back_in_time_or_missing_is_refused() {
     ]);
     assert_eq!(missing.code, 2, "{}", missing.stderr);
     assert!(missing.stderr.contains("--trace"), "{}", missing.stderr);
-    let scale = aimsim(&[
-        "serve",
-        QUICKSTART,
-        "--rate-scale",
-        "0",
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-    ]);
-    assert_eq!(scale.code, 2, "{}", scale.stderr);
+    for factor in ["0", "1e-9", "2e4"] {
+        let scale = aimsim(&[
+            "serve",
+            QUICKSTART,
+            "--rate-scale",
+            factor,
+            "--out",
+            dir.path().join("r").to_str().unwrap(),
+        ]);
+        assert_eq!(scale.code, 2, "{factor}: {}", scale.stderr);
+        assert!(
+            scale
+                .stderr
+                .contains("the rate scale must be from 0.0001 to 10000"),
+            "{factor}: {}",
+            scale.stderr
+        );
+    }
 }

@@ -333,7 +333,11 @@ fn bad_plans_are_refused_with_the_key() {
     for (set, key) in [
         ("plan.layouts=[]", "plan.layouts"),
         ("plan.rate_scales=[0.0]", "plan.rate_scales[0]"),
+        // Slower than 1/10,000 would stretch arrivals past the clock.
+        ("plan.rate_scales=[1.0, 1e-9]", "plan.rate_scales[1]"),
         ("plan.max_gpus=0", "plan.max_gpus"),
+        // A price past a million per GPU-hour made costs infinite.
+        ("prices.MI300X=1e308", "prices.MI300X"),
         ("plan.precisions=[\"fp8\"]", "plan.precisions[0]"),
         ("plan.layouts=[\"QPX/NPS9\"]", "plan.layouts[0]"),
         ("plan.precisions=[\"int8\", \"int4\", \"int8\"]", "key `plan.precisions`: lists int8 twice"),
@@ -362,4 +366,77 @@ fn bad_plans_are_refused_with_the_key() {
     ])
     .expect_code(2);
     assert!(run.stderr.contains("names a precision"), "{}", run.stderr);
+}
+
+/// A plan over the Azure-format trace fixture at a stated rate.
+const TRACE_AT_A_RATE: &str = r#"
+name = "trace-rate-plan"
+[run]
+seed = 1
+horizon = "2m"
+warmup = "10s"
+[traffic]
+source = "azure"
+rate = 3.0
+[[traffic.models]]
+model = "meta-llama/Llama-3.1-8B-Instruct"
+[slo]
+ttft = "1s"
+tpot = "50ms"
+[plan]
+layouts = ["CPX/NPS1"]
+precisions = ["int8"]
+rate_scales = [1.0, 2.0]
+"#;
+
+#[test]
+fn a_plan_at_a_stated_trace_rate_plans_that_window_and_its_answer_replays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("trace.toml");
+    std::fs::write(&scenario, TRACE_AT_A_RATE).unwrap();
+    let trace = format!(
+        "{}/tests/fixtures/azure_format_small.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = dir.path().join("out");
+    aimsim(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--trace",
+        &trace,
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    // The measured window (10 s to 2 min) holds about the stated rate.
+    let cells = csv_records(&std::fs::read_to_string(out.join("plan.csv")).unwrap());
+    for (row, rate) in cells.iter().zip([3.0, 6.0]) {
+        let measured: f64 = row["requests_per_s"].parse().unwrap();
+        assert!(
+            (measured / rate - 1.0).abs() < 0.1,
+            "{measured} req/s measured for {rate}: {row:?}"
+        );
+    }
+    // The answer states the rate it was planned at, and replays the plan.
+    let answer = out.join("answer-mixed-x2.toml");
+    let text = std::fs::read_to_string(&answer).unwrap();
+    assert!(text.contains("rate = 6.0"), "{text}");
+    assert!(!text.contains("rate_scale"), "{text}");
+    let mixed = csv_records(&std::fs::read_to_string(out.join("mixed.csv")).unwrap());
+    let served = dir.path().join("served");
+    aimsim(&[
+        "serve",
+        answer.to_str().unwrap(),
+        "--out",
+        served.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let summary = csv_records(&std::fs::read_to_string(served.join("summary.csv")).unwrap());
+    let attainment = summary
+        .iter()
+        .find(|r| r["metric"] == "slo_attainment")
+        .map(|r| r["value"].clone())
+        .unwrap();
+    assert_eq!(attainment, mixed[1]["attainment"]);
 }

@@ -202,6 +202,42 @@ fn sharded_and_merged_equals_unsharded_byte_for_byte_at_any_thread_count() {
         "{}",
         run.stderr
     );
+    fs::write(&manifest, &text).unwrap();
+    // Figures no run gives are refused, not averaged into the report (an
+    // infinite fit rate once made the chart's axis loop for ever).
+    let (s1, s2, s3, bad) = (out("s1"), out("s2"), out("s3"), out("bad"));
+    let merge_all = ["merge", &s1, &s2, &s3, "--out", &bad];
+    let results = Path::new(&out("s3")).join("results.csv");
+    let original = fs::read_to_string(&results).unwrap();
+    let column = original
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "fit_rate")
+        .unwrap();
+    for (value, expected) in [
+        ("inf", "column `fit_rate`: `inf` is not a share from 0 to 1"),
+        ("5.0", "column `fit_rate`: `5.0` is not a share from 0 to 1"),
+        ("NaN", "column `fit_rate`: `NaN` is not a share from 0 to 1"),
+    ] {
+        let mut lines: Vec<String> = original.lines().map(String::from).collect();
+        let mut fields: Vec<&str> = lines[1].split(',').collect();
+        fields[column] = value;
+        lines[1] = fields.join(",");
+        fs::write(&results, lines.join("\n") + "\n").unwrap();
+        expect_refusal(&merge_all, 1, expected);
+    }
+    fs::write(&results, &original).unwrap();
+    let first = Path::new(&out("s1")).join("shard.json");
+    let text = fs::read_to_string(&first).unwrap();
+    let target = text
+        .lines()
+        .find(|l| l.contains("\"target_fit\""))
+        .unwrap()
+        .to_string();
+    fs::write(&first, text.replace(&target, "  \"target_fit\": 5.0,")).unwrap();
+    expect_refusal(&merge_all, 1, "target_fit must be in (0, 1], got 5");
     assert!(!Path::new(&out("bad")).exists());
 }
 

@@ -45,13 +45,10 @@
 
 pub mod compose;
 pub mod layout;
+pub mod measure;
 pub mod rate;
 pub mod space;
 mod verify;
-
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use rayon::prelude::*;
 
 use crate::hardware::{GpuKind, LayoutSpec};
 use crate::profile::Precision;
@@ -62,8 +59,9 @@ use super::evaluate::Evaluation;
 use super::outcome::Verdict;
 use super::PlanContext;
 pub use compose::{compose, Choice, Composition};
-use rate::{capacity, Capacity, CountRange};
-use space::{configurations, Mode, Pruned, Viable};
+pub use measure::measure_models;
+use rate::Capacity;
+use space::{Mode, Pruned, Viable};
 use verify::search;
 
 /// Most rounds of raising demands after a verification misses.
@@ -285,175 +283,36 @@ pub fn plan_mixed(
     per_model: &[Recorded],
     progress: impl Fn(usize, usize) + Sync,
 ) -> MixedPlan {
+    let (modes, _) = modes(space);
+    let every: Vec<usize> = (0..models.len()).collect();
+    let spaces = measure_models(context, space, &modes, models, per_model, &every, progress);
+    plan_measured(context, space, spaces, traffic)
+}
+
+/// The plan from every model's measured space (in the plan's model order,
+/// from [`measure_models`], perhaps in shards): composed, verified on
+/// `traffic` and trimmed.
+pub fn plan_measured(
+    context: &PlanContext,
+    space: &MixedSpace,
+    spaces: Vec<ModelSpace>,
+    traffic: &Recorded,
+) -> MixedPlan {
     let (modes, left_out) = modes(space);
-    let warmup = context.warmup;
-    let mut spaces: Vec<ModelSpace> = models
-        .par_iter()
-        .zip(per_model)
-        .map(|(model, recorded)| {
-            let all = recorded.requests();
-            let measured = &all[all.partition_point(|r| r.arrival < warmup)..];
-            let (viable, pruned) = configurations(
-                context,
-                model,
-                &space.precisions,
-                &modes,
-                &space.knobs,
-                measured,
-            );
-            ModelSpace {
-                model: model.clone(),
-                rate: measured_rate(recorded, warmup),
-                viable,
-                capacities: Vec::new(),
-                needed: Vec::new(),
-                pruned,
-            }
-        })
-        .collect();
-    let jobs: Vec<(usize, usize)> = spaces
-        .iter()
-        .enumerate()
-        .flat_map(|(m, s)| (0..s.viable.len()).map(move |i| (m, i)))
-        .collect();
-    let done = AtomicUsize::new(0);
-    let measured: Vec<Capacity> = jobs
-        .par_iter()
-        .map(|&(m, i)| {
-            let s = &spaces[m];
-            let c = capacity(
-                context,
-                &s.model,
-                &modes,
-                &s.viable[i],
-                &per_model[m],
-                s.rate,
-            );
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
-            c
-        })
-        .collect();
-    for (&(m, _), c) in jobs.iter().zip(measured) {
-        spaces[m].capacities.push(c);
-    }
-    let plans: Vec<(usize, usize, Option<CountRange>)> = jobs
-        .iter()
-        .map(|&(m, i)| (m, i, pooled_search(context, &modes, &spaces[m], i)))
-        .collect();
-    let done = AtomicUsize::new(0);
-    let found: Vec<Needed> = plans
-        .par_iter()
-        .map(|&(m, i, search)| {
-            let s = &spaces[m];
-            let needed = match search {
-                None => Needed::Dominated(dominating(s, i)),
-                Some(range) => {
-                    match rate::replicas_needed(
-                        context,
-                        &s.model,
-                        &modes,
-                        &s.viable[i],
-                        &per_model[m],
-                        range,
-                    ) {
-                        (Some(n), runs) => Needed::Replicas(n, runs),
-                        (None, _) => Needed::Beyond(range.cap),
-                    }
-                }
-            };
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, plans.len());
-            needed
-        })
-        .collect();
-    for (&(m, _, _), n) in plans.iter().zip(found) {
-        spaces[m].needed.push(n);
-    }
     let bound = throughput_bound(&modes, &spaces);
     let mut plan = MixedPlan {
         modes,
         left_out,
+        boosts: vec![1.0; spaces.len()],
         models: spaces,
         verdict: Verdict::Met,
         answer: None,
         throughput_bound: bound,
         composition_optimum: None,
-        boosts: vec![1.0; models.len()],
         steps: Vec::new(),
     };
     plan.verdict = search(context, &mut plan, traffic);
     plan
-}
-
-/// Requests per second of `recorded` after `warmup`, to its last arrival.
-fn measured_rate(recorded: &Recorded, warmup: crate::time::Nanos) -> f64 {
-    let all = recorded.requests();
-    let from = all.partition_point(|r| r.arrival < warmup);
-    let count = all.len() - from;
-    let last = all.last().map_or(0, |r| r.arrival.0);
-    let seconds = last.saturating_sub(warmup.0) as f64 / 1e9;
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        count as f64
-    }
-}
-
-/// Partitions of its mode the model's demand takes at viable configuration
-/// `i`'s throughput bound (fewest possible) and at its one-replica
-/// capacity (an estimate; unbounded when one replica meets no rate).
-fn partitions_range(s: &ModelSpace, i: usize) -> (f64, f64) {
-    let c = s.capacities[i];
-    let slots = f64::from(s.viable[i].config.slots());
-    let at = |rate: f64| {
-        if rate > 0.0 {
-            (s.rate / rate - 1e-9).ceil().max(1.0) * slots
-        } else {
-            f64::INFINITY
-        }
-    };
-    (at(c.bound), at(c.rate))
-}
-
-/// The viable configuration of the same mode and precision as `i` that
-/// takes the fewest partitions at its one-replica capacity (the first
-/// such). Precisions are kept apart so that a plan held to one precision
-/// ([`MixedPlan::restricted`]) finds every mode's best searched.
-fn dominating(s: &ModelSpace, i: usize) -> usize {
-    let config = s.viable[i].config;
-    (0..s.viable.len())
-        .filter(|&j| {
-            let other = s.viable[j].config;
-            other.mode == config.mode && other.precision == config.precision
-        })
-        .min_by(|&a, &b| {
-            partitions_range(s, a)
-                .1
-                .total_cmp(&partitions_range(s, b).1)
-        })
-        .unwrap_or(i)
-}
-
-/// Whether to search the replicas viable configuration `i` needs, and if
-/// so where; `None` when it is dominated.
-fn pooled_search(
-    context: &PlanContext,
-    modes: &[Mode],
-    s: &ModelSpace,
-    i: usize,
-) -> Option<CountRange> {
-    let (fewest, estimate) = partitions_range(s, i);
-    let best = partitions_range(s, dominating(s, i)).1;
-    if fewest > best {
-        return None;
-    }
-    let config = s.viable[i].config;
-    let slots = f64::from(config.slots());
-    let cap = (f64::from(context.max_gpus) * f64::from(modes[config.mode].partitions) / slots)
-        .floor()
-        .max(1.0) as u32;
-    let lower = (fewest / slots).min(f64::from(cap)) as u32;
-    let guess = (estimate / slots).min(f64::from(cap)) as u32;
-    Some(CountRange { lower, guess, cap })
 }
 
 /// The throughput bound in GPUs (see the module).

@@ -102,6 +102,36 @@ pub fn parse_results_csv(
                 field($name).parse().map_err(|_| fail($name))?
             };
         }
+        // A share is from 0 to 1, any other figure finite and not negative:
+        // `inf` or NaN would pass `parse` and poison every mean and chart.
+        let share = |name: &str| -> Result<f64, ResultsCsvError> {
+            let value: f64 = field(name).parse().map_err(|_| fail(name))?;
+            if (0.0..=1.0).contains(&value) {
+                Ok(value)
+            } else {
+                Err(error(
+                    line,
+                    format!(
+                        "column `{name}`: `{}` is not a share from 0 to 1",
+                        field(name)
+                    ),
+                ))
+            }
+        };
+        let amount = |name: &str| -> Result<f64, ResultsCsvError> {
+            let value: f64 = field(name).parse().map_err(|_| fail(name))?;
+            if value.is_finite() && value >= 0.0 {
+                Ok(value)
+            } else {
+                Err(error(
+                    line,
+                    format!(
+                        "column `{name}`: `{}` is not a finite amount of at least 0",
+                        field(name)
+                    ),
+                ))
+            }
+        };
         let mix = if field("mix_fp16").is_empty() {
             None
         } else {
@@ -127,13 +157,13 @@ pub fn parse_results_csv(
             placed: parse!("placed"),
             rejected_no_capacity: parse!("rejected_no_capacity"),
             rejected_never_fits: parse!("rejected_never_fits"),
-            fit_rate: parse!("fit_rate"),
-            gpus_busy_mean: parse!("gpus_busy_mean"),
+            fit_rate: share("fit_rate")?,
+            gpus_busy_mean: amount("gpus_busy_mean")?,
             gpus_busy_peak: parse!("gpus_busy_peak"),
             gpus_online_peak: parse!("gpus_online_peak"),
-            utilisation_mean: parse!("utilisation_mean"),
-            fragmentation_mean: parse!("fragmentation_mean"),
-            gpu_hours_online: parse!("gpu_hours_online"),
+            utilisation_mean: share("utilisation_mean")?,
+            fragmentation_mean: share("fragmentation_mean")?,
+            gpu_hours_online: amount("gpu_hours_online")?,
         });
         cells.entry(cell.index).or_insert(cell);
     }

@@ -13,6 +13,7 @@ use crate::sim::GpuGroup;
 
 use super::super::check::ScenarioError;
 use super::super::overrides;
+use super::traffic_table::Pace;
 
 /// One model's replicas in an answer.
 #[derive(Debug, Clone)]
@@ -46,8 +47,9 @@ pub struct Answer<'a> {
     pub policy: ServingPolicy,
     /// The models with replicas.
     pub deployments: Vec<AnswerDeployment<'a>>,
-    /// The traffic's rate multiplier (the scenario's times the cell's).
-    pub rate_scale: f64,
+    /// How fast the traffic runs (the scenario's pace times the cell's
+    /// rate multiple).
+    pub pace: Pace,
 }
 
 /// Where the plan's scenario came from, to rewrite its relative paths.
@@ -125,7 +127,10 @@ pub fn answer_scenario(
         .collect();
     root.insert("deployments".into(), deployments.into());
     if let Some(toml::Value::Table(traffic)) = root.get_mut("traffic") {
-        traffic.insert("rate_scale".into(), answer.rate_scale.into());
+        match answer.pace {
+            Pace::Scale(x) => traffic.insert("rate_scale".into(), x.into()),
+            Pace::Rate(r) => traffic.insert("rate".into(), r.into()),
+        };
         if let Some(trace) = origin.trace {
             traffic.insert(
                 "path".into(),

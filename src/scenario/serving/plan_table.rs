@@ -5,7 +5,7 @@ use crate::capacity::MAX_PLAN_GPUS;
 use crate::hardware::{ComputeMode, GpuKind, LayoutSpec, MemoryMode};
 use crate::profile::Precision;
 use crate::schedule::Policy;
-use crate::serve::traffic::MAX_RATE_SCALE;
+use crate::serve::traffic::check_rate_scale;
 use crate::serve::ServingPolicy;
 
 use super::super::axes::{axes, Axes};
@@ -121,12 +121,7 @@ pub(super) fn plan(
         }
     }
     for (i, &scale) in rate_scales.iter().enumerate() {
-        if !(scale.is_finite() && scale > 0.0 && scale <= MAX_RATE_SCALE) {
-            return Err(check.fail(
-                &format!("plan.rate_scales[{i}]"),
-                format!("must be above 0 and at most {MAX_RATE_SCALE}, got {scale:?}"),
-            ));
-        }
+        check_rate_scale(scale).map_err(|e| check.fail(&format!("plan.rate_scales[{i}]"), e))?;
     }
     let max_gpus = raw.max_gpus.unwrap_or(1024);
     if max_gpus == 0 || max_gpus > MAX_PLAN_GPUS {

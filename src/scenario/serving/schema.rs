@@ -111,11 +111,13 @@ pub enum TrafficTable {
     Azure {
         path: Option<String>,
         rate_scale: Option<f64>,
+        rate: Option<f64>,
         models: Vec<WeightTable>,
     },
     Trace {
         path: Option<String>,
         rate_scale: Option<f64>,
+        rate: Option<f64>,
     },
 }
 

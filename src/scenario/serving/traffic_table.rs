@@ -7,8 +7,8 @@ use std::path::Path;
 use crate::profile::Precision;
 use crate::serve::traffic::synthetic::MAX_RATE;
 use crate::serve::traffic::{
-    ArrivalPattern, Assignment, AzureTraffic, CsvTraffic, LengthDistribution, RateScaled, Stream,
-    SyntheticTraffic, Target, Traffic, MAX_RATE_SCALE,
+    check_rate_scale, scale_for_rate, ArrivalPattern, Assignment, AzureTraffic, CsvTraffic,
+    LengthDistribution, RateScaled, Stream, SyntheticTraffic, Target, Traffic, Until,
 };
 use crate::time::Nanos;
 use crate::workload::WorkloadError;
@@ -29,7 +29,7 @@ pub enum TrafficSpec {
         streams: Vec<StreamSpec>,
         /// Stop after this many requests.
         requests: Option<u64>,
-        /// Rate multiplier.
+        /// Rate multiplier (the streams state their rates).
         rate_scale: f64,
     },
     /// The Azure LLM inference trace.
@@ -38,16 +38,53 @@ pub enum TrafficSpec {
         path: Option<String>,
         /// Models requests are assigned to, with weights.
         models: Vec<(Target, f64)>,
-        /// Rate multiplier.
-        rate_scale: f64,
+        /// How fast the trace is replayed.
+        pace: Pace,
     },
     /// aimsim's inference request CSV.
     Trace {
         /// Path as written (relative to the scenario), if any.
         path: Option<String>,
-        /// Rate multiplier.
-        rate_scale: f64,
+        /// How fast the trace is replayed.
+        pace: Pace,
     },
+}
+
+/// How fast a source is replayed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// At this multiple of its own rate (`traffic.rate_scale`): every
+    /// arrival time divided by it.
+    Scale(f64),
+    /// At this headline rate in requests per second (`traffic.rate`, a
+    /// trace only): the multiple [`scale_for_rate`] finds.
+    Rate(f64),
+}
+
+impl Pace {
+    /// This pace `factor` times as fast (unchecked).
+    pub fn times(self, factor: f64) -> Pace {
+        match self {
+            Pace::Scale(x) => Pace::Scale(x * factor),
+            Pace::Rate(r) => Pace::Rate(r * factor),
+        }
+    }
+
+    /// Checks the value's range; `Err` says it.
+    fn check(self) -> Result<Pace, String> {
+        match self {
+            Pace::Scale(x) => check_rate_scale(x).map(Pace::Scale),
+            Pace::Rate(r) => {
+                if r.is_finite() && r > 0.0 && r <= MAX_RATE {
+                    Ok(self)
+                } else {
+                    Err(format!(
+                        "the rate must be above 0 and at most {MAX_RATE} requests/s, got {r:?}"
+                    ))
+                }
+            }
+        }
+    }
 }
 
 /// A stream as the scenario gives it (lengths may name a file).
@@ -83,35 +120,35 @@ pub enum LengthSpec {
 }
 
 impl TrafficSpec {
-    /// The rate multiplier.
-    pub fn rate_scale(&self) -> f64 {
+    /// How fast it is replayed.
+    pub fn pace(&self) -> Pace {
         match self {
-            TrafficSpec::Synthetic { rate_scale, .. }
-            | TrafficSpec::Azure { rate_scale, .. }
-            | TrafficSpec::Trace { rate_scale, .. } => *rate_scale,
+            TrafficSpec::Synthetic { rate_scale, .. } => Pace::Scale(*rate_scale),
+            TrafficSpec::Azure { pace, .. } | TrafficSpec::Trace { pace, .. } => *pace,
         }
     }
 
-    /// Sets the rate multiplier (`--rate-scale`); `Err` says the range.
-    pub fn set_rate_scale(&mut self, factor: f64) -> Result<(), String> {
-        if !(factor.is_finite() && factor > 0.0 && factor <= MAX_RATE_SCALE) {
-            return Err(format!(
-                "the rate scale must be above 0 and at most {MAX_RATE_SCALE}, got {factor:?}"
-            ));
-        }
+    /// Replays it `factor` times as fast (`--rate-scale`, a plan's
+    /// `rate_scales`): a rate multiple or a headline rate, multiplied;
+    /// `Err` says the range it left.
+    pub fn scale_rate(&mut self, factor: f64) -> Result<(), String> {
         match self {
-            TrafficSpec::Synthetic { rate_scale, .. }
-            | TrafficSpec::Azure { rate_scale, .. }
-            | TrafficSpec::Trace { rate_scale, .. } => *rate_scale = factor,
+            TrafficSpec::Synthetic { rate_scale, .. } => {
+                *rate_scale = check_rate_scale(*rate_scale * factor)?
+            }
+            TrafficSpec::Azure { pace, .. } | TrafficSpec::Trace { pace, .. } => {
+                *pace = pace.times(factor).check()?
+            }
         }
         Ok(())
     }
 
     /// A one-line description for reports.
     pub fn describe(&self, trace: Option<&Path>) -> String {
-        let scale = match self.rate_scale() {
-            1.0 => String::new(),
-            x => format!(" at {x}x rate"),
+        let scale = match self.pace() {
+            Pace::Scale(1.0) => String::new(),
+            Pace::Scale(x) => format!(" at {x}x rate"),
+            Pace::Rate(r) => format!(", rescaled to {r} requests/s"),
         };
         let file = trace.map_or("(no file)".to_string(), |p| p.display().to_string());
         match self {
@@ -137,22 +174,53 @@ impl TrafficSpec {
 
     /// Opens the request stream: `trace` is the file of a trace source,
     /// `scenario_dir` resolves empirical length files, `seed` seeds every
-    /// draw, `until` ends a synthetic stream.
+    /// draw; the stream ends at `horizon` (no arrival after it), the span
+    /// a headline rate is measured over. A headline rate reads the trace
+    /// once more first, for its multiplier.
     pub fn open(
         &self,
         trace: Option<&Path>,
         scenario_dir: &Path,
         seed: u64,
-        until: Option<Nanos>,
+        horizon: Option<Nanos>,
+    ) -> Result<Box<dyn Traffic>, WorkloadError> {
+        let factor = match self.pace() {
+            Pace::Scale(x) => x,
+            Pace::Rate(rate) => {
+                let mut unscaled = self.unscaled(trace, scenario_dir, seed, horizon)?;
+                scale_for_rate(&mut *unscaled, rate, horizon).map_err(|message| WorkloadError {
+                    source_name: "traffic.rate".into(),
+                    line: None,
+                    message,
+                })?
+            }
+        };
+        let scaled = RateScaled::new(self.unscaled(trace, scenario_dir, seed, horizon)?, factor)
+            .expect("rate scale checked");
+        Ok(match horizon {
+            Some(horizon) => Box::new(Until::new(scaled, horizon)),
+            None => Box::new(scaled),
+        })
+    }
+
+    /// The request stream at its own pace.
+    fn unscaled(
+        &self,
+        trace: Option<&Path>,
+        scenario_dir: &Path,
+        seed: u64,
+        horizon: Option<Nanos>,
     ) -> Result<Box<dyn Traffic>, WorkloadError> {
         let missing = || WorkloadError {
             source_name: "traffic.path".into(),
             line: None,
             message: "this traffic source reads a file: give traffic.path or --trace".into(),
         };
-        let inner: Box<dyn Traffic> = match self {
+        Ok(match self {
             TrafficSpec::Synthetic {
-                streams, requests, ..
+                streams,
+                requests,
+                rate_scale,
             } => {
                 let streams = streams
                     .iter()
@@ -168,7 +236,7 @@ impl TrafficSpec {
                     })
                     .collect::<Result<Vec<_>, WorkloadError>>()?;
                 // The horizon is in scaled time; the generator runs unscaled.
-                let until = until.map(|u| Nanos((u.0 as f64 * self.rate_scale()) as u64));
+                let until = horizon.map(|u| Nanos((u.0 as f64 * rate_scale) as u64));
                 Box::new(SyntheticTraffic::new(streams, seed, *requests, until))
             }
             TrafficSpec::Azure { models, .. } => {
@@ -181,10 +249,7 @@ impl TrafficSpec {
                 )?)
             }
             TrafficSpec::Trace { .. } => Box::new(CsvTraffic::open(trace.ok_or_else(missing)?)?),
-        };
-        Ok(Box::new(
-            RateScaled::new(inner, self.rate_scale()).expect("rate scale checked"),
-        ))
+        })
     }
 }
 
@@ -201,15 +266,20 @@ impl LengthSpec {
 
 /// Checks `[traffic]`.
 pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec, ScenarioError> {
-    let scale = |value: Option<f64>| -> Result<f64, ScenarioError> {
-        let value = value.unwrap_or(1.0);
-        if !(value.is_finite() && value > 0.0 && value <= MAX_RATE_SCALE) {
-            return Err(check.fail(
-                "traffic.rate_scale",
-                format!("must be above 0 and at most {MAX_RATE_SCALE}, got {value:?}"),
-            ));
-        }
-        Ok(value)
+    let scale = |scale: Option<f64>| {
+        check_rate_scale(scale.unwrap_or(1.0)).map_err(|e| check.fail("traffic.rate_scale", e))
+    };
+    let pace = |given: Option<f64>, rate: Option<f64>| {
+        match (given, rate) {
+        (Some(_), Some(_)) => Err(check.fail(
+            "traffic.rate",
+            "give traffic.rate (requests/s) or traffic.rate_scale (a multiple of the trace's rate), not both",
+        )),
+        (None, Some(rate)) => Pace::Rate(rate)
+            .check()
+            .map_err(|e| check.fail("traffic.rate", e)),
+        (given, None) => scale(given).map(Pace::Scale),
+    }
     };
     Ok(match raw {
         TrafficTable::Synthetic {
@@ -240,6 +310,7 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
         TrafficTable::Azure {
             path,
             rate_scale,
+            rate,
             models,
         } => {
             if models.is_empty() || models.len() > MAX_STREAMS {
@@ -256,12 +327,16 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
             TrafficSpec::Azure {
                 path: path.clone(),
                 models,
-                rate_scale: scale(*rate_scale)?,
+                pace: pace(*rate_scale, *rate)?,
             }
         }
-        TrafficTable::Trace { path, rate_scale } => TrafficSpec::Trace {
+        TrafficTable::Trace {
+            path,
+            rate_scale,
+            rate,
+        } => TrafficSpec::Trace {
             path: path.clone(),
-            rate_scale: scale(*rate_scale)?,
+            pace: pace(*rate_scale, *rate)?,
         },
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod csv_trace;
+pub mod headline;
 pub mod lengths;
 pub mod recorded;
 pub mod shape;
@@ -24,6 +25,7 @@ use crate::workload::WorkloadError;
 
 pub use azure::AzureTraffic;
 pub use csv_trace::CsvTraffic;
+pub use headline::scale_for_rate;
 pub use recorded::{Recorded, Replay};
 pub use shape::{TargetShape, TrafficShape};
 pub use synthetic::{ArrivalPattern, LengthDistribution, Stream, SyntheticTraffic};
@@ -85,16 +87,30 @@ pub struct RateScaled<T> {
 /// Largest rate multiplier.
 pub const MAX_RATE_SCALE: f64 = 1e4;
 
+/// Smallest rate multiplier: slower stretches a trace's hour past a
+/// year, and its arrival times past what a run's clock can count.
+pub const MIN_RATE_SCALE: f64 = 1e-4;
+
+/// `factor` if it is a rate multiplier aimsim replays at, from
+/// [`MIN_RATE_SCALE`] to [`MAX_RATE_SCALE`]; `Err` says the range.
+pub fn check_rate_scale(factor: f64) -> Result<f64, String> {
+    if factor.is_finite() && (MIN_RATE_SCALE..=MAX_RATE_SCALE).contains(&factor) {
+        Ok(factor)
+    } else {
+        Err(format!(
+            "the rate scale must be from {MIN_RATE_SCALE} to {MAX_RATE_SCALE}, got {factor:?}"
+        ))
+    }
+}
+
 impl<T: Traffic> RateScaled<T> {
-    /// `inner` at `factor` times its rate; `factor` must be in (0,
-    /// [`MAX_RATE_SCALE`]].
+    /// `inner` at `factor` times its rate; `factor` must pass
+    /// [`check_rate_scale`].
     pub fn new(inner: T, factor: f64) -> Result<RateScaled<T>, String> {
-        if !(factor.is_finite() && factor > 0.0 && factor <= MAX_RATE_SCALE) {
-            return Err(format!(
-                "the rate scale must be a number above 0 and at most {MAX_RATE_SCALE}, got {factor:?}"
-            ));
-        }
-        Ok(RateScaled { inner, factor })
+        Ok(RateScaled {
+            inner,
+            factor: check_rate_scale(factor)?,
+        })
     }
 }
 
@@ -102,13 +118,64 @@ impl<T: Traffic> Traffic for RateScaled<T> {
     fn next_request(&mut self) -> Option<Result<InferenceRequest, WorkloadError>> {
         let factor = self.factor;
         self.inner.next_request().map(|r| {
-            r.map(|mut request| {
-                if factor != 1.0 {
-                    request.arrival = Nanos((request.arrival.0 as f64 / factor).round() as u64);
+            let mut request = r?;
+            if factor != 1.0 {
+                let scaled = (request.arrival.0 as f64 / factor).round();
+                // A float cast saturates: refuse rather than stack every
+                // later arrival at the clock's end.
+                if scaled >= u64::MAX as f64 {
+                    return Err(WorkloadError {
+                        source_name: "traffic".into(),
+                        line: None,
+                        message: format!(
+                            "an arrival at {} s replayed at {factor}x the rate falls past the simulated clock's end",
+                            request.arrival.0 as f64 / 1e9
+                        ),
+                    });
                 }
-                request
-            })
+                request.arrival = Nanos(scaled as u64);
+            }
+            Ok(request)
         })
+    }
+
+    fn targets(&self) -> &[Target] {
+        self.inner.targets()
+    }
+}
+
+/// A stream that ends at its first arrival after `horizon`: a trace cut to
+/// a run's window (a synthetic stream ends there itself).
+pub struct Until<T> {
+    inner: T,
+    horizon: Nanos,
+    ended: bool,
+}
+
+impl<T: Traffic> Until<T> {
+    /// `inner` up to and including arrivals at `horizon`.
+    pub fn new(inner: T, horizon: Nanos) -> Until<T> {
+        Until {
+            inner,
+            horizon,
+            ended: false,
+        }
+    }
+}
+
+impl<T: Traffic> Traffic for Until<T> {
+    fn next_request(&mut self) -> Option<Result<InferenceRequest, WorkloadError>> {
+        if self.ended {
+            return None;
+        }
+        let next = self.inner.next_request();
+        if let Some(Ok(request)) = &next {
+            if request.arrival > self.horizon {
+                self.ended = true;
+                return None;
+            }
+        }
+        next
     }
 
     fn targets(&self) -> &[Target] {
