@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use super::fragmentation::TargetWorkload;
 use super::node::{FitView, NodeState, Pod};
 use super::policy::StudyPolicy;
+use super::thinning::thin;
 use super::trace::{Cluster, PodList, MILLI_PER_GPU};
 
 /// Largest arrival target, as a multiple of the cluster's GPUs.
@@ -132,11 +133,12 @@ impl<'a> Experiment<'a> {
                 asked += u64::from(pod.total_milli());
                 pods.push(pod);
             }
-        } else {
-            while asked as f64 > target && !pods.is_empty() {
-                let removed = pods.remove(rng.random_range(0..pods.len()));
+        } else if asked as f64 > target {
+            // Random pods removed one at a time until the target is met.
+            thin(&mut pods, &mut rng, |removed| {
                 asked -= u64::from(removed.total_milli());
-            }
+                asked as f64 > target
+            });
         }
         let mut order: Vec<u32> = (0..self.cluster.nodes.len() as u32).collect();
         order.shuffle(&mut rng);

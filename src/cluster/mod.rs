@@ -27,6 +27,7 @@ pub mod published;
 pub mod study;
 #[cfg(test)]
 mod testing;
+mod thinning;
 pub mod trace;
 
 pub use experiment::{Arrivals, Experiment, Placed, RunResult};
