@@ -161,6 +161,20 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         outcome.iterations,
         outcome.arrived as f64 / elapsed
     );
+    let measured: u64 = outcome.deployments.iter().map(|t| t.arrived).sum::<u64>()
+        + outcome.unserved.iter().map(|u| u.requests).sum::<u64>();
+    if measured == 0 {
+        // An SLO over no request would read "met": refuse to judge it.
+        return Err(CliError::Traffic(aimsim::workload::WorkloadError {
+            source_name: trace.as_ref().map_or("traffic".to_string(), |t| t.display().to_string()),
+            line: None,
+            message: format!(
+                "no request arrived in the measured window ({} request(s) in all, the first {} s not measured): there is nothing to judge the SLO on; check the traffic, run.warmup and run.horizon",
+                outcome.arrived,
+                scenario.warmup.0 as f64 / 1e9
+            ),
+        }));
+    }
     for u in &outcome.unserved {
         eprintln!(
             "warning: {} request(s) for {} found no replica serving it",

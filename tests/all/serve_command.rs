@@ -297,6 +297,30 @@ fn a_stated_rate_the_trace_cannot_give_is_refused_with_the_key() {
 }
 
 #[test]
+fn a_trace_with_no_request_is_refused_not_judged_met() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "TIMESTAMP,ContextTokens,GeneratedTokens\n").unwrap();
+    let out = dir.path().join("r");
+    let run = aimsim(&[
+        "serve",
+        AZURE,
+        "--trace",
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("empty.csv: no request arrived in the measured window"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists(), "a report was written");
+}
+
+#[test]
 fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("s.toml");
