@@ -263,7 +263,7 @@ mod tests {
                 "m,fp16,MI300X,SPX,1,1,100,10,-5,1",
                 "column `ttft_ms`: must be a positive",
             ),
-            ("m,fp8,MI300X,SPX,1,1,100,10,5,1", "column `precision`"),
+            ("m,fp4,MI300X,SPX,1,1,100,10,5,1", "column `precision`"),
             (
                 "m,fp16,H100,SPX,1,1,100,10,5,1",
                 "column `gpu`: unknown GPU kind",

@@ -63,17 +63,23 @@ impl fmt::Display for Precision {
 
 /// The text is not a precision aimsim knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown precision `{0}`; expected fp16, int8 or int4")]
+#[error("unknown precision `{0}`; expected fp16, int8 (also `fp8`) or int4")]
 pub struct UnknownPrecision(pub String);
 
 impl FromStr for Precision {
     type Err = UnknownPrecision;
 
-    /// Case-insensitive: `fp16`, `INT4`.
+    /// Case-insensitive: `fp16`, `INT4`. `fp8` is `int8`: the catalog's
+    /// 8-bit profiles are served as FP8 W8A8 (weights and activations in
+    /// 8 bits on the FP8 matrix cores), which users often call fp8.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("fp8") {
+            return Ok(Precision::Int8);
+        }
         Precision::ALL
             .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(text.trim()))
+            .find(|p| p.name().eq_ignore_ascii_case(text))
             .ok_or_else(|| UnknownPrecision(text.to_string()))
     }
 }
@@ -89,6 +95,10 @@ pub enum MixError {
     /// A name that is not a precision.
     #[error(transparent)]
     UnknownPrecision(#[from] UnknownPrecision),
+    /// One precision given two shares (under two spellings: `int8` and
+    /// `fp8`, or `INT8`).
+    #[error("{0} has a share already (fp8 is int8; names are case-insensitive)")]
+    Repeated(Precision),
     /// A share outside [0, 1] (or not a number).
     #[error("every share must be between 0 and 1, got {0}")]
     ShareOutOfRange(f64),
@@ -128,13 +138,16 @@ impl PrecisionMix {
     pub fn from_named<'a>(
         shares: impl IntoIterator<Item = (&'a str, f64)>,
     ) -> Result<PrecisionMix, (Option<String>, MixError)> {
-        let mut mix = [0.0; 3];
+        let mut mix = [None; 3];
         for (name, share) in shares {
             let precision: Precision = name
                 .parse()
                 .map_err(|e: UnknownPrecision| (Some(name.to_string()), e.into()))?;
-            mix[precision.index()] = share;
+            if mix[precision.index()].replace(share).is_some() {
+                return Err((Some(name.to_string()), MixError::Repeated(precision)));
+            }
         }
+        let mix = mix.map(|share| share.unwrap_or(0.0));
         PrecisionMix::new(mix).map_err(|e| (None, e))
     }
 
@@ -230,8 +243,19 @@ mod tests {
         assert_eq!(mix.shares(), [0.7, 0.0, 0.3]);
         assert_eq!(mix.as_pure(), None);
         assert_eq!(
-            PrecisionMix::from_named([("fp8", 1.0)]).unwrap_err().0,
-            Some("fp8".into())
+            PrecisionMix::from_named([("fp4", 1.0)]).unwrap_err().0,
+            Some("fp4".into())
+        );
+        // fp8 is the 8-bit profile, and may not be given beside int8.
+        assert_eq!(
+            PrecisionMix::from_named([("fp8", 0.5), ("fp16", 0.5)])
+                .unwrap()
+                .shares(),
+            [0.5, 0.5, 0.0]
+        );
+        assert_eq!(
+            PrecisionMix::from_named([("int8", 0.5), ("FP8", 0.5)]).unwrap_err(),
+            (Some("FP8".into()), MixError::Repeated(Precision::Int8))
         );
         assert_eq!(
             PrecisionMix::from_named([("fp16", 0.5), ("int4", 0.4)]).unwrap_err(),

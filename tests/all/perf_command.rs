@@ -156,7 +156,7 @@ fn bad_requests_say_what_was_expected() {
             2,
             "no architecture for `acme/Unknown-7B`",
         ),
-        (&[&format!("{LLAMA8}:fp8")], 2, "unknown precision `fp8`"),
+        (&[&format!("{LLAMA8}:fp4")], 2, "unknown precision `fp4`"),
         (&[LLAMA8, "--tp", "3"], 1, "--tp 3 must be 1, 2, 4 or 8"),
         (
             &[LLAMA8, "--mode", "CPX/NPS4", "--tp", "2"],
@@ -201,4 +201,12 @@ fn the_calibration_table_prints() {
     let run = aimsim(&["perf", "--calibration"]).expect_code(0);
     assert!(run.stdout.contains("### Fitted to:"));
     assert!(run.stdout.contains("### Validation (never fitted to):"));
+}
+
+#[test]
+fn fp8_names_the_8_bit_profile() {
+    let fp8 = aimsim(&["perf", &format!("{LLAMA8}:fp8"), "--format", "csv"]).expect_code(0);
+    let int8 = aimsim(&["perf", &format!("{LLAMA8}:INT8"), "--format", "csv"]).expect_code(0);
+    assert_eq!(fp8.stdout, int8.stdout);
+    assert!(fp8.stdout.contains("int8"), "{}", fp8.stdout);
 }

@@ -198,7 +198,7 @@ fn usage_errors_exit_2_and_say_what_was_expected() {
         (&["place", "--mode", "TPX", LLAMA], "unknown compute mode `TPX`"),
         (&["place", "--gpu", "H100", LLAMA], "unknown GPU kind `H100`"),
         (&["place", "--policy", "worst-fit", LLAMA], "invalid value 'worst-fit' for '--policy <POLICY>'\n  [possible values: aim, first-fit, best-fit, frag-aware, spread]"),
-        (&["place", &format!("{LLAMA}:fp8")], "unknown precision `fp8`"),
+        (&["place", &format!("{LLAMA}:fp4")], "unknown precision `fp4`"),
         (&["place", "--gpus", "0", LLAMA], "0 is not in 1..=1000000"),
         (&["place"], "required"),
     ];

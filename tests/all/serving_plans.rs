@@ -338,7 +338,7 @@ fn bad_plans_are_refused_with_the_key() {
         ("plan.max_gpus=0", "plan.max_gpus"),
         // A price past a million per GPU-hour made costs infinite.
         ("prices.MI300X=1e308", "prices.MI300X"),
-        ("plan.precisions=[\"fp8\"]", "plan.precisions[0]"),
+        ("plan.precisions=[\"fp4\"]", "plan.precisions[0]"),
         ("plan.layouts=[\"QPX/NPS9\"]", "plan.layouts[0]"),
         ("plan.precisions=[\"int8\", \"int4\", \"int8\"]", "key `plan.precisions`: lists int8 twice"),
         ("plan.policies=[\"best-fit\", \"Best-Fit\"]", "key `plan.policies`: lists best-fit twice"),

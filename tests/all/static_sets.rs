@@ -141,7 +141,7 @@ fn bad_static_sets_name_the_entry() {
         ),
         (
             "precision = \"fp16\", count = 400",
-            "precision = \"fp8\", count = 400",
+            "precision = \"fp4\", count = 400",
             "key `workload.deployments[1].precision`",
         ),
         (

@@ -214,7 +214,7 @@ mod tests {
     fn bad_rows_name_line_and_column() {
         let cases = [
             ("0,a,fp16,0,5", "prompt_tokens"),
-            ("0,a,fp8,10,5", "precision"),
+            ("0,a,fp4,10,5", "precision"),
             ("-1,a,fp16,10,5", "arrival"),
             ("0,a,fp16,10,x", "output_tokens"),
         ];
