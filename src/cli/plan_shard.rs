@@ -29,7 +29,7 @@ use aimsim::sweep::GridShard;
 use super::merge::{check_shard_set, fingerprint, trace_identity, ShardId, MANIFEST};
 use super::mixed_plan::{measure, mixed_space};
 use super::serving_plan::{report, Inputs};
-use super::simulate::write_report;
+use super::simulate::{check_out, write_report};
 use super::study::{default_out, StudyArgs};
 use super::{read_input, CliError, Format};
 
@@ -95,6 +95,13 @@ pub(super) fn write(
             inputs.file
         )));
     }
+    let out = args.out.clone().unwrap_or_else(|| {
+        default_out(
+            &inputs.scenario.name,
+            &format!("plan-shard-{}-of-{}", shard.index, shard.count),
+        )
+    });
+    check_out(&out)?;
     let context = inputs.context(catalog);
     let space = mixed_space(&inputs.spec, &inputs.scenario)?;
     let (modes, _) = modes(&space);
@@ -140,12 +147,6 @@ pub(super) fn write(
         ),
         (MEASUREMENTS.to_string(), csv),
     ];
-    let out = args.out.clone().unwrap_or_else(|| {
-        default_out(
-            &inputs.scenario.name,
-            &format!("plan-shard-{}-of-{}", shard.index, shard.count),
-        )
-    });
     write_report(&out, &files)?;
     eprintln!(
         "shard {shard}: {measured} of {} models x rates measured; combine the shards with `aimsim merge`",

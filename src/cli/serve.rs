@@ -19,7 +19,7 @@ use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServeConfig,
 use aimsim::time::SimTime;
 
 use super::progress::ProgressReporter;
-use super::simulate::{scenario_dir, write_report};
+use super::simulate::{check_out, scenario_dir, write_report};
 use super::table::metric_table;
 use super::{read_input, CliError, Format};
 
@@ -108,6 +108,11 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         )?),
         None => None,
     };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(&scenario.name).join("serving"));
+    check_out(&out)?;
     let dir = scenario_dir(&args.scenario);
     let trace = scenario.trace_path(dir, args.trace.as_deref());
     // One pass over the traffic for each replica's expected load, then the
@@ -209,10 +214,6 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     ];
     files.extend(latency_chart(&report).map(|c| ("latency.svg".into(), c)));
     files.extend(over_time_chart(&report).map(|c| ("over_time.svg".into(), c)));
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("reports").join(&scenario.name).join("serving"));
     write_report(&out, &files)?;
     match args.format {
         Format::Csv => print!("{}", files[1].1),

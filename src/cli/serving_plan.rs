@@ -26,7 +26,7 @@ use aimsim::sweep::GridShard;
 use super::mixed_plan::{mixed_answer, mixed_plans};
 use super::plan_shard;
 use super::serve::open_traffic;
-use super::simulate::{scenario_dir, write_report};
+use super::simulate::{check_out, scenario_dir, write_report};
 use super::study::{default_out, print_report, progress, with_threads, StudyArgs};
 use super::CliError;
 
@@ -176,6 +176,11 @@ pub(super) fn report(
         ..
     } = inputs;
     let file = file.as_str();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&scenario.name, "plan"));
+    check_out(&out)?;
     let dir = scenario_dir(&args.scenario);
     let cells = grid(spec, traffic.len());
     let context = inputs.context(catalog);
@@ -265,10 +270,6 @@ pub(super) fn report(
         files.push(("configs.csv".to_string(), configs_csv(&report)));
         files.push(("compositions.csv".to_string(), compositions_csv(&report)));
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&scenario.name, "plan"));
     let origin = Origin {
         text,
         file,

@@ -67,6 +67,16 @@ pub fn load_scenario(
     Ok(scenario)
 }
 
+/// Checks before a run that its report could be written to `out`, so that
+/// a long run is not lost to a folder it cannot write.
+pub fn check_out(out: &Path) -> Result<(), CliError> {
+    report::check_report_dir(out).map_err(|error| CliError::Write {
+        what: "the report",
+        path: out.to_path_buf(),
+        error,
+    })
+}
+
 /// Writes a report folder atomically and says where it went.
 pub fn write_report(out: &Path, files: &[(String, String)]) -> Result<(), CliError> {
     report::write_report_dir(out, files).map_err(|error| CliError::Write {
@@ -113,6 +123,7 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(&scenario.name).join("simulation"));
+    check_out(&out)?;
     let started = Instant::now();
     let (files, rows, class_table) = match scenario.mode {
         RunMode::Fill(spec) => {

@@ -15,7 +15,7 @@ use aimsim::scenario::{Scenario, SweepSpec};
 use aimsim::sweep::{plan, summarise, Cell, FitCriterion, GridShard, RunRow, Sweeper};
 
 use super::merge::{fingerprint, trace_identity, ShardManifest, MANIFEST};
-use super::simulate::{load_scenario, scenario_dir, write_report};
+use super::simulate::{check_out, load_scenario, scenario_dir, write_report};
 use super::{read_input, CliError, Format};
 
 /// Options shared by `sweep` and `plan`.
@@ -260,6 +260,17 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario_dir(&args.study.scenario),
         args.study.trace.as_deref(),
     );
+    let leaf = if shard == GridShard::ALL {
+        "sweep".to_string()
+    } else {
+        format!("sweep-shard-{}-of-{}", shard.index, shard.count)
+    };
+    let out = args
+        .study
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&study.scenario.name, &leaf));
+    check_out(&out)?;
     let bar = progress(runs, "runs");
     let rows = with_threads(args.study.threads, || {
         sweeper.sweep(&study.spec, shard, &|| bar.inc(1))
@@ -267,11 +278,6 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
     bar.finish_and_clear();
     if shard == GridShard::ALL {
         let files = sweep_files(&study.header, &cells, &rows);
-        let out = args
-            .study
-            .out
-            .clone()
-            .unwrap_or_else(|| default_out(&study.scenario.name, "sweep"));
         write_report(&out, &files)?;
         print_report(&args.study, &files, "summary.csv");
         return Ok(());
@@ -308,12 +314,6 @@ pub fn sweep(args: SweepArgs, catalog: &Catalog) -> Result<(), CliError> {
             results_csv(&study.header, &cells, &rows),
         ),
     ];
-    let out = args.study.out.clone().unwrap_or_else(|| {
-        default_out(
-            &study.scenario.name,
-            &format!("sweep-shard-{}-of-{}", shard.index, shard.count),
-        )
-    });
     write_report(&out, &files)?;
     eprintln!(
         "shard {shard}: {} runs; combine the shards with `aimsim merge`",
@@ -369,6 +369,12 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
         scenario_dir(&args.study.scenario),
         args.study.trace.as_deref(),
     );
+    let out = args
+        .study
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&study.scenario.name, "plan"));
+    check_out(&out)?;
     let points = aimsim::sweep::plan_cells(&study.spec).len() as u64;
     let bar = progress(points, "grid points");
     let rows = with_threads(args.study.threads, || {
@@ -390,11 +396,6 @@ pub fn plan_command(args: PlanArgs, catalog: &Catalog) -> Result<(), CliError> {
         ),
     ];
     files.extend(plan_charts(&header, &rows));
-    let out = args
-        .study
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&study.scenario.name, "plan"));
     write_report(&out, &files)?;
     print_report(&args.study, &files, "plan.csv");
     Ok(())

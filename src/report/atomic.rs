@@ -19,9 +19,14 @@ pub const MARKER: &str = ".aimsim-report";
 /// rename, so the last one to finish wins and every one of them leaves a
 /// complete report. The lock is released when the run ends, however it
 /// ends, so a temporary folder (`.NAME.tmp-PID`, `.NAME.old-PID`) found
-/// while holding it belongs to a run that died, and is removed. A crash
-/// leaves the earlier report (or none), never a mix; a failed final rename
-/// removes the temporary folder and says so.
+/// while holding it belongs to a run that died, and is removed, if it is
+/// one aimsim made (empty, or holding the marker; a user's folder of that
+/// name is left alone). The lock file stays: removing it would let a run
+/// waiting on it and a new one hold different locks. A crash leaves the
+/// earlier report (or none), never a mix; a failed final rename removes
+/// the temporary folder and says so. Every file is flushed to disk, and
+/// the folder holding the report after the rename, so a report that is
+/// in place survives a power cut.
 pub fn write_report_dir(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
     write_with_rename(dir, files, |from, to| fs::rename(from, to))
 }
@@ -47,6 +52,9 @@ fn write_with_rename(
         })?
         .to_string_lossy()
         .into_owned();
+    // Checked before the lock is made too, so that a file (`--out
+    // /dev/null`) leaves no lock beside it.
+    check_replaceable(dir)?;
     fs::create_dir_all(parent)?;
     let _turn = take_turn(&parent.join(format!(".{name}.lock")))?;
     check_replaceable(dir)?;
@@ -60,7 +68,8 @@ fn write_with_rename(
         "written by aimsim; the whole folder is replaced by the next run\n",
     ))
     .chain(files.iter().map(|(f, c)| (f.as_str(), c.as_str())))
-    .try_for_each(|(file, contents)| fs::write(staging.join(file), contents));
+    .try_for_each(|(file, contents)| write_durably(&staging.join(file), contents))
+    .and_then(|()| sync_folder(&staging));
     if let Err(err) = written {
         let _ = fs::remove_dir_all(&staging);
         return Err(err);
@@ -86,12 +95,70 @@ fn write_with_rename(
             format!("the finished report could not be moved into place ({err}); its temporary folder was removed and {kept}"),
         ));
     }
+    sync_folder(parent)?;
     if had_old {
         // The new report is in place; a retired folder that resists removal
         // is a leftover the next run clears.
         let _ = fs::remove_dir_all(&retired);
     }
     Ok(())
+}
+
+/// Checks, before a long run, that its report could be written to `dir`:
+/// it is absent, empty or an aimsim report, and its nearest existing
+/// ancestor is a folder that is not read-only. (The write checks again.)
+pub fn check_report_dir(dir: &Path) -> io::Result<()> {
+    check_replaceable(dir)?;
+    let existing = dir
+        .ancestors()
+        .skip(1)
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
+    let metadata = fs::metadata(existing)?;
+    if !metadata.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!(
+                "{} is a file: {} cannot be made in it",
+                existing.display(),
+                dir.display()
+            ),
+        ));
+    }
+    if metadata.permissions().readonly() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is read-only: {} cannot be made in it",
+                existing.display(),
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` and flushes it to disk.
+fn write_durably(path: &Path, contents: &str) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = File::create(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Flushes a folder's entries to disk (where the platform can).
+fn sync_folder(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|f| f.sync_all()) {
+        Err(err) if err.kind() != io::ErrorKind::PermissionDenied && cfg!(unix) => Err(err),
+        _ => Ok(()),
+    }
 }
 
 /// Waits for this run's turn to write the folder: an exclusive lock on
@@ -139,9 +206,17 @@ fn remove_leftovers(parent: &Path, name: &str) -> io::Result<()> {
     for entry in fs::read_dir(parent)?.filter_map(Result::ok) {
         let file_name = entry.file_name();
         let file_name = file_name.to_string_lossy();
-        let leftover = file_name.starts_with(&staging) || file_name.starts_with(&retired);
-        if leftover && entry.path().is_dir() {
-            fs::remove_dir_all(entry.path())?;
+        let pid = file_name
+            .strip_prefix(&staging)
+            .or_else(|| file_name.strip_prefix(&retired));
+        let named_so = pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let path = entry.path();
+        // Only folders aimsim made: a staging folder gets the marker first,
+        // a retired one was a report.
+        let ours =
+            path.is_dir() && (path.join(MARKER).is_file() || fs::read_dir(&path)?.next().is_none());
+        if named_so && ours {
+            fs::remove_dir_all(&path)?;
         }
     }
     Ok(())
@@ -184,8 +259,22 @@ mod tests {
         // The folders of a run killed mid-write are cleared by the next run.
         fs::create_dir(root.path().join(".report.tmp-1")).unwrap();
         fs::create_dir(root.path().join(".report.old-1")).unwrap();
+        fs::write(root.path().join(".report.old-1").join(MARKER), "").unwrap();
+        // A user's folders named like them are not.
+        for mine in [".report.tmp-2", ".report.old-notes"] {
+            fs::create_dir(root.path().join(mine)).unwrap();
+            fs::write(root.path().join(mine).join("notes.txt"), "mine").unwrap();
+        }
         write_report_dir(&dir, &[("a.csv".into(), "4".into())]).unwrap();
-        assert_eq!(names(root.path()), [".report.lock", "report"]);
+        assert_eq!(
+            names(root.path()),
+            [
+                ".report.lock",
+                ".report.old-notes",
+                ".report.tmp-2",
+                "report"
+            ]
+        );
     }
 
     #[test]
@@ -244,8 +333,15 @@ mod tests {
         assert_eq!(names(&precious), ["notes.txt"]);
         let file = root.path().join("file");
         fs::write(&file, "x").unwrap();
+        assert!(check_report_dir(&file).is_err());
         assert!(write_report_dir(&file, &[]).is_err());
         assert_eq!(fs::read_to_string(&file).unwrap(), "x");
+        assert!(
+            !root.path().join(".file.lock").exists(),
+            "a file refused leaves no lock beside it"
+        );
+        assert!(check_report_dir(&file.join("inside")).is_err());
+        assert!(check_report_dir(&root.path().join("new/deeper")).is_ok());
         // An empty folder is fine to fill.
         let empty = root.path().join("empty");
         fs::create_dir(&empty).unwrap();

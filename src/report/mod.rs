@@ -14,7 +14,7 @@ pub mod serving;
 mod simulation;
 pub mod study;
 
-pub use atomic::write_report_dir;
+pub use atomic::{check_report_dir, write_report_dir};
 pub use metric::{count, measure, rows_json, text, MetricRows, MetricValue};
 pub use simulation::{
     by_class_csv, by_model_csv, fill_chart, fill_csv, fill_summary_rows, metrics_csv, rows_csv,

@@ -321,6 +321,32 @@ fn a_trace_with_no_request_is_refused_not_judged_met() {
 }
 
 #[test]
+fn an_out_folder_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "mine").unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for out in [mine.clone(), file.clone(), file.join("inside")] {
+        let run = aimsim(&["serve", QUICKSTART, "--out", out.to_str().unwrap()]);
+        assert_ne!(run.code, 0, "{}", out.display());
+        assert!(
+            !run.stderr.contains("simulated"),
+            "{}: the run went ahead: {}",
+            out.display(),
+            run.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    assert!(!dir.path().join(".a-file.lock").exists());
+}
+
+#[test]
 fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("s.toml");
