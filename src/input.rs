@@ -84,13 +84,23 @@ pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
     if file.metadata()?.len() > MAX_TEXT_FILE_BYTES {
         return Err(too_large());
     }
-    let mut text = String::new();
-    file.take(MAX_TEXT_FILE_BYTES + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_TEXT_FILE_BYTES {
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_TEXT_FILE_BYTES {
         return Err(too_large());
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "line {line}, column {column} (byte {}): not UTF-8 text",
+                valid.len()
+            ),
+        )
+    })
 }
 
 /// A reader that fails on a line longer than [`MAX_LINE_BYTES`], so a
@@ -142,6 +152,15 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_at_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, b"name = \"a\"\nseed = \"\xff\"\n").unwrap();
+        let err = read_text(&path).unwrap_err().to_string();
+        assert_eq!(err, "line 2, column 9 (byte 19): not UTF-8 text");
+    }
 
     #[test]
     fn a_line_past_the_limit_fails_and_names_its_line() {

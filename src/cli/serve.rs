@@ -13,7 +13,7 @@ use aimsim::report::serving::{
     deployments_csv, gpus_csv, latency_cdf_csv, latency_chart, over_time_chart, replicas_csv,
     serving_json, serving_markdown, serving_summary_rows, serving_timeseries_csv, ServeRun,
 };
-use aimsim::scenario::{ServeScenario, TrafficSpec};
+use aimsim::scenario::{ServeScenario, TrafficSpec, MISSING_TRACE};
 use aimsim::serve::traffic::{Traffic, TrafficShape};
 use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServeConfig, ServingPolicy};
 use aimsim::time::SimTime;
@@ -261,7 +261,8 @@ fn warn_placement(scenario: &ServeScenario, deployed: &Deployed) {
 }
 
 /// Opens `traffic` of `scenario`: a missing trace is a usage error (the
-/// command line lacks `--trace`), a bad one a traffic error.
+/// command line lacks `--trace`), a bad one (or a bad length file) a
+/// traffic error naming the file.
 pub(super) fn open_traffic(
     traffic: &TrafficSpec,
     trace: Option<&Path>,
@@ -271,7 +272,7 @@ pub(super) fn open_traffic(
     traffic
         .open(trace, dir, scenario.seed, scenario.horizon)
         .map_err(|e| {
-            if trace.is_none() {
+            if e.source_name == MISSING_TRACE {
                 CliError::Usage(e.message)
             } else {
                 CliError::Traffic(e)

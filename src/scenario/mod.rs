@@ -21,6 +21,7 @@ pub use check::ScenarioError;
 pub use serving::answer;
 pub use serving::{
     LengthSpec, Pace, ServePlanSpec, ServeScenario, StreamSpec, TrafficSpec, MAX_PLAN_CELLS,
+    MISSING_TRACE,
 };
 pub use source::{SourceError, Survey, WorkloadSource};
 pub use sweep_table::{NotSweepable, SweepSpec, DEFAULT_TARGET_FIT};

@@ -347,6 +347,28 @@ fn an_out_folder_that_cannot_be_written_is_refused_before_the_run() {
 }
 
 #[test]
+fn a_length_file_that_cannot_be_read_is_named_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let run = aimsim(&[
+        "serve",
+        QUICKSTART,
+        "--set",
+        "traffic.streams.0.output={distribution=\"empirical\", path=\"missing-lengths.csv\", column=\"GeneratedTokens\"}",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("missing-lengths.csv: traffic.streams[0].output: cannot open"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+}
+
+#[test]
 fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("s.toml");

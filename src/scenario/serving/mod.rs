@@ -9,7 +9,7 @@ mod schema;
 mod traffic_table;
 
 pub use plan_table::{ServePlanSpec, MAX_PLAN_CELLS};
-pub use traffic_table::{LengthSpec, Pace, StreamSpec, TrafficSpec};
+pub use traffic_table::{LengthSpec, Pace, StreamSpec, TrafficSpec, MISSING_TRACE};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -17,6 +17,10 @@ use super::super::check::Checker;
 use super::super::ScenarioError;
 use super::schema::{LengthTable, StreamTable, TrafficTable, WeightTable};
 
+/// The source name of the error a trace source gives without a file
+/// (neither `traffic.path` nor `--trace`).
+pub const MISSING_TRACE: &str = "traffic.path";
+
 /// Most synthetic streams or assigned models.
 pub const MAX_STREAMS: usize = 4096;
 
@@ -212,7 +216,7 @@ impl TrafficSpec {
         horizon: Option<Nanos>,
     ) -> Result<Box<dyn Traffic>, WorkloadError> {
         let missing = || WorkloadError {
-            source_name: "traffic.path".into(),
+            source_name: MISSING_TRACE.into(),
             line: None,
             message: "this traffic source reads a file: give traffic.path or --trace".into(),
         };
@@ -224,13 +228,20 @@ impl TrafficSpec {
             } => {
                 let streams = streams
                     .iter()
-                    .map(|s| {
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let resolve = |spec: &LengthSpec, side: &str| {
+                            spec.resolve(scenario_dir).map_err(|mut e| {
+                                e.message = format!("traffic.streams[{i}].{side}: {}", e.message);
+                                e
+                            })
+                        };
                         Ok(Stream {
                             target: s.target.clone(),
                             rate: s.rate,
                             arrivals: s.arrivals,
-                            prompt: s.prompt.resolve(scenario_dir)?,
-                            output: s.output.resolve(scenario_dir)?,
+                            prompt: resolve(&s.prompt, "prompt")?,
+                            output: resolve(&s.output, "output")?,
                             priority: s.priority,
                         })
                     })
