@@ -127,6 +127,29 @@ impl Architecture {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be at least 1"));
         }
+        // Far above any published model (Llama-3.1-405B: 126 layers, hidden
+        // 16,384, 128 heads of 128, FFN 53,248; vocabularies to 262,144;
+        // contexts to 10M), and low enough that products such as a
+        // token's KV values cannot overflow.
+        let largest = [
+            ("layers", self.layers, 4096),
+            ("hidden_size", self.hidden_size, 1 << 20),
+            ("attention_heads", self.attention_heads, 1 << 14),
+            ("head_dim", self.head_dim, 1 << 14),
+            ("ffn_size", self.ffn_size, 1 << 22),
+            ("moe_ffn_size", self.moe_ffn_size, 1 << 22),
+            ("vocab_size", self.vocab_size, 1 << 24),
+            ("max_context", self.max_context, 1 << 27),
+            ("experts", self.experts, 1 << 16),
+            ("kv_lora_rank", self.kv_lora_rank, 1 << 16),
+            ("qk_rope_head_dim", self.qk_rope_head_dim, 1 << 14),
+            ("attention_window", self.attention_window, 1 << 27),
+        ];
+        if let Some((name, value, most)) = largest.iter().find(|(_, v, most)| v > most) {
+            return Err(format!(
+                "{name} {value} is beyond any model (at most {most})"
+            ));
+        }
         if !self.attention_heads.is_multiple_of(self.kv_heads) {
             return Err(format!(
                 "kv_heads {} must divide attention_heads {}",
@@ -319,6 +342,11 @@ mod tests {
                 "must divide attention_heads",
             ),
             (format!("{good}\n{good}"), "listed twice"),
+            // Heads of 65,536 values would wrap a token's KV values.
+            (
+                good.replacen(",64,8,128,", ",65536,65536,65536,", 1),
+                "attention_heads 65536 is beyond any model",
+            ),
         ];
         for (body, expected) in cases {
             let err = ArchitectureTable::parse(&format!("{header}\n{body}\n"), "a.csv")
