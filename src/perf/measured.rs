@@ -87,6 +87,16 @@ pub struct MeasuredTable {
 /// Most rows a measured table may have.
 const MAX_ROWS: usize = 100_000;
 
+/// Shortest time a row may give, milliseconds: no GPU step is faster than
+/// a microsecond.
+const MIN_MS: f64 = 1e-3;
+
+/// Longest time a row may give, milliseconds.
+const MAX_MS: f64 = 1e9;
+
+/// A measured point while the file is read: (x, seconds, line).
+type Point = (f64, f64, u64);
+
 impl MeasuredSet {
     /// Reads a measured table; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<MeasuredSet, MeasuredError> {
@@ -96,7 +106,9 @@ impl MeasuredSet {
             problem,
         };
         let (mut reader, headers) = csv_table(text).map_err(|e| fail(1, e.to_string()))?;
-        let mut set = MeasuredSet::default();
+        // Per setup: decode points by batch, prefill points, with lines.
+        type Points = (BTreeMap<u32, Vec<Point>>, Vec<Point>);
+        let mut read: BTreeMap<Setup, Points> = BTreeMap::new();
         for (count, record) in reader.records().enumerate() {
             let record =
                 record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), e.to_string()))?;
@@ -113,14 +125,16 @@ impl MeasuredSet {
                 .precision
                 .parse()
                 .map_err(|e| fail(line, format!("column `precision`: {e}")))?;
-            let positive = |name: &str, v: Option<f64>| match v {
-                Some(v) if !(v.is_finite() && v > 0.0 && v < 1e9) => Err(fail(
+            let positive = |name: &str, v: Option<f64>| {
+                match v {
+                Some(v) if !(v.is_finite() && (MIN_MS..=MAX_MS).contains(&v)) => Err(fail(
                     line,
                     format!(
-                        "column `{name}`: must be a positive number of milliseconds, got {v:?}"
+                        "column `{name}`: must be a positive number of milliseconds from {MIN_MS} (a microsecond) to {MAX_MS}, got {v:?}"
                     ),
                 )),
                 _ => Ok(()),
+            }
             };
             positive("ttft_ms", row.ttft_ms)?;
             positive("tpot_ms", row.tpot_ms)?;
@@ -147,29 +161,39 @@ impl MeasuredSet {
                 layout: layout.to_string(),
                 tp: row.tp,
             };
-            let table = set.tables.entry(setup).or_default();
+            let (decode, prefill) = read.entry(setup).or_default();
             if let Some(tpot) = row.tpot_ms {
                 let context = f64::from(row.input_tokens) + f64::from(row.output_tokens) / 2.0;
-                table
-                    .decode
+                decode
                     .entry(row.batch)
                     .or_default()
-                    .push((context, tpot / 1e3));
+                    .push((context, tpot / 1e3, line));
             }
             if let (Some(ttft), 1) = (row.ttft_ms, row.batch) {
-                table
-                    .prefill
-                    .push((f64::from(row.input_tokens), ttft / 1e3));
+                prefill.push((f64::from(row.input_tokens), ttft / 1e3, line));
             }
         }
-        if set.tables.is_empty() {
+        if read.is_empty() {
             return Err(fail(1, "the table has no measurement".into()));
         }
-        for table in set.tables.values_mut() {
-            for points in table.decode.values_mut() {
-                points.sort_by(|a, b| a.0.total_cmp(&b.0));
-            }
-            table.prefill.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut set = MeasuredSet::default();
+        for (setup, (decode, prefill)) in read {
+            let curve = |points: Vec<Point>, what: &str| {
+                ordered(points, what).map_err(|(line, problem)| fail(line, problem))
+            };
+            let table = MeasuredTable {
+                decode: decode
+                    .into_iter()
+                    .map(|(batch, points)| {
+                        Ok((
+                            batch,
+                            curve(points, &format!("decode step of batch {batch}"))?,
+                        ))
+                    })
+                    .collect::<Result<_, MeasuredError>>()?,
+                prefill: curve(prefill, "prefill")?,
+            };
+            set.tables.insert(setup, table);
         }
         Ok(set)
     }
@@ -183,6 +207,33 @@ impl MeasuredSet {
     pub fn setups(&self) -> impl Iterator<Item = &Setup> {
         self.tables.keys()
     }
+}
+
+/// `points` sorted by x, without their lines; `Err` (line, problem) when
+/// two give the same x (the table would say two things) or a longer one
+/// takes less time (no GPU computes more tokens faster).
+fn ordered(mut points: Vec<Point>, what: &str) -> Result<Vec<(f64, f64)>, (u64, String)> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+    for pair in points.windows(2) {
+        let ((x0, t0, line0), (x1, t1, line1)) = (pair[0], pair[1]);
+        if x0 == x1 {
+            return Err((
+                line1,
+                format!("the {what} at {x1} tokens is measured already on line {line0}"),
+            ));
+        }
+        if t1 < t0 {
+            return Err((
+                line1.max(line0),
+                format!(
+                    "the {what} at {x1} tokens ({} ms, line {line1}) is faster than at {x0} tokens ({} ms, line {line0}); a longer input never takes less time",
+                    t1 * 1e3,
+                    t0 * 1e3
+                ),
+            ));
+        }
+    }
+    Ok(points.into_iter().map(|(x, t, _)| (x, t)).collect())
 }
 
 impl MeasuredTable {
@@ -263,6 +314,10 @@ mod tests {
                 "m,fp16,MI300X,SPX,1,1,100,10,-5,1",
                 "column `ttft_ms`: must be a positive",
             ),
+            (
+                "m,fp16,MI300X,SPX,1,1,100,10,1e-9,1",
+                "column `ttft_ms`: must be a positive number of milliseconds from 0.001",
+            ),
             ("m,fp4,MI300X,SPX,1,1,100,10,5,1", "column `precision`"),
             (
                 "m,fp16,H100,SPX,1,1,100,10,5,1",
@@ -283,6 +338,29 @@ mod tests {
                 .to_string();
             assert!(err.starts_with("t.csv: line 2"), "{err}");
             assert!(err.contains(expected), "{row}: {err}");
+        }
+    }
+
+    #[test]
+    fn conflicting_or_backward_points_are_refused_with_both_lines() {
+        for (rows, expected) in [
+            (
+                "m,fp16,MI300X,SPX,1,1,1024,0,100,\nm,fp16,MI300X,SPX,1,1,1024,0,120,\n",
+                "line 3: the prefill at 1024 tokens is measured already on line 2",
+            ),
+            (
+                "m,fp16,MI300X,SPX,1,1,1024,0,100,\nm,fp16,MI300X,SPX,1,1,1500,0,90,\n",
+                "line 3: the prefill at 1500 tokens (90 ms, line 3) is faster than at 1024 tokens (100 ms, line 2)",
+            ),
+            (
+                "m,fp16,MI300X,SPX,1,4,2000,0,,30\nm,fp16,MI300X,SPX,1,4,1000,0,,40\n",
+                "line 3: the decode step of batch 4 at 2000 tokens (30 ms, line 2) is faster than at 1000 tokens (40 ms, line 3)",
+            ),
+        ] {
+            let err = MeasuredSet::parse(&format!("{HEADER}{rows}"), "t.csv")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{rows}: {err}");
         }
     }
 }
