@@ -177,6 +177,14 @@ pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
             "no architecture for `{model_id}`: name a catalog model or give its --arch FILE (format of aim_profiles/architectures.csv)"
         ))
     })?;
+    let context = u64::from(args.input) + u64::from(args.output);
+    if context > u64::from(arch.max_context) {
+        // vLLM refuses such a request (and `serve` counts it as too long).
+        return Err(CliError::Usage(format!(
+            "--input {} + --output {} = {context} tokens is longer than {model_id}'s context of {} tokens: the engine would refuse the request",
+            args.input, args.output, arch.max_context
+        )));
+    }
     if !(args.memory_utilization > 0.0 && args.memory_utilization <= 1.0) {
         return Err(CliError::Usage(format!(
             "--memory-utilization {} must be in (0, 1]",

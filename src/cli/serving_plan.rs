@@ -103,12 +103,19 @@ impl Inputs {
                 )));
             }
         }
-        let models = traffic[0]
+        let models: Vec<String> = traffic[0]
             .recorded
             .targets()
             .iter()
             .map(|t| t.model.clone())
             .collect();
+        too_long(
+            &file,
+            &scenario,
+            &architectures,
+            &models,
+            &traffic[0].recorded,
+        )?;
         Ok(Inputs {
             file,
             scenario,
@@ -136,6 +143,48 @@ impl Inputs {
             node: self.scenario.fleet.node,
         }
     }
+}
+
+/// Requests longer than their model's context are refused by every engine:
+/// an error when more of them are measured than the SLO's percentile
+/// allows to miss (no fleet can meet it), a warning otherwise.
+fn too_long(
+    file: &str,
+    scenario: &ServeScenario,
+    architectures: &ArchitectureTable,
+    models: &[String],
+    recorded: &Recorded,
+) -> Result<(), CliError> {
+    for (m, model) in models.iter().enumerate() {
+        let context = architectures.get(model).map_or(u32::MAX, |a| a.max_context);
+        let measured = recorded
+            .requests()
+            .iter()
+            .filter(|r| r.target as usize == m && r.arrival >= scenario.warmup);
+        let (mut count, mut long, mut longest) = (0u64, 0u64, 0u64);
+        for r in measured {
+            count += 1;
+            let tokens = u64::from(r.prompt) + u64::from(r.output);
+            if tokens > u64::from(context) {
+                long += 1;
+                longest = longest.max(tokens);
+            }
+        }
+        if long == 0 {
+            continue;
+        }
+        let what = format!(
+            "{long} of {count} measured requests for {model} ask for more tokens than its context of {context} (the longest {longest}), and every engine refuses them"
+        );
+        if long as f64 > (1.0 - scenario.slo.percentile) * count as f64 {
+            return Err(CliError::Usage(format!(
+                "{file}: {what}: no fleet can meet the SLO for {} of requests; cap the traffic's lengths (`max` of its distributions) or serve a model with a longer context",
+                scenario.slo.percentile
+            )));
+        }
+        eprintln!("warning: {what}; they count as misses");
+    }
+    Ok(())
 }
 
 /// Runs the plan of the serving scenario `text` read from `args.scenario`,

@@ -440,3 +440,24 @@ fn a_plan_at_a_stated_trace_rate_plans_that_window_and_its_answer_replays_it() {
         .unwrap();
     assert_eq!(attainment, mixed[1]["attainment"]);
 }
+
+#[test]
+fn requests_longer_than_the_context_are_named_not_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, PLAN_ONLY).unwrap();
+    let run = aimsim(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--set",
+        "traffic.streams.0.prompt={ distribution = \"fixed\", tokens = 200000 }",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains(
+            "ask for more tokens than its context of 131072 (the longest 200100), and every engine refuses them"
+        ),
+        "{}",
+        run.stderr
+    );
+}
