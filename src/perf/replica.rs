@@ -106,7 +106,7 @@ pub struct ReplicaSpec<'a> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplicaError {
     /// The weights (and the engine's reserve) do not fit the memory.
-    #[error("{model} at {precision} needs {weights_gib:.1} GiB of weights; {tp} x {memory_gib:.1} GiB at {utilization:.0}% utilisation leaves no room for a key/value cache (try a lower precision, a larger partition or a higher --tp)")]
+    #[error("{model} at {precision} needs {weights_gib:.1} GiB of weights; {tp} x {memory_gib:.1} GiB at {utilization:.0}% utilisation leaves no room for a key/value cache (try a lower precision, a larger partition or a higher tensor-parallel degree: `--tp` of perf, `tp` of a deployment)")]
     DoesNotFit {
         /// The model.
         model: String,
@@ -122,10 +122,10 @@ pub enum ReplicaError {
         utilization: f64,
     },
     /// Tensor parallelism needs whole GPUs.
-    #[error("tensor parallelism spans whole GPUs (vLLM supports CPX with TP=1 only); use --mode SPX with --tp {0}")]
+    #[error("tensor parallelism spans whole GPUs (vLLM supports CPX with TP=1 only); use a whole-GPU mode (SPX) for tensor parallelism {0}")]
     TpNeedsWholeGpus(u32),
     /// A TP degree that does not divide the node or the heads.
-    #[error("--tp {tp} must be 1, 2, 4 or 8 and divide the model's {kv_heads} key/value heads or {heads} heads")]
+    #[error("tensor parallelism {tp} must be 1, 2, 4 or 8 and divide the model's {kv_heads} key/value heads or {heads} heads")]
     BadTp {
         /// The degree asked for.
         tp: u32,

@@ -352,6 +352,11 @@ output = {{ distribution = "fixed", tokens = 50 }}
     fs::write(&file, text(3, "")).unwrap();
     let refused = aimsim(&["serve", file.to_str().unwrap()]).expect_code(1);
     assert!(
+        !refused.stderr.contains("--tp"),
+        "serve has no --tp flag to suggest: {}",
+        refused.stderr
+    );
+    assert!(
         refused.stderr.contains("deployments[0].tp"),
         "{}",
         refused.stderr

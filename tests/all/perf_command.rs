@@ -162,7 +162,11 @@ fn bad_requests_say_what_was_expected() {
             2,
             "500010 tokens is longer than meta-llama/Llama-3.1-8B-Instruct's context of 131072",
         ),
-        (&[LLAMA8, "--tp", "3"], 1, "--tp 3 must be 1, 2, 4 or 8"),
+        (
+            &[LLAMA8, "--tp", "3"],
+            1,
+            "tensor parallelism 3 must be 1, 2, 4 or 8",
+        ),
         (
             &[LLAMA8, "--mode", "CPX/NPS4", "--tp", "2"],
             1,
