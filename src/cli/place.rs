@@ -581,7 +581,7 @@ mod tests {
             (bare.precision, bare.preferred, bare.priority),
             (None, None, 0)
         );
-        for bad in [":fp16", "m:fp8", "m@x", "m^high", "m@1.x"] {
+        for bad in [":fp16", "m:fp4", "m@x", "m^high", "m@1.x"] {
             assert!(bad.parse::<RequestSpec>().is_err(), "{bad}");
         }
     }
