@@ -12,7 +12,7 @@ pub fn describe_csv_error(error: &csv::Error, headers: Option<&csv::StringRecord
                 headers
                     .and_then(|h| h.get(index as usize))
                     .map_or(format!("column {}", index + 1), |name| {
-                        format!("column `{name}`")
+                        format!("column `{}`", shown(name))
                     })
             });
             match column {
@@ -51,7 +51,7 @@ pub fn deserialize_record<T: serde::de::DeserializeOwned>(
             csv::ErrorKind::Deserialize { err, .. } => err
                 .field()
                 .and_then(|i| headers.get(i as usize))
-                .map(|name| format!("column `{name}`: ")),
+                .map(|name| format!("column `{}`: ", shown(name))),
             _ => None,
         };
         format!("{}{e}", column.unwrap_or_default())
@@ -103,12 +103,35 @@ pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
     })
 }
 
-/// A reader that fails on a line longer than [`MAX_LINE_BYTES`], so a
-/// streamed file without line breaks cannot grow a record without bound.
+/// A reader that fails on a CSV record longer than [`MAX_LINE_BYTES`], so
+/// a streamed file without line breaks, or a quoted field running over
+/// many lines, cannot grow a record without bound.
+///
+/// It follows CSV quoting as the `csv` crate reads it (RFC 4180): a field
+/// that starts with `"` runs to the next lone `"`, over line breaks; `""`
+/// inside it is a quote. A record ends at a line break outside quotes.
 pub struct LineLimit<R> {
     inner: R,
+    /// Physical line being read (one-based).
     line: u64,
-    line_bytes: usize,
+    /// Line where the current record started.
+    record_line: u64,
+    record_bytes: usize,
+    state: Quoting,
+}
+
+/// Where the reader is within a CSV field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a field.
+    FieldStart,
+    /// Inside a field that did not start with a quote.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field: it ends the field, or
+    /// escapes a second quote.
+    QuoteInQuoted,
 }
 
 impl<R> LineLimit<R> {
@@ -117,33 +140,71 @@ impl<R> LineLimit<R> {
         LineLimit {
             inner,
             line: 1,
-            line_bytes: 0,
+            record_line: 1,
+            record_bytes: 0,
+            state: Quoting::FieldStart,
         }
+    }
+
+    /// Follows `bytes`; `false` once the current record is too long.
+    fn follow(&mut self, bytes: &[u8]) -> bool {
+        for &b in bytes {
+            self.record_bytes += 1;
+            let ends_record = b == b'\n' && self.state != Quoting::Quoted;
+            self.state = match (self.state, b) {
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) => Quoting::Quoted,
+                (Quoting::FieldStart, b'"') | (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (_, b',') | (_, b'\n') => Quoting::FieldStart,
+                _ => Quoting::Unquoted,
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+            if ends_record {
+                self.record_line = self.line;
+                self.record_bytes = 0;
+            } else if self.record_bytes > MAX_LINE_BYTES {
+                return false;
+            }
+        }
+        true
     }
 }
 
 impl<R: std::io::Read> std::io::Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let read = &buf[..n];
-        match read.iter().rposition(|&b| b == b'\n') {
-            Some(last) => {
-                self.line += read.iter().filter(|&&b| b == b'\n').count() as u64;
-                self.line_bytes = n - last - 1;
-            }
-            None => self.line_bytes += n,
-        }
-        if self.line_bytes > MAX_LINE_BYTES {
+        if !self.follow(&buf[..n]) {
+            let lines = if self.line > self.record_line {
+                format!(
+                    "the record from line {} to line {}",
+                    self.record_line, self.line
+                )
+            } else {
+                format!("line {}", self.line)
+            };
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
-                    "line {} is longer than {} MiB; is this a text file of the expected format?",
-                    self.line,
+                    "{lines} is longer than {} MiB; is this a text file of the expected format?",
                     MAX_LINE_BYTES >> 20
                 ),
             ));
         }
         Ok(n)
+    }
+}
+
+/// Longest text of a user's field an error message quotes whole.
+const MAX_SHOWN_CHARS: usize = 64;
+
+/// `text` as an error message quotes it: whole when short, else its start
+/// and its length (a field of a megabyte is not echoed back).
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()).into(),
     }
 }
 
@@ -179,6 +240,42 @@ mod tests {
             .read_to_end(&mut sink)
             .unwrap();
         assert_eq!(sink.len(), many.len());
+    }
+
+    #[test]
+    fn a_quoted_field_over_many_short_lines_counts_as_one_record() {
+        let mut text = b"a,b\n1,\"".to_vec();
+        for _ in 0..(MAX_LINE_BYTES / 10 + 1) {
+            text.extend(b"123456789\n");
+        }
+        text.extend(b"\"\n");
+        let mut sink = Vec::new();
+        let err = LineLimit::new(&text[..])
+            .read_to_end(&mut sink)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("the record from line 2 to line"),
+            "{err}"
+        );
+        // Quotes that open no quoted field, escaped quotes and quoted
+        // line breaks within the limit do not hold a record open.
+        let fine = "a,b\nx\"y,\"q\"\"r\"\n\"multi\nline\",2\n".repeat(3 * MAX_LINE_BYTES / 20);
+        let mut sink = Vec::new();
+        LineLimit::new(fine.as_bytes())
+            .read_to_end(&mut sink)
+            .unwrap();
+        let mut reader = csv::Reader::from_reader(fine.as_bytes());
+        let records = reader.records().count();
+        // Three records a repeat (its `a,b` too), less the header.
+        assert_eq!(records, 3 * (3 * MAX_LINE_BYTES / 20) - 1);
+    }
+
+    #[test]
+    fn a_long_field_is_shown_by_its_start_and_length() {
+        assert_eq!(shown("short"), "short");
+        let long = "é".repeat(1000);
+        let quoted = shown(&long);
+        assert_eq!(quoted, format!("{}... (2000 bytes)", "é".repeat(64)));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use csv::StringRecord;
 
-use crate::input::{describe_csv_error, LineLimit};
+use crate::input::{describe_csv_error, shown, LineLimit};
 use crate::profile::MAX_MODEL_ID_BYTES;
 use crate::time::{Nanos, SimTime};
 
@@ -111,7 +111,8 @@ impl CsvRows {
             .find(|(i, h)| headers.iter().take(*i).any(|e| e == *h))
         {
             return Err(fail(format!(
-                "column `{duplicate}` appears twice (again as column {})",
+                "column `{}` appears twice (again as column {})",
+                shown(duplicate),
                 i + 1
             )));
         }
@@ -126,7 +127,8 @@ impl CsvRows {
         if strict {
             if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
                 return Err(fail(format!(
-                    "unknown column `{unknown}`; expected columns {}",
+                    "unknown column `{}`; expected columns {}",
+                    shown(unknown),
                     known.join(", ")
                 )));
             }
@@ -190,8 +192,9 @@ impl CsvRows {
         let text = self.field(column);
         text.parse().map_err(|_| {
             self.error(format!(
-                "column `{}`: `{text}` is not {expected}",
-                &self.headers[column]
+                "column `{}`: `{}` is not {expected}",
+                shown(&self.headers[column]),
+                shown(text)
             ))
         })
     }
@@ -233,8 +236,8 @@ impl CsvRows {
         };
         self.error(format!(
             "column `{}`: `{}` {why}",
-            &self.headers[column],
-            self.field(column)
+            shown(&self.headers[column]),
+            shown(self.field(column))
         ))
     }
 }

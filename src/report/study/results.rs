@@ -94,7 +94,10 @@ pub fn parse_results_csv(
         let fail = |name: &str| {
             error(
                 line,
-                format!("column `{name}`: `{}` is not valid", field(name)),
+                format!(
+                    "column `{name}`: `{}` is not valid",
+                    crate::input::shown(field(name))
+                ),
             )
         };
         macro_rules! parse {
@@ -113,7 +116,7 @@ pub fn parse_results_csv(
                     line,
                     format!(
                         "column `{name}`: `{}` is not a share from 0 to 1",
-                        field(name)
+                        crate::input::shown(field(name))
                     ),
                 ))
             }
@@ -127,7 +130,7 @@ pub fn parse_results_csv(
                     line,
                     format!(
                         "column `{name}`: `{}` is not a finite amount of at least 0",
-                        field(name)
+                        crate::input::shown(field(name))
                     ),
                 ))
             }

@@ -76,20 +76,21 @@ impl AzureTraffic {
     fn read_row(&mut self) -> Result<InferenceRequest, WorkloadError> {
         let [time, context, generated] = self.columns;
         let text = self.rows.field(time);
+        let shown = crate::input::shown(text);
         let absolute = parse_timestamp(text).ok_or_else(|| {
             self.rows.error(format!(
-                "column `TIMESTAMP`: `{text}` is not a time like 2023-11-16 18:15:46.6805900"
+                "column `TIMESTAMP`: `{shown}` is not a time like 2023-11-16 18:15:46.6805900"
             ))
         })?;
         let first = *self.first.get_or_insert(absolute);
         let arrival = Nanos(absolute.checked_sub(first).ok_or_else(|| {
             self.rows.error(format!(
-                "column `TIMESTAMP`: `{text}` is before the first row's time; the trace must be in time order"
+                "column `TIMESTAMP`: `{shown}` is before the first row's time; the trace must be in time order"
             ))
         })?);
         if arrival < self.last {
             return Err(self.rows.error(format!(
-                "column `TIMESTAMP`: `{text}` goes back in time from the row before; the trace must be in time order"
+                "column `TIMESTAMP`: `{shown}` goes back in time from the row before; the trace must be in time order"
             )));
         }
         self.last = arrival;
