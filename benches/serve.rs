@@ -37,9 +37,7 @@ use aimsim::profile::{ArchitectureTable, Catalog};
 use aimsim::scenario::{ServeScenario, TrafficSpec};
 use aimsim::schedule::Policy;
 use aimsim::serve::traffic::{Assignment, AzureTraffic, Traffic, TrafficShape};
-use aimsim::serve::{
-    deploy, serve, DeployInputs, Deployed, ServeConfig, ServeOutcome, ServingPolicy,
-};
+use aimsim::serve::{deploy, serve, DeployInputs, Deployed, ServeOutcome, ServingPolicy};
 use aimsim::units::Mib;
 
 fn scenario(text: &str) -> ServeScenario {
@@ -65,19 +63,6 @@ fn deployed(s: &ServeScenario) -> Deployed {
     .expect("the shipped fleet serves")
 }
 
-fn config(s: &ServeScenario) -> ServeConfig {
-    ServeConfig {
-        horizon: s.horizon,
-        warmup: s.warmup,
-        interval: s.series_interval(),
-        routing: s.routing,
-        seed: s.seed,
-        slo: s.slo,
-        engine: s.engine,
-        give_up_after: None,
-    }
-}
-
 fn run(s: &ServeScenario, d: &Deployed, traffic: &mut dyn Traffic) -> ServeOutcome {
     serve(
         &d.replicas,
@@ -85,7 +70,7 @@ fn run(s: &ServeScenario, d: &Deployed, traffic: &mut dyn Traffic) -> ServeOutco
         d.gpus,
         d.devices,
         traffic,
-        &config(s),
+        &s.serve_config(),
         |_| {},
     )
     .expect("the traffic is well formed")

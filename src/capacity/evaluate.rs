@@ -274,6 +274,7 @@ pub fn evaluate_fleet(
             let measured = all.len() - all.partition_point(|r| r.arrival < context.warmup);
             miss_budget(measured as u64, context.slo.percentile)
         }),
+        max_in_system: context.max_in_system,
     };
     let outcome = serve(
         &deployed.replicas,

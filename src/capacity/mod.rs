@@ -85,6 +85,8 @@ pub struct PlanContext<'a> {
     pub seed: u64,
     /// Requests arriving before this are served but not measured.
     pub warmup: Nanos,
+    /// Most requests in the system at once (`run.max_in_system`).
+    pub max_in_system: u64,
     /// Most GPUs a cell may use before the search gives up.
     pub max_gpus: u32,
     /// The servers the cell's GPUs sit in.

@@ -15,7 +15,7 @@ use aimsim::report::serving::{
 };
 use aimsim::scenario::{ServeScenario, TrafficSpec, MISSING_TRACE};
 use aimsim::serve::traffic::{Traffic, TrafficShape};
-use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServeConfig, ServingPolicy};
+use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServingPolicy};
 use aimsim::time::SimTime;
 
 use super::progress::ProgressReporter;
@@ -137,16 +137,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     .map_err(|e| CliError::Found(format!("{}: {e}", args.scenario.display())))?;
     warn_placement(&scenario, &deployed);
     let mut traffic = open_traffic(&scenario.traffic, trace.as_deref(), dir, &scenario)?;
-    let config = ServeConfig {
-        horizon: scenario.run_end(),
-        warmup: scenario.warmup,
-        interval: scenario.series_interval(),
-        routing: scenario.routing,
-        seed: scenario.seed,
-        slo: scenario.slo,
-        engine: scenario.engine,
-        give_up_after: None,
-    };
+    let config = scenario.serve_config();
     let started = Instant::now();
     let mut reporter = ProgressReporter::new(scenario.run_end().map(|h| SimTime(h.0 / 1_000_000)));
     let outcome = serve(
@@ -201,6 +192,7 @@ pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
         deployed: &deployed,
         outcome: &outcome,
         slo: &scenario.slo,
+        max_in_system: scenario.max_in_system,
     };
     let rows = serving_summary_rows(&report);
     let mut files = vec![

@@ -18,7 +18,7 @@ use aimsim::report::mixed::{mixed_csv, pareto_chart};
 use aimsim::report::mixed_tables::{compositions_csv, configs_csv};
 use aimsim::scenario::answer::{answer_scenario, Answer, AnswerDeployment, Origin};
 use aimsim::scenario::{ServePlanSpec, ServeScenario};
-use aimsim::serve::traffic::Recorded;
+use aimsim::serve::traffic::{Recorded, MAX_RECORDED};
 use aimsim::serve::ReplicaMemory;
 use aimsim::sim::GpuGroup;
 use aimsim::sweep::GridShard;
@@ -80,8 +80,9 @@ impl Inputs {
         let architectures = ArchitectureTable::builtin();
         let dir = scenario_dir(&args.scenario);
         let trace = scenario.trace_path(dir, args.trace.as_deref());
-        let mut traffic = Vec::with_capacity(spec.rate_scales.len());
+        let mut traffic: Vec<RatedTraffic> = Vec::with_capacity(spec.rate_scales.len());
         for &scale in &spec.rate_scales {
+            let held: usize = traffic.iter().map(|t| t.recorded.len()).sum();
             let mut rated = scenario.traffic.clone();
             rated
                 .scale_rate(scale)
@@ -89,7 +90,7 @@ impl Inputs {
             let mut stream = open_traffic(&rated, trace.as_deref(), dir, &scenario)?;
             traffic.push(RatedTraffic {
                 rate_scale: scale,
-                recorded: Recorded::record(&mut stream)?,
+                recorded: Recorded::record(&mut stream, MAX_RECORDED - held)?,
             });
         }
         for target in traffic[0].recorded.targets() {
@@ -139,6 +140,7 @@ impl Inputs {
             slo: self.scenario.slo,
             seed: self.scenario.seed,
             warmup: self.scenario.warmup,
+            max_in_system: self.scenario.max_in_system,
             max_gpus: self.spec.max_gpus,
             node: self.scenario.fleet.node,
         }

@@ -210,11 +210,13 @@ impl Scenario {
                 ));
             }
         }
-        if run.drain.is_some() {
-            return Err(check.fail(
-                "run.drain",
-                "applies to serving scenarios (with [traffic]) only",
-            ));
+        for (key, given) in [
+            ("run.drain", run.drain.is_some()),
+            ("run.max_in_system", run.max_in_system.is_some()),
+        ] {
+            if given {
+                return Err(check.fail(key, "applies to serving scenarios (with [traffic]) only"));
+            }
         }
         let mode = match run.mode.as_deref().unwrap_or("replay") {
             "replay" => {

@@ -64,6 +64,7 @@ pub struct RunTable {
     pub fill_target: Option<f64>,
     pub fill_step: Option<f64>,
     pub drain: Option<bool>,
+    pub max_in_system: Option<u64>,
 }
 
 /// `[fleet]`.

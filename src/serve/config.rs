@@ -32,4 +32,19 @@ pub struct ServeConfig {
     /// The outcome says it was abandoned; its figures cover the run so
     /// far. `None`: run to the end.
     pub give_up_after: Option<u64>,
+    /// Most requests in the system at once, waiting or running, over the
+    /// whole fleet (`run.max_in_system`): an arrival beyond it is shed
+    /// and counted, as a gateway's pending-request limit refuses it
+    /// (Envoy's `max_pending_requests`). It bounds the run's memory.
+    pub max_in_system: u64,
 }
+
+/// The default of [`ServeConfig::max_in_system`]: 2^20 requests, about
+/// 100 MB of request state (a request in the system holds about 90 bytes:
+/// its slot and its engine entry). A fleet that holds a million requests
+/// has missed any latency target long before.
+pub const DEFAULT_MAX_IN_SYSTEM: u64 = 1 << 20;
+
+/// The largest [`ServeConfig::max_in_system`] a scenario may set: 2^24
+/// requests, about 1.6 GB.
+pub const MAX_IN_SYSTEM: u64 = 1 << 24;

@@ -21,6 +21,10 @@
 //! E2E target, or emitted its tokens so slowly that its TPOT must exceed
 //! the target); attainment is the share of *decided* requests (finished,
 //! refused, or unfinished and certainly missed) within the targets.
+//!
+//! **Refusals**: a request longer than its replica can ever hold, and one
+//! shed because the fleet already holds `run.max_in_system` requests, are
+//! decided on arrival and miss every target.
 
 use serde::Serialize;
 
@@ -74,6 +78,9 @@ pub struct Tally {
     pub finished: u64,
     /// Refused on arrival: longer than a replica can ever hold.
     pub too_long: u64,
+    /// Shed on arrival: the fleet already held as many requests as it
+    /// accepts (`run.max_in_system`).
+    pub shed: u64,
     /// Still queued or running at the horizon.
     pub unfinished: u64,
     /// Of them, certain to miss a target already.
@@ -156,6 +163,7 @@ impl Tally {
         self.arrived += other.arrived;
         self.finished += other.finished;
         self.too_long += other.too_long;
+        self.shed += other.shed;
         self.unfinished += other.unfinished;
         self.unfinished_missed += other.unfinished_missed;
         self.prompt_tokens += other.prompt_tokens;
@@ -197,6 +205,7 @@ impl Tally {
             arrived: self.arrived,
             finished: self.finished,
             too_long: self.too_long,
+            shed: self.shed,
             unfinished: self.unfinished,
             unfinished_missed: self.unfinished_missed,
             requests_per_second: per_second(self.finished),
@@ -237,6 +246,8 @@ pub struct TallySummary {
     pub finished: u64,
     /// Refused as longer than a replica holds.
     pub too_long: u64,
+    /// Shed: the fleet held as many requests as it accepts.
+    pub shed: u64,
     /// Unfinished at the horizon.
     pub unfinished: u64,
     /// Of them, certain to miss a target already.

@@ -33,7 +33,7 @@ pub mod router;
 pub mod run;
 pub mod traffic;
 
-pub use config::ServeConfig;
+pub use config::{ServeConfig, DEFAULT_MAX_IN_SYSTEM, MAX_IN_SYSTEM};
 pub use deploy::{
     deploy, DeployError, DeployInputs, Deployed, DeploymentSpec, ReplicaSetup, Unplaced,
 };

@@ -66,6 +66,12 @@ pub struct ServeOutcome {
     pub finished: u64,
     /// Requests refused as too long (all).
     pub too_long: u64,
+    /// Requests shed on arrival: the fleet already held
+    /// [`super::ServeConfig::max_in_system`] (all).
+    pub shed: u64,
+    /// Most requests in the system at once (all), at most
+    /// [`super::ServeConfig::max_in_system`].
+    pub peak_in_system: u64,
     /// Output tokens requested by finished requests (all).
     pub requested_tokens: u64,
     /// Output tokens generated so far by requests unfinished at the end.

@@ -186,6 +186,8 @@ impl<'a> Simulation<'a> {
                 arrived: 0,
                 finished: 0,
                 too_long: 0,
+                shed: 0,
+                peak_in_system: 0,
                 requested_tokens: 0,
                 unfinished_tokens: 0,
                 emitted_tokens: 0,
@@ -207,7 +209,7 @@ impl<'a> Simulation<'a> {
                 .out
                 .deployments
                 .iter()
-                .map(|t| t.finished - t.good + t.too_long)
+                .map(|t| t.finished - t.good + t.too_long + t.shed)
                 .sum();
             missed > budget
         })
@@ -291,6 +293,13 @@ impl<'a> Simulation<'a> {
             }
             return;
         }
+        if self.in_system >= self.config.max_in_system {
+            self.out.shed += 1;
+            if measured {
+                self.out.deployments[deployment].shed += 1;
+            }
+            return;
+        }
         let id = self.live.insert(Live {
             arrival: t,
             admitted: NOT_YET,
@@ -299,6 +308,7 @@ impl<'a> Simulation<'a> {
             output: request.output,
         });
         self.in_system += 1;
+        self.out.peak_in_system = self.out.peak_in_system.max(self.in_system);
         self.engines[r].enqueue(Seq {
             id,
             prompt: request.prompt,

@@ -400,6 +400,29 @@ fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
     assert!(md.contains("- Qwen/Qwen3-32B: 30 request(s)"), "{md}");
 }
 
+#[test]
+fn synthetic_traffic_asking_for_more_than_a_billion_requests_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let run = aimsim(&[
+        "serve",
+        QUICKSTART,
+        "--set",
+        "run.horizon=100d",
+        "--set",
+        "traffic.streams.0.rate=100000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("run.horizon") && run.stderr.contains("at most 1000000000"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+}
+
 fn scenario_with(dir: &Path, from: &str, to: &str) -> String {
     let text = std::fs::read_to_string(QUICKSTART).unwrap();
     assert!(text.contains(from), "the quickstart has no `{from}`");
@@ -486,6 +509,19 @@ fn bad_scenarios_name_the_key_and_what_was_expected() {
             "chunked_prefill = true",
         ),
         ("horizon = \"10m\"\n", "", "run.horizon", "needs a horizon"),
+        // Nanoseconds once saturated at 584 years.
+        (
+            "horizon = \"10m\"",
+            "horizon = \"367d\"",
+            "run.horizon",
+            "at most 366d",
+        ),
+        (
+            "seed = 7",
+            "seed = 7\nmax_in_system = 0",
+            "run.max_in_system",
+            "between 1 and 16777216",
+        ),
     ];
     for (from, to, key, message) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -585,4 +621,52 @@ fn a_trace_going_back_in_time_or_missing_is_refused() {
             scale.stderr
         );
     }
+}
+
+#[test]
+fn a_huge_field_is_refused_without_being_echoed_and_a_quoted_one_cannot_pass_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |name: &str, body: String| {
+        let trace = dir.path().join(name);
+        std::fs::write(
+            &trace,
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:01,10,5\n".to_string()
+                + &body,
+        )
+        .unwrap();
+        aimsim(&[
+            "serve",
+            AZURE,
+            "--trace",
+            trace.to_str().unwrap(),
+            "--out",
+            dir.path().join("r").to_str().unwrap(),
+        ])
+    };
+    // A 900 kB timestamp on one line: named, shown by its start and length.
+    let run = serve("wide.csv", format!("{},10,5\n", "9".repeat(900_000)));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("line 3") && run.stderr.contains("(900000 bytes)"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(500)]
+    );
+    assert!(
+        run.stderr.len() < 1000,
+        "{} bytes of error",
+        run.stderr.len()
+    );
+    // Two megabytes in one quoted field over short lines: refused as one
+    // record past the limit.
+    let run = serve(
+        "quoted.csv",
+        format!("\"{}\",10,5\n", "123456789\n".repeat(200_000)),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the record from line 3") && run.stderr.contains("longer than 1 MiB"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(500)]
+    );
+    assert!(!dir.path().join("r").exists());
 }

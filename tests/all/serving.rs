@@ -33,6 +33,7 @@ fn config(engine: EngineConfig) -> ServeConfig {
         slo: Slo::default(),
         engine,
         give_up_after: None,
+        max_in_system: aimsim::serve::DEFAULT_MAX_IN_SYSTEM,
     }
 }
 
@@ -267,9 +268,13 @@ fn requests_and_tokens_are_conserved_and_littles_law_holds() {
     );
     assert_eq!(
         outcome.arrived,
-        outcome.finished + outcome.too_long + u.waiting + u.prefilling + u.decoding,
+        outcome.finished + outcome.too_long + outcome.shed + u.waiting + u.prefilling + u.decoding,
     );
-    assert_eq!(all.arrived, all.finished + all.too_long + all.unfinished);
+    assert_eq!(outcome.shed, 0, "the default limit sheds nothing here");
+    assert_eq!(
+        all.arrived,
+        all.finished + all.too_long + all.shed + all.unfinished
+    );
     assert_eq!(
         outcome.emitted_tokens,
         outcome.requested_tokens + outcome.unfinished_tokens
@@ -297,6 +302,34 @@ fn requests_and_tokens_are_conserved_and_littles_law_holds() {
         "L = {in_system}, lambda W = {}",
         throughput * time_in_system
     );
+}
+
+#[test]
+fn an_overloaded_fleet_holds_at_most_its_limit_and_sheds_and_counts_the_rest() {
+    let engine = EngineConfig::default();
+    let replicas = cpx_replicas(&engine);
+    let (prompt, output) = chat_lengths();
+    let mut c = config(engine);
+    c.horizon = Some(Nanos(60_000_000_000));
+    c.max_in_system = 3000;
+    // 2,000 requests/s on eight CPX replicas that finish a few per second.
+    let outcome = run(&replicas, 8, vec![stream(2000.0, prompt, output)], None, &c);
+    let u = outcome.unfinished;
+    let unfinished = u.waiting + u.prefilling + u.decoding;
+    assert_eq!(outcome.peak_in_system, 3000);
+    assert!(unfinished <= 3000, "{unfinished} in the system at the end");
+    assert!(outcome.shed > 100_000, "shed {}", outcome.shed);
+    assert_eq!(
+        outcome.arrived,
+        outcome.finished + outcome.too_long + outcome.shed + unfinished
+    );
+    // Shed requests are decided on arrival and miss every target.
+    let all = outcome.overall();
+    assert_eq!(all.shed, outcome.shed);
+    let summary = all.summary(outcome.window_seconds(), &c.slo);
+    let decided = all.arrived - all.unfinished + all.unfinished_missed;
+    assert!(summary.attainment.all <= (decided - all.shed) as f64 / decided as f64);
+    assert!(!summary.slo_met);
 }
 
 /// p99 TTFT averaged over five seeds.

@@ -11,7 +11,7 @@ use aimsim::perf::FITTED;
 use aimsim::profile::{ArchitectureTable, Catalog, Precision};
 use aimsim::schedule::Policy;
 use aimsim::serve::traffic::{
-    ArrivalPattern, LengthDistribution, Recorded, Stream, SyntheticTraffic, Target,
+    ArrivalPattern, LengthDistribution, Recorded, Stream, SyntheticTraffic, Target, MAX_RECORDED,
 };
 use aimsim::serve::{EngineConfig, Routing, ServingPolicy, Slo};
 use aimsim::time::Nanos;
@@ -93,7 +93,7 @@ pub(crate) fn traffic(models: &[(&str, f64)], seconds: u64) -> Recorded {
         })
         .collect();
     let mut source = SyntheticTraffic::new(streams, 5, None, Some(Nanos(seconds * 1_000_000_000)));
-    Recorded::record(&mut source).unwrap()
+    Recorded::record(&mut source, MAX_RECORDED).unwrap()
 }
 
 pub(crate) fn context<'a>(
@@ -111,6 +111,7 @@ pub(crate) fn context<'a>(
         slo,
         seed: 3,
         warmup: Nanos(10_000_000_000),
+        max_in_system: aimsim::serve::DEFAULT_MAX_IN_SYSTEM,
         max_gpus: 64,
         node: NodeShape::REFERENCE,
     }

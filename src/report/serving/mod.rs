@@ -36,6 +36,8 @@ pub struct ServeRun<'a> {
     pub outcome: &'a ServeOutcome,
     /// Latency targets.
     pub slo: &'a Slo,
+    /// Most requests the fleet holds at once (`run.max_in_system`).
+    pub max_in_system: u64,
 }
 
 impl ServeRun<'_> {
@@ -142,6 +144,8 @@ pub fn serving_summary_rows(run: &ServeRun) -> MetricRows {
         ("arrived".into(), count(all.arrived)),
         ("finished".into(), count(all.finished)),
         ("refused_too_long".into(), count(all.too_long)),
+        ("refused_shed".into(), count(all.shed)),
+        ("peak_in_system".into(), count(o.peak_in_system)),
         ("unfinished".into(), count(all.unfinished)),
         ("unfinished_missed".into(), count(all.unfinished_missed)),
         ("unserved_no_replica".into(), count(unserved)),
@@ -210,6 +214,7 @@ pub fn deployments_csv(run: &ServeRun) -> String {
         "arrived",
         "finished",
         "refused_too_long",
+        "refused_shed",
         "unfinished",
         "requests_per_s",
         "output_tokens_per_s",
@@ -238,6 +243,7 @@ pub fn deployments_csv(run: &ServeRun) -> String {
             s.arrived.to_string(),
             s.finished.to_string(),
             s.too_long.to_string(),
+            s.shed.to_string(),
             s.unfinished.to_string(),
             decimal(s.requests_per_second),
             decimal(s.output_tokens_per_second),
@@ -453,10 +459,12 @@ pub fn serving_markdown(run: &ServeRun) -> String {
         decoding,
     } = o.unfinished;
     md.push_str(&format!(
-        "\nRequests over the whole run, warm-up included: {} arrived, {} finished, {} refused as longer than a replica holds, {} unfinished at the end ({waiting} waiting, {prefilling} prefilling, {decoding} decoding). GPUs busy {:.1}% of the time on average over the fleet ({:.1}% over the GPUs holding a replica); key/value cache {:.1}% used; {} preemptions.\n",
+        "\nRequests over the whole run, warm-up included: {} arrived, {} finished, {} refused as longer than a replica holds, {} shed at the fleet's limit of {} requests in the system (`run.max_in_system`), {} unfinished at the end ({waiting} waiting, {prefilling} prefilling, {decoding} decoding). GPUs busy {:.1}% of the time on average over the fleet ({:.1}% over the GPUs holding a replica); key/value cache {:.1}% used; {} preemptions.\n",
         o.arrived,
         o.finished,
         o.too_long,
+        o.shed,
+        run.max_in_system,
         waiting + prefilling + decoding,
         run.gpu_busy(true) * 100.0,
         run.gpu_busy(false) * 100.0,

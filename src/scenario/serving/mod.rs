@@ -19,7 +19,10 @@ use crate::hardware::GpuKind;
 use crate::perf::{EngineLimits, KvCache};
 use crate::profile::Precision;
 use crate::serve::engine::{SchedulerKind, SchedulingPolicy};
-use crate::serve::{DeploymentSpec, EngineConfig, Routing, ServingPolicy, Slo};
+use crate::serve::{
+    DeploymentSpec, EngineConfig, Routing, ServeConfig, ServingPolicy, Slo, DEFAULT_MAX_IN_SYSTEM,
+    MAX_IN_SYSTEM,
+};
 use crate::sim::FleetSpec;
 use crate::time::{Nanos, SimTime};
 
@@ -30,6 +33,10 @@ use schema::{EngineTable, ServeFile, SloTable};
 
 /// Most `[[deployments]]` entries.
 pub const MAX_DEPLOYMENTS: usize = 1000;
+
+/// Longest serving horizon or warm-up: 366 days (its nanoseconds fit a
+/// `u64` many times over).
+pub const MAX_SPAN: SimTime = SimTime(366 * 86_400_000);
 
 /// A checked serving scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +55,8 @@ pub struct ServeScenario {
     pub drain: bool,
     /// Requests arriving before this are served but not measured.
     pub warmup: Nanos,
+    /// Most requests in the system at once (`run.max_in_system`).
+    pub max_in_system: u64,
     /// First interval of the time series.
     pub interval: Option<Nanos>,
     /// The fleet (fixed: serving places every replica up front; its policy
@@ -102,8 +111,20 @@ impl ServeScenario {
             .map(|w| check.duration("run.warmup", w))
             .transpose()?
             .unwrap_or_default();
+        for (key, span) in [("run.horizon", horizon), ("run.warmup", Some(warmup))] {
+            if span.is_some_and(|s| s > MAX_SPAN) {
+                return Err(check.fail(key, format!("must be at most {MAX_SPAN}")));
+            }
+        }
         if horizon.is_some_and(|h| warmup >= h) {
             return Err(check.fail("run.warmup", "must end before run.horizon"));
+        }
+        let max_in_system = run.max_in_system.unwrap_or(DEFAULT_MAX_IN_SYSTEM);
+        if !(1..=MAX_IN_SYSTEM).contains(&max_in_system) {
+            return Err(check.fail(
+                "run.max_in_system",
+                format!("must be between 1 and {MAX_IN_SYSTEM} requests, got {max_in_system}"),
+            ));
         }
         let interval = run
             .interval
@@ -174,6 +195,7 @@ impl ServeScenario {
             horizon: horizon.map(Nanos::from_millis),
             drain: run.drain.unwrap_or(false),
             warmup: Nanos::from_millis(warmup),
+            max_in_system,
             interval: interval.map(Nanos::from_millis),
             fleet,
             policy,
@@ -193,6 +215,22 @@ impl ServeScenario {
             None
         } else {
             self.horizon
+        }
+    }
+
+    /// How a run of this scenario goes (routing seeded by its seed, run to
+    /// [`Self::run_end`], never given up).
+    pub fn serve_config(&self) -> ServeConfig {
+        ServeConfig {
+            horizon: self.run_end(),
+            warmup: self.warmup,
+            interval: self.series_interval(),
+            routing: self.routing,
+            seed: self.seed,
+            slo: self.slo,
+            engine: self.engine,
+            give_up_after: None,
+            max_in_system: self.max_in_system,
         }
     }
 

@@ -24,6 +24,11 @@ pub const MISSING_TRACE: &str = "traffic.path";
 /// Most synthetic streams or assigned models.
 pub const MAX_STREAMS: usize = 4096;
 
+/// Most requests synthetic traffic may be asked for, by `traffic.requests`
+/// or by its rates times the horizon: 10^9, a week at about 1,650
+/// requests/s (a serving run replays some ten million requests a second).
+pub const MAX_SYNTHETIC_REQUESTS: u64 = 1_000_000_000;
+
 /// Where a serving run's requests come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrafficSpec {
@@ -188,6 +193,7 @@ impl TrafficSpec {
         seed: u64,
         horizon: Option<Nanos>,
     ) -> Result<Box<dyn Traffic>, WorkloadError> {
+        self.check_volume(horizon)?;
         let factor = match self.pace() {
             Pace::Scale(x) => x,
             Pace::Rate(rate) => {
@@ -204,6 +210,35 @@ impl TrafficSpec {
         Ok(match horizon {
             Some(horizon) => Box::new(Until::new(scaled, horizon)),
             None => Box::new(scaled),
+        })
+    }
+
+    /// Refuses synthetic traffic whose rates over `horizon` ask for more
+    /// than [`MAX_SYNTHETIC_REQUESTS`] (a trace is bounded by its file).
+    fn check_volume(&self, horizon: Option<Nanos>) -> Result<(), WorkloadError> {
+        let (
+            TrafficSpec::Synthetic {
+                streams,
+                requests: None,
+                rate_scale,
+            },
+            Some(horizon),
+        ) = (self, horizon)
+        else {
+            return Ok(());
+        };
+        let rate: f64 = streams.iter().map(|s| s.rate).sum::<f64>() * rate_scale;
+        let expected = rate * horizon.0 as f64 / 1e9;
+        if expected <= MAX_SYNTHETIC_REQUESTS as f64 {
+            return Ok(());
+        }
+        Err(WorkloadError {
+            source_name: "run.horizon".into(),
+            line: None,
+            message: format!(
+                "{rate} requests/s over {} s asks for {expected:.3e} requests; a run generates at most {MAX_SYNTHETIC_REQUESTS}: shorten the horizon or lower the rates",
+                horizon.0 / 1_000_000_000
+            ),
         })
     }
 
@@ -298,8 +333,11 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
             rate_scale,
             streams,
         } => {
-            if *requests == Some(0) {
-                return Err(check.fail("traffic.requests", "must be at least 1"));
+            if requests.is_some_and(|n| n == 0 || n > MAX_SYNTHETIC_REQUESTS) {
+                return Err(check.fail(
+                    "traffic.requests",
+                    format!("must be between 1 and {MAX_SYNTHETIC_REQUESTS}"),
+                ));
             }
             if streams.is_empty() || streams.len() > MAX_STREAMS {
                 return Err(check.fail(

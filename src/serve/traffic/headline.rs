@@ -140,7 +140,7 @@ mod tests {
     fn before(times: &[f64], factor: f64, horizon: f64) -> usize {
         let mut scaled =
             super::super::RateScaled::new(Arrivals::new(times), factor).expect("factor in range");
-        let recorded = Recorded::record(&mut scaled).expect("no errors");
+        let recorded = Recorded::record(&mut scaled, times.len()).expect("no errors");
         recorded
             .requests()
             .iter()

@@ -26,7 +26,7 @@ use crate::workload::WorkloadError;
 pub use azure::AzureTraffic;
 pub use csv_trace::CsvTraffic;
 pub use headline::scale_for_rate;
-pub use recorded::{Recorded, Replay};
+pub use recorded::{Recorded, Replay, MAX_RECORDED};
 pub use shape::{TargetShape, TrafficShape};
 pub use synthetic::{ArrivalPattern, LengthDistribution, Stream, SyntheticTraffic};
 

@@ -7,37 +7,52 @@ use crate::workload::WorkloadError;
 
 use super::{InferenceRequest, Target, Traffic};
 
-/// Most requests a recording holds (about 1.6 GB at 16 bytes each).
-pub const MAX_RECORDED: usize = 100_000_000;
+/// Most requests a plan holds in memory, over all its recordings: 2^23
+/// (8.4 M). A request takes 24 bytes; a plan holds each recording, its
+/// split by model and one time-scaled copy per search thread, so its
+/// requests take under 1 GB. A plan replays its traffic hundreds of
+/// times: more requests than this would take hours.
+pub const MAX_RECORDED: usize = 1 << 23;
 
 /// A request stream kept in memory.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    requests: Arc<[InferenceRequest]>,
+    requests: Arc<Vec<InferenceRequest>>,
     targets: Arc<[Target]>,
 }
 
 impl Recorded {
     /// Reads `traffic` to its end; fails on its first bad record or past
-    /// [`MAX_RECORDED`] requests.
-    pub fn record(traffic: &mut dyn Traffic) -> Result<Recorded, WorkloadError> {
+    /// `limit` requests (at most [`MAX_RECORDED`] over a plan).
+    pub fn record(traffic: &mut dyn Traffic, limit: usize) -> Result<Recorded, WorkloadError> {
         let mut requests = Vec::new();
         while let Some(request) = traffic.next_request() {
-            if requests.len() == MAX_RECORDED {
+            if requests.len() == limit {
                 return Err(WorkloadError {
                     source_name: "traffic".into(),
                     line: None,
                     message: format!(
-                        "more than {MAX_RECORDED} requests; a plan replays at most that many (shorten run.horizon)"
+                        "more than {limit} requests; a plan holds at most {MAX_RECORDED} over all its rates (shorten run.horizon or lower the rates)"
                     ),
                 });
             }
             requests.push(request?);
         }
+        requests.shrink_to_fit();
         Ok(Recorded {
-            requests: requests.into(),
+            requests: Arc::new(requests),
             targets: traffic.targets().into(),
         })
+    }
+
+    /// How many requests it holds.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
     }
 
     /// The requests for target `target` alone, renumbered as target 0.
@@ -49,7 +64,7 @@ impl Recorded {
             .map(|r| InferenceRequest { target: 0, ..*r })
             .collect();
         Recorded {
-            requests: requests.into(),
+            requests: Arc::new(requests),
             targets: vec![self.targets[target as usize].clone()].into(),
         }
     }
@@ -68,7 +83,7 @@ impl Recorded {
             })
             .collect();
         Recorded {
-            requests: requests.into(),
+            requests: Arc::new(requests),
             targets: self.targets.clone(),
         }
     }
@@ -143,7 +158,7 @@ mod tests {
             precision: None,
         });
         let listed = vec![request(1, 0), request(2, 1), request(3, 0)];
-        let recorded = Recorded::record(&mut Listed(listed.clone(), targets.to_vec())).unwrap();
+        let recorded = Recorded::record(&mut Listed(listed.clone(), targets.to_vec()), 3).unwrap();
         let mut replay = recorded.replay();
         let mut again = Vec::new();
         while let Some(r) = replay.next_request() {
@@ -160,5 +175,18 @@ mod tests {
             }]
         );
         assert_eq!(recorded.only(0).requests().len(), 2);
+    }
+
+    #[test]
+    fn a_recording_past_its_limit_is_refused_with_the_limit() {
+        let targets = vec![Target {
+            model: "a".into(),
+            precision: None,
+        }];
+        let listed: Vec<_> = (0..5).map(|i| request(i, 0)).collect();
+        let error = Recorded::record(&mut Listed(listed.clone(), targets.clone()), 4).unwrap_err();
+        assert!(error.message.contains("more than 4 requests"), "{error}");
+        let whole = Recorded::record(&mut Listed(listed, targets), 5).unwrap();
+        assert_eq!(whole.len(), 5);
     }
 }
