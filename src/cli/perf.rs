@@ -172,10 +172,15 @@ pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
             &path.display().to_string(),
         )?);
     }
-    let arch = table.get(model_id).ok_or_else(|| {
-        CliError::Usage(format!(
-            "no architecture for `{model_id}`: name a catalog model or give its --arch FILE (format of aim_profiles/architectures.csv)"
-        ))
+    // An id neither table knows is most often misspelt: the catalog's
+    // error names the closest ids.
+    let arch = table.get(model_id).ok_or_else(|| match catalog.model(model_id) {
+        Err(unknown) => CliError::Found(format!(
+            "{unknown} A model outside the catalog needs its --arch FILE (format of aim_profiles/architectures.csv)."
+        )),
+        Ok(_) => CliError::Found(format!(
+            "no architecture for `{model_id}`: give its --arch FILE (format of aim_profiles/architectures.csv)"
+        )),
     })?;
     let context = u64::from(args.input) + u64::from(args.output);
     if context > u64::from(arch.max_context) {

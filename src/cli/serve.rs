@@ -69,8 +69,9 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     let text = read_input(&args.scenario, "scenario")?;
-    let mut scenario =
-        ServeScenario::parse(&text, &args.scenario.display().to_string(), &args.overrides)?;
+    let file = args.scenario.display().to_string();
+    let mut scenario = ServeScenario::parse(&text, &file, &args.overrides)?;
+    scenario.check_models(catalog, &file)?;
     if scenario.deployments.is_empty() {
         return Err(CliError::Usage(format!(
             "{}: no [[deployments]] to serve; this scenario is for `aimsim plan`, which chooses them",

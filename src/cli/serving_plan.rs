@@ -66,6 +66,7 @@ impl Inputs {
     ) -> Result<Inputs, CliError> {
         let file = args.scenario.display().to_string();
         let mut scenario = ServeScenario::parse(text, &file, &args.overrides)?;
+        scenario.check_models(catalog, &file)?;
         if let Some(factor) = rate_scale {
             scenario
                 .traffic
@@ -95,7 +96,7 @@ impl Inputs {
         }
         for target in traffic[0].recorded.targets() {
             catalog.model(&target.model).map_err(|e| {
-                CliError::Usage(format!("{file}: traffic names `{}`: {e}", target.model))
+                CliError::Found(format!("{file}: the trace names `{}`: {e}", target.model))
             })?;
             if architectures.get(&target.model).is_none() {
                 return Err(CliError::Usage(format!(

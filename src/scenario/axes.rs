@@ -70,11 +70,29 @@ pub(super) fn axes(
             ));
         }
     }
+    // A value twice would run the same points twice and report them twice.
+    for (key, twice) in [
+        ("kinds", first_repeat(&kinds)),
+        ("layouts", first_repeat(&layouts)),
+        ("policies", first_repeat(&policies)),
+    ] {
+        if let Some(value) = twice {
+            return Err(check.fail(&format!("{section}.{key}"), format!("lists {value} twice")));
+        }
+    }
     Ok(Axes {
         kinds,
         layouts,
         policies,
     })
+}
+
+/// The first value of `list` that an earlier one equals, as text.
+pub(super) fn first_repeat<T: PartialEq + std::fmt::Display>(list: &[T]) -> Option<String> {
+    list.iter()
+        .enumerate()
+        .find(|(i, v)| list[..*i].contains(v))
+        .map(|(_, v)| v.to_string())
 }
 
 /// Checks `[prices]`: a non-negative price per GPU-hour for each kind named.

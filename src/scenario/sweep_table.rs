@@ -5,7 +5,7 @@ use crate::profile::PrecisionMix;
 use crate::schedule::Policy;
 use crate::sim::{FleetSpec, MAX_FLEET_GPUS};
 
-use super::axes::{axes, Axes};
+use super::axes::{axes, first_repeat, Axes};
 use super::check::{Checker, ScenarioError};
 use super::schema::{GpusValue, MixesValue, SweepTable};
 use super::{RunMode, Scenario, WorkloadSpec};
@@ -112,6 +112,9 @@ pub(super) fn sweep(
         workload,
         WorkloadSpec::Trace { .. } | WorkloadSpec::Static { .. }
     );
+    if let Some(twice) = first_repeat(&mixes) {
+        return Err(check.fail("sweep.mixes", format!("lists {twice} twice")));
+    }
     if names_its_models && mixes.iter().any(|m| m.as_pure().is_none()) {
         return Err(check.fail(
             "sweep.mixes",
@@ -137,6 +140,9 @@ pub(super) fn sweep(
             (*from..=*to).step_by(step as usize).collect()
         }
     };
+    if let Some(twice) = first_repeat(&gpus) {
+        return Err(check.fail("sweep.gpus", format!("lists {twice} twice")));
+    }
     if gpus.is_empty() || gpus.iter().any(|&g| g == 0 || g > MAX_FLEET_GPUS) {
         return Err(check.fail(
             "sweep.gpus",

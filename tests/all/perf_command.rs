@@ -151,10 +151,12 @@ fn bad_requests_say_what_was_expected() {
     let bad_arch = dir.path().join("bad.csv");
     std::fs::write(&bad_arch, "model_id,layers\nx,notanumber\n").unwrap();
     let cases: &[(&[&str], i32, &str)] = &[
+        (&["acme/Unknown-7B"], 1, "unknown model `acme/Unknown-7B`"),
+        // A lower-case id gets the catalog's closest ids, as `place` does.
         (
-            &["acme/Unknown-7B"],
-            2,
-            "no architecture for `acme/Unknown-7B`",
+            &["meta-llama/llama-3.1-8b-instruct"],
+            1,
+            "did you mean `meta-llama/Llama-3.1-8B-Instruct`",
         ),
         (&[&format!("{LLAMA8}:fp4")], 2, "unknown precision `fp4`"),
         (

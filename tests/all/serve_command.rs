@@ -509,6 +509,25 @@ fn bad_scenarios_name_the_key_and_what_was_expected() {
             "chunked_prefill = true",
         ),
         ("horizon = \"10m\"\n", "", "run.horizon", "needs a horizon"),
+        // Keys inside [[traffic.streams]] were named `traffic` once.
+        (
+            "rate = 6.0",
+            "rat = 6.0",
+            "traffic.streams[0].rat",
+            "unknown field",
+        ),
+        (
+            "model = \"meta-llama/Llama-3.1-8B-Instruct\"\nrate",
+            "model = \"meta-llama/Llama-3.1-8B-Instrukt\"\nrate",
+            "traffic.streams[0].model",
+            "did you mean `meta-llama/Llama-3.1-8B-Instruct`",
+        ),
+        (
+            "source = \"synthetic\"",
+            "source = \"synthetic\"\npath = \"x.csv\"",
+            "traffic.path",
+            "does not apply to source = \"synthetic\"",
+        ),
         // Nanoseconds once saturated at 584 years.
         (
             "horizon = \"10m\"",

@@ -481,6 +481,27 @@ fn bad_sweeps_and_plans_are_refused_with_the_reason() {
             "key `sweep.gpus`: needs at least one fleet size, each between 1 and 1000000",
         ),
         ("seeds = 2", "seeds = 500000", "is more than 10000000 runs"),
+        // The same point twice was run and reported twice.
+        (
+            "layouts = [\"SPX\", \"CPX/NPS4\"]",
+            "layouts = [\"SPX\", \"SPX/NPS1\"]",
+            "key `sweep.layouts`: lists SPX/NPS1 twice",
+        ),
+        (
+            "policies = [\"aim\", \"best-fit\"]",
+            "policies = [\"aim\", \"Aim\"]",
+            "key `sweep.policies`: lists aim twice",
+        ),
+        (
+            "mixes = [{ fp16 = 1.0 }, { fp16 = 0.5, int4 = 0.5 }, { int4 = 1.0 }]",
+            "mixes = [{ fp16 = 1.0 }, { int4 = 0.5, fp16 = 0.5 }, { fp16 = 0.5, int4 = 0.5 }]",
+            "key `sweep.mixes`: lists fp16 0.5, int8 0, int4 0.5 twice",
+        ),
+        (
+            "gpus = [2, 4]",
+            "gpus = [4, 4]",
+            "key `sweep.gpus`: lists 4 twice",
+        ),
     ];
     for (from, to, message) in cases {
         let path = write_scenario(dir.path(), &SMALL_SWEEP.replacen(from, to, 1));

@@ -17,8 +17,9 @@ use std::path::Path;
 use crate::hardware::GpuKind;
 
 use crate::perf::{EngineLimits, KvCache};
-use crate::profile::Precision;
+use crate::profile::{Catalog, Precision};
 use crate::serve::engine::{SchedulerKind, SchedulingPolicy};
+use crate::serve::traffic::Target;
 use crate::serve::{
     DeploymentSpec, EngineConfig, Routing, ServeConfig, ServingPolicy, Slo, DEFAULT_MAX_IN_SYSTEM,
     MAX_IN_SYSTEM,
@@ -216,6 +217,30 @@ impl ServeScenario {
         } else {
             self.horizon
         }
+    }
+
+    /// Checks that every model the scenario's own traffic names (synthetic
+    /// streams, the Azure trace's models) is in `catalog`, naming the entry
+    /// (`traffic.streams[1].model`) and the closest ids in `file`. A
+    /// request trace's models are counted as unserved when no replica
+    /// serves them instead: a trace may hold models a fleet leaves out.
+    pub fn check_models(&self, catalog: &Catalog, file: &str) -> Result<(), ScenarioError> {
+        let check = Checker { file };
+        let (list, targets): (&str, Vec<&Target>) = match &self.traffic {
+            TrafficSpec::Synthetic { streams, .. } => {
+                ("streams", streams.iter().map(|s| &s.target).collect())
+            }
+            TrafficSpec::Azure { models, .. } => {
+                ("models", models.iter().map(|(t, _)| t).collect())
+            }
+            TrafficSpec::Trace { .. } => return Ok(()),
+        };
+        for (i, target) in targets.into_iter().enumerate() {
+            catalog
+                .model(&target.model)
+                .map_err(|e| check.fail(&format!("traffic.{list}[{i}].model"), e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// How a run of this scenario goes (routing seeded by its seed, run to

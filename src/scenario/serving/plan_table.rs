@@ -8,7 +8,7 @@ use crate::schedule::Policy;
 use crate::serve::traffic::check_rate_scale;
 use crate::serve::ServingPolicy;
 
-use super::super::axes::{axes, Axes};
+use super::super::axes::{axes, first_repeat, Axes};
 use super::super::check::Checker;
 use super::super::ScenarioError;
 use super::schema::PlanTable;
@@ -181,12 +181,4 @@ pub(super) fn plan(
         ));
     }
     Ok(spec)
-}
-
-/// The first value of `list` that an earlier one equals, as text.
-fn first_repeat<T: PartialEq + std::fmt::Display>(list: &[T]) -> Option<String> {
-    list.iter()
-        .enumerate()
-        .find(|(i, v)| list[..*i].contains(v))
-        .map(|(_, v)| v.to_string())
 }

@@ -99,26 +99,19 @@ pub struct SloTable {
     pub percentile: Option<f64>,
 }
 
-/// `[traffic]`.
+/// `[traffic]`: every source's keys in one table (not a tagged enum, so a
+/// schema error deep in `[[traffic.streams]]` keeps its path); which keys a
+/// source takes is checked with the scenario.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum TrafficTable {
-    Synthetic {
-        requests: Option<u64>,
-        rate_scale: Option<f64>,
-        streams: Vec<StreamTable>,
-    },
-    Azure {
-        path: Option<String>,
-        rate_scale: Option<f64>,
-        rate: Option<f64>,
-        models: Vec<WeightTable>,
-    },
-    Trace {
-        path: Option<String>,
-        rate_scale: Option<f64>,
-        rate: Option<f64>,
-    },
+#[serde(deny_unknown_fields)]
+pub struct TrafficTable {
+    pub source: String,
+    pub requests: Option<u64>,
+    pub rate_scale: Option<f64>,
+    pub rate: Option<f64>,
+    pub path: Option<String>,
+    pub streams: Option<Vec<StreamTable>>,
+    pub models: Option<Vec<WeightTable>>,
 }
 
 /// One `[[traffic.streams]]` entry.

@@ -327,18 +327,33 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
         (given, None) => scale(given).map(Pace::Scale),
     }
     };
-    Ok(match raw {
-        TrafficTable::Synthetic {
-            requests,
-            rate_scale,
-            streams,
-        } => {
-            if requests.is_some_and(|n| n == 0 || n > MAX_SYNTHETIC_REQUESTS) {
+    let only = |source: &str, keys: &[(&str, bool)]| match keys.iter().find(|(_, given)| *given) {
+        Some((key, _)) => Err(check.fail(
+            &format!("traffic.{key}"),
+            format!("does not apply to source = \"{source}\""),
+        )),
+        None => Ok(()),
+    };
+    Ok(match raw.source.as_str() {
+        "synthetic" => {
+            only(
+                "synthetic",
+                &[
+                    ("path", raw.path.is_some()),
+                    ("rate", raw.rate.is_some()),
+                    ("models", raw.models.is_some()),
+                ],
+            )?;
+            if raw
+                .requests
+                .is_some_and(|n| n == 0 || n > MAX_SYNTHETIC_REQUESTS)
+            {
                 return Err(check.fail(
                     "traffic.requests",
                     format!("must be between 1 and {MAX_SYNTHETIC_REQUESTS}"),
                 ));
             }
+            let streams = raw.streams.as_deref().unwrap_or_default();
             if streams.is_empty() || streams.len() > MAX_STREAMS {
                 return Err(check.fail(
                     "traffic.streams",
@@ -352,16 +367,19 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
                 .collect::<Result<_, _>>()?;
             TrafficSpec::Synthetic {
                 streams,
-                requests: *requests,
-                rate_scale: scale(*rate_scale)?,
+                requests: raw.requests,
+                rate_scale: scale(raw.rate_scale)?,
             }
         }
-        TrafficTable::Azure {
-            path,
-            rate_scale,
-            rate,
-            models,
-        } => {
+        "azure" => {
+            only(
+                "azure",
+                &[
+                    ("requests", raw.requests.is_some()),
+                    ("streams", raw.streams.is_some()),
+                ],
+            )?;
+            let models = raw.models.as_deref().unwrap_or_default();
             if models.is_empty() || models.len() > MAX_STREAMS {
                 return Err(check.fail(
                     "traffic.models",
@@ -374,19 +392,34 @@ pub(super) fn traffic(check: &Checker, raw: &TrafficTable) -> Result<TrafficSpec
                 .map(|(i, m)| weighted(check, i, m))
                 .collect::<Result<_, _>>()?;
             TrafficSpec::Azure {
-                path: path.clone(),
+                path: raw.path.clone(),
                 models,
-                pace: pace(*rate_scale, *rate)?,
+                pace: pace(raw.rate_scale, raw.rate)?,
             }
         }
-        TrafficTable::Trace {
-            path,
-            rate_scale,
-            rate,
-        } => TrafficSpec::Trace {
-            path: path.clone(),
-            pace: pace(*rate_scale, *rate)?,
-        },
+        "trace" => {
+            only(
+                "trace",
+                &[
+                    ("requests", raw.requests.is_some()),
+                    ("streams", raw.streams.is_some()),
+                    ("models", raw.models.is_some()),
+                ],
+            )?;
+            TrafficSpec::Trace {
+                path: raw.path.clone(),
+                pace: pace(raw.rate_scale, raw.rate)?,
+            }
+        }
+        other => {
+            return Err(check.fail(
+                "traffic.source",
+                format!(
+                    "unknown source `{}`; expected \"synthetic\", \"azure\" or \"trace\"",
+                    crate::input::shown(other)
+                ),
+            ))
+        }
     })
 }
 
