@@ -59,8 +59,21 @@ enum Command {
     /// Run every point of a scenario's [sweep] grid once per seed, in
     /// parallel, and report fit rates, GPUs in use and their spread.
     Sweep(study::SweepArgs),
-    /// For every point of a scenario's [sweep] grid, find the smallest fleet
-    /// whose fit rate reaches a target.
+    /// Find the smallest fleet: for a deployment scenario's [sweep] grid,
+    /// the fewest GPUs whose fit rate reaches a target; for a serving
+    /// scenario's [plan], the fewest GPUs whose replicas meet its [slo].
+    ///
+    /// A deployment scenario (a [workload] and a [sweep] table): for every
+    /// point of the grid (precision mix x GPU kind x layout x policy), the
+    /// smallest fleet whose fit rate over the seeds reaches --target-fit.
+    ///
+    /// A serving scenario ([traffic], [slo] and [plan] tables): for every
+    /// cell of the plan (GPU kind x layout x precision x policy x rate), the
+    /// fewest replicas per model and GPUs that meet the SLO on the
+    /// scenario's own traffic, and (plan.mixed, the default) a mixed fleet
+    /// that picks each model's precision, partition mode, tensor-parallel
+    /// degree and engine settings, verified by replaying the traffic. Each
+    /// answer is written as a scenario `aimsim serve` replays.
     Plan(study::PlanArgs),
     /// Combine the shard folders of `sweep --shard K/N` into one report,
     /// identical to an unsharded run's.
@@ -83,8 +96,12 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print aimsim's man page (roff), e.g. `aimsim man > aimsim.1; man ./aimsim.1`.
-    Man,
+    /// Print a man page (roff): aimsim's, or with COMMAND that command's,
+    /// e.g. `aimsim man plan > aimsim-plan.1; man ./aimsim-plan.1`.
+    Man {
+        /// The command whose page to print (`plan`, `serve`, ...).
+        command: Option<String>,
+    },
 }
 
 /// Parses a policy name: the registry's names, listed with what each does
@@ -242,15 +259,43 @@ pub fn run(args: Args) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut command, "aimsim", &mut std::io::stdout());
             Ok(())
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Args::command())
-                .render(&mut page)
-                .expect("rendering to memory");
-            print!("{}", String::from_utf8_lossy(&page));
+        Command::Man { command } => {
+            print!("{}", man_page(command.as_deref())?);
             Ok(())
         }
     }
+}
+
+/// The roff man page of aimsim (`None`) or of one of its commands, named
+/// `aimsim-COMMAND` as aimsim's own page refers to it.
+fn man_page(command: Option<&str>) -> Result<String, CliError> {
+    let mut aimsim = Args::command();
+    // Built, it lists the `help` command its page refers to as well.
+    aimsim.build();
+    let page = match command {
+        None => aimsim,
+        Some(name) => {
+            let sub = aimsim
+                .get_subcommands()
+                .find(|c| c.get_name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = aimsim.get_subcommands().map(|c| c.get_name()).collect();
+                    CliError::Usage(format!(
+                        "no command `{name}`; man pages exist for {}",
+                        names.join(", ")
+                    ))
+                })?;
+            sub.clone()
+                .bin_name(format!("aimsim {name}"))
+                .display_name(format!("aimsim-{name}"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("aimsim {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut roff)
+        .expect("rendering to memory");
+    Ok(String::from_utf8_lossy(&roff).into_owned())
 }
 
 /// Reads a text file the user named, or says which and why not.

@@ -33,7 +33,8 @@ pub struct PerfArgs {
     /// GPU kind.
     #[arg(long, default_value = "MI300X")]
     gpu: GpuKind,
-    /// Partition mode of the GPU, COMPUTE[/MEMORY] (SPX, DPX/NPS2, CPX/NPS4...).
+    /// Partition mode of the GPU, COMPUTE[/MEMORY] (SPX, DPX/NPS2, CPX/NPS4...);
+    /// without a memory mode it is NPS1 (DPX means DPX/NPS1).
     #[arg(long, conflicts_with = "partitions", value_name = "MODE")]
     mode: Option<String>,
     /// Custom (software) partition sizes in GiB, e.g. 40,40,40,40: the

@@ -47,7 +47,8 @@ pub struct PlaceArgs {
     /// GPUs in the fleet.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     gpus: u32,
-    /// Partition mode, COMPUTE[/MEMORY]: SPX, DPX/NPS2, QPX/NPS4, CPX/NPS4...
+    /// Partition mode, COMPUTE[/MEMORY]: SPX, DPX/NPS2, QPX/NPS4, CPX/NPS4...;
+    /// without a memory mode it is NPS1 (DPX means DPX/NPS1).
     #[arg(long, conflicts_with = "partitions", value_name = "MODE")]
     mode: Option<String>,
     /// Custom partition sizes in GiB, e.g. 40,40,40,40 (sum <= GPU - 4 GiB).

@@ -10,7 +10,7 @@ use aimsim::profile::{generate_profiles, write_profiles, Catalog, Precision, Siz
 use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler};
 
 use super::table::Table;
-use super::{load_catalog, read_input, CliError};
+use super::{load_catalog, read_input, CliError, Format};
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {
@@ -39,6 +39,9 @@ pub enum ProfilesCommand {
         /// Only this precision.
         #[arg(long)]
         precision: Option<Precision>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
     },
     /// Show one model's variants and how many replicas fit one GPU per mode.
     Show {
@@ -54,9 +57,16 @@ pub fn run(command: ProfilesCommand, profiles: Option<&Path>) -> Result<(), CliE
     match command {
         ProfilesCommand::Generate { table, out } => generate(table.as_deref(), &out),
         ProfilesCommand::Validate { dir } => validate(dir.as_deref().or(profiles)),
-        ProfilesCommand::List { model, precision } => {
-            list(&load_catalog(profiles)?, model.as_deref(), precision)
-        }
+        ProfilesCommand::List {
+            model,
+            precision,
+            format,
+        } => list(
+            &load_catalog(profiles)?,
+            model.as_deref(),
+            precision,
+            format,
+        ),
         ProfilesCommand::Show { model, gpu } => show(&load_catalog(profiles)?, &model, gpu),
     }
 }
@@ -115,44 +125,91 @@ fn validate(dir: Option<&Path>) -> Result<(), CliError> {
     Ok(())
 }
 
+/// One catalog variant as `profiles list` prints it.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    model: &'a str,
+    precision: Precision,
+    parameters: &'a str,
+    /// Exact, in GiB (the table shows it to two decimals).
+    memory_gib: f64,
+    #[serde(skip)]
+    memory: aimsim::units::Mib,
+    recommended_gib: f64,
+    gpus: u32,
+}
+
 fn list(
     catalog: &Catalog,
     model: Option<&str>,
     precision: Option<Precision>,
+    format: Format,
 ) -> Result<(), CliError> {
     let needle = model.map(str::to_ascii_lowercase);
-    let mut table = Table::new(&[
-        "model",
-        "precision",
-        "parameters>",
-        "memory GiB>",
-        "recommended GiB>",
-        "GPUs>",
-    ]);
-    for variant in catalog.variants() {
-        let p = &variant.profile;
-        let keep = needle
-            .as_deref()
-            .is_none_or(|n| p.model_id.to_ascii_lowercase().contains(n))
-            && precision.is_none_or(|want| p.precision == want);
-        if keep {
-            table.row(vec![
-                p.model_id.clone(),
-                p.precision.to_string(),
-                p.parameters.clone(),
-                variant.memory.to_string(),
-                format!("{}", p.recommended_partition_gb),
-                variant.gpu_count.to_string(),
-            ]);
-        }
-    }
-    if table.is_empty() {
+    let rows: Vec<Listed> = catalog
+        .variants()
+        .iter()
+        .filter(|v| {
+            let p = &v.profile;
+            needle
+                .as_deref()
+                .is_none_or(|n| p.model_id.to_ascii_lowercase().contains(n))
+                && precision.is_none_or(|want| p.precision == want)
+        })
+        .map(|v| Listed {
+            model: &v.profile.model_id,
+            precision: v.profile.precision,
+            parameters: &v.profile.parameters,
+            memory_gib: v.memory.as_gib(),
+            memory: v.memory,
+            recommended_gib: v.profile.recommended_partition_gb,
+            gpus: v.gpu_count,
+        })
+        .collect();
+    if rows.is_empty() {
         return Err(CliError::Found(format!(
             "no profile in {} matches the filters",
             catalog.source()
         )));
     }
-    print!("{}", table.render());
+    match format {
+        Format::Table => {
+            let mut table = Table::new(&[
+                "model",
+                "precision",
+                "parameters>",
+                "memory GiB>",
+                "recommended GiB>",
+                "GPUs>",
+            ]);
+            for row in &rows {
+                table.row(vec![
+                    row.model.to_string(),
+                    row.precision.to_string(),
+                    row.parameters.to_string(),
+                    row.memory.to_string(),
+                    row.recommended_gib.to_string(),
+                    row.gpus.to_string(),
+                ]);
+            }
+            print!("{}", table.render());
+        }
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("serialises")
+        ),
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+            for row in &rows {
+                writer
+                    .serialize(row)
+                    .map_err(|e| CliError::Found(format!("writing CSV: {e}")))?;
+            }
+            writer
+                .flush()
+                .map_err(|e| CliError::Found(format!("writing CSV: {e}")))?;
+        }
+    }
     Ok(())
 }
 

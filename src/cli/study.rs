@@ -80,11 +80,12 @@ pub enum On {
 pub struct PlanArgs {
     #[command(flatten)]
     study: StudyArgs,
-    /// Fit rate the fleet must reach, in (0, 1] (default: sweep.target_fit).
+    /// Deployment plans: fit rate the fleet must reach, in (0, 1] (default:
+    /// sweep.target_fit).
     #[arg(long, value_name = "F")]
     target_fit: Option<f64>,
-    /// Whether the mean fit rate over seeds must reach the target, or the
-    /// lower end of its 95% confidence interval.
+    /// Deployment plans: whether the mean fit rate over seeds must reach
+    /// the target, or the lower end of its 95% confidence interval.
     #[arg(long, value_enum, default_value = "mean")]
     on: On,
     /// Serving plans: multiplies the traffic's rate (`traffic.rate` or
@@ -200,8 +201,17 @@ pub(super) fn print_report(args: &StudyArgs, files: &[(String, String)], table_f
 
 /// A CSV table as a JSON array of records: a cell that reads as a number is
 /// a number, an empty cell `null`, any other a string.
+/// Columns of a plan's CSVs that pack `key=value` pairs separated by `;`
+/// into one cell (`replicas`: model=count;...), given as objects in JSON.
+const MAP_COLUMNS: [&str; 4] = [
+    "replicas",
+    "isolated_replicas",
+    "gpus_by_mode",
+    "configurations",
+];
+
 fn csv_as_json(csv_text: &str) -> String {
-    use serde_json::{Map, Number, Value};
+    use serde_json::{Map, Value};
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = reader.headers().expect("a report's own CSV").clone();
     let records: Vec<Value> = reader
@@ -209,15 +219,14 @@ fn csv_as_json(csv_text: &str) -> String {
         .map(|record| {
             let record = record.expect("a report's own CSV");
             let cells = headers.iter().zip(record.iter()).map(|(name, cell)| {
-                let value = if cell.is_empty() {
-                    Value::Null
-                } else if let Ok(n) = cell.parse::<i64>() {
-                    Value::from(n)
+                let value = if MAP_COLUMNS.contains(&name) && !cell.is_empty() {
+                    let pairs = cell.split(';').map(|pair| {
+                        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                        (key.trim().to_string(), json_scalar(value.trim()))
+                    });
+                    Value::Object(pairs.collect::<Map<_, _>>())
                 } else {
-                    cell.parse::<f64>()
-                        .ok()
-                        .and_then(Number::from_f64)
-                        .map_or_else(|| Value::from(cell), Value::Number)
+                    json_scalar(cell)
                 };
                 (name.to_string(), value)
             });
@@ -225,6 +234,22 @@ fn csv_as_json(csv_text: &str) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&records).expect("serialises")
+}
+
+/// A CSV cell as JSON: null when empty, else a number where it reads as
+/// one, else text.
+fn json_scalar(cell: &str) -> serde_json::Value {
+    use serde_json::{Number, Value};
+    if cell.is_empty() {
+        Value::Null
+    } else if let Ok(n) = cell.parse::<i64>() {
+        Value::from(n)
+    } else {
+        cell.parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map_or_else(|| Value::from(cell), Value::Number)
+    }
 }
 
 /// Every file of an unsharded sweep report, from its rows alone.

@@ -259,6 +259,34 @@ fn completions_and_a_man_page_come_from_the_command_definition() {
         "{}",
         &man.stdout[..200]
     );
+    // Every page aimsim(1) refers to exists, and plan's describes both
+    // kinds of plan.
+    let refs: Vec<&str> = man
+        .stdout
+        .split("aimsim\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name))
+        .collect();
+    assert!(refs.len() >= 10, "{refs:?}");
+    for name in refs {
+        let page = aimsim(&["man", name]).expect_code(0);
+        assert!(
+            page.stdout.contains(&format!(".TH aimsim-{name} 1")),
+            "{name}: {}",
+            &page.stdout[..200]
+        );
+    }
+    let plan = aimsim(&["man", "plan"]).expect_code(0).stdout;
+    assert!(
+        plan.contains("serving scenario") && plan.contains("fit rate"),
+        "{plan}"
+    );
+    let help = aimsim(&["plan", "--help"]).expect_code(0).stdout;
+    assert!(
+        help.contains("[slo]") && help.contains("mixed fleet"),
+        "{help}"
+    );
+    aimsim(&["man", "nope"]).expect_code(2);
     let help = aimsim(&["simulate", "--help"]).expect_code(0);
     assert!(
         help.stdout

@@ -103,6 +103,34 @@ fn list_filters_by_model_and_precision() {
         .iter()
         .all(|r| r.starts_with("google/gemma-3-") && r.contains(" int4 ")));
     aimsim(&["profiles", "list", "--model", "no-such-model"]).expect_code(1);
+    // The same rows as CSV and JSON, memory exact in GiB.
+    let filters = [
+        "profiles",
+        "list",
+        "--model",
+        "gemma",
+        "--precision",
+        "int4",
+    ];
+    let csv = aimsim(&[&filters[..], &["--format", "csv"]].concat()).expect_code(0);
+    let mut lines = csv.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("model,precision,parameters,memory_gib,recommended_gib,gpus")
+    );
+    assert_eq!(lines.count(), 4, "{}", csv.stdout);
+    let json = aimsim(&[&filters[..], &["--format", "json"]].concat()).expect_code(0);
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        assert_eq!(row["precision"], "int4");
+        assert!(row["memory_gib"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(row["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("google/gemma-3-"));
+    }
 }
 
 #[test]

@@ -315,6 +315,34 @@ fn a_plan_only_scenario_plans_and_prints_as_asked_but_does_not_serve() {
     }
     // One rate: no chart against the rate.
     assert!(!out.join("gpus-vs-rate.svg").exists());
+    // JSON gives the packed columns as objects (`replicas` was the string
+    // "model=1" once).
+    let json = aimsim(&[
+        "plan",
+        scenario.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        dir.path().join("json").to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["gpus"], 1, "{row}");
+    let model = "meta-llama/Llama-3.1-8B-Instruct";
+    assert!(
+        row["configurations"][model]
+            .as_str()
+            .unwrap()
+            .starts_with("int4 MI300X"),
+        "{row}"
+    );
+    let by_mode = row["gpus_by_mode"].as_object().unwrap();
+    assert_eq!(
+        by_mode.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        1,
+        "{row}"
+    );
     let serve = aimsim(&["serve", scenario.to_str().unwrap()]).expect_code(2);
     assert!(
         serve.stderr.contains("no [[deployments]]"),
