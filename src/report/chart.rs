@@ -51,6 +51,8 @@ pub struct Mark {
     pub series: usize,
     /// Where.
     pub at: (f64, f64),
+    /// What the legend says of it after the series' name; `None`: its x.
+    pub legend: Option<String>,
 }
 
 /// A horizontal reference line (a target).
@@ -191,6 +193,9 @@ fn legend_entries(chart: &LineChart) -> Vec<(String, Option<Style>)> {
         .map(|(i, s)| {
             let marked = chart.marks.iter().find(|m| m.series == i);
             let text = match marked {
+                Some(Mark {
+                    legend: Some(text), ..
+                }) => format!("{} ({text})", s.name),
                 Some(m) => format!("{}: {}", s.name, number(m.at.0)),
                 None => s.name.clone(),
             };
@@ -418,6 +423,7 @@ mod tests {
             marks: vec![Mark {
                 series: 0,
                 at: (56.0, 1.0),
+                legend: None,
             }],
             ..Default::default()
         }

@@ -413,6 +413,7 @@ pub fn pareto_chart(report: &CapacityReport, rate: usize) -> Option<String> {
                         .map(|series| Mark {
                             series,
                             at: (cap.tokens_per_user, cap.tokens_per_gpu),
+                            legend: None,
                         })
                 })
                 .into_iter()

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{aimsim, aimsim_in, files};
+use crate::support::{aimsim, aimsim_in, csv_records, files};
 
 const QUICKSTART: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -290,7 +290,9 @@ fn a_stated_rate_the_trace_cannot_give_is_refused_with_the_key() {
     let synthetic = aimsim(&["serve", QUICKSTART, "--set", "traffic.rate=3"]);
     assert_eq!(synthetic.code, 1, "{}", synthetic.stderr);
     assert!(
-        synthetic.stderr.contains("unknown field `rate`"),
+        synthetic
+            .stderr
+            .contains("key `traffic.rate`: does not apply to source = \"synthetic\""),
         "{}",
         synthetic.stderr
     );
@@ -688,4 +690,51 @@ fn a_huge_field_is_refused_without_being_echoed_and_a_quoted_one_cannot_pass_the
         &run.stderr[..run.stderr.len().min(500)]
     );
     assert!(!dir.path().join("r").exists());
+}
+
+#[test]
+fn the_time_series_leaves_empty_intervals_blank_and_rates_the_last_one_over_its_covered_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    aimsim(&[
+        "serve",
+        QUICKSTART,
+        "--set",
+        "traffic.streams.0.rate=0.01",
+        "--set",
+        "traffic.streams.1.rate=0.01",
+        "--set",
+        "run.interval=40s",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let rows = csv_records(&std::fs::read_to_string(out.join("timeseries.csv")).unwrap());
+    // 0.02 requests/s over 40 s intervals: some see no first token, and
+    // their TTFT is blank, not a latency of 0.
+    assert!(rows.iter().any(|r| r["ttft_p99_s"].is_empty()), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["ttft_p99_s"] != "0.000000"),
+        "{rows:?}"
+    );
+    // Nine measured minutes in 40 s intervals: the last covers 20 s, and
+    // its rate is over those 20 s: the rates times the time each interval
+    // covers add up to the measured arrivals.
+    assert_eq!(rows.last().unwrap()["start_s"], "580.000000");
+    let summary = csv_records(&std::fs::read_to_string(out.join("summary.csv")).unwrap());
+    let metric = |name: &str| -> f64 {
+        summary.iter().find(|r| r["metric"] == name).unwrap()["value"]
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(metric("end_s"), 600.0);
+    let arrivals: f64 = rows
+        .iter()
+        .map(|r| {
+            let start: f64 = r["start_s"].parse().unwrap();
+            let covered = (600.0 - start).min(40.0);
+            r["arrivals_per_s"].parse::<f64>().unwrap() * covered
+        })
+        .sum();
+    assert_eq!(arrivals.round(), metric("arrived"), "{rows:?}");
 }

@@ -3,7 +3,7 @@
 
 use super::super::chart::{render_stacked, LineChart, Mark, Reference, Series};
 use crate::serve::histogram::Histogram;
-use crate::serve::metrics::Tally;
+use crate::serve::metrics::{Point, Tally};
 
 use super::ServeRun;
 
@@ -18,6 +18,7 @@ pub fn latency_chart(run: &ServeRun) -> Option<String> {
                      unit: f64,
                      unit_name: &str,
                      target: Option<f64>,
+                     target_text: &str,
                      pick: &dyn Fn(&Tally) -> &Histogram| {
         let mut series = Vec::new();
         let mut marks = Vec::new();
@@ -27,9 +28,11 @@ pub fn latency_chart(run: &ServeRun) -> Option<String> {
                 continue;
             }
             if let Some(t) = target {
+                let share = h.share_at_most(t);
                 marks.push(Mark {
                     series: series.len(),
-                    at: (t * unit, h.share_at_most(t)),
+                    at: (t * unit, share),
+                    legend: Some(format!("{:.1}% within {target_text}", share * 100.0)),
                 });
             }
             series.push(Series {
@@ -56,6 +59,7 @@ pub fn latency_chart(run: &ServeRun) -> Option<String> {
             1.0,
             "seconds",
             run.slo.ttft,
+            &run.slo.ttft.map_or(String::new(), |t| format!("{t} s")),
             &|t| &t.ttft,
         ),
         cdf_chart(
@@ -63,73 +67,127 @@ pub fn latency_chart(run: &ServeRun) -> Option<String> {
             1000.0,
             "milliseconds",
             run.slo.tpot,
+            &run.slo
+                .tpot
+                .map_or(String::new(), |t| format!("{} ms", t * 1e3)),
             &|t| &t.tpot,
         ),
     ]))
 }
 
 /// `over_time.svg`: TTFT and TPOT percentiles against time with their
-/// targets, and arrivals, completions and requests in the system; `None`
-/// with fewer than two points.
+/// targets, arrival and completion rates, and requests in the system;
+/// `None` with fewer than two points. An interval without a first token
+/// (or a finished request) has no latency point; the last interval's
+/// rates are over the part of it the run covered.
 pub fn over_time_chart(run: &ServeRun) -> Option<String> {
-    let series = &run.outcome.series;
-    if series.points().len() < 2 {
+    let points = series_points(run);
+    if points.len() < 2 {
         return None;
     }
-    let interval = series.interval() as f64 / 1e9;
-    let minutes = |i: usize| (series.start() as f64 / 1e9 + (i as f64 + 0.5) * interval) / 60.0;
-    let line = |name: &str, value: &dyn Fn(&crate::serve::metrics::Point) -> f64| Series {
+    let line = |name: &str, value: &dyn Fn(&SeriesPoint) -> Option<f64>| Series {
         name: name.to_string(),
-        points: series
-            .points()
+        points: points
             .iter()
-            .enumerate()
-            .map(|(i, p)| (minutes(i), value(p)))
+            .filter_map(|p| value(p).map(|v| (p.middle_s / 60.0, v)))
             .collect(),
     };
-    let ttft = LineChart {
-        title: format!(
+    let chart = |title: String, y_label: &str, series: Vec<Series>, reference| LineChart {
+        title,
+        x_label: "simulated minutes".into(),
+        y_label: y_label.into(),
+        series,
+        reference,
+        ..LineChart::default()
+    };
+    let ttft = chart(
+        format!(
             "{}: time to first token over time (seed {})",
             run.scenario, run.seed
         ),
-        x_label: "simulated minutes".into(),
-        y_label: "seconds".into(),
-        series: vec![
-            line("TTFT p50", &|p| p.ttft.quantile(0.5)),
-            line("TTFT p99", &|p| p.ttft.quantile(0.99)),
+        "seconds",
+        vec![
+            line("TTFT p50", &|p| p.ttft.map(|q| q.0)),
+            line("TTFT p99", &|p| p.ttft.map(|q| q.1)),
         ],
-        reference: run.slo.ttft.map(|t| Reference {
+        run.slo.ttft.map(|t| Reference {
             y: t,
             label: format!("target {t} s"),
         }),
-        marks: Vec::new(),
-        ..Default::default()
-    };
-    let tpot = LineChart {
-        title: format!("{}: time per output token over time", run.scenario),
-        x_label: "simulated minutes".into(),
-        y_label: "milliseconds".into(),
-        series: vec![
-            line("TPOT p50", &|p| p.tpot.quantile(0.5) * 1e3),
-            line("TPOT p99", &|p| p.tpot.quantile(0.99) * 1e3),
+    );
+    let tpot = chart(
+        format!("{}: time per output token over time", run.scenario),
+        "milliseconds",
+        vec![
+            line("TPOT p50", &|p| p.tpot.map(|q| q.0 * 1e3)),
+            line("TPOT p99", &|p| p.tpot.map(|q| q.1 * 1e3)),
         ],
-        reference: run.slo.tpot.map(|t| Reference {
+        run.slo.tpot.map(|t| Reference {
             y: t * 1e3,
             label: format!("target {} ms", t * 1e3),
         }),
-        marks: Vec::new(),
-        ..Default::default()
-    };
-    let load = LineChart {
-        title: format!("{}: load over time", run.scenario),
-        x_label: "simulated minutes".into(),
-        y_label: "requests per second / requests".into(),
-        series: vec![
-            line("arrivals/s", &|p| p.arrivals as f64 / interval),
-            line("finished/s", &|p| p.finished as f64 / interval),
-            line("requests in the system", &|p| p.in_system / 1e9 / interval),
+    );
+    let rates = chart(
+        format!("{}: requests per second over time", run.scenario),
+        "requests per second",
+        vec![
+            line("arrivals/s", &|p| Some(p.arrivals_per_s)),
+            line("finished/s", &|p| Some(p.finished_per_s)),
         ],
-        ..LineChart::default()
-    };
-    Some(render_stacked(&[ttft, tpot, load]))
+        None,
+    );
+    let in_system = chart(
+        format!("{}: requests in the system over time", run.scenario),
+        "requests (mean over the interval)",
+        vec![line("waiting or running", &|p| Some(p.in_system))],
+        None,
+    );
+    Some(render_stacked(&[ttft, tpot, rates, in_system]))
+}
+
+/// One interval of the time series as reports show it.
+pub(super) struct SeriesPoint {
+    /// Interval start, seconds.
+    pub start_s: f64,
+    /// Middle of the part of it the run covered, seconds.
+    pub middle_s: f64,
+    pub arrivals_per_s: f64,
+    pub finished_per_s: f64,
+    pub output_tokens_per_s: f64,
+    /// Mean requests in the system.
+    pub in_system: f64,
+    /// TTFT p50 and p99, seconds; `None` without a first token.
+    pub ttft: Option<(f64, f64)>,
+    /// TPOT p50 and p99, seconds; `None` without a finished request.
+    pub tpot: Option<(f64, f64)>,
+}
+
+/// The run's time series to its end (intervals after the last event
+/// included, empty), each interval's rates over the part of it before the
+/// end (the last one may be cut short).
+pub(super) fn series_points(run: &ServeRun) -> Vec<SeriesPoint> {
+    let series = &run.outcome.series;
+    let interval = series.interval() as f64 / 1e9;
+    let end = run.outcome.window.1 as f64 / 1e9;
+    let quantiles = |h: &Histogram| (h.count() > 0).then(|| (h.quantile(0.5), h.quantile(0.99)));
+    let spanned = run.outcome.window.1.saturating_sub(series.start());
+    let intervals = (spanned.div_ceil(series.interval()) as usize).max(series.points().len());
+    let empty = Point::default();
+    (0..intervals)
+        .map(|i| (i, series.points().get(i).unwrap_or(&empty)))
+        .map(|(i, p)| {
+            let start_s = series.start() as f64 / 1e9 + i as f64 * interval;
+            let covered = (end - start_s).clamp(f64::MIN_POSITIVE, interval);
+            SeriesPoint {
+                start_s,
+                middle_s: start_s + covered / 2.0,
+                arrivals_per_s: p.arrivals as f64 / covered,
+                finished_per_s: p.finished as f64 / covered,
+                output_tokens_per_s: p.tokens as f64 / covered,
+                in_system: p.in_system / 1e9 / covered,
+                ttft: quantiles(&p.ttft),
+                tpot: quantiles(&p.tpot),
+            }
+        })
+        .collect()
 }

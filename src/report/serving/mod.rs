@@ -351,19 +351,18 @@ pub fn gpus_csv(run: &ServeRun) -> String {
 /// `timeseries.csv`: per interval, rates, requests in the system and
 /// latency percentiles.
 pub fn serving_timeseries_csv(run: &ServeRun) -> String {
-    let series = &run.outcome.series;
-    let interval = series.interval() as f64 / 1e9;
-    let rows = series.points().iter().enumerate().map(|(i, p)| {
+    let optional = |value: Option<f64>| value.map_or(String::new(), decimal);
+    let rows = charts::series_points(run).into_iter().map(|p| {
         vec![
-            decimal(series.start() as f64 / 1e9 + i as f64 * interval),
-            decimal(p.arrivals as f64 / interval),
-            decimal(p.finished as f64 / interval),
-            decimal(p.tokens as f64 / interval),
-            decimal(p.in_system / 1e9 / interval),
-            decimal(p.ttft.quantile(0.5)),
-            decimal(p.ttft.quantile(0.99)),
-            decimal(p.tpot.quantile(0.5)),
-            decimal(p.tpot.quantile(0.99)),
+            decimal(p.start_s),
+            decimal(p.arrivals_per_s),
+            decimal(p.finished_per_s),
+            decimal(p.output_tokens_per_s),
+            decimal(p.in_system),
+            optional(p.ttft.map(|q| q.0)),
+            optional(p.ttft.map(|q| q.1)),
+            optional(p.tpot.map(|q| q.0)),
+            optional(p.tpot.map(|q| q.1)),
         ]
     });
     csv_text(

@@ -108,6 +108,7 @@ fn fit_vs_gpus_charts(header: &StudyHeader, entries: &[Entry]) -> Vec<(String, S
                 Some(Mark {
                     series: series.iter().position(|s| s.name == label)?,
                     at: (f64::from(e.gpus), e.fit),
+                    legend: None,
                 })
             })
             .collect();
@@ -160,8 +161,10 @@ fn fit_vs_int4_chart(header: &StudyHeader, points: &[PointSummary]) -> Option<St
     )
 }
 
-/// GPUs needed against INT4 share, one line per setup; `None` without at
-/// least two mixes on the FP16-INT4 edge.
+/// GPUs needed against INT4 share, one line per setup; `None` without a
+/// mix strictly between FP16 and INT4 (a line through the two pure ends
+/// alone would draw mixes nobody ran; the tables give pure answers,
+/// INT8's too).
 fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Option<String> {
     let mut series = Series::group(edge.iter().map(|(s, int4, gpus)| {
         (
@@ -169,7 +172,9 @@ fn gpus_vs_int4_chart(header: &StudyHeader, edge: &[(Setup, f64, u32)]) -> Optio
             (*int4, f64::from(*gpus)),
         )
     }));
-    series.retain(|s| s.points.len() >= 2);
+    series.retain(|s| {
+        s.points.iter().any(|&(int4, _)| int4 > 0.0 && int4 < 1.0) && s.points.len() >= 3
+    });
     if series.is_empty() {
         return None;
     }
@@ -218,4 +223,29 @@ pub fn plan_charts(header: &StudyHeader, rows: &[PlanRow]) -> Vec<(String, Strin
         .collect();
     charts.extend(fit_vs_gpus_charts(header, &entries));
     charts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::GpuKind;
+
+    #[test]
+    fn gpus_against_int4_needs_a_mix_between_the_pure_ends() {
+        let header = StudyHeader {
+            scenario: "s".into(),
+            command: String::new(),
+            version: String::new(),
+            seeds: 1,
+            target_fit: 0.99,
+            prices: Default::default(),
+        };
+        let setup: Setup = (GpuKind::Mi300x, "SPX/NPS1".into(), Policy::BestFit);
+        let ends = [(setup.clone(), 0.0, 10), (setup.clone(), 1.0, 4)];
+        assert!(gpus_vs_int4_chart(&header, &ends).is_none());
+        let mut mixed = ends.to_vec();
+        mixed.push((setup, 0.5, 7));
+        let chart = gpus_vs_int4_chart(&header, &mixed).expect("a mix between the ends");
+        assert!(chart.contains("GPUs needed"), "{chart}");
+    }
 }
