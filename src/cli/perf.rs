@@ -165,6 +165,7 @@ pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
         ),
         None => (text, Precision::Fp16),
     };
+    let model_id = aimsim::profile::aliases::canonical(model_id);
     let mut table = ArchitectureTable::builtin();
     if let Some(path) = &args.arch {
         let text = super::read_input(path, "architecture file")?;

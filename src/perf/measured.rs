@@ -155,7 +155,7 @@ impl MeasuredSet {
                 .parse()
                 .map_err(|e| fail(line, format!("column `layout`: {e}")))?;
             let setup = Setup {
-                model: row.model.clone(),
+                model: crate::profile::aliases::canonical(&row.model).to_string(),
                 precision,
                 gpu,
                 layout: layout.to_string(),

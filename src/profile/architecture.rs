@@ -279,9 +279,12 @@ impl ArchitectureTable {
         })
     }
 
-    /// The architecture of `model_id`, if listed.
+    /// The architecture of `model_id` (or of the model it is an alias of,
+    /// [`super::aliases`]), if listed.
     pub fn get(&self, model_id: &str) -> Option<&Architecture> {
-        self.rows.get(model_id)
+        self.rows
+            .get(model_id)
+            .or_else(|| self.rows.get(super::aliases::canonical(model_id)))
     }
 
     /// Every architecture, by model id.

@@ -178,18 +178,14 @@ impl Catalog {
     /// The variants of one model, FP16 first; an unknown id is an error with
     /// suggestions.
     pub fn model(&self, model_id: &str) -> Result<Vec<VariantId>, LookupError> {
-        self.by_model
-            .get(model_id)
+        self.slots(model_id)
             .map(|slots| slots.iter().flatten().copied().collect())
             .ok_or_else(|| self.unknown(model_id))
     }
 
     /// The variant of `model_id` at `precision`, matched exactly.
     pub fn find(&self, model_id: &str, precision: Precision) -> Result<VariantId, LookupError> {
-        let slots = self
-            .by_model
-            .get(model_id)
-            .ok_or_else(|| self.unknown(model_id))?;
+        let slots = self.slots(model_id).ok_or_else(|| self.unknown(model_id))?;
         slots[precision.index()].ok_or_else(|| LookupError::NoSuchPrecision {
             id: model_id.to_string(),
             precision,
@@ -199,6 +195,14 @@ impl Catalog {
                 .map(|p| p.name().to_string())
                 .collect(),
         })
+    }
+
+    /// The variants of `model_id`, or of the model it is an alias of
+    /// ([`super::aliases`]).
+    fn slots(&self, model_id: &str) -> Option<&[Option<VariantId>; 3]> {
+        self.by_model
+            .get(model_id)
+            .or_else(|| self.by_model.get(super::aliases::canonical(model_id)))
     }
 
     /// Up to three known ids closest to `id`: ids containing it (ignoring

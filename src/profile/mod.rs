@@ -5,6 +5,7 @@
 //! variants up by exact model id and precision; an unknown id is an error
 //! that suggests the closest known ids.
 
+pub mod aliases;
 mod architecture;
 mod catalog;
 mod generate;

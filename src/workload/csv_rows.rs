@@ -199,8 +199,8 @@ impl CsvRows {
         })
     }
 
-    /// The current record's model id in `column`: 1 to
-    /// [`MAX_MODEL_ID_BYTES`] bytes.
+    /// The current record's model id in `column` (1 to
+    /// [`MAX_MODEL_ID_BYTES`] bytes), an alias resolved to the catalog's id.
     pub fn model_id(&self, column: usize) -> Result<&str, WorkloadError> {
         let id = self.field(column);
         if id.is_empty() || id.len() > MAX_MODEL_ID_BYTES {
@@ -210,7 +210,7 @@ impl CsvRows {
                 id.len()
             )));
         }
-        Ok(id)
+        Ok(crate::profile::aliases::canonical(id))
     }
 
     /// Parses `column` as a time in seconds (non-negative decimal).

@@ -6,7 +6,7 @@
 //! 12.5,google/gemma-3-27B,int4,,7200,1
 //! ```
 //!
-//! `arrival` (seconds from the start, non-decreasing), `model` (exact id)
+//! `arrival` (seconds from the start, non-decreasing), `model` (exact id, or an alias of `aim_profiles/aliases.csv`)
 //! and `precision` (fp16, int8, int4) are required. A row gives its lifetime
 //! as `duration` (seconds) or as `departure` (seconds from the start, not
 //! before `arrival`), not both; with neither the replica stays to the end.

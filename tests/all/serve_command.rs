@@ -738,3 +738,61 @@ fn the_time_series_leaves_empty_intervals_blank_and_rates_the_last_one_over_its_
         .sum();
     assert_eq!(arrivals.round(), metric("arrived"), "{rows:?}");
 }
+
+#[test]
+fn a_hugging_face_id_and_the_catalogs_id_are_one_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("alias.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+name = "alias"
+[run]
+seed = 1
+horizon = "2m"
+[[fleet.gpus]]
+kind = "MI300X"
+count = 1
+layout = "CPX/NPS4"
+[[deployments]]
+model = "Qwen/Qwen3-8B-Instruct"
+precision = "int8"
+replicas = 2
+[traffic]
+source = "synthetic"
+[[traffic.streams]]
+model = "Qwen/Qwen3-8B"
+rate = 1.0
+prompt = { distribution = "fixed", tokens = 200 }
+output = { distribution = "fixed", tokens = 20 }
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let run = aimsim(&[
+        "serve",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert_eq!(
+        metric(&run.stdout, "unserved_no_replica"),
+        "0",
+        "{}",
+        run.stdout
+    );
+    assert!(metric(&run.stdout, "finished").parse::<u64>().unwrap() > 50);
+    // The catalog's id names the deployment in the reports.
+    let deployments = std::fs::read_to_string(out.join("deployments.csv")).unwrap();
+    assert!(
+        deployments.contains("Qwen/Qwen3-8B-Instruct:int8"),
+        "{deployments}"
+    );
+    let perf = aimsim(&["perf", "Qwen/Qwen3-8B:int8", "--batch", "1"]).expect_code(0);
+    assert!(
+        perf.stdout.starts_with("Qwen/Qwen3-8B-Instruct int8"),
+        "{}",
+        perf.stdout
+    );
+}

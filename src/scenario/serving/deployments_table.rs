@@ -41,15 +41,15 @@ pub(super) fn deployments(
             ));
         }
         total += u64::from(d.replicas);
+        let model = crate::profile::aliases::canonical(&d.model);
         if out
             .iter()
-            .any(|o: &DeploymentSpec| o.model == d.model && o.precision == precision)
+            .any(|o: &DeploymentSpec| o.model == model && o.precision == precision)
         {
             return Err(check.fail(
                 &key("model"),
                 format!(
-                    "{}:{precision} is deployed twice; give one entry with the total replicas",
-                    d.model
+                    "{model}:{precision} is deployed twice; give one entry with the total replicas"
                 ),
             ));
         }
@@ -110,7 +110,7 @@ pub(super) fn deployments(
             return Err(check.fail(&key(e.key), e.message));
         }
         out.push(DeploymentSpec {
-            model: d.model.clone(),
+            model: model.to_string(),
             precision,
             replicas: d.replicas,
             memory,

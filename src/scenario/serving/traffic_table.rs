@@ -439,7 +439,7 @@ fn target(
         .map(|p| check.parsed::<Precision>(&format!("{key}.precision"), p))
         .transpose()?;
     Ok(Target {
-        model: model.to_string(),
+        model: crate::profile::aliases::canonical(model).to_string(),
         precision,
     })
 }
