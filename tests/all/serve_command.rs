@@ -393,13 +393,17 @@ fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
     .expect_code(0);
     assert!(
         run.stderr
-            .contains("30 request(s) for Qwen/Qwen3-32B found no replica"),
+            .contains("30 request(s) for Qwen/Qwen3-32B-Instruct found no replica"),
         "{}",
         run.stderr
     );
     assert_eq!(metric(&run.stdout, "unserved_no_replica"), "30");
     let md = std::fs::read_to_string(dir.path().join("r/summary.md")).unwrap();
-    assert!(md.contains("- Qwen/Qwen3-32B: 30 request(s)"), "{md}");
+    // The trace's Hugging Face id is reported as the catalog's.
+    assert!(
+        md.contains("- Qwen/Qwen3-32B-Instruct: 30 request(s)"),
+        "{md}"
+    );
 }
 
 #[test]
