@@ -88,15 +88,15 @@ fn generate_refuses_a_bad_table_and_writes_nothing() {
 
 #[test]
 fn list_filters_by_model_and_precision() {
-    let run = aimsim(&[
+    let filters = [
         "profiles",
         "list",
         "--model",
         "gemma",
         "--precision",
         "int4",
-    ])
-    .expect_code(0);
+    ];
+    let run = aimsim(&filters).expect_code(0);
     let rows: Vec<&str> = run.stdout.lines().skip(1).collect();
     assert_eq!(rows.len(), 4, "{}", run.stdout);
     assert!(rows

@@ -348,26 +348,30 @@ fn an_out_folder_that_cannot_be_written_is_refused_before_the_run() {
     assert!(!dir.path().join(".a-file.lock").exists());
 }
 
-#[test]
-fn a_length_file_that_cannot_be_read_is_named_with_its_key() {
+/// Serves the quickstart with `sets` overrides; asserts it is refused
+/// with exit 1 and writes no report; its stderr.
+fn quickstart_refused(sets: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r");
-    let run = aimsim(&[
-        "serve",
-        QUICKSTART,
-        "--set",
+    let mut args = vec!["serve", QUICKSTART, "--out", out.to_str().unwrap()];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let run = aimsim(&args);
+    assert_eq!(run.code, 1, "{sets:?}: {}", run.stderr);
+    assert!(!out.exists(), "{sets:?} wrote a report");
+    run.stderr
+}
+
+#[test]
+fn a_length_file_that_cannot_be_read_is_named_with_its_key() {
+    let stderr = quickstart_refused(&[
         "traffic.streams.0.output={distribution=\"empirical\", path=\"missing-lengths.csv\", column=\"GeneratedTokens\"}",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("missing-lengths.csv: traffic.streams[0].output: cannot open"),
-        "{}",
-        run.stderr
+        stderr.contains("missing-lengths.csv: traffic.streams[0].output: cannot open"),
+        "{stderr}"
     );
-    assert!(!out.exists());
 }
 
 #[test]
@@ -408,25 +412,11 @@ fn requests_for_a_model_no_replica_serves_are_reported_with_their_count() {
 
 #[test]
 fn synthetic_traffic_asking_for_more_than_a_billion_requests_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r");
-    let run = aimsim(&[
-        "serve",
-        QUICKSTART,
-        "--set",
-        "run.horizon=100d",
-        "--set",
-        "traffic.streams.0.rate=100000",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    let stderr = quickstart_refused(&["run.horizon=100d", "traffic.streams.0.rate=100000"]);
     assert!(
-        run.stderr.contains("run.horizon") && run.stderr.contains("at most 1000000000"),
-        "{}",
-        run.stderr
+        stderr.contains("run.horizon") && stderr.contains("at most 1000000000"),
+        "{stderr}"
     );
-    assert!(!out.exists());
 }
 
 fn scenario_with(dir: &Path, from: &str, to: &str) -> String {
