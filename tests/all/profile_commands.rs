@@ -104,14 +104,6 @@ fn list_filters_by_model_and_precision() {
         .all(|r| r.starts_with("google/gemma-3-") && r.contains(" int4 ")));
     aimsim(&["profiles", "list", "--model", "no-such-model"]).expect_code(1);
     // The same rows as CSV and JSON, memory exact in GiB.
-    let filters = [
-        "profiles",
-        "list",
-        "--model",
-        "gemma",
-        "--precision",
-        "int4",
-    ];
     let csv = aimsim(&[&filters[..], &["--format", "csv"]].concat()).expect_code(0);
     let mut lines = csv.stdout.lines();
     assert_eq!(
