@@ -348,6 +348,18 @@ fn an_out_folder_that_cannot_be_written_is_refused_before_the_run() {
     assert!(!dir.path().join(".a-file.lock").exists());
 }
 
+/// Serves the Azure scenario on `trace` into `out`.
+fn serve_azure(trace: &Path, out: &Path) -> crate::support::Run {
+    aimsim(&[
+        "serve",
+        AZURE,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// Serves the quickstart with `sets` overrides; asserts it is refused
 /// with exit 1 and writes no report; its stderr.
 fn quickstart_refused(sets: &[&str]) -> String {
@@ -596,14 +608,7 @@ fn a_trace_going_back_in_time_or_missing_is_refused() {
         "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:01,10,5\n2023-11-16 18:00:00,10,5\n",
     )
     .unwrap();
-    let run = aimsim(&[
-        "serve",
-        AZURE,
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-    ]);
+    let run = serve_azure(&trace, &dir.path().join("r"));
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("line 3") && run.stderr.contains("time order"),
@@ -649,14 +654,7 @@ fn a_huge_field_is_refused_without_being_echoed_and_a_quoted_one_cannot_pass_the
                 + &body,
         )
         .unwrap();
-        aimsim(&[
-            "serve",
-            AZURE,
-            "--trace",
-            trace.to_str().unwrap(),
-            "--out",
-            dir.path().join("r").to_str().unwrap(),
-        ])
+        serve_azure(&trace, &dir.path().join("r"))
     };
     // A 900 kB timestamp on one line: named, shown by its start and length.
     let run = serve("wide.csv", format!("{},10,5\n", "9".repeat(900_000)));
