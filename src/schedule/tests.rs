@@ -326,7 +326,7 @@ fn policies_parse_by_name() {
     for policy in Policy::ALL {
         assert_eq!(policy.name().parse::<Policy>(), Ok(policy));
     }
-    assert!("worst-fit".parse::<Policy>().is_err());
+    assert!("no-such-policy".parse::<Policy>().is_err());
 }
 
 fn whole(partitions: u32) -> PlacementRequest {

@@ -188,6 +188,12 @@ fn an_unknown_model_is_an_error_with_suggestions() {
 
 #[test]
 fn usage_errors_exit_2_and_say_what_was_expected() {
+    // A name no policy will take, and the registry's names as clap lists
+    // them (adding a policy breaks neither).
+    let policies = aimsim::schedule::Policy::ALL.map(|p| p.name()).join(", ");
+    let unknown_policy = format!(
+        "invalid value 'no-such-policy' for '--policy <POLICY>'\n  [possible values: {policies}]"
+    );
     let cases: &[(&[&str], &str)] = &[
         (&["place", "--mode", "SPX/NPS4", LLAMA], "MI300X does not support SPX/NPS4; valid modes are SPX/NPS1, DPX/NPS1, DPX/NPS2, QPX/NPS1, QPX/NPS4, CPX/NPS1, CPX/NPS4"),
         (&["place", "--gpu", "MI355X", "--mode", "CPX/NPS4", LLAMA], "MI355X does not support CPX/NPS4"),
@@ -197,7 +203,7 @@ fn usage_errors_exit_2_and_say_what_was_expected() {
         (&["place", "--partitions", "SPX", LLAMA], "--partitions takes sizes, not `SPX`"),
         (&["place", "--mode", "TPX", LLAMA], "unknown compute mode `TPX`"),
         (&["place", "--gpu", "H100", LLAMA], "unknown GPU kind `H100`"),
-        (&["place", "--policy", "worst-fit", LLAMA], "invalid value 'worst-fit' for '--policy <POLICY>'\n  [possible values: aim, first-fit, best-fit, frag-aware, spread]"),
+        (&["place", "--policy", "no-such-policy", LLAMA], &unknown_policy),
         (&["place", &format!("{LLAMA}:fp4")], "unknown precision `fp4`"),
         (&["place", "--gpus", "0", LLAMA], "0 is not in 1..=1000000"),
         (&["place"], "required"),

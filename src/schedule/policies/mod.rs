@@ -522,7 +522,7 @@ mod tests {
         let mut names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
         names.dedup();
         assert_eq!(names.len(), Policy::ALL.len());
-        let err = "worst-fit".parse::<Policy>().unwrap_err().to_string();
+        let err = "no-such-policy".parse::<Policy>().unwrap_err().to_string();
         assert!(err.contains("spread") && err.contains("aim"), "{err}");
     }
 
