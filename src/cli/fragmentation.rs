@@ -11,8 +11,8 @@ use aimsim::cluster::study::{run_study, StudySpec, Variant, MAX_SEEDS};
 use aimsim::cluster::{Cluster, PodList, StudyPolicy};
 use aimsim::report::fragmentation::FragmentationReport;
 
-use super::simulate::write_report;
-use super::study::{progress, with_threads};
+use super::output::write_report;
+use super::progress::{progress_bar, with_threads};
 use super::CliError;
 
 /// Prefix of the study's pod list file names, dropped from variant names.
@@ -115,7 +115,7 @@ pub fn run(args: FragmentationArgs) -> Result<(), CliError> {
         load: args.load,
     };
     let runs = variants.len() * spec.seeds.len() * spec.policies.len();
-    let bar = progress(runs as u64, "runs");
+    let bar = progress_bar(runs as u64, "runs");
     let results = with_threads(args.threads, || {
         run_study(&cluster, &variants, &spec, || bar.inc(1))
     })?;

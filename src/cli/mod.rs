@@ -4,17 +4,19 @@
 //! exit codes.
 
 mod fragmentation;
+mod inputs;
 mod merge;
-mod mixed_plan;
+mod output;
 mod perf;
 mod place;
-mod plan_shard;
+mod plan;
 mod profiles;
 mod progress;
 mod serve;
-mod serving_plan;
+mod shards;
 mod simulate;
 mod study;
+mod sweep;
 mod table;
 
 use std::path::PathBuf;
@@ -58,7 +60,7 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Run every point of a scenario's [sweep] grid once per seed, in
     /// parallel, and report fit rates, GPUs in use and their spread.
-    Sweep(study::SweepArgs),
+    Sweep(sweep::SweepArgs),
     /// Find the smallest fleet: for a deployment scenario's [sweep] grid,
     /// the fewest GPUs whose fit rate reaches a target; for a serving
     /// scenario's [plan], the fewest GPUs whose replicas meet its [slo].
@@ -74,7 +76,7 @@ enum Command {
     /// that picks each model's precision, partition mode, tensor-parallel
     /// degree and engine settings, verified by replaying the traffic. Each
     /// answer is written as a scenario `aimsim serve` replays.
-    Plan(study::PlanArgs),
+    Plan(plan::PlanArgs),
     /// Combine the shard folders of `sweep --shard K/N` into one report,
     /// identical to an unsharded run's.
     Merge(merge::MergeArgs),
@@ -248,8 +250,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Command::Simulate(simulate) => {
             simulate::run(simulate, &load_catalog(args.profiles.as_deref())?)
         }
-        Command::Sweep(sweep) => study::sweep(sweep, &load_catalog(args.profiles.as_deref())?),
-        Command::Plan(plan) => study::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
+        Command::Sweep(sweep) => sweep::sweep(sweep, &load_catalog(args.profiles.as_deref())?),
+        Command::Plan(plan) => plan::plan_command(plan, &load_catalog(args.profiles.as_deref())?),
         Command::Merge(merge) => merge::merge(merge, || load_catalog(args.profiles.as_deref())),
         Command::Perf(perf) => perf::run(perf, &load_catalog(args.profiles.as_deref())?),
         Command::Serve(serve) => serve::run(serve, &load_catalog(args.profiles.as_deref())?),

@@ -15,7 +15,7 @@ use aimsim::schedule::{
 };
 use aimsim::workload::variant_demand;
 
-use super::simulate::warn_outgrown_profiles;
+use super::inputs::warn_outgrown_profiles;
 use super::table::Table;
 use super::{CliError, Format};
 

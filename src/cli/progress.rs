@@ -3,8 +3,12 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressStyle};
+
 use aimsim::sim::Progress;
 use aimsim::time::SimTime;
+
+use super::CliError;
 
 /// Progress on stderr: a line that updates in place on a terminal, a line
 /// every ten seconds otherwise, nothing for runs shorter than a second.
@@ -58,4 +62,26 @@ impl ProgressReporter {
             eprintln!();
         }
     }
+}
+
+/// Runs `work` on a pool of `threads` threads (default: one per core).
+pub(super) fn with_threads<T: Send>(
+    threads: Option<u32>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, CliError> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n as usize);
+    }
+    Ok(builder.build()?.install(work))
+}
+
+/// A progress bar on stderr with the time left (drawn only on a terminal).
+pub(super) fn progress_bar(total: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{percent}}%), {{elapsed}} elapsed, about {{eta}} left"))
+            .expect("a valid template"),
+    );
+    bar
 }

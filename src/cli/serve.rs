@@ -13,13 +13,14 @@ use aimsim::report::serving::{
     deployments_csv, gpus_csv, latency_cdf_csv, latency_chart, over_time_chart, replicas_csv,
     serving_json, serving_markdown, serving_summary_rows, serving_timeseries_csv, ServeRun,
 };
-use aimsim::scenario::{ServeScenario, TrafficSpec, MISSING_TRACE};
-use aimsim::serve::traffic::{Traffic, TrafficShape};
+use aimsim::scenario::ServeScenario;
+use aimsim::serve::traffic::TrafficShape;
 use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServingPolicy};
 use aimsim::time::SimTime;
 
+use super::inputs::{open_traffic, scenario_dir};
+use super::output::{check_out, write_report};
 use super::progress::ProgressReporter;
-use super::simulate::{check_out, scenario_dir, write_report};
 use super::table::metric_table;
 use super::{read_input, CliError, Format};
 
@@ -251,24 +252,4 @@ fn warn_placement(scenario: &ServeScenario, deployed: &Deployed) {
             imbalance.peak
         );
     }
-}
-
-/// Opens `traffic` of `scenario`: a missing trace is a usage error (the
-/// command line lacks `--trace`), a bad one (or a bad length file) a
-/// traffic error naming the file.
-pub(super) fn open_traffic(
-    traffic: &TrafficSpec,
-    trace: Option<&Path>,
-    dir: &Path,
-    scenario: &ServeScenario,
-) -> Result<Box<dyn Traffic>, CliError> {
-    traffic
-        .open(trace, dir, scenario.seed, scenario.horizon)
-        .map_err(|e| {
-            if e.source_name == MISSING_TRACE {
-                CliError::Usage(e.message)
-            } else {
-                CliError::Traffic(e)
-            }
-        })
 }

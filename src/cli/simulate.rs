@@ -7,16 +7,17 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use aimsim::profile::validate::profile_outgrown;
-use aimsim::profile::{Catalog, Precision};
+use aimsim::profile::Catalog;
 use aimsim::report::{self, MetricRows, MetricValue, RunHeader};
-use aimsim::scenario::{RunMode, Scenario, SourceError, WorkloadSource};
+use aimsim::scenario::{RunMode, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
 use aimsim::sim::fill::run_fill;
 
+use super::inputs::{load_scenario, scenario_dir, warn_outgrown_profiles};
+use super::output::{check_out, write_report};
 use super::progress::ProgressReporter;
 use super::table::metric_table;
-use super::{read_input, CliError, Format};
+use super::{CliError, Format};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -51,46 +52,6 @@ pub struct SimulateArgs {
     /// Format of the summary on stdout.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-}
-
-/// Reads and checks a scenario file, applying `--set` overrides, and the
-/// models it names against `catalog`.
-pub fn load_scenario(
-    path: &Path,
-    overrides: &[String],
-    catalog: &Catalog,
-) -> Result<Scenario, CliError> {
-    let text = read_input(path, "scenario")?;
-    let file = path.display().to_string();
-    let scenario = Scenario::parse(&text, &file, overrides)?;
-    scenario.check_models(catalog, &file)?;
-    Ok(scenario)
-}
-
-/// Checks before a run that its report could be written to `out`, so that
-/// a long run is not lost to a folder it cannot write.
-pub fn check_out(out: &Path) -> Result<(), CliError> {
-    report::check_report_dir(out).map_err(|error| CliError::Write {
-        what: "the report",
-        path: out.to_path_buf(),
-        error,
-    })
-}
-
-/// Writes a report folder atomically and says where it went.
-pub fn write_report(out: &Path, files: &[(String, String)]) -> Result<(), CliError> {
-    report::write_report_dir(out, files).map_err(|error| CliError::Write {
-        what: "the report",
-        path: out.to_path_buf(),
-        error,
-    })?;
-    eprintln!("report written to {}", out.display());
-    Ok(())
-}
-
-/// The folder relative paths in a scenario file are resolved against.
-pub fn scenario_dir(path: &Path) -> &Path {
-    path.parent().unwrap_or(Path::new("."))
 }
 
 pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
@@ -177,51 +138,6 @@ pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
     write_report(&out, &files)?;
     print_summary(args.format, &rows, class_table.as_ref(), &files);
     Ok(())
-}
-
-/// Says on stderr, in one line, which profiles a run used cannot hold
-/// their model's weights (`profiles validate` warns of the same): the
-/// figures when there is one, the models and precisions when there are
-/// several. The run charges the profiles' sizes as given, since the real
-/// profiles are the contract.
-pub fn warn_outgrown_profiles<'a>(
-    catalog: &Catalog,
-    used: impl IntoIterator<Item = (&'a str, Precision)>,
-) {
-    let mut outgrown: Vec<(&str, Precision, String)> = Vec::new();
-    for (model, precision) in used {
-        let Ok(id) = catalog.find(model, precision) else {
-            continue;
-        };
-        if let Some(why) = profile_outgrown(&catalog.variant(id).profile) {
-            outgrown.push((model, precision, why));
-        }
-    }
-    let tail = "the run charges the profiles' sizes as given (workload.sizes = \"physical\" charges real sizes)";
-    match outgrown.as_slice() {
-        [] => {}
-        [(model, precision, why)] => {
-            eprintln!("warning: {model} at {precision}: {why}; {tail}")
-        }
-        several => {
-            let mut by_model: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for (model, precision, _) in several {
-                by_model
-                    .entry(model)
-                    .or_default()
-                    .push(precision.to_string());
-            }
-            let list: Vec<String> = by_model
-                .iter()
-                .map(|(model, precisions)| format!("{model} ({})", precisions.join(", ")))
-                .collect();
-            eprintln!(
-                "warning: {} profiles this run used cannot hold their model's weights: {}; `aimsim profiles validate` gives the figures; {tail}",
-                several.len(),
-                list.join(", ")
-            );
-        }
-    }
 }
 
 /// What `simulate --format json` prints: the metrics by name and, for a

@@ -10,12 +10,14 @@ pub mod fragmentation;
 mod metric;
 pub mod mixed;
 pub mod mixed_tables;
+mod records;
 pub mod serving;
 mod simulation;
 pub mod study;
 
 pub use atomic::{check_report_dir, write_report_dir};
 pub use metric::{count, measure, rows_json, text, MetricRows, MetricValue};
+pub use records::{csv_records_json, MAP_COLUMNS};
 pub use simulation::{
     by_class_csv, by_model_csv, fill_chart, fill_csv, fill_summary_rows, metrics_csv, rows_csv,
     summary_rows, timeseries_chart, timeseries_csv, RunHeader,

@@ -13,8 +13,8 @@ use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::{EngineConfig, EngineKnobs};
 use rayon::prelude::*;
 
-use super::study::{progress, with_threads};
-use super::CliError;
+use crate::cli::progress::{progress_bar, with_threads};
+use crate::cli::CliError;
 
 /// The mixed plan at one rate, and the same plan with every model held to
 /// each precision in turn (when the plan has several).
@@ -105,7 +105,7 @@ pub fn measure(
 ) -> Result<Vec<ModelSpace>, CliError> {
     let (modes, _) = modes(space);
     let split = per_model(&rated.recorded);
-    let bar = progress(0, "configurations");
+    let bar = progress_bar(0, "configurations");
     let spaces = with_threads(threads, || {
         measure_models(
             context,

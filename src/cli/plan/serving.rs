@@ -21,14 +21,13 @@ use aimsim::scenario::{ServePlanSpec, ServeScenario};
 use aimsim::serve::traffic::{Recorded, MAX_RECORDED};
 use aimsim::serve::ReplicaMemory;
 use aimsim::sim::GpuGroup;
-use aimsim::sweep::GridShard;
 
-use super::mixed_plan::{mixed_answer, mixed_plans};
-use super::plan_shard;
-use super::serve::open_traffic;
-use super::simulate::{check_out, scenario_dir, write_report};
-use super::study::{default_out, print_report, progress, with_threads, StudyArgs};
-use super::CliError;
+use super::mixed::{mixed_answer, mixed_plans};
+use crate::cli::inputs::{open_traffic, scenario_dir};
+use crate::cli::output::{check_out, default_out, write_report};
+use crate::cli::progress::{progress_bar, with_threads};
+use crate::cli::study::StudyArgs;
+use crate::cli::CliError;
 
 /// Whether `text` is a serving scenario (it has a `[traffic]` table).
 pub fn is_serving(text: &str) -> bool {
@@ -190,23 +189,6 @@ fn too_long(
     Ok(())
 }
 
-/// Runs the plan of the serving scenario `text` read from `args.scenario`,
-/// its traffic at `rate_scale` times its rate when given: whole, or only
-/// `shard` of its mixed fleet's measurements (combined by `aimsim merge`).
-pub fn run(
-    args: &StudyArgs,
-    rate_scale: Option<f64>,
-    shard: Option<GridShard>,
-    text: &str,
-    catalog: &Catalog,
-) -> Result<(), CliError> {
-    let inputs = Inputs::read(args, rate_scale, text, catalog)?;
-    match shard {
-        Some(shard) => plan_shard::write(args, rate_scale, shard, text, &inputs, catalog),
-        None => report(args, rate_scale, text, &inputs, catalog, None),
-    }
-}
-
 /// Plans `inputs` whole and writes its report; `measured`, when given,
 /// holds every model's measured space at every rate (from shards), which
 /// the mixed plan then does not measure again.
@@ -236,7 +218,7 @@ pub(super) fn report(
     let dir = scenario_dir(&args.scenario);
     let cells = grid(spec, traffic.len());
     let context = inputs.context(catalog);
-    let bar = progress(cells.len() as u64, "cells");
+    let bar = progress_bar(cells.len() as u64, "cells");
     let plans = with_threads(args.threads, || {
         plan(&context, &cells, traffic, |_| bar.inc(1))
     })?
@@ -353,8 +335,7 @@ pub(super) fn report(
         }
     }
     write_report(&out, &files)?;
-    print_report(
-        args,
+    args.print_report(
         &files,
         if mixed.is_empty() {
             "plan.csv"

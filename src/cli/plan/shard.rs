@@ -26,17 +26,17 @@ use aimsim::capacity::per_model;
 use aimsim::profile::Catalog;
 use aimsim::sweep::GridShard;
 
-use super::merge::{check_shard_set, fingerprint, trace_identity, ShardId, MANIFEST};
-use super::mixed_plan::{measure, mixed_space};
-use super::serving_plan::{report, Inputs};
-use super::simulate::{check_out, write_report};
-use super::study::{default_out, StudyArgs};
-use super::{read_input, CliError, Format};
+use super::mixed::{measure, mixed_space};
+use super::serving::{report, Inputs};
+use crate::cli::output::{check_out, default_out, write_report};
+use crate::cli::shards::{check_shard_set, fingerprint, trace_identity, ShardId, MANIFEST};
+use crate::cli::study::StudyArgs;
+use crate::cli::{read_input, CliError, Format};
 
 /// What a serving plan's shard says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PlanShardManifest {
+pub(in crate::cli) struct PlanShardManifest {
     /// Always [`KIND`]: tells a plan's shard from a sweep's.
     pub kind: String,
     /// Version of aimsim that wrote it.
@@ -60,7 +60,7 @@ pub(super) struct PlanShardManifest {
 }
 
 /// The manifest's `kind`.
-pub(super) const KIND: &str = "serving-plan";
+pub(in crate::cli) const KIND: &str = "serving-plan";
 
 /// The measurements' file name.
 const MEASUREMENTS: &str = "measurements.csv";
@@ -260,7 +260,7 @@ fn read_rows(dir: &Path) -> Result<BTreeMap<usize, Vec<Row>>, CliError> {
 
 /// Merges the plan shards in `dirs` (whose manifests are `manifests`) into
 /// the plan's report in `out`.
-pub(super) fn merge(
+pub(in crate::cli) fn merge(
     dirs: &[PathBuf],
     manifests: Vec<PlanShardManifest>,
     out: Option<PathBuf>,
