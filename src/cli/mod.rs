@@ -17,7 +17,6 @@ mod shards;
 mod simulate;
 mod study;
 mod sweep;
-mod table;
 
 use std::path::PathBuf;
 

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
 use aimsim::hardware::{GpuKind, LayoutSpec};
 use aimsim::perf::calibration::{self, Comparison};
@@ -16,8 +15,8 @@ use aimsim::perf::{
 use aimsim::profile::{Architecture, ArchitectureTable, Catalog, Precision};
 use aimsim::serve::{EngineConfig, ReplicaMemory};
 
-use super::table::Table;
 use super::{CliError, Format};
+use aimsim::report::perf::{perf_csv, perf_table, BatchRow, DeviceFigures, PerfReport};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -106,50 +105,6 @@ enum KvBits {
     /// 8-bit (FP8) values.
     #[value(name = "8")]
     Eight,
-}
-
-/// One device's figures for the batch sizes asked.
-#[derive(Debug, Serialize)]
-struct DeviceReport {
-    /// What the device is.
-    device: String,
-    /// Replicas busy at once on the device.
-    busy_replicas: u32,
-    /// Replicas one GPU holds in this layout.
-    replicas_per_gpu: u32,
-    /// Weight memory, GiB.
-    weights_gib: f64,
-    /// Memory left for the key/value cache, GiB.
-    kv_cache_gib: f64,
-    /// Tokens the cache holds.
-    kv_cache_tokens: u64,
-    /// Largest batch whose requests fit the cache at input + output tokens.
-    max_batch: u32,
-    /// Per batch size.
-    rows: Vec<Row>,
-}
-
-#[derive(Debug, Serialize)]
-struct Row {
-    batch: u32,
-    ttft_ms: f64,
-    tpot_ms: f64,
-    e2e_s: f64,
-    tokens_per_s_replica: f64,
-    tokens_per_s_gpu: f64,
-    fits: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct Report {
-    model: String,
-    precision: Precision,
-    gpu: GpuKind,
-    tp: u32,
-    input_tokens: u32,
-    output_tokens: u32,
-    kv_cache_bits: u32,
-    devices: Vec<DeviceReport>,
 }
 
 pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
@@ -296,7 +251,7 @@ pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
         }
         reports.push(device_report(&args, arch, &model, device, busy));
     }
-    let report = Report {
+    let report = PerfReport {
         model: model_id.to_string(),
         precision,
         gpu: args.gpu,
@@ -309,7 +264,12 @@ pub fn run(args: PerfArgs, catalog: &Catalog) -> Result<(), CliError> {
         },
         devices: reports,
     };
-    print!("{}", render(&report, args.format));
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report).expect("serialises") + "\n",
+        Format::Csv => perf_csv(&report),
+        Format::Table => perf_table(&report),
+    };
+    print!("{text}");
     Ok(())
 }
 
@@ -319,7 +279,7 @@ fn device_report(
     model: &ReplicaModel,
     device: Device,
     busy: u32,
-) -> DeviceReport {
+) -> DeviceFigures {
     let context = args.input + args.output;
     let max_batch = model.max_batch(context);
     let mut batches = if args.batches.is_empty() {
@@ -354,7 +314,7 @@ fn device_report(
             } else {
                 batch_latency(model, batch, args.input, args.output, device.co_tenants).tokens_per_s
             };
-            Row {
+            BatchRow {
                 batch,
                 ttft_ms: ttft_s * 1e3,
                 tpot_ms: tpot_s * 1e3,
@@ -366,7 +326,7 @@ fn device_report(
         })
         .collect();
     let _ = arch;
-    DeviceReport {
+    DeviceFigures {
         device: device.to_string(),
         busy_replicas: busy,
         replicas_per_gpu: device.partitions_per_gpu,
@@ -375,100 +335,6 @@ fn device_report(
         kv_cache_tokens: model.kv_capacity_tokens(),
         max_batch,
         rows,
-    }
-}
-
-fn render(report: &Report, format: Format) -> String {
-    match format {
-        Format::Json => serde_json::to_string_pretty(report).expect("serialises") + "\n",
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            writer
-                .write_record([
-                    "model",
-                    "precision",
-                    "device",
-                    "busy_replicas",
-                    "batch",
-                    "ttft_ms",
-                    "tpot_ms",
-                    "e2e_s",
-                    "tokens_per_s_replica",
-                    "tokens_per_s_gpu",
-                    "fits",
-                ])
-                .expect("writing to memory");
-            for d in &report.devices {
-                for r in &d.rows {
-                    writer
-                        .write_record([
-                            report.model.clone(),
-                            report.precision.to_string(),
-                            d.device.clone(),
-                            d.busy_replicas.to_string(),
-                            r.batch.to_string(),
-                            format!("{:.3}", r.ttft_ms),
-                            format!("{:.3}", r.tpot_ms),
-                            format!("{:.4}", r.e2e_s),
-                            format!("{:.1}", r.tokens_per_s_replica),
-                            format!("{:.1}", r.tokens_per_s_gpu),
-                            r.fits.to_string(),
-                        ])
-                        .expect("writing to memory");
-                }
-            }
-            String::from_utf8(writer.into_inner().expect("writing to memory"))
-                .expect("CSV of UTF-8 is UTF-8")
-        }
-        Format::Table => {
-            let mut out = format!(
-                "{} {} (tp {}), {} prompt + {} output tokens, {}-bit KV cache\n",
-                report.model,
-                report.precision,
-                report.tp,
-                report.input_tokens,
-                report.output_tokens,
-                report.kv_cache_bits
-            );
-            for d in &report.devices {
-                out.push_str(&format!(
-                    "\n{}{}\n  weights {:.1} GiB, KV cache {:.1} GiB ({} tokens), largest batch at {} tokens: {}\n",
-                    d.device,
-                    if d.busy_replicas > 1 {
-                        format!(", all {} replicas busy", d.busy_replicas)
-                    } else {
-                        String::new()
-                    },
-                    d.weights_gib,
-                    d.kv_cache_gib,
-                    d.kv_cache_tokens,
-                    report.input_tokens + report.output_tokens,
-                    d.max_batch
-                ));
-                let mut table = Table::new(&[
-                    "batch>",
-                    "TTFT ms>",
-                    "TPOT ms>",
-                    "E2E s>",
-                    "tok/s replica>",
-                    "tok/s GPU>",
-                    "fits",
-                ]);
-                for r in &d.rows {
-                    table.row(vec![
-                        r.batch.to_string(),
-                        format!("{:.1}", r.ttft_ms),
-                        format!("{:.2}", r.tpot_ms),
-                        format!("{:.2}", r.e2e_s),
-                        format!("{:.0}", r.tokens_per_s_replica),
-                        format!("{:.0}", r.tokens_per_s_gpu),
-                        if r.fits { "yes" } else { "no: preempts" }.to_string(),
-                    ]);
-                }
-                out.push_str(&table.render());
-            }
-            out
-        }
     }
 }
 

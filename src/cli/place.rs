@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use clap::Args;
-use serde::Serialize;
 
 use aimsim::hardware::{GpuKind, Layout, LayoutSpec};
 use aimsim::profile::{Catalog, Precision, SizingTable, VariantId};
@@ -16,8 +15,10 @@ use aimsim::schedule::{
 use aimsim::workload::variant_demand;
 
 use super::inputs::warn_outgrown_profiles;
-use super::table::Table;
 use super::{CliError, Format};
+use aimsim::report::placement::{
+    placement_csv, placement_table, PartitionReport, PlacementOutcome, PlacementReport,
+};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -161,51 +162,6 @@ struct Resolved {
     variant: VariantId,
 }
 
-/// What became of one request.
-#[derive(Debug, Serialize)]
-struct Outcome {
-    order: usize,
-    model: String,
-    precision: Precision,
-    priority: i32,
-    size_gib: f64,
-    gpu_count: u32,
-    status: &'static str,
-    replica: Option<String>,
-    gpus: Vec<u32>,
-    partitions: Vec<u32>,
-    code: Option<&'static str>,
-    reason: Option<String>,
-    /// The precision asked for, when the replica was placed at a lower one.
-    fallback_from: Option<Precision>,
-}
-
-#[derive(Debug, Serialize)]
-struct PartitionReport {
-    gpu: u32,
-    partition: u32,
-    capacity_gib: f64,
-    used_gib: f64,
-    free_gib: f64,
-    replicas: u32,
-    utilisation: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct Report {
-    gpu: String,
-    layout: String,
-    gpus: u32,
-    policy: String,
-    catalog: String,
-    requests: Vec<Outcome>,
-    partitions: Vec<PartitionReport>,
-    requested: usize,
-    placed: usize,
-    gpus_used: usize,
-    memory_utilisation: f64,
-}
-
 pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
     let layout = build_layout(&args)?;
     let mut specs: Vec<RequestSpec> = if args.all_models {
@@ -257,16 +213,16 @@ pub fn run(args: PlaceArgs, catalog: &Catalog) -> Result<(), CliError> {
     );
     let mut scheduler =
         Scheduler::uniform(args.policy.configure(&mix), &layout, args.gpus as usize);
-    let outcomes: Vec<Outcome> = resolved
+    let outcomes: Vec<PlacementOutcome> = resolved
         .iter()
         .enumerate()
         .map(|(order, r)| place_one(&mut scheduler, catalog, order + 1, r, args.fallback))
         .collect();
     let report = build_report(&args, &layout, catalog, &scheduler, outcomes);
     let text = match args.format {
-        Format::Table => render_table(&report),
+        Format::Table => placement_table(&report),
         Format::Json => serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
-        Format::Csv => render_csv(&report),
+        Format::Csv => placement_csv(&report),
     };
     print!("{text}");
     if report.placed < report.requested {
@@ -324,13 +280,13 @@ fn place_one(
     order: usize,
     r: &Resolved,
     fallback: bool,
-) -> Outcome {
+) -> PlacementOutcome {
     let variant = catalog.variant(r.variant);
     let request = PlacementRequest {
         demand: variant_demand(variant),
         preferred: r.spec.preferred,
     };
-    let mut outcome = Outcome {
+    let mut outcome = PlacementOutcome {
         order,
         model: r.spec.model.clone(),
         precision: variant.profile.precision,
@@ -388,8 +344,8 @@ fn build_report(
     layout: &Layout,
     catalog: &Catalog,
     scheduler: &Scheduler,
-    requests: Vec<Outcome>,
-) -> Report {
+    requests: Vec<PlacementOutcome>,
+) -> PlacementReport {
     let mut partitions = Vec::new();
     for (g, gpu) in scheduler.gpus().iter().enumerate() {
         for (p, part) in gpu.partitions().iter().enumerate() {
@@ -406,7 +362,7 @@ fn build_report(
     }
     let capacity: u64 = scheduler.gpus().iter().map(|g| g.capacity().0).sum();
     let used: u64 = scheduler.gpus().iter().map(|g| g.used().0).sum();
-    Report {
+    PlacementReport {
         gpu: args.gpu.to_string(),
         layout: layout.spec().to_string(),
         gpus: args.gpus,
@@ -419,143 +375,6 @@ fn build_report(
         gpus_used: scheduler.gpus_in_use(),
         memory_utilisation: used as f64 / capacity as f64,
     }
-}
-
-fn join(values: &[u32]) -> String {
-    values
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("+")
-}
-
-fn render_table(report: &Report) -> String {
-    let mut out = format!(
-        "{} x {} {}, policy {}, {}\n\n",
-        report.gpus, report.gpu, report.layout, report.policy, report.catalog
-    );
-    let mut requests = Table::new(&["#>", "model", "precision", "GiB>", "result"]);
-    for o in &report.requests {
-        let result = match &o.reason {
-            None => format!(
-                "gpu {} partition {} ({})",
-                join(&o.gpus),
-                join(&o.partitions),
-                o.replica.as_deref().unwrap_or("")
-            ),
-            Some(reason) => format!("rejected, {reason}"),
-        };
-        let size = if o.gpu_count > 1 {
-            format!("{} x {}", o.gpu_count, o.size_gib)
-        } else {
-            o.size_gib.to_string()
-        };
-        requests.row(vec![
-            o.order.to_string(),
-            o.model.clone(),
-            match o.fallback_from {
-                Some(asked) => format!("{} (asked {asked})", o.precision),
-                None => o.precision.to_string(),
-            },
-            size,
-            result,
-        ]);
-    }
-    out.push_str(&requests.render());
-    out.push('\n');
-    let mut partitions = Table::new(&[
-        "gpu>",
-        "partition>",
-        "capacity GiB>",
-        "used GiB>",
-        "free GiB>",
-        "replicas>",
-        "used>",
-    ]);
-    for p in report
-        .partitions
-        .iter()
-        .filter(|p| p.replicas > 0 || report.gpus <= 8)
-    {
-        partitions.row(vec![
-            p.gpu.to_string(),
-            p.partition.to_string(),
-            p.capacity_gib.to_string(),
-            p.used_gib.to_string(),
-            p.free_gib.to_string(),
-            p.replicas.to_string(),
-            format!("{:.1}%", p.utilisation * 100.0),
-        ]);
-    }
-    if !partitions.is_empty() {
-        out.push_str(&partitions.render());
-        if report.gpus > 8 {
-            out.push_str("(partitions of GPUs holding no replica are not listed)\n");
-        }
-        out.push('\n');
-    }
-    let fallbacks = report
-        .requests
-        .iter()
-        .filter(|o| o.fallback_from.is_some())
-        .count();
-    let _ = writeln!(
-        out,
-        "placed {}/{} requests{} on {} of {} GPUs; memory utilisation {:.1}%",
-        report.placed,
-        report.requested,
-        if fallbacks > 0 {
-            format!(" ({fallbacks} at a lower precision than asked)")
-        } else {
-            String::new()
-        },
-        report.gpus_used,
-        report.gpus,
-        report.memory_utilisation * 100.0
-    );
-    out
-}
-
-fn render_csv(report: &Report) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "order",
-            "model",
-            "precision",
-            "priority",
-            "size_gib",
-            "gpu_count",
-            "status",
-            "replica",
-            "gpus",
-            "partitions",
-            "code",
-            "reason",
-            "requested_precision",
-        ])
-        .expect("writing to memory");
-    for o in &report.requests {
-        writer
-            .write_record([
-                o.order.to_string(),
-                o.model.clone(),
-                o.precision.to_string(),
-                o.priority.to_string(),
-                o.size_gib.to_string(),
-                o.gpu_count.to_string(),
-                o.status.to_string(),
-                o.replica.clone().unwrap_or_default(),
-                join(&o.gpus),
-                join(&o.partitions),
-                o.code.unwrap_or_default().to_string(),
-                o.reason.clone().unwrap_or_default(),
-                o.fallback_from.map_or(String::new(), |p| p.to_string()),
-            ])
-            .expect("writing to memory");
-    }
-    let bytes = writer.into_inner().expect("writing to memory");
-    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use aimsim::profile::validate::{inspect_dir, inspect_profiles};
 use aimsim::profile::{generate_profiles, write_profiles, Catalog, Precision, SizingTable};
 use aimsim::schedule::{Demand, PlacementRequest, Policy, Scheduler};
 
-use super::table::Table;
 use super::{load_catalog, read_input, CliError, Format};
+use aimsim::report::Table;
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {

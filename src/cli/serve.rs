@@ -21,8 +21,8 @@ use aimsim::time::SimTime;
 use super::inputs::{open_traffic, scenario_dir};
 use super::output::{check_out, write_report};
 use super::progress::ProgressReporter;
-use super::table::metric_table;
 use super::{read_input, CliError, Format};
+use aimsim::report::metric_table;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:

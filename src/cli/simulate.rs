@@ -16,8 +16,8 @@ use aimsim::sim::fill::run_fill;
 use super::inputs::{load_scenario, scenario_dir, warn_outgrown_profiles};
 use super::output::{check_out, write_report};
 use super::progress::ProgressReporter;
-use super::table::metric_table;
 use super::{CliError, Format};
+use aimsim::report::metric_table;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:

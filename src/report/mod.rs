@@ -10,10 +10,13 @@ pub mod fragmentation;
 mod metric;
 pub mod mixed;
 pub mod mixed_tables;
+pub mod perf;
+pub mod placement;
 mod records;
 pub mod serving;
 mod simulation;
 pub mod study;
+mod text_table;
 
 pub use atomic::{check_report_dir, write_report_dir};
 pub use metric::{count, measure, rows_json, text, MetricRows, MetricValue};
@@ -22,6 +25,7 @@ pub use simulation::{
     by_class_csv, by_model_csv, fill_chart, fill_csv, fill_summary_rows, metrics_csv, rows_csv,
     summary_rows, timeseries_chart, timeseries_csv, RunHeader,
 };
+pub use text_table::{metric_table, Table};
 
 /// Formats a ratio or mean with six decimals: stable bytes, easy to read.
 pub fn decimal(value: f64) -> String {

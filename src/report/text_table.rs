@@ -64,7 +64,7 @@ impl Table {
 }
 
 /// `(metric, value)` rows as a two-column table.
-pub fn metric_table(rows: &[(String, aimsim::report::MetricValue)]) -> String {
+pub fn metric_table(rows: &[(String, super::MetricValue)]) -> String {
     let mut table = Table::new(&["metric", "value"]);
     for (metric, value) in rows {
         table.row(vec![metric.clone(), value.to_string()]);
