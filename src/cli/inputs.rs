@@ -94,3 +94,31 @@ pub(super) fn open_traffic(
             }
         })
 }
+
+/// `--set` overrides with the command's own flags after them as overrides
+/// of the keys they stand for (`--seed 7` is `run.seed=7`): a flag is
+/// checked as that key is, and wins over a `--set` of it. `flags` pairs a
+/// key with the flag's value as TOML, `None` when the flag is absent.
+pub(super) fn with_flags(
+    overrides: &[String],
+    flags: &[(&str, Option<toml::Value>)],
+) -> Vec<String> {
+    let mut all = overrides.to_vec();
+    all.extend(
+        flags
+            .iter()
+            .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={v}"))),
+    );
+    all
+}
+
+/// `--seed` as a TOML integer; a seed above TOML's largest integer
+/// (2^63 - 1) is refused, as it would be in a scenario.
+pub(super) fn seed_value(seed: u64) -> Result<toml::Value, CliError> {
+    i64::try_from(seed).map(toml::Value::Integer).map_err(|_| {
+        CliError::Usage(format!(
+            "--seed {seed} is above {}, the largest seed a scenario holds",
+            i64::MAX
+        ))
+    })
+}

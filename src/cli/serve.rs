@@ -18,7 +18,7 @@ use aimsim::serve::traffic::TrafficShape;
 use aimsim::serve::{deploy, serve, DeployInputs, Deployed, Routing, ServingPolicy};
 use aimsim::time::SimTime;
 
-use super::inputs::{open_traffic, scenario_dir};
+use super::inputs::{open_traffic, scenario_dir, seed_value, with_flags};
 use super::output::{check_out, write_report};
 use super::progress::ProgressReporter;
 use super::{read_input, CliError, Format};
@@ -71,23 +71,21 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs, catalog: &Catalog) -> Result<(), CliError> {
     let text = read_input(&args.scenario, "scenario")?;
     let file = args.scenario.display().to_string();
-    let mut scenario = ServeScenario::parse(&text, &file, &args.overrides)?;
+    let overrides = with_flags(
+        &args.overrides,
+        &[
+            ("run.seed", args.seed.map(seed_value).transpose()?),
+            ("fleet.policy", args.policy.map(|p| p.to_string().into())),
+            ("routing.policy", args.routing.map(|r| r.name().into())),
+        ],
+    );
+    let mut scenario = ServeScenario::parse(&text, &file, &overrides)?;
     scenario.check_models(catalog, &file)?;
     if scenario.deployments.is_empty() {
         return Err(CliError::Usage(format!(
             "{}: no [[deployments]] to serve; this scenario is for `aimsim plan`, which chooses them",
             args.scenario.display()
         )));
-    }
-    if let Some(seed) = args.seed {
-        scenario.seed = seed;
-    }
-    if let Some(policy) = args.policy {
-        scenario.policy = policy;
-        scenario.fleet.policy = policy.scheduler_policy();
-    }
-    if let Some(routing) = args.routing {
-        scenario.routing = routing;
     }
     if let Some(factor) = args.rate_scale {
         scenario

@@ -13,7 +13,7 @@ use aimsim::scenario::{RunMode, SourceError, WorkloadSource};
 use aimsim::schedule::Policy;
 use aimsim::sim::fill::run_fill;
 
-use super::inputs::{load_scenario, scenario_dir, warn_outgrown_profiles};
+use super::inputs::{load_scenario, scenario_dir, seed_value, warn_outgrown_profiles, with_flags};
 use super::output::{check_out, write_report};
 use super::progress::ProgressReporter;
 use super::{CliError, Format};
@@ -55,13 +55,19 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: SimulateArgs, catalog: &Catalog) -> Result<(), CliError> {
-    let mut scenario = load_scenario(&args.scenario, &args.overrides, catalog)?;
-    if let Some(policy) = args.policy {
-        scenario.fleet.policy = policy;
-    }
-    let seed = args.seed.unwrap_or(scenario.seed);
-    scenario.seed = seed;
-    scenario.precision_fallback |= args.fallback;
+    let overrides = with_flags(
+        &args.overrides,
+        &[
+            ("fleet.policy", args.policy.map(|p| p.name().into())),
+            ("run.seed", args.seed.map(seed_value).transpose()?),
+            (
+                "fleet.precision_fallback",
+                args.fallback.then_some(true.into()),
+            ),
+        ],
+    );
+    let scenario = load_scenario(&args.scenario, &overrides, catalog)?;
+    let seed = scenario.seed;
     let sized = scenario.sized_catalog(catalog);
     let catalog: &Catalog = &sized;
     let source = WorkloadSource::new(

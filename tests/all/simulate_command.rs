@@ -84,6 +84,41 @@ fn same_scenario_and_seed_give_identical_bytes_and_another_seed_does_not() {
     assert_eq!(runs[0].0, runs[1].0);
     assert_eq!(files(&runs[0].1), files(&runs[1].1));
     assert_ne!(files(&runs[0].1), files(&runs[2].1));
+    // A flag is the override of its key: `--seed 42 --policy best-fit` is
+    // `--set run.seed=42 --set fleet.policy="best-fit"`, and wins over a
+    // `--set` of the same key.
+    let cpx = scenario("cpx-multi-tenant.toml");
+    let flags = csv_report(
+        &["simulate", &cpx, "--seed", "42", "--policy", "best-fit"],
+        &out("flags"),
+    );
+    let sets = csv_report(
+        &[
+            "simulate",
+            &cpx,
+            "--set",
+            "run.seed=42",
+            "--set",
+            "fleet.policy=\"best-fit\"",
+        ],
+        &out("sets"),
+    );
+    let both = csv_report(
+        &[
+            "simulate",
+            &cpx,
+            "--set",
+            "run.seed=43",
+            "--seed",
+            "42",
+            "--policy",
+            "best-fit",
+        ],
+        &out("both"),
+    );
+    assert_eq!(flags.stdout, sets.stdout);
+    assert_eq!(flags.stdout, both.stdout);
+    assert_eq!(files(&out("flags")), files(&out("sets")));
 }
 
 #[test]
