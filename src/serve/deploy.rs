@@ -19,7 +19,7 @@
 use crate::hardware::{Layout, LayoutSpec};
 use crate::perf::{Efficiency, MeasuredSet, ReplicaModel};
 use crate::profile::{ArchitectureTable, Catalog, Precision};
-use crate::schedule::{DemandMix, PartitionRef};
+use crate::schedule::{DemandMix, PartitionRef, RejectCode};
 use crate::sim::{FleetError, FleetSpec};
 use crate::units::Mib;
 
@@ -93,7 +93,10 @@ pub struct Unplaced {
     pub deployment: u32,
     /// Replicas not placed.
     pub count: u32,
-    /// The scheduler's reason for the first of them.
+    /// The scheduler's code for the first of them: it never fits this
+    /// fleet, or there is no room now.
+    pub code: RejectCode,
+    /// The scheduler's reason for the first of them, in words.
     pub reason: String,
 }
 
@@ -318,12 +321,13 @@ pub fn deploy(
             }
             match placer.place(policy, index, replica)? {
                 Ok(setup) => replicas.push(setup),
-                Err(reason) => {
+                Err(refusal) => {
                     failed
                         .get_or_insert(Unplaced {
                             deployment: index as u32,
                             count: 0,
-                            reason,
+                            code: refusal.code,
+                            reason: refusal.message,
                         })
                         .count += 1;
                 }

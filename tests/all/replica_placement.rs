@@ -706,8 +706,23 @@ ttft = "2s"
         "{stderr}"
     );
     assert_eq!(metric(&rows, "replicas_placed"), "1");
-    // Alone on the DPX GPU it can run nowhere: an error naming it.
+    // JSON carries the scheduler's code with the reason: no room now (the
+    // SPX GPU is taken), not a replica that never fits.
     let path = dir.path().join("s.toml");
+    let json = aimsim(&[
+        "serve",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        dir.path().join("json").to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let unplaced = &doc["unplaced"][0];
+    assert_eq!(unplaced["code"], "no-capacity", "{unplaced}");
+    assert_eq!(unplaced["replicas"], 1);
+    // Alone on the DPX GPU it can run nowhere: an error naming it.
     std::fs::write(
         &path,
         text.replacen(

@@ -535,6 +535,7 @@ pub fn serving_json(run: &ServeRun) -> serde_json::Value {
         "unplaced": run.deployed.unplaced.iter().map(|u| json!({
             "deployment": run.deployments[u.deployment as usize].name(),
             "replicas": u.count,
+            "code": u.code.name(),
             "reason": u.reason,
         })).collect::<Vec<_>>(),
         "unserved": run.outcome.unserved.iter().map(|u| json!({

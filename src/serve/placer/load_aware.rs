@@ -3,12 +3,12 @@
 //! by a scan of each node for a tensor-parallel gang; and why a replica
 //! found no place.
 
-use crate::schedule::{PartitionRef, Placement, PlacementRequest};
+use crate::schedule::{PartitionRef, Placement, PlacementRequest, RejectCode};
 use crate::units::Mib;
 
 use super::super::candidates::Slot;
 use super::super::deploy::DeployError;
-use super::{better, Placer, Rank};
+use super::{better, Placer, Rank, Refusal};
 
 impl Placer<'_> {
     /// The load-aware choice: the candidate whose devices' predicted load
@@ -16,7 +16,7 @@ impl Placer<'_> {
     pub(super) fn load_aware(
         &mut self,
         index: usize,
-    ) -> Result<Result<Placement, String>, DeployError> {
+    ) -> Result<Result<Placement, Refusal>, DeployError> {
         if self.resolved[index].gpu_count == 1 {
             return self.load_aware_one(index);
         }
@@ -76,12 +76,12 @@ impl Placer<'_> {
         Ok(self
             .scheduler
             .schedule_at(self.resolved[index].demand(size), &at)
-            .map_err(|e| e.to_string()))
+            .map_err(Refusal::from))
     }
 
     /// The load-aware choice of a replica on one GPU, from the index: each
     /// slot's first usable partition, ranked as a scan would rank them.
-    fn load_aware_one(&mut self, index: usize) -> Result<Result<Placement, String>, DeployError> {
+    fn load_aware_one(&mut self, index: usize) -> Result<Result<Placement, Refusal>, DeployError> {
         let r = &self.resolved[index];
         let (host, memory, profile) = (r.host, r.memory, r.profile);
         let index_of = self.candidates.as_ref().expect("built for load-aware");
@@ -141,7 +141,7 @@ impl Placer<'_> {
         Ok(self
             .scheduler
             .schedule_at(self.resolved[index].demand(size), &[at])
-            .map_err(|e| e.to_string()))
+            .map_err(Refusal::from))
     }
 
     /// Why the load-aware policy found no place for a replica of
@@ -154,7 +154,7 @@ impl Placer<'_> {
         &mut self,
         index: usize,
         why: Option<(PartitionRef, String)>,
-    ) -> Result<Result<Placement, String>, DeployError> {
+    ) -> Result<Result<Placement, Refusal>, DeployError> {
         if let Some((at, message)) = why {
             if !self.runs_somewhere(index) {
                 return Err(DeployError::CannotRun {
@@ -171,17 +171,20 @@ impl Placer<'_> {
             preferred: None,
         };
         Ok(Err(match self.scheduler.schedule(&request) {
-            Err(rejection) => rejection.to_string(),
+            Err(rejection) => rejection.into(),
             Ok(placement) => {
                 // Room is left only where the model cannot run.
                 self.scheduler
                     .unschedule(placement.replica)
                     .expect("just placed");
-                format!(
-                    "no capacity now: the partitions with {} GiB free cannot run {}",
-                    r.needs(),
-                    self.deployments[index].name()
-                )
+                Refusal {
+                    code: RejectCode::NoCapacityNow,
+                    message: format!(
+                        "no capacity now: the partitions with {} GiB free cannot run {}",
+                        r.needs(),
+                        self.deployments[index].name()
+                    ),
+                }
             }
         }))
     }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use crate::hardware::{HostDemand, Layout};
 use crate::perf::{Device, ReplicaModel, ReplicaSpec, Setup};
 use crate::profile::Architecture;
-use crate::schedule::{Demand, PartitionRef, Placement, PlacementRequest, Scheduler};
+use crate::schedule::{
+    Demand, PartitionRef, Placement, PlacementRequest, RejectCode, Rejection, Scheduler,
+};
 use crate::units::Mib;
 
 use super::candidates::Candidates;
@@ -51,6 +53,25 @@ impl Resolved<'_> {
 /// A replica's model on one kind of device with one memory, and its
 /// predicted load there; or why it cannot run there.
 type Modelled = Result<(ReplicaModel, f64), String>;
+
+/// Why a replica found no place: the scheduler's code (never fits, or no
+/// room now) and the words that say why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Never, not now, or invalid.
+    pub code: RejectCode,
+    /// The reason, in words.
+    pub message: String,
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Refusal {
+        Refusal {
+            code: rejection.code,
+            message: rejection.to_string(),
+        }
+    }
+}
 
 /// The fleet as the placement sees it: each GPU's layout and the device of
 /// each of its partitions.
@@ -190,15 +211,15 @@ impl<'a> Placer<'a> {
         policy: ServingPolicy,
         index: usize,
         replica: usize,
-    ) -> Result<Result<ReplicaSetup, String>, DeployError> {
+    ) -> Result<Result<ReplicaSetup, Refusal>, DeployError> {
         let r = &self.resolved[index];
         let booked = match self.deployments[index].pinned.get(replica) {
             Some(at) => Ok(self
                 .pinned(index, at)
-                .map_err(|message| DeployError::Pinned {
+                .map_err(|refusal| DeployError::Pinned {
                     index,
                     replica,
-                    message,
+                    message: refusal.message,
                 })?),
             None => match policy {
                 ServingPolicy::LoadAware => self.load_aware(index)?,
@@ -240,7 +261,7 @@ impl<'a> Placer<'a> {
     }
 
     /// The replica at its pinned partitions.
-    fn pinned(&mut self, index: usize, at: &[PartitionRef]) -> Result<Placement, String> {
+    fn pinned(&mut self, index: usize, at: &[PartitionRef]) -> Result<Placement, Refusal> {
         let r = &self.resolved[index];
         // What it is charged depends on what is free there; where that
         // cannot be read (a partition that does not exist), the scheduler
@@ -251,13 +272,16 @@ impl<'a> Placer<'a> {
             .unwrap_or(r.needs());
         self.scheduler
             .schedule_at(r.demand(size), at)
-            .map_err(|e| format!("pinned at {}: {e}", describe(at)))
+            .map_err(|e| Refusal {
+                code: e.code,
+                message: format!("pinned at {}: {e}", describe(at)),
+            })
     }
 
     /// The fleet policy's choice by memory; a replica taking its whole
     /// partition is placed where the policy puts its profile, then charged
     /// everything free there.
-    fn by_memory_policy(&mut self, index: usize) -> Result<Placement, String> {
+    fn by_memory_policy(&mut self, index: usize) -> Result<Placement, Refusal> {
         let r = &self.resolved[index];
         let needs = r.memory.needs(r.profile);
         let placement = self
@@ -266,7 +290,7 @@ impl<'a> Placer<'a> {
                 demand: r.demand(needs),
                 preferred: None,
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(Refusal::from)?;
         if r.memory != ReplicaMemory::Partition {
             return Ok(placement);
         }
