@@ -111,3 +111,98 @@ pub fn alibaba_csv(data: &[u8]) {
         });
     }
 }
+
+/// Reads every request of a serving traffic source, to its end or its
+/// first error.
+fn drain(traffic: &mut dyn crate::serve::traffic::Traffic) {
+    while let Some(request) = traffic.next_request() {
+        if request.is_err() {
+            return;
+        }
+    }
+}
+
+/// The Azure LLM inference trace: read, each request assigned a model.
+pub fn azure_csv(data: &[u8]) {
+    use crate::serve::traffic::{Assignment, AzureTraffic, Target};
+    let models = vec![(
+        Target {
+            model: "meta-llama/Llama-3.1-8B-Instruct".into(),
+            precision: None,
+        },
+        1.0,
+    )];
+    let assignment = Assignment::new(models).expect("a valid assignment");
+    if let Ok(mut traffic) = AzureTraffic::from_reader(
+        Box::new(Cursor::new(data.to_vec())),
+        "fuzz.csv",
+        assignment,
+        1,
+    ) {
+        drain(&mut traffic);
+    }
+}
+
+/// aimsim's inference request CSV: read to its end.
+pub fn request_csv(data: &[u8]) {
+    use crate::serve::traffic::CsvTraffic;
+    if let Ok(mut traffic) =
+        CsvTraffic::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz.csv")
+    {
+        drain(&mut traffic);
+    }
+}
+
+/// A serving scenario: parsed and checked, its models looked up.
+pub fn serving_toml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(scenario) = crate::scenario::ServeScenario::parse(&text, "fuzz.toml", &[]) {
+        let _ = scenario.check_models(catalog(), "fuzz.toml");
+        let _ = scenario.serve_config();
+    }
+}
+
+/// The fragmentation study's node list, then a pod list on a fixed small
+/// cluster, each read whole.
+pub fn node_csv(data: &[u8]) {
+    let _ = crate::cluster::Cluster::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz.csv");
+}
+
+/// A pod list of the fragmentation study, on a small cluster.
+pub fn pod_csv(data: &[u8]) {
+    use crate::cluster::{Cluster, PodList};
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    let cluster = CLUSTER.get_or_init(|| {
+        let nodes = include_str!("../tests/fixtures/openb_nodes_small.csv");
+        Cluster::from_reader(
+            Box::new(Cursor::new(nodes.as_bytes().to_vec())),
+            "nodes.csv",
+        )
+        .expect("a valid node list")
+    });
+    let _ = PodList::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz.csv", cluster);
+}
+
+/// A measured step-time table.
+pub fn measured_csv(data: &[u8]) {
+    let _ = crate::perf::MeasuredSet::parse(&String::from_utf8_lossy(data), "fuzz.csv");
+}
+
+/// An architecture table.
+pub fn architecture_csv(data: &[u8]) {
+    let _ = crate::profile::ArchitectureTable::parse(&String::from_utf8_lossy(data), "fuzz.csv");
+}
+
+/// A sizing table, and the profiles generated from it.
+pub fn sizing_csv(data: &[u8]) {
+    if let Ok(table) =
+        crate::profile::SizingTable::parse(&String::from_utf8_lossy(data), "fuzz.csv")
+    {
+        let _ = crate::profile::generate_profiles(&table);
+    }
+}
+
+/// A sweep shard's `results.csv`, read back for `merge`.
+pub fn results_csv(data: &[u8]) {
+    let _ = crate::report::study::parse_results_csv(&String::from_utf8_lossy(data), "fuzz.csv");
+}

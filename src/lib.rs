@@ -35,6 +35,7 @@
 
 pub mod capacity;
 pub mod cluster;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod hardware;
 pub mod input;
