@@ -30,6 +30,7 @@ pub mod outcome;
 pub mod placement;
 mod placer;
 pub mod router;
+mod routes;
 pub mod run;
 pub mod traffic;
 

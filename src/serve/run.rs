@@ -25,13 +25,8 @@ use super::live::{Live, LiveSet, NOT_YET};
 use super::metrics::{Latencies, Tally, TimeSeries};
 use super::outcome::{ReplicaTally, ServeOutcome, Unfinished, Unserved};
 use super::router::Router;
+use super::routes::Routes;
 use super::traffic::{InferenceRequest, Target, Traffic};
-
-/// Replicas serving each target, resolved on first sight.
-struct Routes {
-    by_target: Vec<Option<Vec<u32>>>,
-    unserved: Vec<u64>,
-}
 
 /// Serves `traffic` with `replicas` (of `deployments`, named
 /// `model:precision`, on `gpus` GPUs and `devices` devices). `progress` is
@@ -169,10 +164,7 @@ impl<'a> Simulation<'a> {
             gpu_busy: vec![0; gpus as usize],
             gpu_busy_since: vec![0; gpus as usize],
             router: Router::new(config.routing, config.seed),
-            routes: Routes {
-                by_target: Vec::new(),
-                unserved: Vec::new(),
-            },
+            routes: Routes::default(),
             live: LiveSet::default(),
             now: 0,
             in_system: 0,
@@ -235,33 +227,6 @@ impl<'a> Simulation<'a> {
         t.max(self.config.warmup.0)
     }
 
-    /// Finds the replicas serving target `t` on first sight; whether any
-    /// does.
-    fn resolve(&mut self, t: usize, targets: &[Target]) -> bool {
-        if t >= self.routes.by_target.len() {
-            self.routes.by_target.resize(t + 1, None);
-            self.routes.unserved.resize(t + 1, 0);
-        }
-        if self.routes.by_target[t].is_none() {
-            let wanted = &targets[t];
-            let deployments = self.deployments;
-            let serving: Vec<u32> = self
-                .setups
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| {
-                    let (model, precision) = &deployments[s.deployment as usize];
-                    *model == wanted.model && wanted.precision.is_none_or(|p| p == *precision)
-                })
-                .map(|(i, _)| i as u32)
-                .collect();
-            self.routes.by_target[t] = Some(serving);
-        }
-        self.routes.by_target[t]
-            .as_ref()
-            .is_some_and(|serving| !serving.is_empty())
-    }
-
     fn arrive(&mut self, request: &InferenceRequest, targets: &[Target], admitted: &mut Vec<u32>) {
         self.arrived += 1;
         self.out.arrived += 1;
@@ -271,7 +236,10 @@ impl<'a> Simulation<'a> {
             self.out.series.at(t).arrivals += 1;
         }
         let target = request.target as usize;
-        if !self.resolve(target, targets) {
+        if !self
+            .routes
+            .resolve(target, targets, self.setups, self.deployments)
+        {
             self.routes.unserved[target] += 1;
             return;
         }

@@ -3,8 +3,9 @@
 
 use super::super::chart::{render_stacked, LineChart, Mark, Reference, Series};
 use crate::serve::histogram::Histogram;
-use crate::serve::metrics::{Point, Tally};
+use crate::serve::metrics::Tally;
 
+use super::series::{series_points, SeriesPoint};
 use super::ServeRun;
 
 /// `latency.svg`: TTFT and TPOT CDFs per deployment, the targets marked;
@@ -143,51 +144,4 @@ pub fn over_time_chart(run: &ServeRun) -> Option<String> {
         None,
     );
     Some(render_stacked(&[ttft, tpot, rates, in_system]))
-}
-
-/// One interval of the time series as reports show it.
-pub(super) struct SeriesPoint {
-    /// Interval start, seconds.
-    pub start_s: f64,
-    /// Middle of the part of it the run covered, seconds.
-    pub middle_s: f64,
-    pub arrivals_per_s: f64,
-    pub finished_per_s: f64,
-    pub output_tokens_per_s: f64,
-    /// Mean requests in the system.
-    pub in_system: f64,
-    /// TTFT p50 and p99, seconds; `None` without a first token.
-    pub ttft: Option<(f64, f64)>,
-    /// TPOT p50 and p99, seconds; `None` without a finished request.
-    pub tpot: Option<(f64, f64)>,
-}
-
-/// The run's time series to its end (intervals after the last event
-/// included, empty), each interval's rates over the part of it before the
-/// end (the last one may be cut short).
-pub(super) fn series_points(run: &ServeRun) -> Vec<SeriesPoint> {
-    let series = &run.outcome.series;
-    let interval = series.interval() as f64 / 1e9;
-    let end = run.outcome.window.1 as f64 / 1e9;
-    let quantiles = |h: &Histogram| (h.count() > 0).then(|| (h.quantile(0.5), h.quantile(0.99)));
-    let spanned = run.outcome.window.1.saturating_sub(series.start());
-    let intervals = (spanned.div_ceil(series.interval()) as usize).max(series.points().len());
-    let empty = Point::default();
-    (0..intervals)
-        .map(|i| (i, series.points().get(i).unwrap_or(&empty)))
-        .map(|(i, p)| {
-            let start_s = series.start() as f64 / 1e9 + i as f64 * interval;
-            let covered = (end - start_s).clamp(f64::MIN_POSITIVE, interval);
-            SeriesPoint {
-                start_s,
-                middle_s: start_s + covered / 2.0,
-                arrivals_per_s: p.arrivals as f64 / covered,
-                finished_per_s: p.finished as f64 / covered,
-                output_tokens_per_s: p.tokens as f64 / covered,
-                in_system: p.in_system / 1e9 / covered,
-                ttft: quantiles(&p.ttft),
-                tpot: quantiles(&p.tpot),
-            }
-        })
-        .collect()
 }

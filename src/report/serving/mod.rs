@@ -1,8 +1,10 @@
 //! The tables and charts of one serving run.
 
 mod charts;
+mod series;
 
 pub use charts::{latency_chart, over_time_chart};
+pub use series::{latency_cdf_csv, serving_timeseries_csv};
 
 use serde_json::json;
 
@@ -346,63 +348,6 @@ pub fn gpus_csv(run: &ServeRun) -> String {
         ]
     });
     csv_text(&["gpu", "replicas", "predicted_load", "busy_share"], rows)
-}
-
-/// `timeseries.csv`: per interval, rates, requests in the system and
-/// latency percentiles.
-pub fn serving_timeseries_csv(run: &ServeRun) -> String {
-    let optional = |value: Option<f64>| value.map_or(String::new(), decimal);
-    let rows = charts::series_points(run).into_iter().map(|p| {
-        vec![
-            decimal(p.start_s),
-            decimal(p.arrivals_per_s),
-            decimal(p.finished_per_s),
-            decimal(p.output_tokens_per_s),
-            decimal(p.in_system),
-            optional(p.ttft.map(|q| q.0)),
-            optional(p.ttft.map(|q| q.1)),
-            optional(p.tpot.map(|q| q.0)),
-            optional(p.tpot.map(|q| q.1)),
-        ]
-    });
-    csv_text(
-        &[
-            "start_s",
-            "arrivals_per_s",
-            "finished_per_s",
-            "output_tokens_per_s",
-            "in_system_mean",
-            "ttft_p50_s",
-            "ttft_p99_s",
-            "tpot_p50_s",
-            "tpot_p99_s",
-        ],
-        rows,
-    )
-}
-
-/// `latency_cdf.csv`: the empirical CDF of each latency, per deployment
-/// (to the histogram's 0.5% resolution).
-pub fn latency_cdf_csv(run: &ServeRun) -> String {
-    let mut rows = Vec::new();
-    for (d, tally) in run.deployments.iter().zip(&run.outcome.deployments) {
-        for (metric, h) in [
-            ("queue", &tally.queue),
-            ("ttft", &tally.ttft),
-            ("tpot", &tally.tpot),
-            ("e2e", &tally.e2e),
-        ] {
-            rows.extend(
-                h.cdf().into_iter().map(|(x, share)| {
-                    vec![d.name(), metric.to_string(), decimal(x), decimal(share)]
-                }),
-            );
-        }
-    }
-    csv_text(
-        &["deployment", "metric", "seconds", "share_at_or_below"],
-        rows,
-    )
 }
 
 /// `summary.md`: what was placed, what was served, and whether the targets

@@ -6,6 +6,7 @@ pub mod answer;
 mod deployments_table;
 mod plan_table;
 mod schema;
+mod traffic_check;
 mod traffic_table;
 
 pub use plan_table::{ServePlanSpec, MAX_PLAN_CELLS};
@@ -170,7 +171,7 @@ impl ServeScenario {
             Some(table) => check.parsed("routing.policy", &table.policy)?,
             None => Routing::default(),
         };
-        let traffic = traffic_table::traffic(&check, &raw.traffic)?;
+        let traffic = traffic_check::traffic(&check, &raw.traffic)?;
         if horizon.is_none() {
             if let TrafficSpec::Synthetic { requests: None, .. } = traffic {
                 return Err(check.fail(
