@@ -304,14 +304,7 @@ fn a_trace_with_no_request_is_refused_not_judged_met() {
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "TIMESTAMP,ContextTokens,GeneratedTokens\n").unwrap();
     let out = dir.path().join("r");
-    let run = aimsim(&[
-        "serve",
-        AZURE,
-        "--trace",
-        empty.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = serve_azure(&empty, &out);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr
@@ -582,14 +575,7 @@ fn a_bad_row_at_the_end_of_a_long_trace_is_named_and_nothing_is_written() {
     text.push_str("2023-11-16 18:02:00.0000000,100,-5\n");
     std::fs::write(&trace, text).unwrap();
     let out = dir.path().join("r");
-    let run = aimsim(&[
-        "serve",
-        AZURE,
-        "--trace",
-        trace.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = serve_azure(&trace, &out);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("line 100002") && run.stderr.contains("GeneratedTokens"),
