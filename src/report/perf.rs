@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::hardware::GpuKind;
 use crate::profile::Precision;
 
-use super::Table;
+use super::{csv_text, Table};
 
 /// One device's figures for the batch sizes asked.
 #[derive(Debug, Serialize)]
@@ -71,9 +71,25 @@ pub struct PerfReport {
 
 /// One CSV row per device and batch size.
 pub fn perf_csv(report: &PerfReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
+    let rows = report.devices.iter().flat_map(|d| {
+        d.rows.iter().map(move |r| {
+            vec![
+                report.model.clone(),
+                report.precision.to_string(),
+                d.device.clone(),
+                d.busy_replicas.to_string(),
+                r.batch.to_string(),
+                format!("{:.3}", r.ttft_ms),
+                format!("{:.3}", r.tpot_ms),
+                format!("{:.4}", r.e2e_s),
+                format!("{:.1}", r.tokens_per_s_replica),
+                format!("{:.1}", r.tokens_per_s_gpu),
+                r.fits.to_string(),
+            ]
+        })
+    });
+    csv_text(
+        &[
             "model",
             "precision",
             "device",
@@ -85,29 +101,9 @@ pub fn perf_csv(report: &PerfReport) -> String {
             "tokens_per_s_replica",
             "tokens_per_s_gpu",
             "fits",
-        ])
-        .expect("writing to memory");
-    for d in &report.devices {
-        for r in &d.rows {
-            writer
-                .write_record([
-                    report.model.clone(),
-                    report.precision.to_string(),
-                    d.device.clone(),
-                    d.busy_replicas.to_string(),
-                    r.batch.to_string(),
-                    format!("{:.3}", r.ttft_ms),
-                    format!("{:.3}", r.tpot_ms),
-                    format!("{:.4}", r.e2e_s),
-                    format!("{:.1}", r.tokens_per_s_replica),
-                    format!("{:.1}", r.tokens_per_s_gpu),
-                    r.fits.to_string(),
-                ])
-                .expect("writing to memory");
-        }
-    }
-    String::from_utf8(writer.into_inner().expect("writing to memory"))
-        .expect("CSV of UTF-8 is UTF-8")
+        ],
+        rows,
+    )
 }
 
 /// The report as text for people: a line per device, a table per device.

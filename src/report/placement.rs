@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::profile::Precision;
 
-use super::Table;
+use super::{csv_text, Table};
 
 /// What became of one request.
 #[derive(Debug, Serialize)]
@@ -186,9 +186,25 @@ pub fn placement_table(report: &PlacementReport) -> String {
 
 /// One CSV row per request.
 pub fn placement_csv(report: &PlacementReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
+    let rows = report.requests.iter().map(|o| {
+        vec![
+            o.order.to_string(),
+            o.model.clone(),
+            o.precision.to_string(),
+            o.priority.to_string(),
+            o.size_gib.to_string(),
+            o.gpu_count.to_string(),
+            o.status.to_string(),
+            o.replica.clone().unwrap_or_default(),
+            join(&o.gpus),
+            join(&o.partitions),
+            o.code.unwrap_or_default().to_string(),
+            o.reason.clone().unwrap_or_default(),
+            o.fallback_from.map_or(String::new(), |p| p.to_string()),
+        ]
+    });
+    csv_text(
+        &[
             "order",
             "model",
             "precision",
@@ -202,27 +218,7 @@ pub fn placement_csv(report: &PlacementReport) -> String {
             "code",
             "reason",
             "requested_precision",
-        ])
-        .expect("writing to memory");
-    for o in &report.requests {
-        writer
-            .write_record([
-                o.order.to_string(),
-                o.model.clone(),
-                o.precision.to_string(),
-                o.priority.to_string(),
-                o.size_gib.to_string(),
-                o.gpu_count.to_string(),
-                o.status.to_string(),
-                o.replica.clone().unwrap_or_default(),
-                join(&o.gpus),
-                join(&o.partitions),
-                o.code.unwrap_or_default().to_string(),
-                o.reason.clone().unwrap_or_default(),
-                o.fallback_from.map_or(String::new(), |p| p.to_string()),
-            ])
-            .expect("writing to memory");
-    }
-    let bytes = writer.into_inner().expect("writing to memory");
-    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
+        ],
+        rows,
+    )
 }
